@@ -1,0 +1,200 @@
+"""The `kubric-gen` command.
+
+User mistakes (bad options, unknown worlds, invalid scenes) print one line
+`kubric-gen: error: ...` to stderr and exit with status 2, leaving no output behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+
+from kubric_gen.errors import ConfigError, KubricGenError
+
+EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise ConfigError(message)
+
+
+def _resolution(text: str) -> list[int]:
+    from kubric_gen.world import parse_resolution
+
+    try:
+        return parse_resolution(text, "--resolution")
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e).partition(": ")[2]) from None
+
+
+def _positive_int(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})")
+        return value
+    return parse
+
+
+def _non_negative_int(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a non-negative integer (got {text!r})") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"expected a non-negative integer (got {text!r})")
+        return value
+    return parse
+
+
+def add_render_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that renders."""
+    g = parser.add_argument_group("rendering")
+    g.add_argument("--resolution", type=_resolution, metavar="WxH",
+                   help="image size, e.g. 256x256 (sets the world's 'resolution' config)")
+    g.add_argument("--frames", type=_positive_int("--frames"), metavar="N",
+                   help="number of frames (sets the world's 'num_frames' config)")
+    g.add_argument("--samples", type=_positive_int("--samples"), default=64, metavar="N",
+                   help="Cycles samples per pixel (default: 64)")
+    g.add_argument("--adaptive-threshold", type=float, default=0.01, metavar="T",
+                   help="Cycles adaptive-sampling noise threshold, 0 = off (default: 0.01)")
+    g.add_argument("--no-denoise", action="store_true", help="turn off OpenImageDenoise")
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "optix"],
+                   help="render device; auto = the best GPU present, else CPU (default: auto)")
+    g.add_argument("--threads", type=_non_negative_int("--threads"), default=0, metavar="N",
+                   help="CPU render threads, 0 = all cores (default: 0)")
+    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a world config value (repeatable); see `kubric-gen worlds`")
+
+
+def render_settings(args: argparse.Namespace):
+    from kubric_gen.render.settings import RenderSettings
+
+    return RenderSettings(samples=args.samples, adaptive_threshold=args.adaptive_threshold,
+                          denoise=not args.no_denoise, device=args.device, threads=args.threads)
+
+
+def config_overrides(args: argparse.Namespace) -> dict:
+    from kubric_gen.world import parse_overrides
+
+    overrides: dict = parse_overrides(args.overrides)
+    if args.resolution is not None:
+        overrides["resolution"] = args.resolution
+    if args.frames is not None:
+        overrides["num_frames"] = args.frames
+    return overrides
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from kubric_gen.job import render_scene
+    from kubric_gen.world import load_world, resolve_config
+
+    overrides = config_overrides(args)
+    settings = render_settings(args)
+    world = load_world(args.world)
+    resolve_config(world, overrides)  # fail on a bad --set before any work
+    progress = _progress_bar(args)
+    try:
+        result = render_scene(args.world, args.seed, args.output, settings, overrides,
+                              overwrite=args.overwrite, preview=not args.no_preview,
+                              progress=progress.update_to if progress else None)
+    finally:
+        if progress:
+            progress.close()
+    t = result.timings
+    print(f"wrote {result.path}/ ({result.device}; physics {t['physics']:.1f} s, render {t['render']:.1f} s)")
+    if not args.no_preview:
+        print(f"preview: {result.path / 'preview.gif'}")
+    return 0
+
+
+def _progress_bar(args: argparse.Namespace):
+    from tqdm import tqdm
+
+    class Bar(tqdm):
+        def update_to(self, frame: int) -> None:
+            self.update(frame + 1 - self.n)
+
+    return Bar(desc="rendering", unit="frame", disable=None, file=sys.stderr, leave=False)
+
+
+def _cmd_worlds(args: argparse.Namespace) -> int:
+    from kubric_gen.world import builtin_world_names, load_world
+
+    names = [args.world] if args.world else builtin_world_names()
+    for name in names:
+        world = load_world(name)
+        print(f"{world.name}  ({world.path})")
+        print(textwrap.indent(world.doc or "(no description)", "    "))
+        print("    defaults: " + ", ".join(f"{k}={v!r}" for k, v in world.defaults.items()))
+        print()
+    return 0
+
+
+def _cmd_scene(args: argparse.Namespace) -> int:
+    from kubric_gen.world import build_scene, load_world, resolve_config
+
+    world = load_world(args.world)
+    scene = build_scene(world, args.seed, resolve_config(world, config_overrides(args)))
+    print(scene.to_json())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kubric-gen", description="Synthetic video datasets with exact ground truth.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("render", help="render one scene of a world into a scene directory",
+                       description="Build scene SEED of WORLD, simulate it with PyBullet, render it with "
+                                   "Blender Cycles and write a MOVi-style scene directory to OUTPUT.")
+    p.add_argument("world", metavar="WORLD", help="a built-in world name (e.g. movi_a) or a path to a world .py")
+    p.add_argument("--seed", type=_non_negative_int("--seed"), required=True, help="scene seed (0 is a seed)")
+    p.add_argument("--output", required=True, metavar="DIR", help="the scene directory to create")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--no-preview", action="store_true", help="skip preview.gif")
+    add_render_options(p)
+    p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser("worlds", help="list the built-in worlds and their config")
+    p.add_argument("world", nargs="?", help="show only this world (name or path)")
+    p.set_defaults(func=_cmd_worlds)
+
+    p = sub.add_parser("scene", help="print the scene description (JSON) of one seed of a world")
+    p.add_argument("world", metavar="WORLD")
+    p.add_argument("--seed", type=_non_negative_int("--seed"), required=True)
+    p.add_argument("--resolution", type=_resolution, metavar="WxH")
+    p.add_argument("--frames", type=_positive_int("--frames"), metavar="N")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=_cmd_scene)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+        return args.func(args)
+    except KubricGenError as e:
+        print(f"kubric-gen: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("kubric-gen: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

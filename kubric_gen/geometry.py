@@ -1,0 +1,190 @@
+"""Transforms, quaternions and the camera model shared by every stage.
+
+Conventions (see docs/architecture.md): metres, right-handed world with Z up,
+quaternions as (w, x, y, z). The camera follows Blender: it looks down its local
+-Z axis with +Y up, the sensor width (mm) spans the image width (sensor fit
+HORIZONTAL) and pixels are square. The centre of pixel (row r, col c) is at
+image coordinates (x, y) = (c + 0.5, r + 0.5). numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+ArrayLike = np.ndarray | tuple | list
+
+
+# ---------------------------------------------------------------- quaternions
+def quat_normalize(q: ArrayLike) -> np.ndarray:
+    """Unit quaternion (w, x, y, z) with w >= 0 (a canonical sign)."""
+    q = np.asarray(q, dtype=np.float64)
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return np.where(q[..., :1] < 0, -q, q)
+
+
+def quat_multiply(a: ArrayLike, b: ArrayLike) -> np.ndarray:
+    """Hamilton product a*b (rotation b first, then a)."""
+    aw, ax, ay, az = np.moveaxis(np.asarray(a, dtype=np.float64), -1, 0)
+    bw, bx, by, bz = np.moveaxis(np.asarray(b, dtype=np.float64), -1, 0)
+    return np.stack([
+        aw * bw - ax * bx - ay * by - az * bz,
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+    ], axis=-1)
+
+
+def quat_to_matrix(q: ArrayLike) -> np.ndarray:
+    """3x3 rotation matrix (or ...x3x3) of unit quaternion(s) (w, x, y, z)."""
+    q = np.asarray(q, dtype=np.float64)
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+    ], axis=-2)
+
+
+def quat_from_matrix(m: ArrayLike) -> np.ndarray:
+    """Unit quaternion (w, x, y, z) of a 3x3 rotation matrix (Shepperd's method)."""
+    m = np.asarray(m, dtype=np.float64)
+    trace = m[0, 0] + m[1, 1] + m[2, 2]
+    if trace > 0:
+        s = 2.0 * math.sqrt(trace + 1.0)
+        q = [0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s]
+    elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
+        s = 2.0 * math.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2])
+        q = [(m[2, 1] - m[1, 2]) / s, 0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s]
+    elif m[1, 1] > m[2, 2]:
+        s = 2.0 * math.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2])
+        q = [(m[0, 2] - m[2, 0]) / s, (m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s]
+    else:
+        s = 2.0 * math.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1])
+        q = [(m[1, 0] - m[0, 1]) / s, (m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s]
+    return quat_normalize(q)
+
+
+def quat_from_axis_angle(axis: ArrayLike, angle: float) -> np.ndarray:
+    """Rotation by `angle` radians about `axis`."""
+    axis = np.asarray(axis, dtype=np.float64)
+    axis = axis / np.linalg.norm(axis)
+    half = 0.5 * angle
+    return np.concatenate([[math.cos(half)], math.sin(half) * axis])
+
+
+def quat_from_euler(euler: ArrayLike) -> np.ndarray:
+    """Quaternion of Blender's 'XYZ' Euler angles (radians): R = Rz @ Ry @ Rx."""
+    rx, ry, rz = (float(a) for a in euler)
+    q = quat_multiply(quat_from_axis_angle((0, 0, 1), rz),
+                      quat_multiply(quat_from_axis_angle((0, 1, 0), ry),
+                                    quat_from_axis_angle((1, 0, 0), rx)))
+    return quat_normalize(q)
+
+
+def look_at_quaternion(position: ArrayLike, target: ArrayLike, up: ArrayLike = (0, 0, 1)) -> np.ndarray:
+    """Orientation whose local -Z points from `position` to `target`, +Y towards `up`.
+
+    This is how Blender cameras, spot, area and sun lights point.
+    """
+    forward = np.asarray(target, dtype=np.float64) - np.asarray(position, dtype=np.float64)
+    norm = np.linalg.norm(forward)
+    if norm == 0:
+        raise ValueError("look_at target equals position")
+    forward /= norm
+    up = np.asarray(up, dtype=np.float64)
+    right = np.cross(forward, up)
+    if np.linalg.norm(right) < 1e-9:  # looking straight along `up`: any right vector will do
+        right = np.cross(forward, (0.0, 1.0, 0.0) if abs(forward[1]) < 0.9 else (1.0, 0.0, 0.0))
+    right /= np.linalg.norm(right)
+    true_up = np.cross(right, forward)
+    return quat_from_matrix(np.stack([right, true_up, -forward], axis=1))
+
+
+def rotate(q: ArrayLike, v: ArrayLike) -> np.ndarray:
+    """Rotate vector(s) v (...,3) by quaternion q."""
+    return np.asarray(v, dtype=np.float64) @ quat_to_matrix(q).T
+
+
+def transform_points(points: ArrayLike, position: ArrayLike, quaternion: ArrayLike,
+                     scale: ArrayLike = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """Local (unscaled) points to world: p_world = R(q) @ (scale * p) + position."""
+    p = np.asarray(points, dtype=np.float64) * np.asarray(scale, dtype=np.float64)
+    return p @ quat_to_matrix(quaternion).T + np.asarray(position, dtype=np.float64)
+
+
+def pose_matrix(position: ArrayLike, quaternion: ArrayLike) -> np.ndarray:
+    """4x4 local-to-world matrix of a pose."""
+    m = np.eye(4)
+    m[:3, :3] = quat_to_matrix(quaternion)
+    m[:3, 3] = position
+    return m
+
+
+# ---------------------------------------------------------------- camera
+def field_of_view(focal_length: float, sensor_width: float) -> float:
+    """Horizontal field of view in radians."""
+    return 2.0 * math.atan(0.5 * sensor_width / focal_length)
+
+
+def intrinsics(focal_length: float, sensor_width: float, resolution: tuple[int, int]) -> np.ndarray:
+    """3x3 pixel intrinsics in the OpenCV convention (x right, y down, z forward).
+
+    For a point p in that camera frame, (K @ p) / p_z = (col + 0.5, row + 0.5) at
+    the centre of pixel (row, col).
+    """
+    width, height = resolution
+    f_px = focal_length / sensor_width * width
+    return np.array([[f_px, 0.0, width / 2.0], [0.0, f_px, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def normalized_intrinsics(focal_length: float, sensor_width: float,
+                          resolution: tuple[int, int]) -> np.ndarray:
+    """Kubric's normalised K: maps a point in Blender's camera frame (x right, y up,
+    looking down -z) to (u, v) in [0, 1] with (0, 0) the top-left image corner."""
+    width, height = resolution
+    sensor_height = sensor_width * height / width
+    return np.array([[focal_length / sensor_width, 0.0, -0.5],
+                     [0.0, -focal_length / sensor_height, -0.5],
+                     [0.0, 0.0, -1.0]])
+
+
+def world_to_camera(points: ArrayLike, cam_position: ArrayLike, cam_quaternion: ArrayLike) -> np.ndarray:
+    """World points to the OpenCV camera frame (x right, y down, z forward)."""
+    r = quat_to_matrix(cam_quaternion)  # Blender camera-to-world rotation
+    p_blender = (np.asarray(points, dtype=np.float64) - np.asarray(cam_position, dtype=np.float64)) @ r
+    return p_blender * np.array([1.0, -1.0, -1.0])
+
+
+def project(points: ArrayLike, cam_position: ArrayLike, cam_quaternion: ArrayLike,
+            focal_length: float, sensor_width: float, resolution: tuple[int, int]) -> np.ndarray:
+    """World points (...,3) to image coordinates (...,2) as (x, y) = (col, row) + 0.5
+    at pixel centres, plus nothing else: callers check depth > 0 themselves with
+    `world_to_camera`."""
+    p = world_to_camera(points, cam_position, cam_quaternion)
+    k = intrinsics(focal_length, sensor_width, resolution)
+    uvw = p @ k.T
+    return uvw[..., :2] / uvw[..., 2:3]
+
+
+def pixel_rays(cam_position: ArrayLike, cam_quaternion: ArrayLike, focal_length: float,
+               sensor_width: float, resolution: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Origins and unit world directions (H, W, 3) of the rays through pixel centres."""
+    width, height = resolution
+    k = intrinsics(focal_length, sensor_width, resolution)
+    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    d_cv = np.stack([(cols - k[0, 2]) / k[0, 0], (rows - k[1, 2]) / k[1, 1], np.ones_like(cols)], -1)
+    d_blender = d_cv * np.array([1.0, -1.0, -1.0])
+    d_world = d_blender @ quat_to_matrix(cam_quaternion).T
+    d_world /= np.linalg.norm(d_world, axis=-1, keepdims=True)
+    origins = np.broadcast_to(np.asarray(cam_position, dtype=np.float64), d_world.shape)
+    return origins, d_world
+
+
+def box_corners(bounds_min: ArrayLike, bounds_max: ArrayLike) -> np.ndarray:
+    """The 8 corners (8,3) of an axis-aligned box, in a fixed order."""
+    lo, hi = np.asarray(bounds_min, dtype=np.float64), np.asarray(bounds_max, dtype=np.float64)
+    idx = np.array([[i >> 2 & 1, i >> 1 & 1, i & 1] for i in range(8)])
+    return np.where(idx == 1, hi, lo)

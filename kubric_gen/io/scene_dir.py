@@ -1,0 +1,211 @@
+"""The scene directory: MOVi's layout, written atomically.
+
+Layout (see docs/scene_directory.md): rgba_%05d.png, metadata.json, events.json,
+provenance.json (ours), preview.gif (ours). The directory is assembled under a
+temporary name beside the target and renamed into place at the end, so a crash
+never leaves a directory that looks complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import imageio.v3 as iio
+import numpy as np
+
+from kubric_gen import geometry, meshes
+from kubric_gen.scene import Scene, SceneObject
+from kubric_gen.trajectory import Trajectory
+
+TMP_PREFIX = ".tmp-"
+
+
+def _rounded(value: Any) -> Any:
+    """Plain JSON types (numpy arrays and scalars become lists and floats)."""
+    if isinstance(value, np.ndarray):
+        return _rounded(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    with open(path, "w") as f:
+        json.dump(_rounded(data), f, indent=2, sort_keys=True, allow_nan=False)
+        f.write("\n")
+
+
+def instances_of(scene: Scene) -> list[SceneObject]:
+    """The objects that are instances (not declared background), in scene order."""
+    return [o for o in scene.objects if not o.is_background]
+
+
+def camera_metadata(scene: Scene) -> dict:
+    cam = scene.camera
+    poses = [cam.pose_at(f) for f in range(scene.num_frames)]
+    return {
+        "K": geometry.normalized_intrinsics(cam.focal_length, cam.sensor_width, scene.resolution),
+        "intrinsics": geometry.intrinsics(cam.focal_length, cam.sensor_width, scene.resolution),
+        "R": geometry.pose_matrix(poses[0].position, poses[0].quaternion),
+        "focal_length": cam.focal_length,
+        "sensor_width": cam.sensor_width,
+        "field_of_view": cam.field_of_view,
+        "positions": [p.position for p in poses],
+        "quaternions": [p.quaternion for p in poses],
+    }
+
+
+def _image_positions(scene: Scene, positions: np.ndarray) -> np.ndarray:
+    """Projected object centres (T, 2), normalised (x, y) in [0, 1] for points in view."""
+    out = np.zeros((len(positions), 2))
+    for f, p in enumerate(positions):
+        pose = scene.camera.pose_at(f)
+        xy = geometry.project(p, pose.position, pose.quaternion, scene.camera.focal_length,
+                              scene.camera.sensor_width, scene.resolution)
+        out[f] = xy / np.asarray(scene.resolution, dtype=float)
+    return out
+
+
+def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject) -> dict:
+    i = trajectory.index(obj.name)
+    bounds = meshes.local_bounds(obj)
+    corners = geometry.box_corners(*bounds)
+    bboxes_3d = np.stack([geometry.transform_points(corners, trajectory.positions[i, f],
+                                                    trajectory.quaternions[i, f], obj.scale)
+                          for f in range(trajectory.num_frames)])
+    return {
+        "name": obj.name,
+        "asset_id": obj.asset_id,
+        **obj.labels,
+        "mass": meshes.object_mass(obj),
+        "friction": obj.friction,
+        "restitution": obj.restitution,
+        "motion": obj.motion,
+        "scale": obj.scale,
+        "bounds": bounds,
+        "positions": trajectory.positions[i],
+        "quaternions": trajectory.quaternions[i],
+        "velocities": trajectory.velocities[i],
+        "angular_velocities": trajectory.angular_velocities[i],
+        "image_positions": _image_positions(scene, trajectory.positions[i]),
+        "bboxes_3d": bboxes_3d,
+    }
+
+
+def scene_metadata(scene: Scene, trajectory: Trajectory, flags: dict) -> dict:
+    instances = instances_of(scene)
+    return {
+        "flags": flags,
+        "metadata": {
+            "resolution": list(scene.resolution),
+            "num_frames": scene.num_frames,
+            "num_instances": len(instances),
+            "seed": scene.seed,
+            "gravity": scene.gravity,
+            "frame_rate": scene.frame_rate,
+            "step_rate": scene.step_rate,
+            "background": scene.metadata.get("background", scene.background.kind),
+            "scene_metadata": scene.metadata,
+        },
+        "camera": camera_metadata(scene),
+        "instances": [instance_metadata(scene, trajectory, o) for o in instances],
+    }
+
+
+def events(scene: Scene, trajectory: Trajectory) -> dict:
+    """Collisions with MOVi's instance indices (-1 for the floor or any non-instance)."""
+    index = {o.name: k for k, o in enumerate(instances_of(scene))}
+    cam = scene.camera
+    out = []
+    for c in trajectory.collisions:
+        pose = cam.pose_at(int(round(c.frame)))
+        xy = geometry.project(c.position, pose.position, pose.quaternion, cam.focal_length, cam.sensor_width,
+                              scene.resolution) / np.asarray(scene.resolution, dtype=float)
+        out.append({"instances": [index.get(n, -1) for n in c.objects], "objects": list(c.objects),
+                    "frame": c.frame, "force": c.force, "position": c.position,
+                    "contact_normal": c.normal, "image_position": xy})
+    return {"collisions": out}
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary directory that becomes `target` on success.
+
+    On an exception the temporary directory is removed and `target` is untouched.
+    With `overwrite`, an existing `target` is replaced only once the new one is complete.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f"{TMP_PREFIX}{target.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if target.exists():
+            if not overwrite:
+                raise FileExistsError(f"{target} exists")
+            trash = target.parent / f"{TMP_PREFIX}{target.name}-old-{uuid.uuid4().hex[:8]}"
+            target.rename(trash)
+            tmp.rename(target)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_frames(directory: Path, rgba: np.ndarray) -> None:
+    for f, frame in enumerate(rgba):
+        iio.imwrite(directory / f"rgba_{f:05d}.png", frame)
+
+
+def write_preview(directory: Path, rgba: np.ndarray, frame_rate: int) -> Path:
+    """An animated GIF of the RGB frames, looping."""
+    path = directory / "preview.gif"
+    iio.imwrite(path, np.ascontiguousarray(rgba[..., :3]), duration=1000.0 / frame_rate, loop=0)
+    return path
+
+
+def write_scene(target: str | os.PathLike, scene: Scene, trajectory: Trajectory, rgba: np.ndarray,
+                flags: dict, provenance: dict, overwrite: bool = False, preview: bool = True) -> Path:
+    """Write one complete scene directory atomically and return its path."""
+    if rgba.shape[:3] != (scene.num_frames, scene.resolution[1], scene.resolution[0]):
+        raise ValueError(f"rgba has shape {rgba.shape}, scene needs "
+                         f"({scene.num_frames}, {scene.resolution[1]}, {scene.resolution[0]}, 4)")
+    start = time.perf_counter()
+    with atomic_directory(target, overwrite=overwrite) as tmp:
+        write_frames(tmp, rgba)
+        write_json(tmp / "metadata.json", scene_metadata(scene, trajectory, flags))
+        write_json(tmp / "events.json", events(scene, trajectory))
+        write_json(tmp / "scene.json", scene.to_dict())
+        if preview:
+            write_preview(tmp, rgba, scene.frame_rate)
+        if isinstance(provenance.get("timings"), dict):
+            provenance["timings"]["write"] = time.perf_counter() - start
+        write_json(tmp / "provenance.json", provenance)
+    return Path(target)
+
+
+def read_metadata(directory: str | os.PathLike) -> dict:
+    with open(Path(directory) / "metadata.json") as f:
+        return json.load(f)
+
+
+def read_rgba(directory: str | os.PathLike) -> np.ndarray:
+    """The RGBA frames (T, H, W, 4) uint8 of a scene directory."""
+    files = sorted(Path(directory).glob("rgba_*.png"))
+    return np.stack([iio.imread(p) for p in files])

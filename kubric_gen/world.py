@@ -1,0 +1,146 @@
+"""Loading worlds (scene scripts) and resolving their configs.
+
+A world is a Python file defining `build(rng, config) -> Scene` and a `CONFIG`
+dict of documented defaults. Built-in worlds ship in the `kubric_gen.worlds`
+package (the repository's `worlds/` folder); any other `.py` path works too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from kubric_gen.errors import ConfigError, WorldError
+from kubric_gen.randomness import make_rng
+from kubric_gen.scene import Scene
+
+
+@dataclass(frozen=True)
+class World:
+    name: str
+    path: Path
+    module: ModuleType
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return dict(getattr(self.module, "CONFIG", {}))
+
+    @property
+    def doc(self) -> str:
+        return (self.module.__doc__ or "").strip()
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def builtin_worlds_dir() -> Path:
+    import kubric_gen.worlds
+
+    return Path(kubric_gen.worlds.__file__).parent
+
+
+def builtin_world_names() -> list[str]:
+    return sorted(p.stem for p in builtin_worlds_dir().glob("*.py") if not p.stem.startswith("_"))
+
+
+def load_world(name_or_path: str) -> World:
+    """A built-in world by name (e.g. "movi_a") or a world file by path."""
+    path = Path(name_or_path)
+    if path.suffix != ".py" and not path.exists():
+        candidate = builtin_worlds_dir() / f"{name_or_path}.py"
+        if not candidate.exists():
+            raise WorldError(f"world {name_or_path!r}: no such file and no built-in world of that name "
+                             f"(built-in: {', '.join(builtin_world_names())})")
+        path = candidate
+    if not path.is_file():
+        raise WorldError(f"world {name_or_path!r}: file not found")
+    module_name = f"kubric_gen.worlds.{path.stem}" if path.parent == builtin_worlds_dir() else \
+        f"kubric_gen_user_world_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]}"
+    if module_name in sys.modules and getattr(sys.modules[module_name], "__file__", None) == str(path):
+        module = sys.modules[module_name]
+    else:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise WorldError(f"world {name_or_path!r}: cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    if not callable(getattr(module, "build", None)):
+        raise WorldError(f"world {name_or_path!r}: {path} defines no build(rng, config) function")
+    return World(name=path.stem, path=path, module=module)
+
+
+_RESOLUTION = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+
+
+def parse_resolution(text: str, field: str = "resolution") -> list[int]:
+    match = _RESOLUTION.match(str(text))
+    if not match or int(match.group(1)) <= 0 or int(match.group(2)) <= 0:
+        raise ConfigError(f"{field}: expected WIDTHxHEIGHT with positive integers, e.g. 256x256 (got {text!r})")
+    return [int(match.group(1)), int(match.group(2))]
+
+
+def _coerce(key: str, default: Any, value: Any) -> Any:
+    """Give an override the type of its default, or say why it cannot be."""
+    if isinstance(value, str) and isinstance(default, (list, tuple)) and len(default) == 2 \
+            and _RESOLUTION.match(value):
+        return parse_resolution(value, f"config '{key}'")
+    if isinstance(value, str) and not isinstance(default, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass
+    kind = type(default)
+    if default is None or isinstance(value, kind) and not (isinstance(value, bool) and kind is int):
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is tuple and isinstance(value, list):
+        return tuple(value)
+    if kind is list and isinstance(value, tuple):
+        return list(value)
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+             list: "a JSON list", tuple: "a JSON list", dict: "a JSON object"}
+    raise ConfigError(f"config '{key}': expected {names.get(kind, kind.__name__)} like {json.dumps(default)} "
+                      f"(got {value!r})")
+
+
+def resolve_config(world: World, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The world's defaults with `overrides` applied; unknown keys are errors."""
+    config = world.defaults
+    for key, value in (overrides or {}).items():
+        if key not in config:
+            known = ", ".join(sorted(config)) or "none"
+            raise ConfigError(f"config '{key}': unknown key for world {world.name!r} (known: {known})")
+        config[key] = _coerce(key, config[key], value)
+    return config
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """`key=value` strings (from --set) into a dict."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set: expected key=value (got {pair!r})")
+        out[key.strip()] = value
+    return out
+
+
+def build_scene(world: World, seed: int, config: dict[str, Any]) -> Scene:
+    """Run the world for `seed`: a validated scene with `seed` recorded."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed: expected a non-negative integer (got {seed!r})")
+    scene = world.module.build(make_rng(seed), dict(config))
+    if not isinstance(scene, Scene):
+        raise WorldError(f"world {world.name!r}: build() returned {type(scene).__name__}, not a Scene")
+    scene.seed = seed
+    return scene.validate()

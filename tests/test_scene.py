@@ -1,0 +1,140 @@
+"""Scene description: validation errors and exact JSON round trips."""
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import kubric_gen as kg
+from kubric_gen.errors import SceneError
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+unit = st.floats(min_value=0.0, max_value=1.0)
+positive = st.floats(min_value=1e-3, max_value=1e3)
+vec3 = st.tuples(finite, finite, finite)
+color = st.tuples(unit, unit, unit)
+quat = st.tuples(finite, finite, finite, finite).filter(lambda q: sum(v * v for v in q) > 1e-6)
+pose = st.builds(kg.Pose, position=vec3, quaternion=quat)
+materials = st.one_of(
+    st.builds(kg.Principled, color=color, metallic=unit, roughness=unit, ior=st.floats(1.0, 3.0),
+              transmission=unit, emission=color, emission_strength=positive),
+    st.builds(kg.Flat, color=color, strength=positive))
+json_scalars = st.one_of(st.integers(-1000, 1000), finite, st.text(max_size=8), st.booleans(), st.none())
+labels = st.dictionaries(st.text(min_size=1, max_size=8), json_scalars, max_size=3)
+
+
+@st.composite
+def scenes(draw):
+    num_frames = draw(st.integers(1, 5))
+    frame_rate = draw(st.integers(1, 30))
+    objects = []
+    for i in range(draw(st.integers(0, 4))):
+        cls = draw(st.sampled_from([kg.Cube, kg.Sphere, kg.Cylinder]))
+        motion = draw(st.sampled_from(["dynamic", "static", "kinematic"]))
+        objects.append(cls(
+            name=f"o{i}", position=draw(vec3), quaternion=draw(quat),
+            scale=draw(st.tuples(positive, positive, positive)), material=draw(materials),
+            mass=draw(st.one_of(st.none(), positive)), density=draw(positive), friction=draw(unit),
+            restitution=draw(unit), velocity=draw(vec3), angular_velocity=draw(vec3), motion=motion,
+            keyframes=tuple(draw(pose) for _ in range(num_frames)) if motion == "kinematic" else None,
+            is_background=draw(st.booleans()), labels=draw(labels)))
+    lights = [draw(st.sampled_from([
+        kg.SunLight(name="l0", direction=(0.1, 0.2, -1), strength=2.0),
+        kg.PointLight(name="l0", position=(1, 2, 3), power=100.0),
+        kg.AreaLight(name="l0", position=(1, 2, 3), look_at=(0, 0, 0), size=2.0),
+        kg.SpotLight(name="l0", position=(1, 2, 3), look_at=(0, 0, 1), spot_size=0.5)]))]
+    path = tuple(draw(pose) for _ in range(num_frames)) if draw(st.booleans()) else None
+    return kg.Scene(
+        resolution=(draw(st.integers(1, 4096)), draw(st.integers(1, 4096))), num_frames=num_frames,
+        frame_rate=frame_rate, step_rate=frame_rate * draw(st.integers(1, 20)), gravity=draw(vec3),
+        background=draw(st.one_of(st.builds(kg.ColorBackground, color=color, strength=positive),
+                                  st.builds(kg.SkyBackground, sun_elevation=st.floats(-1.5, 1.5),
+                                            sun_rotation=finite, strength=positive))),
+        camera=kg.PerspectiveCamera(focal_length=draw(positive), sensor_width=draw(positive),
+                                    position=draw(vec3), quaternion=draw(quat), path=path),
+        lights=lights, objects=objects, seed=draw(st.one_of(st.none(), st.integers(0, 2**63))),
+        metadata={"labels": draw(labels)})
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenes())
+def test_json_round_trip_is_exact(scene):
+    text = scene.to_json()
+    back = kg.Scene.from_json(text)
+    assert back == scene
+    assert back.to_json() == text
+
+
+def test_mesh_object_round_trip(tmp_path):
+    import trimesh
+
+    path = tmp_path / "box.obj"
+    trimesh.creation.box().export(path)
+    scene = kg.Scene(objects=[kg.MeshObject(name="m", path=str(path), collision="vhacd", scale=0.5)])
+    assert kg.Scene.from_json(scene.to_json()) == scene
+
+
+@pytest.mark.parametrize("make, field, value", [
+    (lambda: kg.Cube(name="a", mass=-1.0), "mass", "-1.0"),
+    (lambda: kg.Cube(name="a", friction=1.5), "friction", "1.5"),
+    (lambda: kg.Cube(name="a", friction=-0.1), "friction", "-0.1"),
+    (lambda: kg.Sphere(name="a", restitution=2.0), "restitution", "2.0"),
+    (lambda: kg.Cube(name="a", position=(0, math.nan, 0)), "position", "nan"),
+    (lambda: kg.Cube(name="a", velocity=(math.inf, 0, 0)), "velocity", "inf"),
+    (lambda: kg.Cube(name="a", scale=(1, 0, 1)), "scale", "(1, 0, 1)"),
+    (lambda: kg.Cube(name="a", quaternion=(0, 0, 0, 0)), "quaternion", "(0, 0, 0, 0)"),
+    (lambda: kg.PerspectiveCamera(focal_length=0), "focal_length", "0"),
+    (lambda: kg.PerspectiveCamera(position=(0, 0, math.nan)), "position", "nan"),
+    (lambda: kg.SunLight(strength=math.inf), "strength", "inf"),
+    (lambda: kg.Principled(color=(2, 0, 0)), "color", "(2, 0, 0)"),
+    (lambda: kg.Scene(resolution=(0, 64)), "resolution", "(0, 64)"),
+    (lambda: kg.Scene(resolution=(64, -1)), "resolution", "(64, -1)"),
+    (lambda: kg.Scene(num_frames=0), "num_frames", "0"),
+    (lambda: kg.Scene(frame_rate=24, step_rate=250), "step_rate", "250"),
+    (lambda: kg.Scene(gravity=(0, 0, math.nan)), "gravity", "nan"),
+    (lambda: kg.MeshObject(name="m", path="/no/such/mesh.obj"), "path", "/no/such/mesh.obj"),
+    (lambda: kg.Scene(objects=[kg.Cube(name="a"), kg.Sphere(name="a")]), "name", "'a'"),
+    (lambda: kg.Scene(objects=[kg.Cube(name="a")], lights=[kg.SunLight(name="a")]), "name", "'a'"),
+    (lambda: kg.Cube(name="a", motion="flying"), "motion", "flying"),
+    (lambda: kg.Cube(name="a", motion="kinematic"), "keyframes", "None"),
+    (lambda: kg.Scene(num_frames=3, objects=[kg.Cube(name="k", motion="kinematic", keyframes=[kg.Pose()] * 2)]),
+     "keyframes", "2"),
+])
+def test_validation_errors_name_field_and_value(make, field, value):
+    with pytest.raises(SceneError) as info:
+        make()
+    message = str(info.value)
+    assert field in info.value.field and value in message, message
+    assert "\n" not in message
+
+
+def test_add_rejects_duplicates_and_leaves_scene_unchanged():
+    scene = kg.Scene()
+    scene.add(kg.Cube(name="a"))
+    with pytest.raises(SceneError, match="duplicate name"):
+        scene.add(kg.Sphere(name="a"))
+    assert [o.name for o in scene.objects] == ["a"]
+
+
+def test_from_json_rejects_unknown_fields_and_types():
+    with pytest.raises(SceneError, match="unknown field"):
+        kg.Scene.from_dict({"resolutoin": [1, 1]})
+    with pytest.raises(SceneError, match="must be one of"):
+        kg.Scene.from_dict({"objects": [{"type": "teapot", "name": "t"}]})
+    with pytest.raises(SceneError, match="not valid JSON"):
+        kg.Scene.from_json("{")
+
+
+def test_orientation_helpers():
+    cam = kg.PerspectiveCamera(position=(0, -5, 0), look_at=(0, 0, 0))
+    # looking along +Y: camera -Z maps to world +Y, camera +Y to world +Z
+    from kubric_gen import geometry
+
+    r = geometry.quat_to_matrix(cam.quaternion)
+    assert r[:, 2] == pytest.approx([0, -1, 0], abs=1e-12)
+    assert r[:, 1] == pytest.approx([0, 0, 1], abs=1e-12)
+    cube = kg.Cube(name="c", euler=(0, 0, math.pi / 2))
+    assert geometry.rotate(cube.quaternion, (1, 0, 0)) == pytest.approx([0, 1, 0], abs=1e-12)
+    with pytest.raises(SceneError, match="give only one"):
+        kg.Cube(name="c", euler=(0, 0, 1), look_at=(1, 0, 0))

@@ -1,0 +1,1 @@
+"""Built-in worlds (scene scripts). Each module defines CONFIG and build(rng, config)."""

@@ -1,0 +1,97 @@
+"""MOVi-A: 3-10 CLEVR shapes thrown onto a grey floor (Greff et al., Kubric, CVPR 2022).
+
+Each object is a cube, cylinder or sphere; small (scale 0.7) or large (1.4); one of
+the 8 CLEVR colours; rubber or metal with their friction, restitution and
+density. Objects start without overlap in the spawn region with a horizontal
+velocity towards the centre and fall. The camera is jittered around CLEVR's
+position and looks at the origin; lights follow CLEVR's key/fill/back rig.
+Instances carry MOVi-A's labels: shape, size, size_label, color, color_label,
+material.
+
+Config:
+  resolution         [width, height] in pixels (MOVi-A: 256x256)
+  num_frames         frames (24)
+  frame_rate         frames per second (12)
+  step_rate          physics steps per second (240)
+  min_num_objects    fewest objects (3)
+  max_num_objects    most objects (10)
+  camera_jitter      half-width (m) of the uniform jitter of the camera position (1.0)
+  floor_friction     (0.3)
+  floor_restitution  (0.5)
+"""
+
+import dataclasses
+
+import kubric_gen as kg
+
+CONFIG = {
+    "resolution": [256, 256],
+    "num_frames": 24,
+    "frame_rate": 12,
+    "step_rate": 240,
+    "min_num_objects": 3,
+    "max_num_objects": 10,
+    "camera_jitter": 1.0,
+    "floor_friction": 0.3,
+    "floor_restitution": 0.5,
+}
+
+SHAPES = {"cube": kg.Cube, "cylinder": kg.Cylinder, "sphere": kg.Sphere}
+SIZES = {"small": 0.7, "large": 1.4}
+COLORS = {  # CLEVR's palette, as Kubric's MOVi-A uses it
+    "blue": (42, 75, 215), "brown": (129, 74, 25), "cyan": (41, 208, 208), "gray": (87, 87, 87),
+    "green": (29, 105, 20), "purple": (129, 38, 192), "red": (173, 35, 35), "yellow": (255, 238, 51),
+}
+MATERIALS = {  # appearance and physics of CLEVR's two materials
+    "metal": {"look": {"metallic": 1.0, "roughness": 0.2, "ior": 2.5},
+              "friction": 0.4, "restitution": 0.3, "density": 2.7},
+    "rubber": {"look": {"metallic": 0.0, "roughness": 0.7, "ior": 1.25},
+               "friction": 0.8, "restitution": 0.7, "density": 1.1},
+}
+CLEVR_CAMERA = (7.48113, -6.50764, 5.34367)
+SPAWN_REGION = ((-5.0, -5.0, 1.0), (5.0, 5.0, 5.0))
+VELOCITY_RANGE = ((-4.0, -4.0, 0.0), (4.0, 4.0, 0.0))
+
+
+def build(rng, config):
+    lo, hi = config["min_num_objects"], config["max_num_objects"]
+    if not 1 <= lo <= hi:
+        raise kg.ConfigError(f"config 'min_num_objects'/'max_num_objects': need 1 <= min <= max (got {lo}, {hi})")
+    scene = kg.Scene(resolution=tuple(config["resolution"]), num_frames=config["num_frames"],
+                     frame_rate=config["frame_rate"], step_rate=config["step_rate"],
+                     background=kg.ColorBackground(color=(0.05, 0.05, 0.05), strength=1.0),
+                     metadata={"background": "clevr"})
+    scene.add(kg.Cube(name="floor", scale=(100, 100, 1), position=(0, 0, -1), motion="static", is_background=True,
+                      friction=config["floor_friction"], restitution=config["floor_restitution"],
+                      material=kg.Principled(color=(0.42, 0.42, 0.42), roughness=0.8)))
+    _add_clevr_lights(scene)
+    jitter = config["camera_jitter"]
+    position = tuple(float(c) for c in rng.uniform(-jitter, jitter, 3) + CLEVR_CAMERA)
+    scene.camera = kg.PerspectiveCamera(focal_length=35.0, sensor_width=32.0, position=position,
+                                        look_at=(0.0, 0.0, 0.0))
+    for i in range(int(rng.integers(lo, hi + 1))):
+        shape = kg.choice(rng, list(SHAPES))
+        size_label = kg.choice(rng, list(SIZES))
+        color_label = kg.choice(rng, list(COLORS))
+        material = kg.choice(rng, list(MATERIALS))
+        color = tuple(c / 255 for c in COLORS[color_label])
+        spec = MATERIALS[material]
+        obj = SHAPES[shape](
+            name=f"object_{i}", scale=SIZES[size_label], asset_id=shape,
+            material=kg.Principled(color=color, **spec["look"]),
+            density=spec["density"], friction=spec["friction"], restitution=spec["restitution"],
+            labels={"shape": shape, "size": SIZES[size_label], "size_label": size_label,
+                    "color": list(color), "color_label": color_label, "material": material})
+        obj = kg.place_without_overlap(scene, obj, region=SPAWN_REGION, rng=rng, random_rotation=True)
+        x, y, _ = obj.position
+        vx, vy, _ = rng.uniform(*VELOCITY_RANGE)
+        scene.replace_object(dataclasses.replace(obj, velocity=(float(vx - x), float(vy - y), 0.0)))
+    return scene
+
+
+def _add_clevr_lights(scene):
+    """CLEVR's rig: a key sun, a fill and a back light, plus a dim grey world."""
+    scene.add(kg.SunLight(name="sun", direction=(-0.6, 0.3, -1.0), strength=2.5),
+              kg.AreaLight(name="fill", position=(-4.67, -4.01, 3.01), look_at=(0, 0, 0), power=150.0, size=2.0),
+              kg.AreaLight(name="back", position=(-1.15, 5.85, 4.89), look_at=(0, 0, 0), power=300.0, size=1.0),
+              kg.AreaLight(name="key", position=(6.44, -2.91, 4.44), look_at=(0, 0, 0), power=300.0, size=1.0))
