@@ -4,14 +4,35 @@ Importing this package never imports bpy, pybullet, apache_beam or tensorflow;
 each is imported lazily by the one stage that needs it.
 """
 
-from kubric_gen.errors import (AssetError, ConfigError, KubricGenError, PlacementError, SceneError,
-                               WorldError)
+from kubric_gen.errors import AssetError, ConfigError, KubricGenError, PlacementError, SceneError, WorldError
 from kubric_gen.physics import place_without_overlap, settle, simulate
-from kubric_gen.randomness import (choice, make_rng, point_in_box, point_in_half_sphere_shell,
-                                   random_hue_color, random_rotation, random_z_rotation)
-from kubric_gen.scene import (AreaLight, ColorBackground, Cube, Cylinder, Flat, MeshObject,
-                              PerspectiveCamera, PointLight, Pose, Principled, Scene, SceneObject,
-                              SkyBackground, Sphere, SpotLight, SunLight)
+from kubric_gen.randomness import (
+                               choice,
+                               make_rng,
+                               point_in_box,
+                               point_in_half_sphere_shell,
+                               random_hue_color,
+                               random_rotation,
+                               random_z_rotation,
+)
+from kubric_gen.scene import (
+                               AreaLight,
+                               ColorBackground,
+                               Cube,
+                               Cylinder,
+                               Flat,
+                               MeshObject,
+                               PerspectiveCamera,
+                               PointLight,
+                               Pose,
+                               Principled,
+                               Scene,
+                               SceneObject,
+                               SkyBackground,
+                               Sphere,
+                               SpotLight,
+                               SunLight,
+)
 from kubric_gen.trajectory import Collision, Trajectory
 
 __version__ = "0.1.0"

@@ -102,14 +102,12 @@ def _cmd_render(args: argparse.Namespace) -> int:
     settings = render_settings(args)
     world = load_world(args.world)
     resolve_config(world, overrides)  # fail on a bad --set before any work
-    progress = _progress_bar(args)
+    bar = _ProgressBar()
     try:
         result = render_scene(args.world, args.seed, args.output, settings, overrides,
-                              overwrite=args.overwrite, preview=not args.no_preview,
-                              progress=progress.update_to if progress else None)
+                              overwrite=args.overwrite, preview=not args.no_preview, progress=bar.update)
     finally:
-        if progress:
-            progress.close()
+        bar.close()
     t = result.timings
     print(f"wrote {result.path}/ ({result.device}; physics {t['physics']:.1f} s, render {t['render']:.1f} s)")
     if not args.no_preview:
@@ -117,14 +115,23 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(args: argparse.Namespace):
-    from tqdm import tqdm
+class _ProgressBar:
+    """A frame progress bar on stderr (only on a terminal), created on the first update."""
 
-    class Bar(tqdm):
-        def update_to(self, frame: int) -> None:
-            self.update(frame + 1 - self.n)
+    def __init__(self) -> None:
+        self.bar = None
 
-    return Bar(desc="rendering", unit="frame", disable=None, file=sys.stderr, leave=False)
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="rendering", unit="frame", disable=None, file=sys.stderr,
+                            leave=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _cmd_worlds(args: argparse.Namespace) -> int:
@@ -150,11 +157,14 @@ def _cmd_scene(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="kubric-gen", description="Synthetic video datasets with exact ground truth.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    common = _Parser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log progress details to stderr")
+    parser = _Parser(prog="kubric-gen", description="Synthetic video datasets with exact ground truth.",
+                     parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("render", help="render one scene of a world into a scene directory",
+    p = sub.add_parser("render", parents=[common], help="render one scene of a world into a scene directory",
                        description="Build scene SEED of WORLD, simulate it with PyBullet, render it with "
                                    "Blender Cycles and write a MOVi-style scene directory to OUTPUT.")
     p.add_argument("world", metavar="WORLD", help="a built-in world name (e.g. movi_a) or a path to a world .py")
@@ -165,11 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_render_options(p)
     p.set_defaults(func=_cmd_render)
 
-    p = sub.add_parser("worlds", help="list the built-in worlds and their config")
+    p = sub.add_parser("worlds", parents=[common], help="list the built-in worlds and their config")
     p.add_argument("world", nargs="?", help="show only this world (name or path)")
     p.set_defaults(func=_cmd_worlds)
 
-    p = sub.add_parser("scene", help="print the scene description (JSON) of one seed of a world")
+    p = sub.add_parser("scene", parents=[common], help="print the scene description (JSON) of one seed of a world")
     p.add_argument("world", metavar="WORLD")
     p.add_argument("--seed", type=_non_negative_int("--seed"), required=True)
     p.add_argument("--resolution", type=_resolution, metavar="WxH")
@@ -182,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+        logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                             format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
         return args.func(args)
     except KubricGenError as e:

@@ -45,8 +45,11 @@ class SceneResult:
 
 def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings: RenderSettings | None = None,
                  overrides: dict[str, Any] | None = None, overwrite: bool = False, preview: bool = True,
-                 progress: Callable[[int], None] | None = None) -> SceneResult:
-    """Build, simulate and render scene `seed` of a world into the directory `output`."""
+                 progress: Callable[[int, int], None] | None = None) -> SceneResult:
+    """Build, simulate and render scene `seed` of a world into the directory `output`.
+
+    `progress(frames_done, num_frames)` is called after each rendered frame.
+    """
     from kubric_gen.render import render
 
     settings = settings or RenderSettings()
@@ -66,7 +69,8 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
     log.info("simulated %d objects over %d frames (%d collisions) in %.2f s", len(scene.objects),
              scene.num_frames, len(trajectory.collisions), timings["physics"])
 
-    result = render(scene, trajectory, settings, progress=progress)
+    on_frame = (lambda i: progress(i + 1, scene.num_frames)) if progress else None
+    result = render(scene, trajectory, settings, progress=on_frame)
     timings["render_setup"] = result.timings.get("build", 0.0)
     timings["render"] = result.timings.get("render", 0.0)
 

@@ -21,7 +21,7 @@ SPHERE_SUBDIVISIONS = 4  # 5120 triangles: silhouette within 1.2e-4 of the radiu
 CYLINDER_SECTIONS = 64
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _primitive(kind: str) -> trimesh.Trimesh:
     if kind == "cube":
         mesh = trimesh.creation.box(extents=(2.0, 2.0, 2.0))

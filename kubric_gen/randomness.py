@@ -49,7 +49,8 @@ def point_in_half_sphere_shell(rng: np.random.Generator, inner_radius: float, ou
     return tuple(float(v) for v in direction * r3 ** (1 / 3) + np.asarray(offset, dtype=float))  # type: ignore[return-value]
 
 
-def random_hue_color(rng: np.random.Generator, saturation: float = 1.0, value: float = 1.0) -> tuple[float, float, float]:
+def random_hue_color(rng: np.random.Generator, saturation: float = 1.0,
+                     value: float = 1.0) -> tuple[float, float, float]:
     """An RGB colour of uniformly random hue."""
     return tuple(float(v) for v in colorsys.hsv_to_rgb(rng.uniform(), saturation, value))  # type: ignore[return-value]
 

@@ -384,8 +384,12 @@ class Light:
         _orientation(o, self, look_at, None, direction)
         _set(self, "color", _unit_color(o, "color", self.color))
         for f in dataclasses.fields(self):
-            if f.name in ("strength", "power", "radius", "size", "angle", "spot_size", "blend"):
+            if f.name in ("strength", "power", "radius", "size"):
                 _set(self, f.name, _number(o, f.name, getattr(self, f.name), 0.0))
+            elif f.name in ("angle", "spot_size"):  # Blender clamps these to [0, pi]
+                _set(self, f.name, _number(o, f.name, getattr(self, f.name), 0.0, math.pi))
+            elif f.name == "blend":
+                _set(self, f.name, _number(o, f.name, getattr(self, f.name), 0.0, 1.0))
 
 
 @_register
@@ -490,12 +494,13 @@ class ColorBackground(Background):
 @_register
 @dataclass(frozen=True, kw_only=True)
 class SkyBackground(Background):
-    """Blender's procedural sky; angles in radians."""
+    """Blender's procedural (multiple-scattering) sky; angles in radians. The sky is
+    physically bright: a `strength` around 0.1 looks like a daylight sky."""
 
     kind: ClassVar[str] = "sky"
     sun_elevation: float = math.radians(30)
     sun_rotation: float = 0.0
-    strength: float = 1.0
+    strength: float = 0.1
 
     def __post_init__(self) -> None:
         _set(self, "sun_elevation", _number("SkyBackground", "sun_elevation", self.sun_elevation,

@@ -1,0 +1,398 @@
+"""Build a Blender scene from a kubric_gen `Scene` + `Trajectory` and render it with Cycles.
+
+Imported only when rendering (it imports `bpy`). Every call starts from Blender's empty
+factory state and goes back to it when done, so one process renders many scenes in a
+row without carrying anything over. The scene is built once, object and camera poses
+are keyframed for every frame, and the frames are rendered one by one in the same
+session with Cycles' persistent data (only what moved is updated between frames).
+
+Blender writes its log (CLOG) to the C-level stdout; it is captured around each Blender
+call and forwarded to the "kubric_gen.render" logger (debug; errors as warnings).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import bpy
+import imageio.v3 as iio
+import numpy as np
+
+from kubric_gen import meshes
+from kubric_gen.errors import ConfigError
+from kubric_gen.render.device import configure_device
+from kubric_gen.render.settings import RenderResult, RenderSettings
+from kubric_gen.scene import (
+    AreaLight,
+    ColorBackground,
+    Flat,
+    Light,
+    Material,
+    PointLight,
+    Principled,
+    Scene,
+    SkyBackground,
+    SpotLight,
+    SunLight,
+)
+from kubric_gen.trajectory import Trajectory
+
+logger = logging.getLogger("kubric_gen.render")
+
+SHARP_ANGLE = math.radians(30.0)  # edges sharper than this stay sharp under smooth shading
+CLIP_START, CLIP_END = 0.01, 10000.0
+_LINEAR = 1  # the enum value of 'LINEAR' in Keyframe.interpolation
+_LOCK = threading.Lock()  # Blender has one global state: one render at a time per process
+
+
+# ---------------------------------------------------------------- Blender's stdout
+def _flush_c_stdout() -> None:
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).fflush(None)
+
+
+@contextlib.contextmanager
+def _blender_log() -> Iterator[None]:
+    """Capture what Blender prints to fd 1 during the block and log it."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no fd 1 (embedded interpreter): let Blender print
+        saved = -1
+    if saved < 0:
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield
+        finally:
+            _flush_c_stdout()
+            os.dup2(saved, 1)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode(errors="replace").splitlines():
+                if line.strip():
+                    level = logging.WARNING if "ERROR" in line or "Error:" in line else logging.DEBUG
+                    logger.log(level, "blender: %s", line.rstrip())
+
+
+# ---------------------------------------------------------------- argument checks
+def _check_frames(scene: Scene, frames: Sequence[int] | None) -> list[int]:
+    if frames is None:
+        return list(range(scene.num_frames))
+    try:
+        given_list = list(frames)
+        out = [int(f) for f in given_list]
+    except (TypeError, ValueError):
+        raise ConfigError(f"frames: expected a list of frame numbers (got {frames!r})") from None
+    for f, given in zip(out, given_list, strict=True):
+        if isinstance(given, bool) or f != given or not 0 <= f < scene.num_frames:
+            raise ConfigError(f"frames: frame numbers must be integers in [0, {scene.num_frames}) (got {given!r})")
+    return out
+
+
+def _check_trajectory(scene: Scene, trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
+    names = [o.name for o in scene.objects]
+    if list(trajectory.names) != names:
+        raise ConfigError(f"trajectory.names: must list the scene's objects in order {names} "
+                          f"(got {list(trajectory.names)})")
+    n, t = len(names), scene.num_frames
+    pos = np.asarray(trajectory.positions, dtype=np.float64)
+    quat = np.asarray(trajectory.quaternions, dtype=np.float64)
+    if pos.shape != (n, t, 3):
+        raise ConfigError(f"trajectory.positions: expected shape {(n, t, 3)} (got {pos.shape})")
+    if quat.shape != (n, t, 4):
+        raise ConfigError(f"trajectory.quaternions: expected shape {(n, t, 4)} (got {quat.shape})")
+    if not (np.isfinite(pos).all() and np.isfinite(quat).all()):
+        raise ConfigError("trajectory: poses must be finite (got NaN or inf)")
+    norms = np.linalg.norm(quat, axis=-1)
+    if (norms < 1e-9).any():
+        raise ConfigError("trajectory.quaternions: must not be zero (got a zero quaternion)")
+    return pos, quat / norms[..., None]
+
+
+# ---------------------------------------------------------------- scene setup
+def _reset() -> None:
+    """Back to Blender's empty factory state (frees the previous scene and Cycles data)."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def _configure(bscene: bpy.types.Scene, scene: Scene, settings: RenderSettings, gpu: bool) -> None:
+    r = bscene.render
+    r.engine = "CYCLES"
+    r.resolution_x, r.resolution_y = scene.resolution
+    r.resolution_percentage = 100
+    r.pixel_aspect_x = r.pixel_aspect_y = 1.0
+    r.fps, r.fps_base = scene.frame_rate, 1.0
+    bscene.frame_start, bscene.frame_end = 0, scene.num_frames - 1
+    r.film_transparent = False
+    r.use_persistent_data = True
+    r.dither_intensity = 0.0  # no noise added when quantizing to 8 bits
+    r.use_compositing = False
+    r.use_sequencer = False
+    if settings.threads > 0:
+        r.threads_mode, r.threads = "FIXED", settings.threads
+    else:
+        r.threads_mode = "AUTO"
+    r.use_motion_blur = settings.motion_blur > 0
+    if settings.motion_blur > 0:
+        r.motion_blur_shutter = settings.motion_blur
+        r.motion_blur_position = "CENTER"
+    img = r.image_settings
+    img.file_format, img.color_mode, img.color_depth, img.compression = "PNG", "RGBA", "8", 0
+
+    c = bscene.cycles
+    c.samples = settings.samples
+    c.use_adaptive_sampling = settings.adaptive_threshold > 0
+    if settings.adaptive_threshold > 0:
+        c.adaptive_threshold = settings.adaptive_threshold
+    c.use_denoising = settings.denoise
+    c.denoiser = "OPENIMAGEDENOISE"
+    c.denoising_use_gpu = gpu
+    c.seed, c.use_animated_seed = 0, False
+
+    v = bscene.view_settings
+    bscene.display_settings.display_device = "sRGB"
+    v.view_transform, v.look, v.exposure, v.gamma = "Standard", "None", 0.0, 1.0
+
+
+def _new_mesh(key: str, obj) -> bpy.types.Mesh:
+    tm = meshes.object_mesh(obj)
+    verts = np.ascontiguousarray(tm.vertices, dtype=np.float32)
+    faces = np.ascontiguousarray(tm.faces, dtype=np.int32)
+    me = bpy.data.meshes.new(key)
+    me.vertices.add(len(verts))
+    me.loops.add(faces.size)
+    me.polygons.add(len(faces))
+    me.vertices.foreach_set("co", verts.ravel())
+    me.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
+    me.loops.foreach_set("vertex_index", faces.ravel())
+    me.update(calc_edges=True)
+    me.validate(verbose=False, clean_customdata=False)  # drops only invalid (zero-area) faces
+    # Smooth shading except across edges sharper than SHARP_ANGLE: shading normals only,
+    # the triangles stay exactly those of `meshes.object_mesh` (the ground truth's).
+    me.set_sharp_from_angle(angle=SHARP_ANGLE)
+    me.materials.append(None)  # one slot, filled per object (objects share meshes)
+    return me
+
+
+def _new_material(material: Material, name: str) -> bpy.types.Material:
+    m = bpy.data.materials.new(name)
+    nodes, links = m.node_tree.nodes, m.node_tree.links
+    nodes.clear()
+    out = nodes.new("ShaderNodeOutputMaterial")
+    if isinstance(material, Principled):
+        bsdf = nodes.new("ShaderNodeBsdfPrincipled")
+        inputs = bsdf.inputs
+        inputs["Base Color"].default_value = (*material.color, 1.0)
+        inputs["Metallic"].default_value = material.metallic
+        inputs["Roughness"].default_value = material.roughness
+        inputs["IOR"].default_value = material.ior
+        inputs["Transmission Weight"].default_value = material.transmission
+        inputs["Emission Color"].default_value = (*material.emission, 1.0)
+        inputs["Emission Strength"].default_value = material.emission_strength
+        links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
+        m.diffuse_color = (*material.color, 1.0)
+    elif isinstance(material, Flat):
+        emit = nodes.new("ShaderNodeEmission")
+        emit.inputs["Color"].default_value = (*material.color, 1.0)
+        emit.inputs["Strength"].default_value = material.strength
+        links.new(emit.outputs["Emission"], out.inputs["Surface"])
+        m.diffuse_color = (*material.color, 1.0)
+    else:  # pragma: no cover - guarded by scene validation
+        raise ConfigError(f"material: unsupported material type {type(material).__name__}")
+    return m
+
+
+def _new_light(light: Light) -> bpy.types.Object:
+    if isinstance(light, SunLight):
+        data = bpy.data.lights.new(light.name, "SUN")
+        data.energy, data.angle = light.strength, light.angle
+    elif isinstance(light, PointLight):
+        data = bpy.data.lights.new(light.name, "POINT")
+        data.energy, data.shadow_soft_size = light.power, light.radius
+    elif isinstance(light, AreaLight):
+        data = bpy.data.lights.new(light.name, "AREA")
+        data.shape, data.size, data.energy = "SQUARE", light.size, light.power
+    elif isinstance(light, SpotLight):
+        data = bpy.data.lights.new(light.name, "SPOT")
+        data.energy, data.shadow_soft_size = light.power, light.radius
+        data.spot_size, data.spot_blend = light.spot_size, light.blend
+    else:  # pragma: no cover - guarded by scene validation
+        raise ConfigError(f"lights: unsupported light type {type(light).__name__}")
+    data.color = light.color
+    obj = bpy.data.objects.new(light.name, data)
+    obj.location = light.position
+    obj.rotation_mode = "QUATERNION"
+    obj.rotation_quaternion = light.quaternion
+    return obj
+
+
+def _new_world(scene: Scene) -> bpy.types.World:
+    world = bpy.data.worlds.new("world")
+    nodes, links = world.node_tree.nodes, world.node_tree.links
+    nodes.clear()
+    out = nodes.new("ShaderNodeOutputWorld")
+    bg = nodes.new("ShaderNodeBackground")
+    links.new(bg.outputs["Background"], out.inputs["Surface"])
+    background = scene.background
+    if isinstance(background, ColorBackground):
+        bg.inputs["Color"].default_value = (*background.color, 1.0)
+        bg.inputs["Strength"].default_value = background.strength
+    elif isinstance(background, SkyBackground):
+        sky = nodes.new("ShaderNodeTexSky")
+        kinds = {e.identifier for e in sky.bl_rna.properties["sky_type"].enum_items}
+        # Blender 5 renamed Nishita to SINGLE_SCATTERING and added MULTIPLE_SCATTERING (its default).
+        sky.sky_type = next(k for k in ("MULTIPLE_SCATTERING", "NISHITA", "SINGLE_SCATTERING") if k in kinds)
+        sky.sun_elevation = background.sun_elevation
+        sky.sun_rotation = background.sun_rotation
+        links.new(sky.outputs["Color"], bg.inputs["Color"])
+        bg.inputs["Strength"].default_value = background.strength
+    else:  # pragma: no cover - guarded by scene validation
+        raise ConfigError(f"background: unsupported type {type(background).__name__}")
+    return world
+
+
+def _continuous(quats: np.ndarray) -> np.ndarray:
+    """Flip signs so consecutive quaternions are in the same hemisphere (q and -q are
+    the same rotation; this keeps sub-frame interpolation for motion blur short)."""
+    q = np.array(quats, dtype=np.float64)
+    for t in range(1, len(q)):
+        if np.dot(q[t], q[t - 1]) < 0:
+            q[t] = -q[t]
+    return q
+
+
+def _pose(obj: bpy.types.Object, positions: np.ndarray, quats: np.ndarray) -> None:
+    """Pose `obj` per frame: a constant pose is set directly, a changing one keyframed
+    (linear between frames, which only matters for motion blur)."""
+    obj.rotation_mode = "QUATERNION"
+    obj.location = positions[0]
+    obj.rotation_quaternion = quats[0]
+    if np.array_equal(positions, positions[:1].repeat(len(positions), 0)) and \
+            np.array_equal(quats, quats[:1].repeat(len(quats), 0)):
+        return
+    quats = _continuous(quats)
+    action = bpy.data.actions.new(obj.name)
+    slot = action.slots.new(id_type="OBJECT", name=obj.name)
+    bag = action.layers.new("poses").strips.new(type="KEYFRAME").channelbag(slot, ensure=True)
+    frames = np.arange(len(positions), dtype=np.float64)
+    interpolation = np.full(len(frames), _LINEAR, dtype=np.int32)
+    for path, values in (("location", positions), ("rotation_quaternion", quats)):
+        for k in range(values.shape[1]):
+            fc = bag.fcurves.new(path, index=k)
+            fc.keyframe_points.add(len(frames))
+            fc.keyframe_points.foreach_set("co", np.stack([frames, values[:, k]], 1).astype(np.float32).ravel())
+            fc.keyframe_points.foreach_set("interpolation", interpolation)
+            fc.update()
+    anim = obj.animation_data_create()
+    anim.action = action
+    anim.action_slot = slot
+
+
+def _build(bscene: bpy.types.Scene, scene: Scene, positions: np.ndarray, quaternions: np.ndarray) -> None:
+    collection = bscene.collection
+    bmeshes: dict[str, bpy.types.Mesh] = {}
+    bmaterials: dict[Material, bpy.types.Material] = {}
+    for i, obj in enumerate(scene.objects):
+        key = meshes.mesh_key(obj)
+        if key not in bmeshes:
+            bmeshes[key] = _new_mesh(key, obj)
+        if obj.material not in bmaterials:
+            bmaterials[obj.material] = _new_material(obj.material, f"material_{len(bmaterials)}")
+        bobj = bpy.data.objects.new(obj.name, bmeshes[key])
+        collection.objects.link(bobj)
+        slot = bobj.material_slots[0]
+        slot.link = "OBJECT"
+        slot.material = bmaterials[obj.material]
+        bobj.scale = obj.scale
+        _pose(bobj, positions[i], quaternions[i])
+
+    for light in scene.lights:
+        collection.objects.link(_new_light(light))
+
+    cam = scene.camera
+    data = bpy.data.cameras.new(cam.name)
+    data.type = "PERSP"
+    data.lens_unit = "MILLIMETERS"
+    data.lens = cam.focal_length
+    data.sensor_fit = "HORIZONTAL"
+    data.sensor_width = cam.sensor_width
+    data.shift_x = data.shift_y = 0.0
+    data.clip_start, data.clip_end = CLIP_START, CLIP_END
+    data.dof.use_dof = False
+    bcam = bpy.data.objects.new(cam.name, data)
+    collection.objects.link(bcam)
+    bscene.camera = bcam
+    poses = [cam.pose_at(f) for f in range(scene.num_frames)]
+    _pose(bcam, np.array([p.position for p in poses]), np.array([p.quaternion for p in poses]))
+
+    bscene.world = _new_world(scene)
+
+
+# ---------------------------------------------------------------- rendering
+def _render_frame(bscene: bpy.types.Scene, frame: int, path: str, resolution: tuple[int, int]) -> np.ndarray:
+    bscene.frame_set(frame)
+    bscene.render.filepath = path
+    with _blender_log():
+        status = bpy.ops.render.render(write_still=True)
+    if "FINISHED" not in status or not os.path.isfile(path):
+        raise RuntimeError(f"Blender did not render frame {frame} ({status}); see the kubric_gen.render log")
+    rgba = iio.imread(path)
+    os.remove(path)
+    width, height = resolution
+    if rgba.shape != (height, width, 4) or rgba.dtype != np.uint8:
+        raise RuntimeError(f"frame {frame}: Blender wrote a {rgba.shape} {rgba.dtype} image, "
+                           f"expected ({height}, {width}, 4) uint8")
+    return rgba
+
+
+def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings, frames: Sequence[int] | None = None,
+           progress: Callable[[int], None] | None = None) -> RenderResult:
+    """See `kubric_gen.render.render`."""
+    if not isinstance(settings, RenderSettings):
+        raise ConfigError(f"settings: expected RenderSettings (got {type(settings).__name__})")
+    scene.validate()
+    frame_list = _check_frames(scene, frames)
+    positions, quaternions = _check_trajectory(scene, trajectory)
+
+    with _LOCK:
+        return _render_locked(scene, settings, frame_list, positions, quaternions, progress)
+
+
+def _render_locked(scene: Scene, settings: RenderSettings, frame_list: list[int], positions: np.ndarray,
+                   quaternions: np.ndarray, progress: Callable[[int], None] | None) -> RenderResult:
+    width, height = scene.resolution
+    out = np.empty((len(frame_list), height, width, 4), dtype=np.uint8)
+    t0 = time.perf_counter()
+    try:
+        with _blender_log():
+            _reset()
+            bscene = bpy.context.scene
+            device = configure_device(bscene, settings.device)
+            _configure(bscene, scene, settings, gpu=device != "CPU")
+            _build(bscene, scene, positions, quaternions)
+        logger.info("rendering %d frame(s) of %dx%d, %d samples on %s", len(frame_list), width, height,
+                    settings.samples, device)
+        t1 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="kubric_gen_render_") as tmp:
+            for i, frame in enumerate(frame_list):
+                out[i] = _render_frame(bscene, frame, os.path.join(tmp, f"rgba_{frame:05d}.png"), scene.resolution)
+                if progress is not None:
+                    progress(frame)
+        t2 = time.perf_counter()
+    finally:
+        with _blender_log():
+            _reset()  # free the scene and Cycles' persistent data now, not at the next call
+    return RenderResult(rgba=out, device=device, timings={"build": t1 - t0, "render": t2 - t1}, frames=frame_list)

@@ -1,0 +1,298 @@
+"""The rendering stage: real Blender Cycles (bpy) on tiny images."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kubric_gen import geometry
+from kubric_gen.errors import ConfigError, KubricGenError
+from kubric_gen.render import RenderResult, RenderSettings, render
+from kubric_gen.scene import (
+    AreaLight,
+    ColorBackground,
+    Cube,
+    Cylinder,
+    Flat,
+    PerspectiveCamera,
+    PointLight,
+    Pose,
+    Principled,
+    Scene,
+    SkyBackground,
+    Sphere,
+    SpotLight,
+    SunLight,
+)
+from kubric_gen.trajectory import Trajectory
+
+pytest.importorskip("bpy")
+
+FAST = RenderSettings(samples=8, adaptive_threshold=0.0, denoise=False, device="cpu")
+CLEAN = RenderSettings(samples=64, adaptive_threshold=0.0, denoise=False, device="cpu")
+
+
+def _render(scene: Scene, settings: RenderSettings = FAST, **kwargs) -> RenderResult:
+    return render(scene, Trajectory.static(scene), settings, **kwargs)
+
+
+def _project(scene: Scene, point, frame: int = 0) -> np.ndarray:
+    cam = scene.camera
+    pose = cam.pose_at(frame)
+    return geometry.project(np.asarray(point, dtype=float), pose.position, pose.quaternion,
+                            cam.focal_length, cam.sensor_width, scene.resolution)
+
+
+def _linear(rgba: np.ndarray) -> np.ndarray:
+    """Mean linear intensity (H, W) of uint8 sRGB pixels."""
+    c = rgba[..., :3].astype(np.float64) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return lin.mean(axis=-1)
+
+
+def _centroid(weights: np.ndarray) -> np.ndarray:
+    """Intensity-weighted centroid in image coordinates: pixel (r, c) centre is (c+0.5, r+0.5)."""
+    rows, cols = np.indices(weights.shape)
+    total = weights.sum()
+    assert total > 0, "nothing bright in the image"
+    return np.array([((cols + 0.5) * weights).sum() / total, ((rows + 0.5) * weights).sum() / total])
+
+
+def _cube_scene(**kwargs) -> Scene:
+    scene = Scene(resolution=(32, 32), num_frames=1, background=ColorBackground(color=(0.01, 0.01, 0.01)), **kwargs)
+    scene.add(Cube(name="cube", scale=0.5, position=(0.2, 0.1, 0.0), euler=(0.3, 0.2, 0.4),
+                   material=Flat(color=(1.0, 1.0, 1.0))))
+    scene.camera = PerspectiveCamera(position=(2.5, -2.5, 1.5), look_at=(0.2, 0.1, 0.0))
+    return scene
+
+
+# ---------------------------------------------------------------- basics
+def test_bright_cube_on_dark_background():
+    scene = _cube_scene()
+    result = _render(scene)
+    assert isinstance(result, RenderResult)
+    assert result.rgba.shape == (1, 32, 32, 4) and result.rgba.dtype == np.uint8
+    assert result.device == "CPU"
+    assert set(result.timings) >= {"build", "render"}
+    img = result.rgba[0]
+    assert (img[..., 3] == 255).all()  # film is not transparent
+    x, y = _project(scene, scene.object("cube").position)
+    r, c = int(y), int(x)
+    assert (img[r - 1:r + 2, c - 1:c + 2, :3] > 240).all()
+    for corner in (img[0, 0], img[0, -1], img[-1, 0], img[-1, -1]):
+        assert (corner[:3] < 40).all()  # linear 0.01 -> sRGB ~25
+
+
+def test_flat_colours_are_exact_srgb():
+    """Standard view transform, no dithering: a Flat colour shows as its sRGB value."""
+    scene = Scene(resolution=(16, 16), num_frames=1, background=ColorBackground(color=(0.2, 0.5, 0.0)))
+    result = _render(scene, RenderSettings(samples=1, adaptive_threshold=0, denoise=False))
+    expected = [round(255 * (1.055 * v ** (1 / 2.4) - 0.055)) if v > 0.0031308 else round(255 * 12.92 * v)
+                for v in (0.2, 0.5, 0.0)]
+    assert np.abs(result.rgba[0, ..., :3].astype(int) - expected).max() <= 1
+
+
+# ---------------------------------------------------------------- projection agreement
+@pytest.mark.parametrize("resolution, position", [
+    ((64, 64), (0.45, 0.0, 0.3)),
+    ((64, 64), (-0.35, 0.4, -0.5)),
+    ((64, 48), (0.5, -0.2, -0.25)),
+    ((48, 64), (0.3, 0.1, 0.6)),
+])
+def test_sphere_centroid_matches_projection(resolution, position):
+    scene = Scene(resolution=resolution, num_frames=1, background=ColorBackground(color=(0, 0, 0), strength=0))
+    scene.add(Sphere(name="dot", scale=0.08, position=position, material=Flat(color=(1, 1, 1))))
+    scene.camera = PerspectiveCamera(focal_length=40, sensor_width=32, position=(0.3, -3.0, 0.6),
+                                     look_at=(0.0, 0.0, 0.0))
+    result = _render(scene, CLEAN)
+    expected = _project(scene, position)
+    got = _centroid(_linear(result.rgba[0]))
+    # measured ~0.01 px; a half-pixel convention error would show as 0.5
+    assert np.abs(got - expected).max() < 0.2, (got, expected)
+    # off-centre in both directions, so x and y are both tested
+    assert np.abs(expected - np.array(resolution) / 2).min() > 4
+
+
+# ---------------------------------------------------------------- determinism and isolation
+def _lit_scene() -> Scene:
+    scene = Scene(resolution=(32, 24), num_frames=1, background=ColorBackground(color=(0.1, 0.1, 0.12)))
+    scene.add(Cube(name="floor", scale=(3, 3, 0.1), position=(0, 0, -0.1), motion="static",
+                   material=Principled(color=(0.5, 0.5, 0.5))))
+    scene.add(Sphere(name="ball", scale=0.4, position=(0, 0, 0.4),
+                     material=Principled(color=(0.8, 0.2, 0.1), roughness=0.3)))
+    scene.add(SunLight(direction=(-1, 1, -2), strength=3))
+    scene.camera = PerspectiveCamera(position=(2, -2, 1.5), look_at=(0, 0, 0.3))
+    return scene
+
+
+def test_rendering_is_deterministic():
+    settings = RenderSettings(samples=8, adaptive_threshold=0.05, denoise=True, device="cpu")
+    first = _render(_lit_scene(), settings).rgba
+    second = _render(_lit_scene(), settings).rgba
+    assert np.array_equal(first, second)
+    assert first.std() > 5  # a real picture, not a constant
+
+
+def test_scenes_in_a_row_do_not_affect_each_other():
+    b = _lit_scene()
+    alone = _render(b).rgba
+    a = Scene(resolution=(40, 30), num_frames=2, background=SkyBackground(strength=0.5))
+    a.add(Cylinder(name="ball", scale=0.5, material=Principled(color=(0.1, 0.9, 0.1))))  # same name as in b
+    a.add(Cube(name="box", scale=0.3, position=(1, 0, 0), material=Flat(color=(1, 0, 1))))
+    a.add(PointLight(name="sun", position=(0, -2, 2), power=200))
+    a.camera = PerspectiveCamera(position=(0, -4, 1), look_at=(0, 0, 0),
+                                 path=[Pose(position=(0, -4, 1)), Pose(position=(0.5, -4, 1))])
+    first = _render(a, RenderSettings(samples=4, denoise=True, motion_blur=0.5, device="cpu")).rgba
+    assert first.shape == (2, 30, 40, 4)
+    after = _render(b).rgba
+    assert np.array_equal(alone, after)
+
+
+# ---------------------------------------------------------------- motion
+def _bright_centroid(img: np.ndarray) -> np.ndarray:
+    w = _linear(img)
+    return _centroid(np.where(w > 0.5, w, 0.0))
+
+
+def test_moving_object_is_followed():
+    poses = [Pose(position=(x, 0.0, z)) for x, z in ((-0.6, -0.3), (0.0, 0.0), (0.6, 0.35))]
+    scene = Scene(resolution=(48, 32), num_frames=3, background=ColorBackground(color=(0, 0, 0)))
+    scene.add(Cube(name="mover", scale=0.15, motion="kinematic", keyframes=poses, material=Flat(color=(1, 1, 1))))
+    scene.camera = PerspectiveCamera(position=(0, -4, 0), look_at=(0, 0, 0))
+    seen: list[int] = []
+    result = _render(scene, progress=seen.append)
+    assert seen == [0, 1, 2]
+    for f, pose in enumerate(poses):
+        got = _bright_centroid(result.rgba[f])
+        assert np.abs(got - _project(scene, pose.position)).max() < 1.0, (f, got)
+    # a subset of frames renders the same pixels as the full run
+    subset = _render(scene, frames=[2, 0])
+    assert subset.frames == [2, 0]
+    assert np.array_equal(subset.rgba, result.rgba[[2, 0]])
+
+
+def test_camera_path_moves_the_image():
+    path = [Pose(position=(x, -4.0, 0.0), quaternion=tuple(geometry.look_at_quaternion((x, -4, 0), (x, 0, 0))))
+            for x in (-0.5, 0.5)]
+    scene = Scene(resolution=(32, 32), num_frames=2, background=ColorBackground(color=(0, 0, 0)))
+    scene.add(Cube(name="box", scale=0.2, motion="static", material=Flat(color=(1, 1, 1))))
+    scene.camera = PerspectiveCamera(position=path[0].position, path=path)
+    result = _render(scene)
+    xs = []
+    for f in range(2):
+        expected = _project(scene, (0, 0, 0), frame=f)
+        got = _bright_centroid(result.rgba[f])
+        assert np.abs(got - expected).max() < 1.0, (f, got, expected)
+        xs.append(got[0])
+    assert xs[0] - xs[1] > 5  # camera moves right: the box moves left in the image
+
+
+def test_motion_blur_smears_a_moving_object():
+    poses = [Pose(position=(x, 0.0, 0.0)) for x in (-0.4, 0.4)]
+    scene = Scene(resolution=(32, 16), num_frames=2, background=ColorBackground(color=(0, 0, 0)))
+    scene.add(Cube(name="mover", scale=0.1, motion="kinematic", keyframes=poses, material=Flat(color=(1, 1, 1))))
+    scene.camera = PerspectiveCamera(position=(0, -3, 0), look_at=(0, 0, 0))
+    sharp = _render(scene, frames=[1]).rgba[0]
+    blurred = _render(scene, RenderSettings(samples=8, adaptive_threshold=0, denoise=False, motion_blur=1.0),
+                      frames=[1]).rgba[0]
+    lit = lambda img: int((_linear(img) > 0.05).sum())
+    assert lit(blurred) > lit(sharp) + 4
+
+
+# ---------------------------------------------------------------- everything the scene offers
+def test_all_lights_materials_and_sky_render():
+    scene = Scene(resolution=(32, 24), num_frames=1, background=SkyBackground(sun_elevation=0.4, strength=0.2))
+    scene.add(Cube(name="floor", scale=(3, 3, 0.1), position=(0, 0, -0.1), motion="static"))
+    scene.add(Sphere(name="metal", scale=0.3, position=(-0.6, 0, 0.3),
+                     material=Principled(color=(0.9, 0.8, 0.2), metallic=1.0, roughness=0.2)))
+    scene.add(Cylinder(name="glass", scale=(0.25, 0.25, 0.4), position=(0.6, 0, 0.4),
+                       material=Principled(transmission=1.0, ior=1.5, roughness=0.0)))
+    scene.add(Cube(name="lamp", scale=0.1, position=(0, 0.8, 0.3),
+                   material=Principled(emission=(1, 0.5, 0.2), emission_strength=5.0)))
+    scene.add(SunLight(direction=(1, 1, -2), strength=1, angle=0.1),
+              PointLight(position=(0, -1.5, 1.5), power=50, radius=0.2, color=(1, 0.9, 0.8)),
+              AreaLight(position=(1.5, -1, 2), look_at=(0, 0, 0), power=100, size=0.5),
+              SpotLight(position=(-1.5, -1, 2), look_at=(0, 0, 0), power=200, spot_size=0.6, blend=0.3))
+    scene.camera = PerspectiveCamera(position=(0, -3, 1.2), look_at=(0, 0, 0.3))
+    img = _render(scene, RenderSettings(samples=4, denoise=True, device="auto")).rgba[0]
+    assert img[..., :3].std() > 10
+    assert (img[..., 3] == 255).all()
+
+
+def test_blender_meshes_keep_the_triangles_and_shade_by_angle():
+    import bpy
+
+    from kubric_gen import meshes
+    from kubric_gen.render import blender
+
+    try:
+        blender._reset()
+        for obj, sharp in ((Cube(name="c"), 12), (Sphere(name="s"), 0), (Cylinder(name="y"), 128)):
+            tm = meshes.object_mesh(obj)
+            me = blender._new_mesh(meshes.mesh_key(obj), obj)
+            co = np.empty(len(me.vertices) * 3, dtype=np.float32)
+            me.vertices.foreach_get("co", co)
+            tri = np.empty(len(me.loops), dtype=np.int32)
+            me.loops.foreach_get("vertex_index", tri)
+            assert len(me.polygons) == len(tm.faces)
+            np.testing.assert_allclose(co.reshape(-1, 3)[tri.reshape(-1, 3)], tm.vertices[tm.faces], atol=1e-6)
+            assert all(p.use_smooth for p in me.polygons)
+            assert sum(e.use_edge_sharp for e in me.edges) == sharp
+            assert not bpy.data.objects  # nothing else created
+    finally:
+        blender._reset()
+
+
+# ---------------------------------------------------------------- errors
+@pytest.mark.parametrize("kwargs, field", [
+    ({"samples": 0}, "samples"),
+    ({"samples": 2.5}, "samples"),
+    ({"device": "tpu"}, "device"),
+    ({"adaptive_threshold": -1}, "adaptive_threshold"),
+    ({"threads": -2}, "threads"),
+    ({"motion_blur": float("nan")}, "motion_blur"),
+    ({"denoise": "yes"}, "denoise"),
+])
+def test_settings_validation(kwargs, field):
+    with pytest.raises(ConfigError, match=f"^{field}: "):
+        RenderSettings(**kwargs)
+
+
+def test_settings_defaults():
+    s = RenderSettings()
+    assert (s.samples, s.adaptive_threshold, s.denoise, s.device, s.threads, s.motion_blur) == (
+        64, 0.01, True, "auto", 0, 0.0)
+    assert RenderSettings(device="OPTIX").device == "optix"
+
+
+def test_bad_arguments_raise_config_errors():
+    scene = _cube_scene()
+    with pytest.raises(ConfigError, match="frames"):
+        _render(scene, frames=[1])
+    other = _cube_scene()
+    other.add(Sphere(name="extra"))
+    with pytest.raises(ConfigError, match="trajectory"):
+        render(scene, Trajectory.static(other), FAST)
+    broken = Trajectory.static(scene)
+    broken.positions[0, 0, 0] = math.nan
+    with pytest.raises(ConfigError, match="finite"):
+        render(scene, broken, FAST)
+
+
+def test_unavailable_gpu_is_a_config_error():
+    import bpy
+
+    prefs = bpy.context.preferences.addons["cycles"].preferences
+    if prefs.get_devices_for_type("CUDA") and [d for d in prefs.get_devices_for_type("CUDA") if d.type == "CUDA"]:
+        pytest.skip("this machine has a CUDA device")
+    with pytest.raises(KubricGenError, match="device: no CUDA device"):
+        _render(_cube_scene(), RenderSettings(samples=1, device="cuda"))
+
+
+def test_importing_does_not_import_bpy():
+    code = "import sys, kubric_gen, kubric_gen.render; assert 'bpy' not in sys.modules, 'bpy imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,20 @@
+"""A tiny test world: one emissive cube on a floor, a fixed camera.
+
+Config: resolution, num_frames, frame_rate.
+"""
+
+import kubric_gen as kg
+
+CONFIG = {"resolution": [32, 32], "num_frames": 2, "frame_rate": 12}
+
+
+def build(rng, config):
+    scene = kg.Scene(resolution=tuple(config["resolution"]), num_frames=config["num_frames"],
+                     frame_rate=config["frame_rate"], step_rate=config["frame_rate"] * 20)
+    scene.add(kg.Cube(name="floor", scale=(5, 5, 0.1), position=(0, 0, -0.1), motion="static", is_background=True,
+                      material=kg.Principled(color=(0.5, 0.5, 0.5))))
+    scene.add(kg.Cube(name="cube", scale=0.4, position=(float(rng.uniform(-0.5, 0.5)), 0, 1.0),
+                      material=kg.Flat(color=(1.0, 0.2, 0.1), strength=2.0)))
+    scene.camera = kg.PerspectiveCamera(position=(0, -6, 3), look_at=(0, 0, 0.5))
+    scene.add(kg.SunLight(direction=(0, 0.5, -1), strength=2.0))
+    return scene
