@@ -76,6 +76,14 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
                    help="override a world config value (repeatable); see `kubric-gen worlds`")
 
 
+def add_truth_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("ground truth")
+    g.add_argument("--tracks", type=_non_negative_int("--tracks"), default=256, metavar="N",
+                   help="point tracks to sample (tracks.npz), 0 = none (default: 256)")
+    g.add_argument("--float-layers", action="store_true",
+                   help="also keep the exact float32 layers in layers.npz")
+
+
 def render_settings(args: argparse.Namespace):
     from kubric_gen.render.settings import RenderSettings
 
@@ -105,11 +113,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
     bar = _ProgressBar()
     try:
         result = render_scene(args.world, args.seed, args.output, settings, overrides,
-                              overwrite=args.overwrite, preview=not args.no_preview, progress=bar.update)
+                              overwrite=args.overwrite, preview=not args.no_preview, num_tracks=args.tracks,
+                              float_layers=args.float_layers, progress=bar.update)
     finally:
         bar.close()
     t = result.timings
-    print(f"wrote {result.path}/ ({result.device}; physics {t['physics']:.1f} s, render {t['render']:.1f} s)")
+    print(f"wrote {result.path}/ ({result.device}; physics {t['physics']:.1f} s, "
+          f"ground truth {t['ground_truth']:.1f} s, render {t['render']:.1f} s)")
     if not args.no_preview:
         print(f"preview: {result.path / 'preview.gif'}")
     return 0
@@ -173,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--no-preview", action="store_true", help="skip preview.gif")
     add_render_options(p)
+    add_truth_options(p)
     p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser("worlds", parents=[common], help="list the built-in worlds and their config")

@@ -103,6 +103,19 @@ def look_at_quaternion(position: ArrayLike, target: ArrayLike, up: ArrayLike = (
     return quat_from_matrix(np.stack([right, true_up, -forward], axis=1))
 
 
+def quat_conjugate(q: ArrayLike) -> np.ndarray:
+    """Inverse of unit quaternion(s)."""
+    return np.asarray(q, dtype=np.float64) * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def extrapolate_poses(p0: ArrayLike, q0: ArrayLike, p1: ArrayLike, q1: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """The pose one step past (p1, q1) continuing the motion from (p0, q0) to (p1, q1)
+    at constant velocity: p = 2 p1 - p0, q = (q1 q0^-1) q1. Works on (..., 3/4) arrays."""
+    p = 2.0 * np.asarray(p1, dtype=np.float64) - np.asarray(p0, dtype=np.float64)
+    step = quat_multiply(q1, quat_conjugate(q0))
+    return p, quat_normalize(quat_multiply(step, q1))
+
+
 def rotate(q: ArrayLike, v: ArrayLike) -> np.ndarray:
     """Rotate vector(s) v (...,3) by quaternion q."""
     return np.asarray(v, dtype=np.float64) @ quat_to_matrix(q).T
@@ -169,18 +182,32 @@ def project(points: ArrayLike, cam_position: ArrayLike, cam_quaternion: ArrayLik
     return uvw[..., :2] / uvw[..., 2:3]
 
 
-def pixel_rays(cam_position: ArrayLike, cam_quaternion: ArrayLike, focal_length: float,
+def image_rays(image_points: ArrayLike, cam_position: ArrayLike, cam_quaternion: ArrayLike, focal_length: float,
                sensor_width: float, resolution: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Origins and unit world directions (H, W, 3) of the rays through pixel centres."""
-    width, height = resolution
+    """Origins and unit world directions (..., 3) of the rays through image points
+    (..., 2) given as (x, y) = (col, row) + 0.5 at pixel centres."""
+    xy = np.asarray(image_points, dtype=np.float64)
     k = intrinsics(focal_length, sensor_width, resolution)
-    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
-    d_cv = np.stack([(cols - k[0, 2]) / k[0, 0], (rows - k[1, 2]) / k[1, 1], np.ones_like(cols)], -1)
-    d_blender = d_cv * np.array([1.0, -1.0, -1.0])
-    d_world = d_blender @ quat_to_matrix(cam_quaternion).T
+    d_cv = np.stack([(xy[..., 0] - k[0, 2]) / k[0, 0], (xy[..., 1] - k[1, 2]) / k[1, 1],
+                     np.ones(xy.shape[:-1])], -1)
+    d_world = (d_cv * np.array([1.0, -1.0, -1.0])) @ quat_to_matrix(cam_quaternion).T
     d_world /= np.linalg.norm(d_world, axis=-1, keepdims=True)
     origins = np.broadcast_to(np.asarray(cam_position, dtype=np.float64), d_world.shape)
     return origins, d_world
+
+
+def pixel_centres(resolution: tuple[int, int]) -> np.ndarray:
+    """Image coordinates (H, W, 2) of all pixel centres, (x, y) = (col + 0.5, row + 0.5)."""
+    width, height = resolution
+    cols, rows = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    return np.stack([cols, rows], -1)
+
+
+def pixel_rays(cam_position: ArrayLike, cam_quaternion: ArrayLike, focal_length: float,
+               sensor_width: float, resolution: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Origins and unit world directions (H, W, 3) of the rays through pixel centres."""
+    return image_rays(pixel_centres(resolution), cam_position, cam_quaternion, focal_length, sensor_width,
+                      resolution)
 
 
 def box_corners(bounds_min: ArrayLike, bounds_max: ArrayLike) -> np.ndarray:

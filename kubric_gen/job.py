@@ -19,6 +19,7 @@ from kubric_gen import physics
 from kubric_gen.errors import ConfigError
 from kubric_gen.io.scene_dir import write_scene
 from kubric_gen.render.settings import RenderSettings
+from kubric_gen.truth import compute_ground_truth
 from kubric_gen.world import build_scene, load_world, resolve_config
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,10 @@ class SceneResult:
 
 def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings: RenderSettings | None = None,
                  overrides: dict[str, Any] | None = None, overwrite: bool = False, preview: bool = True,
+                 num_tracks: int = 256, float_layers: bool = False,
                  progress: Callable[[int, int], None] | None = None) -> SceneResult:
-    """Build, simulate and render scene `seed` of a world into the directory `output`.
+    """Build, simulate and render scene `seed` of a world, compute its ground truth
+    (with `num_tracks` point tracks) and write the scene directory `output`.
 
     `progress(frames_done, num_frames)` is called after each rendered frame.
     """
@@ -69,6 +72,9 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
     log.info("simulated %d objects over %d frames (%d collisions) in %.2f s", len(scene.objects),
              scene.num_frames, len(trajectory.collisions), timings["physics"])
 
+    truth = compute_ground_truth(scene, trajectory, num_tracks=num_tracks)
+    timings["ground_truth"] = sum(truth.timings.values())
+
     on_frame = (lambda i: progress(i + 1, scene.num_frames)) if progress else None
     result = render(scene, trajectory, settings, progress=on_frame)
     timings["render_setup"] = result.timings.get("build", 0.0)
@@ -85,6 +91,6 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
         "platform": platform.platform(),
         "timings": timings,
     }
-    path = write_scene(output, scene, trajectory, result.rgba, flags, provenance, overwrite=overwrite,
-                       preview=preview)
+    path = write_scene(output, scene, trajectory, result.rgba, flags, provenance, truth=truth,
+                       float_layers=float_layers, overwrite=overwrite, preview=preview)
     return SceneResult(path=path, device=result.device, timings=timings)

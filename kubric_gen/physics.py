@@ -208,13 +208,25 @@ def _world(scene: Scene, objects: Sequence[SceneObject] | None = None) -> Iterat
         world.close()
 
 
-def _interpolate(obj: SceneObject, frame: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pose of a kinematic object between keyframes (linear position, slerp rotation)."""
-    lo = min(int(math.floor(frame)), len(obj.keyframes) - 1)
-    hi = min(lo + 1, len(obj.keyframes) - 1)
-    a, b, t = obj.keyframes[lo], obj.keyframes[hi], frame - lo
-    position = (1 - t) * np.asarray(a.position) + t * np.asarray(b.position)
-    qa, qb = np.asarray(a.quaternion), np.asarray(b.quaternion)
+def _keyframes(obj: SceneObject, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """A kinematic object's poses for frames 0..num_frames (the last extrapolated)."""
+    pos = np.array([k.position for k in obj.keyframes], dtype=np.float64)
+    quat = np.array([k.quaternion for k in obj.keyframes], dtype=np.float64)
+    if len(pos) > 1:
+        p, q = geometry.extrapolate_poses(pos[-2], quat[-2], pos[-1], quat[-1])
+    else:
+        p, q = pos[-1], quat[-1]
+    return np.vstack([pos, p]), np.vstack([quat, q])
+
+
+def _interpolate(keys: tuple[np.ndarray, np.ndarray], frame: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pose between keyframes (linear position, slerp rotation)."""
+    positions, quaternions = keys
+    lo = min(int(math.floor(frame)), len(positions) - 1)
+    hi = min(lo + 1, len(positions) - 1)
+    t = frame - lo
+    position = (1 - t) * positions[lo] + t * positions[hi]
+    qa, qb = quaternions[lo], quaternions[hi]
     if np.dot(qa, qb) < 0:
         qb = -qb
     angle = math.acos(min(1.0, abs(float(np.dot(qa, qb)))))
@@ -224,6 +236,25 @@ def _interpolate(obj: SceneObject, frame: float) -> tuple[np.ndarray, np.ndarray
     return position, geometry.quat_normalize(q)
 
 
+def _pose_before(obj: SceneObject, frame_time: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pose one frame before the start: constant (angular) velocity backwards for
+    dynamic objects, extrapolated keyframes for kinematic ones."""
+    if obj.motion == "kinematic":
+        keys = obj.keyframes
+        if len(keys) < 2:
+            return np.asarray(keys[0].position), np.asarray(keys[0].quaternion)
+        return geometry.extrapolate_poses(keys[1].position, keys[1].quaternion, keys[0].position, keys[0].quaternion)
+    if obj.motion == "static":
+        return np.asarray(obj.position, dtype=np.float64), np.asarray(obj.quaternion, dtype=np.float64)
+    omega = np.asarray(obj.angular_velocity, dtype=np.float64)
+    speed = float(np.linalg.norm(omega))
+    back = geometry.quat_from_axis_angle(omega, -speed * frame_time) if speed > 0 else np.array([1.0, 0, 0, 0])
+    quaternion = geometry.quat_normalize(geometry.quat_multiply(back, obj.quaternion))
+    offset = _com_offset(obj)
+    com = np.asarray(obj.position) + geometry.rotate(obj.quaternion, offset) - np.asarray(obj.velocity) * frame_time
+    return com - geometry.rotate(quaternion, offset), quaternion
+
+
 def simulate(scene: Scene, num_frames: int | None = None) -> Trajectory:
     """Simulate `scene` and record every object at frames 0..num_frames-1.
 
@@ -231,14 +262,18 @@ def simulate(scene: Scene, num_frames: int | None = None) -> Trajectory:
     physics steps of 1/step_rate seconds. Collisions are reported once per
     contact onset between a pair, at the fractional frame of the first state in
     which the pair touches (within one physics step of the true impact).
+
+    The trajectory's boundary poses, which the flow of the first and last frames
+    needs, are: one more simulated frame after the last, and before the first the
+    initial state moved back one frame at its initial (angular) velocity.
     """
     scene.validate()
     frames = scene.num_frames if num_frames is None else num_frames
     spf = scene.steps_per_frame
     n = len(scene.objects)
-    pos, quat = np.zeros((n, frames, 3)), np.zeros((n, frames, 4))
-    vel, ang = np.zeros((n, frames, 3)), np.zeros((n, frames, 3))
-    kinematic = [i for i, o in enumerate(scene.objects) if o.motion == "kinematic"]
+    pos, quat = np.zeros((n, frames + 1, 3)), np.zeros((n, frames + 1, 4))
+    vel, ang = np.zeros((n, frames + 1, 3)), np.zeros((n, frames + 1, 3))
+    kinematic = {i: _keyframes(o, frames) for i, o in enumerate(scene.objects) if o.motion == "kinematic"}
     names = [o.name for o in scene.objects]
     collisions: list[Collision] = []
     with _world(scene) as world:
@@ -248,27 +283,38 @@ def simulate(scene: Scene, num_frames: int | None = None) -> Trajectory:
 
         record(0)
         in_contact = set(world.touching())
-        for step in range(1, (frames - 1) * spf + 1):
-            for i in kinematic:
-                world.set_pose(i, *_interpolate(scene.objects[i], step / spf))
+        for step in range(1, frames * spf + 1):
+            for i, keys in kinematic.items():
+                world.set_pose(i, *_interpolate(keys, step / spf))
             world.p.stepSimulation(physicsClientId=world.client)
             touching = world.touching()
-            for pair in sorted(set(touching) - in_contact):
-                points = touching[pair]
-                normal = np.mean([pt[7] for pt in points], axis=0)
-                collisions.append(Collision(
-                    frame=(step - 1) / spf,  # a step finds contacts on the state it starts from
-                    objects=(names[pair[0]], names[pair[1]]),
-                    force=float(sum(pt[9] for pt in points)),
-                    position=tuple(float(v) for v in np.mean([pt[5] for pt in points], axis=0)),
-                    normal=tuple(float(v) for v in normal / np.linalg.norm(normal))))
+            if step <= (frames - 1) * spf:  # the extra frame only provides boundary poses
+                for pair in sorted(set(touching) - in_contact):
+                    collisions.append(_collision(step, spf, names, pair, touching[pair]))
             in_contact = set(touching)
             if step % spf == 0:
                 record(step // spf)
     if frames > 1:
         for i in kinematic:  # velocities of kinematic objects from their keyframes
-            vel[i] = np.gradient(pos[i], 1.0 / scene.frame_rate, axis=0)
-    return Trajectory(names, pos, quat, vel, ang, collisions)
+            vel[i, :frames] = np.gradient(pos[i, :frames], 1.0 / scene.frame_rate, axis=0)
+    boundary_pos = np.zeros((n, 2, 3))
+    boundary_quat = np.zeros((n, 2, 4))
+    for i, obj in enumerate(scene.objects):
+        before_pos, before_quat = _pose_before(obj, 1.0 / scene.frame_rate)
+        boundary_pos[i] = before_pos, pos[i, frames]
+        boundary_quat[i] = before_quat, quat[i, frames]
+    return Trajectory(names, pos[:, :frames], quat[:, :frames], vel[:, :frames], ang[:, :frames], collisions,
+                      boundary_positions=boundary_pos, boundary_quaternions=boundary_quat)
+
+
+def _collision(step: int, spf: int, names: list[str], pair: tuple[int, int], points: list) -> Collision:
+    normal = np.mean([pt[7] for pt in points], axis=0)
+    return Collision(
+        frame=(step - 1) / spf,  # a step finds contacts on the state it starts from
+        objects=(names[pair[0]], names[pair[1]]),
+        force=float(sum(pt[9] for pt in points)),
+        position=tuple(float(v) for v in np.mean([pt[5] for pt in points], axis=0)),
+        normal=tuple(float(v) for v in normal / np.linalg.norm(normal)))
 
 
 def settle(scene: Scene, seconds: float = 2.0) -> Scene:

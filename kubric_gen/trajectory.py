@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kubric_gen import geometry
 from kubric_gen.scene import Pose, Scene
 
 
@@ -35,6 +36,10 @@ class Trajectory:
     velocities: np.ndarray
     angular_velocities: np.ndarray
     collisions: list[Collision] = field(default_factory=list)
+    # Poses one frame before the first and one after the last (N,2,3) / (N,2,4), for the
+    # flow of the first and last frames; None means "extrapolate from the frames".
+    boundary_positions: np.ndarray | None = None
+    boundary_quaternions: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -42,6 +47,24 @@ class Trajectory:
 
     def index(self, name: str) -> int:
         return self.names.index(name)
+
+    def poses_at(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """All objects' positions (N,3) and quaternions (N,4) at frame -1..num_frames.
+
+        Frames -1 and num_frames come from the boundary poses, else by extrapolating
+        the motion between the two nearest frames at constant velocity.
+        """
+        t = self.num_frames
+        if 0 <= frame < t:
+            return self.positions[:, frame], self.quaternions[:, frame]
+        if frame not in (-1, t):
+            raise IndexError(f"frame {frame} outside -1..{t}")
+        side = 0 if frame < 0 else 1
+        if self.boundary_positions is not None and self.boundary_quaternions is not None:
+            return self.boundary_positions[:, side], self.boundary_quaternions[:, side]
+        near, far = (0, min(1, t - 1)) if side == 0 else (t - 1, max(t - 2, 0))
+        return geometry.extrapolate_poses(self.positions[:, far], self.quaternions[:, far],
+                                          self.positions[:, near], self.quaternions[:, near])
 
     def pose(self, name: str, frame: int) -> Pose:
         i = self.index(name)

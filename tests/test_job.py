@@ -13,21 +13,25 @@ from kubric_gen.render.settings import RenderSettings
 
 REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "kubric_movi_a_128"
 TINY = RenderSettings(samples=4, denoise=False, threads=1)
-# layers that come with the ground-truth stage, not with rendering
-GROUND_TRUTH_KEYS = {"bboxes", "bbox_frames", "visibility"}
 
 
 @pytest.fixture(scope="module")
 def movi_a_scene(tmp_path_factory):
     out = tmp_path_factory.mktemp("movi") / "seed_00005"
-    render_scene("movi_a", 5, out, TINY, {"resolution": [32, 32], "num_frames": 3})
+    render_scene("movi_a", 5, out, TINY, {"resolution": [32, 32], "num_frames": 3}, num_tracks=40,
+                 float_layers=True)
     return out
 
 
 def test_scene_directory_layout(movi_a_scene):
-    names = sorted(p.name for p in movi_a_scene.iterdir())
-    assert names == ["events.json", "metadata.json", "preview.gif", "provenance.json", "rgba_00000.png",
-                     "rgba_00001.png", "rgba_00002.png", "scene.json"]
+    names = {p.name for p in movi_a_scene.iterdir()}
+    per_frame = ["rgba_{:05d}.png", "depth_{:05d}.tiff", "segmentation_{:05d}.png", "normal_{:05d}.png",
+                 "object_coordinates_{:05d}.png", "forward_flow_{:05d}.png", "backward_flow_{:05d}.png",
+                 "forward_flow_occlusion_{:05d}.png", "backward_flow_occlusion_{:05d}.png"]
+    expected = {p.format(t) for p in per_frame for t in range(3)} | {
+        "events.json", "metadata.json", "data_ranges.json", "preview.gif", "provenance.json", "scene.json",
+        "tracks.npz", "layers.npz"}
+    assert names == expected
     rgba = io.read_rgba(movi_a_scene)
     assert rgba.shape == (3, 32, 32, 4) and rgba.dtype == np.uint8
     assert not any(p.name.startswith(".tmp-") for p in movi_a_scene.parent.iterdir())
@@ -41,7 +45,7 @@ def test_metadata_has_kubric_movi_a_structure(movi_a_scene):
     assert set(kubric) <= set(ours)
     assert set(kubric["metadata"]) <= set(ours["metadata"])
     assert set(kubric["camera"]) <= set(ours["camera"])
-    missing = set(kubric["instances"][0]) - set(ours["instances"][0]) - GROUND_TRUTH_KEYS
+    missing = set(kubric["instances"][0]) - set(ours["instances"][0])
     assert not missing, missing
     meta, cam, inst = ours["metadata"], ours["camera"], ours["instances"]
     assert meta["num_instances"] == len(inst) and meta["resolution"] == [32, 32] and meta["seed"] == 5
@@ -62,10 +66,34 @@ def test_metadata_has_kubric_movi_a_structure(movi_a_scene):
 
 def test_same_world_seed_config_give_identical_outputs(movi_a_scene, tmp_path):
     again = tmp_path / "again"
-    render_scene("movi_a", 5, again, TINY, {"resolution": [32, 32], "num_frames": 3})
-    for name in ("metadata.json", "events.json", "scene.json"):
-        assert (again / name).read_bytes() == (movi_a_scene / name).read_bytes(), name
-    np.testing.assert_array_equal(io.read_rgba(again), io.read_rgba(movi_a_scene))
+    render_scene("movi_a", 5, again, TINY, {"resolution": [32, 32], "num_frames": 3}, num_tracks=40,
+                 float_layers=True)
+    again_files = sorted(p.name for p in again.iterdir())
+    assert again_files == sorted(p.name for p in movi_a_scene.iterdir())
+    for name in again_files:
+        if name != "provenance.json":  # holds timings
+            assert (again / name).read_bytes() == (movi_a_scene / name).read_bytes(), name
+
+
+def test_quantised_layers_decode_to_the_float_layers(movi_a_scene):
+    decoded = io.read_layers(movi_a_scene)
+    exact = io.read_float_layers(movi_a_scene)
+    ranges = json.loads((movi_a_scene / "data_ranges.json").read_text())
+    for name in ("forward_flow", "backward_flow"):
+        step = (ranges[name]["max"] - ranges[name]["min"]) / 65535
+        assert np.abs(decoded[name] - exact[name]).max() <= step / 2 + 1e-6, name
+        assert np.abs(exact[name]).max() > 0.1, name  # objects move
+    assert np.abs(decoded["normal"] - exact["normal"]).max() <= 1 / 65535 + 1e-7
+    np.testing.assert_array_equal(decoded["depth"], exact["depth"])
+    np.testing.assert_array_equal(decoded["segmentation"], exact["segmentation"])
+    meta = io.read_metadata(movi_a_scene)
+    assert meta["metadata"]["num_instances"] == int(exact["segmentation"].max())
+    for k, instance in enumerate(meta["instances"]):
+        counts = (exact["segmentation"] == k + 1).sum(axis=(1, 2))
+        assert instance["visibility"] == counts.tolist()
+        assert instance["bbox_frames"] == np.flatnonzero(counts).tolist()
+    tracks = io.read_tracks(movi_a_scene)
+    assert tracks.query_points.shape == (40, 3) and tracks.occluded.shape == (40, 3)
 
 
 def test_different_seeds_differ(movi_a_scene, tmp_path):

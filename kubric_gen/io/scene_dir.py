@@ -22,8 +22,10 @@ import imageio.v3 as iio
 import numpy as np
 
 from kubric_gen import geometry, meshes
+from kubric_gen.io import layers
 from kubric_gen.scene import Scene, SceneObject
 from kubric_gen.trajectory import Trajectory
+from kubric_gen.truth.result import GroundTruth
 
 TMP_PREFIX = ".tmp-"
 
@@ -49,8 +51,11 @@ def write_json(path: Path, data: Any) -> None:
         f.write("\n")
 
 
-def instances_of(scene: Scene) -> list[SceneObject]:
-    """The objects that are instances (not declared background), in scene order."""
+def instances_of(scene: Scene, truth: GroundTruth | None = None) -> list[SceneObject]:
+    """MOVi's instances: the non-background objects visible in some frame, by total
+    visibility (from the ground truth); without it, all non-background objects."""
+    if truth is not None:
+        return [scene.object(name) for name in truth.instances]
     return [o for o in scene.objects if not o.is_background]
 
 
@@ -80,7 +85,8 @@ def _image_positions(scene: Scene, positions: np.ndarray) -> np.ndarray:
     return out
 
 
-def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject) -> dict:
+def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, truth: GroundTruth | None = None,
+                      k: int = 0) -> dict:
     i = trajectory.index(obj.name)
     bounds = meshes.local_bounds(obj)
     corners = geometry.box_corners(*bounds)
@@ -103,11 +109,13 @@ def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject) ->
         "angular_velocities": trajectory.angular_velocities[i],
         "image_positions": _image_positions(scene, trajectory.positions[i]),
         "bboxes_3d": bboxes_3d,
+        **({"bboxes": truth.bboxes[k], "bbox_frames": truth.bbox_frames[k], "visibility": truth.visibility[k]}
+           if truth is not None else {}),
     }
 
 
-def scene_metadata(scene: Scene, trajectory: Trajectory, flags: dict) -> dict:
-    instances = instances_of(scene)
+def scene_metadata(scene: Scene, trajectory: Trajectory, flags: dict, truth: GroundTruth | None = None) -> dict:
+    instances = instances_of(scene, truth)
     return {
         "flags": flags,
         "metadata": {
@@ -120,15 +128,17 @@ def scene_metadata(scene: Scene, trajectory: Trajectory, flags: dict) -> dict:
             "step_rate": scene.step_rate,
             "background": scene.metadata.get("background", scene.background.kind),
             "scene_metadata": scene.metadata,
+            # more than 255 instances: segmentation PNGs are 16-bit greyscale, not 8-bit palette
+            "segmentation_16bit": len(instances) > 255,
         },
         "camera": camera_metadata(scene),
-        "instances": [instance_metadata(scene, trajectory, o) for o in instances],
+        "instances": [instance_metadata(scene, trajectory, o, truth, k) for k, o in enumerate(instances)],
     }
 
 
-def events(scene: Scene, trajectory: Trajectory) -> dict:
+def events(scene: Scene, trajectory: Trajectory, truth: GroundTruth | None = None) -> dict:
     """Collisions with MOVi's instance indices (-1 for the floor or any non-instance)."""
-    index = {o.name: k for k, o in enumerate(instances_of(scene))}
+    index = {o.name: k for k, o in enumerate(instances_of(scene, truth))}
     cam = scene.camera
     out = []
     for c in trajectory.collisions:
@@ -181,7 +191,8 @@ def write_preview(directory: Path, rgba: np.ndarray, frame_rate: int) -> Path:
 
 
 def write_scene(target: str | os.PathLike, scene: Scene, trajectory: Trajectory, rgba: np.ndarray,
-                flags: dict, provenance: dict, overwrite: bool = False, preview: bool = True) -> Path:
+                flags: dict, provenance: dict, truth: GroundTruth | None = None, float_layers: bool = False,
+                overwrite: bool = False, preview: bool = True) -> Path:
     """Write one complete scene directory atomically and return its path."""
     if rgba.shape[:3] != (scene.num_frames, scene.resolution[1], scene.resolution[0]):
         raise ValueError(f"rgba has shape {rgba.shape}, scene needs "
@@ -189,8 +200,10 @@ def write_scene(target: str | os.PathLike, scene: Scene, trajectory: Trajectory,
     start = time.perf_counter()
     with atomic_directory(target, overwrite=overwrite) as tmp:
         write_frames(tmp, rgba)
-        write_json(tmp / "metadata.json", scene_metadata(scene, trajectory, flags))
-        write_json(tmp / "events.json", events(scene, trajectory))
+        if truth is not None:
+            layers.write_layers(tmp, truth, float_layers=float_layers)
+        write_json(tmp / "metadata.json", scene_metadata(scene, trajectory, flags, truth))
+        write_json(tmp / "events.json", events(scene, trajectory, truth))
         write_json(tmp / "scene.json", scene.to_dict())
         if preview:
             write_preview(tmp, rgba, scene.frame_rate)

@@ -1,6 +1,7 @@
 """Rendering: scene + trajectory -> RGBA frames with Blender Cycles (the `bpy` wheel).
 
-`bpy` is imported only when `render` is called, so importing this package stays cheap.
+`bpy` is imported only when `render` or `render_passes` is called, so importing this
+package stays cheap.
 """
 
 from __future__ import annotations
@@ -8,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from kubric_gen.render.settings import RenderResult, RenderSettings
 
 if TYPE_CHECKING:
     from kubric_gen.scene import Scene
     from kubric_gen.trajectory import Trajectory
 
-__all__ = ["RenderResult", "RenderSettings", "render"]
+__all__ = ["RenderResult", "RenderSettings", "render", "render_passes"]
 
 
 def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings | None = None,
@@ -30,3 +33,24 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings | None
     from kubric_gen.render import blender  # imports bpy
 
     return blender.render(scene, trajectory, settings or RenderSettings(), frames=frames, progress=progress)
+
+
+def render_passes(scene: Scene, trajectory: Trajectory, frames: Sequence[int] | None = None,
+                  device: str = "cpu") -> dict[str, np.ndarray]:
+    """Blender's own view of `frames` (default: all): Cycles' Object Index and Depth passes.
+
+    The geometry, camera and poses are exactly those `render` builds. One sample per pixel,
+    taken within 0.005 px of the pixel centre (box filter of Cycles' minimum width 0.01 px),
+    no denoising, no adaptive sampling, no motion blur, so each pixel shows the surface hit
+    by the ray through its centre, as the ray-cast ground truth does. Returns
+    - "object_index": (T, H, W) int32, the index in `scene.objects` of the object seen at
+      the pixel, -1 where the ray hits nothing (world background);
+    - "depth": (T, H, W) float32, Euclidean distance from the camera centre to that surface
+      point (Cycles' Z pass holds camera-space z, converted with the pixel-centre ray);
+      +inf where the ray hits nothing (Cycles writes 1e10 there).
+    `device` is "cpu" (default), "auto", "cuda" or "optix", as in `RenderSettings`.
+    Raises `ConfigError` for bad arguments, like `render`.
+    """
+    from kubric_gen.render import blender  # imports bpy
+
+    return blender.render_passes(scene, trajectory, frames=frames, device=device)

@@ -1,0 +1,400 @@
+"""Ground-truth layers as files: MOVi's per-frame images, plus exact float layers and point tracks.
+
+Files written by `write_layers` into a scene directory, for every frame t (0-based, ``%05d``):
+
+| file | encoding | decode |
+|---|---|---|
+| ``depth_%05d.tiff`` | float32 TIFF (H, W, 1), uncompressed; +inf = no hit | as is (metres, Euclidean) |
+| ``segmentation_%05d.png`` | 8-bit palette PNG while ids <= 255, else 16-bit greyscale | the index / grey value |
+| ``normal_%05d.png`` | 16-bit RGB, ``v = round((n + 1) / 2 * 65535)`` | ``n = v / 65535 * 2 - 1`` |
+| ``object_coordinates_%05d.png`` | 16-bit RGB, ``v = round(c * 65535)`` | ``c = v / 65535`` |
+| ``forward_flow_%05d.png``, ``backward_flow_%05d.png`` | 16-bit RGB, channel 0 = d_row, 1 = d_col, 2 = 0 | see below |
+| ``forward_flow_occlusion_%05d.png``, ``backward_flow_occlusion_%05d.png`` | 8-bit greyscale, 1/0 | bool |
+| ``data_ranges.json`` | ``{"backward_flow", "depth", "forward_flow"}: {"min", "max"}`` | |
+| ``tracks.npz`` | ``query_points`` (N,3 t,y,x), ``target_points`` (N,T,2 x,y), ``occluded`` (N,T) | |
+| ``layers.npz`` | optional: the exact float32 layers (and int32 / bool ones) | |
+
+Flow convention (MOVi's): pixels, (d_row, d_col); forward flow at frame t is the motion of the
+surface point seen at a pixel centre of frame t to frame t+1, backward flow to frame t-1.
+Both channels of all frames of one direction share one range from ``data_ranges.json``:
+``v = round((flow - min) / (max - min) * 65535)``, decoded as ``flow = v / 65535 * (max - min) + min``
+(error at most half a step, ``(max - min) / 65535 / 2``). When max == min every value is 0
+and decodes to min.
+
+Occlusion PNGs hold 1 where the point seen at the pixel is hidden or off-screen in the
+other frame and 0 where it is visible (0/1, not 0/255: they look black in an image viewer).
+The depth range in ``data_ranges.json`` is over finite depths only (0, 0 when nothing is hit
+in any frame); flow ranges are over all pixels. Kubric's scene directories have no depth
+range and no occlusion files; `read_layers` reads them all the same.
+
+16-bit PNGs are written and read with pypng: Pillow and imageio read 16-bit RGB PNGs as 8-bit.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import io
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import png
+import tifffile
+
+from kubric_gen.errors import KubricGenError
+from kubric_gen.truth.result import GroundTruth, PointTracks
+
+MAX_16BIT = 65535
+MAX_PALETTE_ID = 255
+
+FLOW_LAYERS = ("forward_flow", "backward_flow")
+OCCLUSION_LAYERS = ("forward_flow_occlusion", "backward_flow_occlusion")
+FLOAT_LAYERS = ("depth", "segmentation", "normal", "object_coordinates", *FLOW_LAYERS, *OCCLUSION_LAYERS)
+DATA_RANGES = "data_ranges.json"
+TRACKS = "tracks.npz"
+FLOAT_LAYERS_FILE = "layers.npz"
+
+PathLike = str | os.PathLike
+
+
+# --------------------------------------------------------------------------- quantisation
+
+
+def quantize(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``round((x - lo) / (hi - lo) * 65535)`` clipped to [0, 65535] as uint16; zeros if hi == lo.
+
+    -inf goes to 0, +inf to 65535, NaN to 0.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    lo, hi = float(lo), float(hi)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi < lo:
+        raise ValueError(f"quantisation range must be finite with lo <= hi (got lo={lo}, hi={hi})")
+    if hi == lo:
+        return np.zeros(x.shape, dtype=np.uint16)
+    v = np.rint((x - lo) / (hi - lo) * MAX_16BIT)
+    v = np.clip(np.nan_to_num(v, nan=0.0, posinf=MAX_16BIT, neginf=0.0), 0, MAX_16BIT)
+    return v.astype(np.uint16)
+
+
+def dequantize(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``v / 65535 * (hi - lo) + lo`` as float32."""
+    v = np.asarray(v, dtype=np.float64)
+    return (v * ((float(hi) - float(lo)) / MAX_16BIT) + float(lo)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- PNG
+
+
+def _read_png(path: PathLike) -> tuple[np.ndarray, dict]:
+    """Raw samples of a PNG (palette indices for palette images): (H, W) or (H, W, planes)."""
+    try:
+        width, height, pixels, info = png.Reader(filename=os.fspath(path)).read_flat()
+    except (OSError, png.Error) as e:
+        raise KubricGenError(f"{path}: cannot read PNG ({e})") from e
+    dtype = np.uint16 if info["bitdepth"] > 8 else np.uint8
+    a = np.asarray(pixels, dtype=dtype)
+    planes = info["planes"]
+    return (a.reshape(height, width, planes) if planes > 1 else a.reshape(height, width)), info
+
+
+def _write_png(path: PathLike, a: np.ndarray, bitdepth: int, palette: list | None = None) -> None:
+    height, width = a.shape[:2]
+    planes = 1 if a.ndim == 2 else a.shape[2]
+    if palette is None:
+        writer = png.Writer(width, height, greyscale=planes <= 2, alpha=planes in (2, 4), bitdepth=bitdepth)
+    else:
+        writer = png.Writer(width, height, palette=palette, bitdepth=bitdepth)
+    packed = np.ascontiguousarray(a, dtype=">u2" if bitdepth == 16 else np.uint8).reshape(height, -1)
+    with open(path, "wb") as f:
+        writer.write_packed(f, (row.tobytes() for row in packed))
+
+
+def write_png16(path: PathLike, array: np.ndarray) -> None:
+    """Write a uint16 (H, W) greyscale or (H, W, 3) RGB (or (H, W, 4) RGBA) array as a 16-bit PNG."""
+    a = np.asarray(array)
+    if a.dtype != np.uint16:
+        raise ValueError(f"write_png16 needs uint16 samples (got {a.dtype})")
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (1, 3, 4))):
+        raise ValueError(f"write_png16 needs shape (H, W) or (H, W, 1|3|4) (got {a.shape})")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    _write_png(path, a, 16)
+
+
+def read_png16(path: PathLike) -> np.ndarray:
+    """The uint16 samples of a 16-bit PNG: (H, W) for greyscale, (H, W, 3) for RGB, (H, W, 4) for RGBA."""
+    a, info = _read_png(path)
+    if info["bitdepth"] != 16 or "palette" in info:
+        raise KubricGenError(f"{path}: expected a 16-bit PNG (got bit depth {info['bitdepth']})")
+    return a
+
+
+def segmentation_palette(n: int) -> list[tuple[int, int, int]]:
+    """A deterministic palette of n colours: 0 is black, id k >= 1 always gets the same colour.
+
+    Hues step by the golden ratio so that neighbouring ids look different; saturation and
+    value cycle so that all 256 colours are distinct.
+    """
+    colours = [(0, 0, 0)]
+    for k in range(1, n):
+        hue = ((k - 1) * 0.6180339887498949) % 1.0
+        sat = (0.85, 0.55, 1.0)[(k - 1) % 3]
+        val = (0.9, 1.0, 0.7)[((k - 1) // 3) % 3]
+        colours.append(tuple(int(round(c * 255)) for c in colorsys.hsv_to_rgb(hue, sat, val)))
+    return colours
+
+
+def write_segmentation(path: PathLike, seg: np.ndarray, num_instances: int | None = None) -> None:
+    """Write instance ids (H, W): an 8-bit palette PNG while every id (and num_instances) is <= 255,
+    else a 16-bit greyscale PNG. Ids must lie in 0..65535; nothing wraps."""
+    seg = np.asarray(seg)
+    if seg.ndim != 2 or not np.issubdtype(seg.dtype, np.integer):
+        raise ValueError(f"segmentation must be an integer (H, W) array (got {seg.dtype} {seg.shape})")
+    lo = int(seg.min()) if seg.size else 0
+    top = max(int(seg.max()) if seg.size else 0, int(num_instances or 0))
+    if lo < 0 or top > MAX_16BIT:
+        raise ValueError(f"segmentation ids must lie in 0..{MAX_16BIT} (got {lo}..{top})")
+    if top <= MAX_PALETTE_ID:
+        _write_png(path, seg, 8, palette=segmentation_palette(top + 1))
+    else:
+        _write_png(path, seg, 16)
+
+
+def read_segmentation(path: PathLike) -> np.ndarray:
+    """Instance ids (H, W) int32 of a palette (Kubric's and ours) or greyscale (8/16-bit) PNG."""
+    a, info = _read_png(path)
+    if a.ndim != 2:
+        raise KubricGenError(f"{path}: a segmentation PNG must be palette or greyscale (got {info['planes']} planes)")
+    return a.astype(np.int32)
+
+
+def write_mask(path: PathLike, mask: np.ndarray) -> None:
+    """Write a boolean (H, W) mask as an 8-bit greyscale PNG holding 0 and 1."""
+    _write_png(path, np.asarray(mask).astype(np.uint8), 8)
+
+
+def read_mask(path: PathLike) -> np.ndarray:
+    """A mask PNG as bool (H, W): every non-zero sample is True."""
+    a, _ = _read_png(path)
+    if a.ndim != 2:
+        raise KubricGenError(f"{path}: a mask PNG must be greyscale")
+    return a != 0
+
+
+# --------------------------------------------------------------------------- depth
+
+
+def write_depth(path: PathLike, depth: np.ndarray) -> None:
+    """Write depth (H, W) as an uncompressed float32 TIFF of shape (H, W, 1), like Kubric; +inf allowed."""
+    depth = np.asarray(depth)
+    if depth.ndim != 2:
+        raise ValueError(f"depth must be (H, W) (got {depth.shape})")
+    tifffile.imwrite(os.fspath(path), depth.astype(np.float32)[..., None], photometric="minisblack")
+
+
+def read_depth(path: PathLike) -> np.ndarray:
+    """Depth (H, W) float32 from a float TIFF of shape (H, W) or (H, W, 1)."""
+    try:
+        a = tifffile.imread(os.fspath(path))
+    except (OSError, ValueError, tifffile.TiffFileError) as e:
+        raise KubricGenError(f"{path}: cannot read TIFF ({e})") from e
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim != 2:
+        raise KubricGenError(f"{path}: depth TIFF must be (H, W) or (H, W, 1) (got {a.shape})")
+    return a.astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- scene directory
+
+
+def _range(values: np.ndarray) -> dict[str, float]:
+    if values.size == 0:
+        return {"max": 0.0, "min": 0.0}
+    return {"max": float(values.max()), "min": float(values.min())}
+
+
+def _checked(gt: GroundTruth) -> dict[str, np.ndarray]:
+    """The layers of gt in their file dtypes, after checking their shapes."""
+    depth = np.asarray(gt.depth, dtype=np.float32)
+    if depth.ndim != 3:
+        raise ValueError(f"depth must be (T, H, W) (got {depth.shape})")
+    t, h, w = depth.shape
+    expected = {
+        "depth": ((t, h, w), np.float32),
+        "segmentation": ((t, h, w), np.int32),
+        "normal": ((t, h, w, 3), np.float32),
+        "object_coordinates": ((t, h, w, 3), np.float32),
+        "forward_flow": ((t, h, w, 2), np.float32),
+        "backward_flow": ((t, h, w, 2), np.float32),
+        "forward_flow_occlusion": ((t, h, w), np.bool_),
+        "backward_flow_occlusion": ((t, h, w), np.bool_),
+    }
+    layers = {}
+    for name, (shape, dtype) in expected.items():
+        a = np.asarray(getattr(gt, name))
+        if a.shape != shape:
+            raise ValueError(f"{name} must have shape {shape} like depth (got {a.shape})")
+        layers[name] = a.astype(dtype, copy=False)
+    for name in FLOW_LAYERS:
+        if not np.isfinite(layers[name]).all():
+            raise ValueError(f"{name} has non-finite values")
+    return layers
+
+
+def _write_json(path: Path, data: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True, allow_nan=False)
+        f.write("\n")
+
+
+def save_npz(path: PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez_compressed, but byte-reproducible: fixed member order and timestamps."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            archive.writestr(info, buffer.getvalue())
+
+
+def write_tracks(path: PathLike, tracks: PointTracks) -> None:
+    """Write point tracks as a compressed npz (no pickled objects)."""
+    q = np.asarray(tracks.query_points, dtype=np.float32)
+    p = np.asarray(tracks.target_points, dtype=np.float32)
+    o = np.asarray(tracks.occluded, dtype=bool)
+    n = q.shape[0] if q.ndim == 2 else -1
+    if q.shape != (n, 3) or p.ndim != 3 or p.shape[0] != n or p.shape[2] != 2 or o.shape != p.shape[:2]:
+        raise ValueError(f"tracks need query_points (N,3), target_points (N,T,2), occluded (N,T) "
+                         f"(got {q.shape}, {p.shape}, {o.shape})")
+    save_npz(path, {"query_points": q, "target_points": p, "occluded": o})
+
+
+def write_layers(directory: PathLike, gt: GroundTruth, float_layers: bool = False) -> dict:
+    """Write gt's layers (and tracks) into `directory` in MOVi's layout; return the data ranges.
+
+    Frame files are written straight into `directory` (the caller makes the scene atomic).
+    With `float_layers`, `layers.npz` also keeps the exact layers.
+    """
+    directory = Path(directory)
+    layers = _checked(gt)
+    depth = layers["depth"]
+    ranges = {"depth": _range(depth[np.isfinite(depth)])}
+    for name in FLOW_LAYERS:
+        ranges[name] = _range(layers[name])
+    num_instances = len(gt.instances)
+
+    for t in range(depth.shape[0]):
+        frame = f"{t:05d}"
+        write_depth(directory / f"depth_{frame}.tiff", depth[t])
+        write_segmentation(directory / f"segmentation_{frame}.png", layers["segmentation"][t], num_instances)
+        write_png16(directory / f"normal_{frame}.png", quantize(layers["normal"][t], -1.0, 1.0))
+        write_png16(directory / f"object_coordinates_{frame}.png", quantize(layers["object_coordinates"][t], 0.0, 1.0))
+        for name in FLOW_LAYERS:
+            q = quantize(layers[name][t], ranges[name]["min"], ranges[name]["max"])
+            write_png16(directory / f"{name}_{frame}.png", np.concatenate([q, np.zeros_like(q[..., :1])], axis=-1))
+        for name in OCCLUSION_LAYERS:
+            write_mask(directory / f"{name}_{frame}.png", layers[name][t])
+
+    _write_json(directory / DATA_RANGES, ranges)
+    if gt.tracks is not None:
+        write_tracks(directory / TRACKS, gt.tracks)
+    if float_layers:
+        save_npz(directory / FLOAT_LAYERS_FILE, layers)
+    return ranges
+
+
+def _frame_files(directory: Path, name: str, ext: str) -> list[Path]:
+    """The files `name_%05d.ext` of directory, checked to be frames 0..T-1 (empty if none)."""
+    pattern = re.compile(rf"{re.escape(name)}_(\d{{5}})\.{ext}")
+    frames = {}
+    for entry in directory.iterdir():
+        m = pattern.fullmatch(entry.name)
+        if m:
+            frames[int(m.group(1))] = entry
+    if sorted(frames) != list(range(len(frames))):
+        raise KubricGenError(f"{directory}: {name}_%05d.{ext} files are not frames 0..{len(frames) - 1} "
+                             f"(found {sorted(frames)})")
+    return [frames[t] for t in range(len(frames))]
+
+
+def read_data_ranges(directory: PathLike) -> dict:
+    """The contents of data_ranges.json ({} if the file is missing)."""
+    path = Path(directory) / DATA_RANGES
+    if not path.is_file():
+        return {}
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise KubricGenError(f"{path}: cannot read ({e})") from e
+
+
+def read_layers(directory: PathLike) -> dict[str, np.ndarray]:
+    """Decode the layer files of a scene directory (ours or Kubric's), stacked over frames.
+
+    Keys, for the layers present: depth (T,H,W) float32, segmentation (T,H,W) int32,
+    normal and object_coordinates (T,H,W,3) float32, forward_flow and backward_flow
+    (T,H,W,2) float32 (d_row, d_col pixels), forward/backward_flow_occlusion (T,H,W) bool.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise KubricGenError(f"{directory}: not a scene directory")
+    ranges = read_data_ranges(directory)
+    out: dict[str, np.ndarray] = {}
+
+    def stack(name: str, ext: str, read) -> None:
+        files = _frame_files(directory, name, ext)
+        if files:
+            out[name] = np.stack([read(p) for p in files])
+
+    stack("depth", "tiff", read_depth)
+    stack("segmentation", "png", read_segmentation)
+    stack("normal", "png", lambda p: dequantize(read_png16(p), -1.0, 1.0))
+    stack("object_coordinates", "png", lambda p: dequantize(read_png16(p), 0.0, 1.0))
+    for name in FLOW_LAYERS:
+        if not _frame_files(directory, name, "png"):
+            continue
+        if name not in ranges:
+            raise KubricGenError(f"{directory / DATA_RANGES}: no range for {name}")
+        lo, hi = ranges[name]["min"], ranges[name]["max"]
+        stack(name, "png", lambda p, lo=lo, hi=hi: dequantize(read_png16(p)[..., :2], lo, hi))
+    for name in OCCLUSION_LAYERS:
+        stack(name, "png", read_mask)
+
+    lengths = {name: len(a) for name, a in out.items()}
+    if len(set(lengths.values())) > 1:
+        raise KubricGenError(f"{directory}: layers have different frame counts {lengths}")
+    return out
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise KubricGenError(f"{path}: cannot read ({e})") from e
+
+
+def read_float_layers(directory: PathLike) -> dict[str, np.ndarray]:
+    """The exact layers from layers.npz (written by write_layers(float_layers=True))."""
+    path = Path(directory) / FLOAT_LAYERS_FILE
+    if not path.is_file():
+        raise KubricGenError(f"{path}: missing (write the scene with float layers)")
+    return _load_npz(path)
+
+
+def read_tracks(directory: PathLike) -> PointTracks | None:
+    """The point tracks of a scene directory, or None if it has no tracks.npz."""
+    path = Path(directory) / TRACKS
+    if not path.is_file():
+        return None
+    d = _load_npz(path)
+    try:
+        return PointTracks(query_points=d["query_points"], target_points=d["target_points"], occluded=d["occluded"])
+    except KeyError as e:
+        raise KubricGenError(f"{path}: missing array {e}") from e

@@ -1,0 +1,268 @@
+"""Ground truth for every frame from the scene's own triangles, poses and camera.
+
+One ray per pixel centre finds the object, triangle and barycentrics of the
+visible surface point; its local (object-space) position gives depth, normal,
+object coordinates and, moved with the object's pose to frames t+1 and t-1 and
+projected with those frames' cameras, the forward and backward flow. Occlusion
+(of flow and of point tracks) is a ray from the other frame's camera to the
+moved point: the point is hidden when a surface lies more than
+OCCLUSION_TOLERANCE = (relative, absolute) in front of it.
+
+Pixels that hit nothing look at infinity: their flow is the motion of that
+direction under the camera's rotation alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from kubric_gen import geometry, meshes
+from kubric_gen.scene import Scene
+from kubric_gen.trajectory import Trajectory
+from kubric_gen.truth.raycast import Hits, PosedScene, corner_normals
+from kubric_gen.truth.result import GroundTruth, PointTracks
+
+log = logging.getLogger(__name__)
+
+OCCLUSION_TOLERANCE = (1e-4, 1e-5)  # hidden if a surface is > 1e-4 * d + 1e-5 m in front
+TRACK_SEED_SALT = 0x7472616B  # separates the track sampler's random stream from the world's
+OFFSCREEN = -1.0  # track position written for frames where the point is behind the camera
+
+
+def _present(objects: np.ndarray) -> np.ndarray:
+    """The distinct non-negative values of an int array (faster than np.unique)."""
+    return np.flatnonzero(np.bincount(objects[objects >= 0])) if (objects >= 0).any() else np.zeros(0, int)
+
+
+class _Frames:
+    """Camera and object poses of every frame -1..T, and posed scenes on demand."""
+
+    def __init__(self, scene: Scene, trajectory: Trajectory) -> None:
+        self.scene = scene
+        self.trajectory = trajectory
+        self.local = [meshes.object_mesh(o) for o in scene.objects]
+        self.scales = np.array([o.scale for o in scene.objects], dtype=np.float64).reshape(-1, 3)
+        self.cam = scene.camera
+        self._posed: dict[int, PosedScene] = {}
+
+    def camera(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        t = self.scene.num_frames
+        if 0 <= frame < t:
+            pose = self.cam.pose_at(frame)
+            return np.asarray(pose.position), np.asarray(pose.quaternion)
+        near, far = (0, min(1, t - 1)) if frame < 0 else (t - 1, max(t - 2, 0))
+        a, b = self.cam.pose_at(far), self.cam.pose_at(near)
+        return geometry.extrapolate_poses(a.position, a.quaternion, b.position, b.quaternion)
+
+    def objects(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.trajectory.poses_at(frame)
+
+    def posed(self, frame: int) -> PosedScene:
+        if frame not in self._posed:
+            if len(self._posed) >= 3:  # a sliding window is all the frame loop needs
+                self._posed.pop(max(self._posed, key=lambda f: abs(f - frame)))
+            self._posed[frame] = PosedScene(self.local, *self.objects(frame), self.scales)
+        return self._posed[frame]
+
+    def project(self, frame: int, points: np.ndarray, at_infinity: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Image (x, y) of world points (or directions) in `frame`, and whether in front."""
+        position, quaternion = self.camera(frame)
+        origin = position if not at_infinity else np.zeros(3)
+        p = geometry.world_to_camera(points, origin, quaternion)
+        k = geometry.intrinsics(self.cam.focal_length, self.cam.sensor_width, self.scene.resolution)
+        front = p[:, 2] > 1e-12
+        xy = np.full((len(p), 2), OFFSCREEN)
+        xy[front] = (p[front] @ k.T)[:, :2] / p[front, 2:3]
+        return xy, front
+
+    def to_world(self, frame: int, objects: np.ndarray, local_points: np.ndarray) -> np.ndarray:
+        """Local points of the given objects, posed at `frame`."""
+        positions, quaternions = self.objects(frame)
+        out = np.empty_like(local_points)
+        for i in _present(objects):
+            sel = objects == i
+            out[sel] = geometry.transform_points(local_points[sel], positions[i], quaternions[i], self.scales[i])
+        return out
+
+    def visible_from(self, frame: int, points: np.ndarray, xy: np.ndarray, front: np.ndarray) -> np.ndarray:
+        """On screen, in front of the camera and not hidden by a nearer surface."""
+        width, height = self.scene.resolution
+        ok = front & (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)
+        if ok.any():
+            position, _ = self.camera(frame)
+            ok[ok] = self.posed(frame).visible(position, points[ok], OCCLUSION_TOLERANCE)
+        return ok
+
+
+def _surface(frames: _Frames, hits: Hits) -> tuple[np.ndarray, np.ndarray]:
+    """Local surface points and local shading normals of the hit rays."""
+    points = np.zeros((len(hits.object), 3))
+    normals = np.zeros((len(hits.object), 3))
+    u, v = hits.bary[:, 0:1], hits.bary[:, 1:2]
+    for i in _present(hits.object):
+        sel = hits.object == i
+        mesh = frames.local[i]
+        tri = mesh.vertices[mesh.faces[hits.triangle[sel]]]
+        points[sel] = tri[:, 0] + u[sel] * (tri[:, 1] - tri[:, 0]) + v[sel] * (tri[:, 2] - tri[:, 0])
+        corner = corner_normals(mesh)[hits.triangle[sel]]
+        normals[sel] = (1 - u[sel] - v[sel]) * corner[:, 0] + u[sel] * corner[:, 1] + v[sel] * corner[:, 2]
+    return points, normals
+
+
+def _layers_at(frames: _Frames, t: int, image_points: np.ndarray, bounds: np.ndarray) -> dict[str, np.ndarray]:
+    """Every layer at image points (n, 2) of frame t."""
+    scene = frames.scene
+    position, quaternion = frames.camera(t)
+    origins, directions = geometry.image_rays(image_points, position, quaternion, scene.camera.focal_length,
+                                              scene.camera.sensor_width, scene.resolution)
+    hits = frames.posed(t).cast(origins, directions)
+    hit = hits.object >= 0
+    local, local_normals = _surface(frames, hits)
+
+    normal = np.zeros_like(local)
+    coords = np.zeros_like(local)
+    positions, quaternions = frames.objects(t)
+    for i in _present(hits.object):
+        sel = hits.object == i
+        n = geometry.rotate(quaternions[i], local_normals[sel] / frames.scales[i])
+        normal[sel] = n / np.linalg.norm(n, axis=1, keepdims=True)
+        lo, hi = bounds[i]
+        extent = np.where(hi > lo, hi - lo, 1.0)
+        coords[sel] = np.clip((local[sel] - lo) / extent, 0.0, 1.0)
+
+    out = {"object_index": hits.object, "depth": hits.distance, "normal": normal, "object_coordinates": coords,
+           "local": local}
+    for name, other in (("forward", t + 1), ("backward", t - 1)):
+        xy = np.empty((len(hits.object), 2))
+        front = np.empty(len(hits.object), dtype=bool)
+        moved = frames.to_world(other, hits.object[hit], local[hit])
+        xy[hit], front[hit] = frames.project(other, moved)
+        xy[~hit], front[~hit] = frames.project(other, directions[~hit], at_infinity=True)
+        visible = np.zeros(len(hits.object), dtype=bool)
+        visible[hit] = frames.visible_from(other, moved, xy[hit], front[hit])
+        if (~hit).any():  # a direction at infinity is seen unless a surface lies along it
+            far = frames.camera(other)[0] + directions[~hit] * 1e12
+            visible[~hit] = frames.visible_from(other, far, xy[~hit], front[~hit])
+        flow = np.where(front[:, None], (xy - image_points)[:, ::-1], 0.0)  # (d_row, d_col); 0 behind the camera
+        out[f"{name}_flow"] = flow
+        out[f"{name}_flow_occlusion"] = ~visible
+    return out
+
+
+def flow_at(scene: Scene, trajectory: Trajectory, frame: int, image_points: np.ndarray) -> dict[str, np.ndarray]:
+    """Ground truth at arbitrary image points (n, 2) = (x, y) of one frame (pixel
+    centres are at +0.5): the same computation as the layers, off the pixel grid."""
+    frames = _Frames(scene, trajectory)
+    bounds = np.array([meshes.local_bounds(o) for o in scene.objects]).reshape(-1, 2, 3)
+    out = _layers_at(frames, frame, np.asarray(image_points, dtype=np.float64).reshape(-1, 2), bounds)
+    out.pop("local")
+    return out
+
+
+def _instances(scene: Scene, object_index: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Visible non-background objects by total visibility, and their counts (K, T)."""
+    n, t = len(scene.objects), object_index.shape[0]
+    counts = np.zeros((n, t), dtype=np.int64)
+    for f in range(t):
+        seen = object_index[f][object_index[f] >= 0]
+        counts[:, f] = np.bincount(seen, minlength=n)[:n]
+    candidates = [i for i, o in enumerate(scene.objects) if not o.is_background and counts[i].sum() > 0]
+    order = sorted(candidates, key=lambda i: (-counts[i].sum(), i))
+    return order, counts[order]
+
+
+def _bboxes(segmentation: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised [ymin, xmin, ymax, xmax] of instance k in each frame where visible."""
+    t, height, width = segmentation.shape
+    boxes, frames = [], []
+    for f in range(t):
+        rows, cols = np.nonzero(segmentation[f] == k)
+        if len(rows):
+            boxes.append([rows.min() / height, cols.min() / width, (rows.max() + 1) / height,
+                          (cols.max() + 1) / width])
+            frames.append(f)
+    return np.asarray(boxes, dtype=np.float32).reshape(-1, 4), np.asarray(frames, dtype=np.int32)
+
+
+def _sample_queries(scene: Scene, frame: int, object_index: np.ndarray, count: int) -> np.ndarray:
+    """Flat pixel indices of `count` queries in one frame: a visible object (background
+    included) uniformly, then one of its pixels uniformly. Seeded per scene and frame."""
+    rng = np.random.default_rng([scene.seed or 0, TRACK_SEED_SALT, frame])
+    order = np.argsort(object_index, kind="stable")
+    ids, starts, counts = np.unique(object_index[order], return_index=True, return_counts=True)
+    keep = ids >= 0
+    starts, counts = starts[keep], counts[keep]
+    if len(starts) == 0 or count == 0:
+        return np.zeros(0, dtype=np.int64)
+    which = rng.integers(len(starts), size=count)
+    return order[starts[which] + rng.integers(counts[which])]
+
+
+def _track(frames: _Frames, objects: np.ndarray, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (N,T,2) and occlusion (N,T) of local surface points on `objects`."""
+    n, t = len(objects), frames.scene.num_frames
+    target = np.full((n, t, 2), OFFSCREEN)
+    occluded = np.ones((n, t), dtype=bool)
+    for f in range(t if n else 0):
+        world = frames.to_world(f, objects, local)
+        xy, front = frames.project(f, world)
+        target[:, f] = xy
+        occluded[:, f] = ~frames.visible_from(f, world, xy, front)
+    return target, occluded
+
+
+def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int = 256) -> GroundTruth:
+    """Every layer for frames 0..T-1, instances, boxes, visibility and `num_tracks` point
+    tracks (queries spread evenly over the frames)."""
+    start = time.perf_counter()
+    frames = _Frames(scene, trajectory)
+    bounds = np.array([meshes.local_bounds(o) for o in scene.objects]).reshape(-1, 2, 3)
+    width, height = scene.resolution
+    centres = geometry.pixel_centres(scene.resolution).reshape(-1, 2)
+    t = scene.num_frames
+    layers: dict[str, list[np.ndarray]] = {}
+    queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (frame, pixel) ids, objects, local points
+    for f in range(t):
+        frame = _layers_at(frames, f, centres, bounds)
+        pixels = _sample_queries(scene, f, frame["object_index"], num_tracks // t + (f < num_tracks % t))
+        queries.append((np.stack([np.full(len(pixels), f), pixels], -1), frame["object_index"][pixels],
+                        frame.pop("local")[pixels]))
+        for name, value in frame.items():
+            layers.setdefault(name, []).append(value)
+    shape = (t, height, width)
+    stacked = {name: np.stack(values).reshape(shape + values[0].shape[1:]) for name, values in layers.items()}
+    object_index = stacked["object_index"].astype(np.int32)
+    order, visibility = _instances(scene, object_index)
+    lookup = np.zeros(len(scene.objects) + 1, dtype=np.int32)  # object index + 1 -> segmentation id
+    for k, i in enumerate(order):
+        lookup[i + 1] = k + 1
+    segmentation = lookup[object_index + 1]
+    boxes = [_bboxes(segmentation, k + 1) for k in range(len(order))]
+    layers_done = time.perf_counter()
+    tracks = None
+    if num_tracks > 0:
+        ids = np.concatenate([q[0] for q in queries]).astype(np.int64)
+        target, occluded = _track(frames, np.concatenate([q[1] for q in queries]),
+                                  np.concatenate([q[2] for q in queries]))
+        query_points = np.stack([ids[:, 0], ids[:, 1] // width + 0.5, ids[:, 1] % width + 0.5], -1)
+        tracks = PointTracks(query_points.astype(np.float32), target.astype(np.float32), occluded)
+    return GroundTruth(
+        depth=stacked["depth"].astype(np.float32),
+        segmentation=segmentation,
+        object_index=object_index,
+        normal=stacked["normal"].astype(np.float32),
+        object_coordinates=stacked["object_coordinates"].astype(np.float32),
+        forward_flow=stacked["forward_flow"].astype(np.float32),
+        backward_flow=stacked["backward_flow"].astype(np.float32),
+        forward_flow_occlusion=stacked["forward_flow_occlusion"],
+        backward_flow_occlusion=stacked["backward_flow_occlusion"],
+        instances=[scene.objects[i].name for i in order],
+        visibility=visibility,
+        bboxes=[b for b, _ in boxes],
+        bbox_frames=[f for _, f in boxes],
+        tracks=tracks,
+        timings={"layers": layers_done - start, "tracks": time.perf_counter() - layers_done},
+    )
