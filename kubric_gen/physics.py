@@ -27,37 +27,54 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from kubric_gen import geometry, meshes
-from kubric_gen.errors import PlacementError, SceneError
+from kubric_gen.errors import AssetError, PlacementError, SceneError
 from kubric_gen.scene import Cube, Cylinder, MeshObject, Scene, SceneObject, Sphere
 from kubric_gen.trajectory import Collision, Trajectory
 
 log = logging.getLogger(__name__)
 
 CONTACT_DISTANCE = 1e-4  # a pair closer than this (m) counts as touching
-VHACD_CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "kubric_gen", "vhacd")
+VHACD_RESOLUTION = 100_000  # voxels; VHACD's own default (PyBullet's wrapper uses 1e6: 10x slower)
+
+
+def cache_dir() -> str:
+    """Where kubric_gen caches derived files: $KUBRIC_GEN_CACHE, else $XDG_CACHE_HOME/kubric_gen."""
+    if os.environ.get("KUBRIC_GEN_CACHE"):
+        return os.environ["KUBRIC_GEN_CACHE"]
+    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kubric_gen")
+
+
+@contextlib.contextmanager
+def _silenced_fds() -> Iterator[None]:
+    """Send what C code prints to fds 1 and 2 to /dev/null (pybullet's banner, VHACD's log)."""
+    import ctypes
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                ctypes.CDLL(None).fflush(None)  # C's stdio buffers still hold output
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
 
 
 def _pybullet():
     """Import pybullet without its build banner (it would clutter CLI output)."""
-    import ctypes
     import sys
 
     if "pybullet" not in sys.modules:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = [os.dup(1), os.dup(2)]
-        try:
-            with open(os.devnull, "w") as devnull:
-                os.dup2(devnull.fileno(), 1)
-                os.dup2(devnull.fileno(), 2)
-                import pybullet  # noqa: F401
-
-                ctypes.CDLL(None).fflush(None)  # the banner may sit in C's stdio buffers
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
+        with _silenced_fds():
+            import pybullet  # noqa: F401
     return sys.modules["pybullet"]
 
 
@@ -82,16 +99,19 @@ def vhacd_file(obj: MeshObject) -> str:
     """PyBullet's VHACD convex decomposition of a mesh, cached by file content."""
     with open(obj.path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()[:20]
-    target = os.path.join(VHACD_CACHE, f"{digest}.obj")
+    directory = os.path.join(cache_dir(), "vhacd")
+    target = os.path.join(directory, f"{digest}-{VHACD_RESOLUTION}.obj")
     if not os.path.exists(target):
         p = _pybullet()
-        os.makedirs(VHACD_CACHE, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=VHACD_CACHE) as tmp:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=directory) as tmp:
             source = os.path.join(tmp, "in.obj")
             meshes.object_mesh(obj).export(source)
             out = os.path.join(tmp, "out.obj")
-            with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-                p.vhacd(source, out, os.path.join(tmp, "log.txt"))
+            with _silenced_fds():
+                p.vhacd(source, out, os.path.join(tmp, "log.txt"), resolution=VHACD_RESOLUTION)
+            if not os.path.exists(out):
+                raise AssetError(f"{obj.path}: VHACD convex decomposition failed (see {directory})")
             os.replace(out, target)  # atomic: concurrent workers never see half a file
     return target
 

@@ -187,3 +187,16 @@ def test_movi_a_places_all_objects_for_every_seed():
     for seed in range(11):
         scene = build_scene(world, seed, config)
         assert len([o for o in scene.objects if not o.is_background]) == 10
+
+
+def test_vhacd_decomposition_is_cached_and_lets_a_ball_through_a_ring(tmp_path, monkeypatch, floor):
+    monkeypatch.setenv("KUBRIC_GEN_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "ring.obj"
+    trimesh.creation.torus(major_radius=1.0, minor_radius=0.3, major_sections=24, minor_sections=12).export(path)
+    ring = kg.MeshObject(name="ring", path=str(path), collision="vhacd", position=(0, 0, 1))
+    first = physics.vhacd_file(ring)
+    assert first.startswith(str(tmp_path / "cache")) and physics.vhacd_file(ring) == first
+    ball = kg.Sphere(name="ball", scale=0.2, position=(0, 0, 3))
+    traj = physics.simulate(kg.Scene(num_frames=24, objects=[floor, ring, ball]))
+    assert traj.positions[1, -1, 2] == pytest.approx(0.3, abs=0.02)  # the ring lies on the floor
+    assert traj.positions[2, -1, 2] == pytest.approx(0.2, abs=0.02)  # the ball fell through its hole
