@@ -39,7 +39,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AreaLight", "AssetError", "Collision", "ColorBackground", "ConfigError", "Cube", "Cylinder", "Flat",
-    "KubricGenError", "MeshObject", "PerspectiveCamera", "PlacementError", "PointLight", "Pose", "Principled",
+    "HdriBackground", "KubricGenError", "MeshObject", "PerspectiveCamera", "PlacementError", "PointLight", "Pose",
+    "Principled",
     "Scene", "SceneError", "SceneObject", "SkyBackground", "Sphere", "SpotLight", "SunLight", "Trajectory",
     "WorldError", "__version__", "choice", "make_rng", "place_without_overlap", "point_in_box",
     "point_in_half_sphere_shell", "random_hue_color", "random_rotation", "random_z_rotation", "settle",

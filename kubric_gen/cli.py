@@ -78,8 +78,8 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
 
 def add_truth_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("ground truth")
-    g.add_argument("--tracks", type=_non_negative_int("--tracks"), default=256, metavar="N",
-                   help="point tracks to sample (tracks.npz), 0 = none (default: 256)")
+    g.add_argument("--tracks", type=_non_negative_int("--tracks"), default=None, metavar="N",
+                   help="point tracks to sample (tracks.npz), 0 = none (default: the world's choice, else 256)")
     g.add_argument("--float-layers", action="store_true",
                    help="also keep the exact float32 layers in layers.npz")
 

@@ -24,6 +24,7 @@ from kubric_gen.world import build_scene, load_world, resolve_config
 
 log = logging.getLogger(__name__)
 
+DEFAULT_NUM_TRACKS = 256
 VERSIONED_PACKAGES = ("kubric_gen", "bpy", "pybullet", "numpy", "trimesh", "embreex", "imageio")
 
 
@@ -46,10 +47,11 @@ class SceneResult:
 
 def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings: RenderSettings | None = None,
                  overrides: dict[str, Any] | None = None, overwrite: bool = False, preview: bool = True,
-                 num_tracks: int = 256, float_layers: bool = False,
+                 num_tracks: int | None = None, float_layers: bool = False,
                  progress: Callable[[int, int], None] | None = None) -> SceneResult:
     """Build, simulate and render scene `seed` of a world, compute its ground truth
-    (with `num_tracks` point tracks) and write the scene directory `output`.
+    (with `num_tracks` point tracks; default: what the scene asks for, else 256) and
+    write the scene directory `output`.
 
     `progress(frames_done, num_frames)` is called after each rendered frame.
     """
@@ -72,6 +74,8 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
     log.info("simulated %d objects over %d frames (%d collisions) in %.2f s", len(scene.objects),
              scene.num_frames, len(trajectory.collisions), timings["physics"])
 
+    if num_tracks is None:
+        num_tracks = DEFAULT_NUM_TRACKS if scene.num_tracks is None else scene.num_tracks
     truth = compute_ground_truth(scene, trajectory, num_tracks=num_tracks)
     timings["ground_truth"] = sum(truth.timings.values())
 

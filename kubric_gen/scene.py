@@ -153,7 +153,8 @@ class Material:
 @_register
 @dataclass(frozen=True, kw_only=True)
 class Principled(Material):
-    """Blender's Principled BSDF. Colours are linear RGB in [0, 1]."""
+    """Blender's Principled BSDF. Colours are linear RGB in [0, 1]. `texture` (an image
+    file) replaces `color` as base colour, mapped with the mesh's UV coordinates."""
 
     kind: ClassVar[str] = "principled"
     color: Color = (0.8, 0.8, 0.8)
@@ -163,9 +164,11 @@ class Principled(Material):
     transmission: float = 0.0
     emission: Color = (0.0, 0.0, 0.0)
     emission_strength: float = 0.0
+    texture: str | None = None
 
     def __post_init__(self) -> None:
         o = "Principled"
+        _set(self, "texture", _texture(o, self.texture))
         _set(self, "color", _unit_color(o, "color", self.color))
         _set(self, "emission", _unit_color(o, "emission", self.emission))
         for name in ("metallic", "roughness", "transmission"):
@@ -177,15 +180,26 @@ class Principled(Material):
 @_register
 @dataclass(frozen=True, kw_only=True)
 class Flat(Material):
-    """Unlit colour (an emission shader): the pixel shows `color * strength`."""
+    """Unlit colour (an emission shader): the pixel shows `color * strength`, or the
+    image `texture` (UV-mapped) times `strength`."""
 
     kind: ClassVar[str] = "flat"
     color: Color = (0.8, 0.8, 0.8)
     strength: float = 1.0
+    texture: str | None = None
 
     def __post_init__(self) -> None:
+        _set(self, "texture", _texture("Flat", self.texture))
         _set(self, "color", _unit_color("Flat", "color", self.color))
         _set(self, "strength", _number("Flat", "strength", self.strength, 0.0))
+
+
+def _texture(owner: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or not os.path.isfile(value):
+        raise SceneError(f"{owner}.texture", str(value), "image file not found")
+    return os.fspath(value)
 
 
 def _unit_color(owner: str, name: str, value: Any) -> Color:
@@ -509,12 +523,35 @@ class SkyBackground(Background):
         _set(self, "strength", _number("SkyBackground", "strength", self.strength, 0.0))
 
 
+@_register
+@dataclass(frozen=True, kw_only=True)
+class HdriBackground(Background):
+    """An equirectangular HDR image (.hdr, .exr) as environment light and background,
+    rotated by `rotation` radians about Z. Pair it with a dome object
+    (`kubric_gen.assets.dome`) for a floor that exists as geometry."""
+
+    kind: ClassVar[str] = "hdri"
+    path: str
+    strength: float = 1.0
+    rotation: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, (str, os.PathLike)) or not os.path.isfile(self.path):
+            raise SceneError("HdriBackground.path", str(self.path), "image file not found")
+        _set(self, "path", os.fspath(self.path))
+        _set(self, "strength", _number("HdriBackground", "strength", self.strength, 0.0))
+        _set(self, "rotation", _number("HdriBackground", "rotation", self.rotation))
+
+
 # ---------------------------------------------------------------- scene
 @dataclass(kw_only=True)
 class Scene:
     """One scene: what the world script returns and every later stage reads.
 
     Frame i is at time i / frame_rate; frame 0 shows the initial state.
+    `motion_blur` is the camera shutter in frames (0 = sharp; rendering with motion
+    blur). `num_tracks` is how many point tracks the world asks for (None = the
+    command's default).
     """
 
     resolution: tuple[int, int] = (256, 256)
@@ -526,6 +563,8 @@ class Scene:
     camera: PerspectiveCamera = field(default_factory=PerspectiveCamera)
     lights: list[Light] = field(default_factory=list)
     objects: list[SceneObject] = field(default_factory=list)
+    motion_blur: float = 0.0
+    num_tracks: int | None = None
     seed: int | None = None
     metadata: dict = field(default_factory=dict)
 
@@ -585,9 +624,13 @@ class Scene:
         self.gravity = _vector("Scene", "gravity", self.gravity, 3)  # type: ignore[assignment]
         if self.seed is not None:
             self.seed = _int("Scene", "seed", self.seed, 0)
+        self.motion_blur = _number("Scene", "motion_blur", self.motion_blur, 0.0, 1.0)
+        if self.num_tracks is not None:
+            self.num_tracks = _int("Scene", "num_tracks", self.num_tracks, 0)
         self.metadata = _json_value("Scene", "metadata", dict(self.metadata))
         if not isinstance(self.background, Background):
-            raise SceneError("Scene.background", self.background, "expected ColorBackground or SkyBackground")
+            raise SceneError("Scene.background", self.background,
+                             "expected ColorBackground, SkyBackground or HdriBackground")
         if not isinstance(self.camera, PerspectiveCamera):
             raise SceneError("Scene.camera", self.camera, "expected a PerspectiveCamera")
         self.objects = list(self.objects)
