@@ -3,6 +3,12 @@
 Primitives are tessellated once here and the very same triangles go to Blender and
 to the ray caster, so the rendered image and the ground truth never disagree about
 the geometry. Meshes are in the object's local, unscaled frame.
+
+Texture coordinates: a mesh file with UVs (OBJ `vt`, glTF TEXCOORD_0) keeps them per
+vertex (`object_uv`, V up as in OpenGL and Blender). trimesh loads such a file with one
+vertex per distinct (position, UV) pair and merges only vertices whose UVs agree too (to
+1e-4), so UV seams survive as separate vertices with the same position, in the ground
+truth as in Blender.
 """
 
 from __future__ import annotations
@@ -49,6 +55,20 @@ def _load(path: str, mtime_ns: int, size: int) -> trimesh.Trimesh:
     return loaded
 
 
+@functools.lru_cache(maxsize=64)
+def _load_uv(path: str, mtime_ns: int, size: int) -> np.ndarray | None:
+    mesh = _load(path, mtime_ns, size)
+    visual = mesh.visual
+    uv = getattr(visual, "uv", None) if getattr(visual, "kind", None) == "texture" else None
+    if uv is None:
+        return None
+    uv = np.array(uv, dtype=np.float64)
+    if uv.shape != (len(mesh.vertices), 2) or not np.isfinite(uv).all():
+        return None
+    uv.flags.writeable = False
+    return uv
+
+
 def object_mesh(obj: SceneObject) -> trimesh.Trimesh:
     """The unscaled local triangle mesh of an object (cached; do not modify)."""
     if isinstance(obj, Cube):
@@ -60,6 +80,17 @@ def object_mesh(obj: SceneObject) -> trimesh.Trimesh:
     if isinstance(obj, MeshObject):
         stat = os.stat(obj.path)
         return _load(os.path.abspath(obj.path), stat.st_mtime_ns, stat.st_size)
+    raise TypeError(f"no mesh for {type(obj).__name__}")
+
+
+def object_uv(obj: SceneObject) -> np.ndarray | None:
+    """Per-vertex texture coordinates (V, 2) aligned with `object_mesh(obj).vertices`
+    (read-only), or None when the mesh has none (primitives, files without UVs)."""
+    if isinstance(obj, MeshObject):
+        stat = os.stat(obj.path)
+        return _load_uv(os.path.abspath(obj.path), stat.st_mtime_ns, stat.st_size)
+    if isinstance(obj, (Cube, Sphere, Cylinder)):
+        return None
     raise TypeError(f"no mesh for {type(obj).__name__}")
 
 
@@ -75,18 +106,28 @@ def local_bounds(obj: SceneObject) -> np.ndarray:
     return np.array(object_mesh(obj).bounds, dtype=np.float64)
 
 
+@functools.lru_cache(maxsize=64)
+def _solid_properties(path: str, mtime_ns: int, size: int) -> tuple[float, tuple[float, float, float]]:
+    mesh = _load(path, mtime_ns, size).copy()
+    mesh.merge_vertices(merge_tex=True, merge_norm=True)  # UV seams split vertices; volume needs them joined
+    solid = mesh if mesh.is_watertight else mesh.convex_hull
+    return float(abs(solid.volume)), tuple(float(v) for v in solid.center_mass)
+
+
+def mass_properties(obj: SceneObject) -> tuple[float, np.ndarray]:
+    """Unscaled volume and centre of mass of a mesh object's solid: the mesh itself when
+    it is closed (seams joined), else its convex hull. Primitives: analytic, at the origin."""
+    if not isinstance(obj, MeshObject):
+        return {"cube": 8.0, "sphere": 4.0 / 3.0 * np.pi, "cylinder": 2.0 * np.pi}[obj.kind], np.zeros(3)
+    stat = os.stat(obj.path)
+    volume, com = _solid_properties(os.path.abspath(obj.path), stat.st_mtime_ns, stat.st_size)
+    return volume, np.asarray(com)
+
+
 def scaled_volume(obj: SceneObject) -> float:
     """Volume of the scaled object in m^3 (analytic for primitives)."""
     sx, sy, sz = obj.scale
-    if isinstance(obj, Cube):
-        return 8.0 * sx * sy * sz
-    if isinstance(obj, Sphere):
-        return 4.0 / 3.0 * np.pi * sx * sy * sz
-    if isinstance(obj, Cylinder):
-        return 2.0 * np.pi * sx * sy * sz
-    mesh = object_mesh(obj)
-    volume = abs(mesh.volume) if mesh.is_watertight else mesh.convex_hull.volume
-    return float(volume * sx * sy * sz)
+    return float(mass_properties(obj)[0] * sx * sy * sz)
 
 
 def object_mass(obj: SceneObject) -> float:

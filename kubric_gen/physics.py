@@ -88,11 +88,7 @@ def _wxyz(q: Sequence[float]) -> np.ndarray:
 
 def _com_offset(obj: SceneObject) -> np.ndarray:
     """Scaled local centre of mass: where the PyBullet body frame sits inside the object."""
-    if not isinstance(obj, MeshObject):
-        return np.zeros(3)
-    mesh = meshes.object_mesh(obj)
-    com = mesh.center_mass if mesh.is_watertight else mesh.convex_hull.center_mass
-    return np.asarray(com, dtype=np.float64) * np.asarray(obj.scale)
+    return meshes.mass_properties(obj)[1] * np.asarray(obj.scale)
 
 
 def vhacd_file(obj: MeshObject) -> str:

@@ -27,8 +27,12 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings | None
 
     Every call starts from Blender's empty factory state, so one process can render
     many scenes in a row. `progress(frame)` is called after each rendered frame.
+    Material textures are mapped with the mesh file's UV coordinates; an `HdriBackground`
+    lights the scene and shows where no object is. Motion blur is on when
+    `scene.motion_blur` or `settings.motion_blur` is > 0 (the longer shutter wins).
     Raises `ConfigError` for bad arguments (frames out of range, a trajectory that
-    does not match the scene, an unavailable GPU device).
+    does not match the scene, an unavailable GPU device, a texture on a mesh without
+    UV coordinates, an image Blender cannot read).
     """
     from kubric_gen.render import blender  # imports bpy
 

@@ -6,6 +6,13 @@ row without carrying anything over. The scene is built once, object and camera p
 are keyframed for every frame, and the frames are rendered one by one in the same
 session with Cycles' persistent data (only what moved is updated between frames).
 
+Materials: Principled BSDF or an emission shader (`Flat`); a material `texture` is an Image
+Texture node (bilinear, repeating) read through the mesh's UV map (one UV per face corner,
+from `meshes.object_uv`) into Base Color or the emission colour. An `HdriBackground` is an
+Environment Texture (equirectangular) looked up with the ray direction rotated about Z. Each
+image file is loaded once per render. Motion blur uses the longer of the scene's and the
+settings' shutter, centred on the frame.
+
 `render` writes RGBA frames; `render_passes` builds the very same geometry, camera and
 poses and reads Cycles' own Object Index and Depth passes, to check the ray-cast ground
 truth against Blender. Passes go through an uncompressed multi-layer OpenEXR file per
@@ -42,6 +49,7 @@ from kubric_gen.scene import (
     AreaLight,
     ColorBackground,
     Flat,
+    HdriBackground,
     Light,
     Material,
     PointLight,
@@ -58,6 +66,7 @@ logger = logging.getLogger("kubric_gen.render")
 SHARP_ANGLE = math.radians(30.0)  # edges sharper than this stay sharp under smooth shading
 CLIP_START, CLIP_END = 0.01, 10000.0
 _LINEAR = 1  # the enum value of 'LINEAR' in Keyframe.interpolation
+TEXTURE_INTERPOLATION = "Linear"  # bilinear texel lookup (Blender's default for Image Texture nodes)
 _LOCK = threading.Lock()  # Blender has one global state: one render at a time per process
 
 
@@ -129,6 +138,16 @@ def _check_trajectory(scene: Scene, trajectory: Trajectory) -> tuple[np.ndarray,
     return pos, quat / norms[..., None]
 
 
+def _check_textures(scene: Scene) -> None:
+    """A textured material needs a mesh with UV coordinates."""
+    for i, obj in enumerate(scene.objects):
+        texture = getattr(obj.material, "texture", None)
+        if texture is not None and meshes.object_uv(obj) is None:
+            what = f"mesh {obj.path}" if hasattr(obj, "path") else f"the {obj.kind} primitive"
+            raise ConfigError(f"Scene.objects[{i}] ({obj.name!r}).material.texture: needs UV coordinates, "
+                              f"but {what} has none (got texture {texture!r})")
+
+
 # ---------------------------------------------------------------- scene setup
 def _reset() -> None:
     """Back to Blender's empty factory state (frees the previous scene and Cycles data)."""
@@ -152,9 +171,10 @@ def _configure(bscene: bpy.types.Scene, scene: Scene, settings: RenderSettings, 
         r.threads_mode, r.threads = "FIXED", settings.threads
     else:
         r.threads_mode = "AUTO"
-    r.use_motion_blur = settings.motion_blur > 0
-    if settings.motion_blur > 0:
-        r.motion_blur_shutter = settings.motion_blur
+    shutter = max(scene.motion_blur, settings.motion_blur)  # in frames; 0 = sharp
+    r.use_motion_blur = shutter > 0
+    if shutter > 0:
+        r.motion_blur_shutter = shutter
         r.motion_blur_position = "CENTER"
     img = r.image_settings
     img.file_format, img.color_mode, img.color_depth, img.compression = "PNG", "RGBA", "8", 0
@@ -185,6 +205,10 @@ def _new_mesh(key: str, obj) -> bpy.types.Mesh:
     me.vertices.foreach_set("co", verts.ravel())
     me.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
     me.loops.foreach_set("vertex_index", faces.ravel())
+    uv = meshes.object_uv(obj)
+    if uv is not None:  # one UV per face corner, set before `validate` so dropped faces take theirs along
+        layer = me.uv_layers.new(name="UVMap")
+        layer.uv.foreach_set("vector", np.ascontiguousarray(uv[faces], dtype=np.float32).ravel())
     me.update(calc_edges=True)
     me.validate(verbose=False, clean_customdata=False)  # drops only invalid (zero-area) faces
     # Smooth shading except across edges sharper than SHARP_ANGLE: shading normals only,
@@ -194,7 +218,34 @@ def _new_mesh(key: str, obj) -> bpy.types.Mesh:
     return me
 
 
-def _new_material(material: Material, name: str) -> bpy.types.Material:
+def _image(path: str, images: dict[str, bpy.types.Image]) -> bpy.types.Image:
+    """The Blender image of a file, loaded once per render. Colour space as Blender picks it
+    from the format: PNG/JPG (8 or 16 bits) sRGB, .hdr/.exr linear."""
+    key = os.path.abspath(path)
+    if key not in images:
+        try:
+            image = bpy.data.images.load(key, check_existing=False)
+            image.update()  # reads the pixels now: an unreadable file fails here, not as a pink render
+        except RuntimeError as e:
+            raise ConfigError(f"{path}: Blender cannot read the image ({e})") from None
+        if image.size[0] == 0 or image.size[1] == 0:
+            raise ConfigError(f"{path}: Blender cannot read the image (no pixels)")
+        if not image.is_float:
+            image.colorspace_settings.name = "sRGB"
+        images[key] = image
+    return images[key]
+
+
+def _texture_node(nodes, path: str, images: dict[str, bpy.types.Image]) -> bpy.types.Node:
+    """An Image Texture node reading `path` through the mesh's (active) UV map."""
+    tex = nodes.new("ShaderNodeTexImage")
+    tex.image = _image(path, images)
+    tex.interpolation = TEXTURE_INTERPOLATION
+    tex.extension = "REPEAT"
+    return tex
+
+
+def _new_material(material: Material, name: str, images: dict[str, bpy.types.Image]) -> bpy.types.Material:
     m = bpy.data.materials.new(name)
     nodes, links = m.node_tree.nodes, m.node_tree.links
     nodes.clear()
@@ -203,6 +254,8 @@ def _new_material(material: Material, name: str) -> bpy.types.Material:
         bsdf = nodes.new("ShaderNodeBsdfPrincipled")
         inputs = bsdf.inputs
         inputs["Base Color"].default_value = (*material.color, 1.0)
+        if material.texture is not None:
+            links.new(_texture_node(nodes, material.texture, images).outputs["Color"], inputs["Base Color"])
         inputs["Metallic"].default_value = material.metallic
         inputs["Roughness"].default_value = material.roughness
         inputs["IOR"].default_value = material.ior
@@ -214,6 +267,8 @@ def _new_material(material: Material, name: str) -> bpy.types.Material:
     elif isinstance(material, Flat):
         emit = nodes.new("ShaderNodeEmission")
         emit.inputs["Color"].default_value = (*material.color, 1.0)
+        if material.texture is not None:
+            links.new(_texture_node(nodes, material.texture, images).outputs["Color"], emit.inputs["Color"])
         emit.inputs["Strength"].default_value = material.strength
         links.new(emit.outputs["Emission"], out.inputs["Surface"])
         m.diffuse_color = (*material.color, 1.0)
@@ -246,7 +301,7 @@ def _new_light(light: Light) -> bpy.types.Object:
     return obj
 
 
-def _new_world(scene: Scene) -> bpy.types.World:
+def _new_world(scene: Scene, images: dict[str, bpy.types.Image]) -> bpy.types.World:
     world = bpy.data.worlds.new("world")
     nodes, links = world.node_tree.nodes, world.node_tree.links
     nodes.clear()
@@ -265,6 +320,22 @@ def _new_world(scene: Scene) -> bpy.types.World:
         sky.sun_elevation = background.sun_elevation
         sky.sun_rotation = background.sun_rotation
         links.new(sky.outputs["Color"], bg.inputs["Color"])
+        bg.inputs["Strength"].default_value = background.strength
+    elif isinstance(background, HdriBackground):
+        # The world's Generated coordinate is the ray direction. A TEXTURE-type Mapping applies the
+        # inverse rotation to it, so what the unrotated image shows in direction d is seen in
+        # direction Rz(rotation) d: the environment turns by +rotation (counter-clockwise from above).
+        coords = nodes.new("ShaderNodeTexCoord")
+        mapping = nodes.new("ShaderNodeMapping")
+        mapping.vector_type = "TEXTURE"
+        mapping.inputs["Rotation"].default_value = (0.0, 0.0, background.rotation)
+        env = nodes.new("ShaderNodeTexEnvironment")
+        env.projection = "EQUIRECTANGULAR"
+        env.interpolation = "Linear"
+        env.image = _image(background.path, images)
+        links.new(coords.outputs["Generated"], mapping.inputs["Vector"])
+        links.new(mapping.outputs["Vector"], env.inputs["Vector"])
+        links.new(env.outputs["Color"], bg.inputs["Color"])
         bg.inputs["Strength"].default_value = background.strength
     else:  # pragma: no cover - guarded by scene validation
         raise ConfigError(f"background: unsupported type {type(background).__name__}")
@@ -314,12 +385,13 @@ def _build(bscene: bpy.types.Scene, scene: Scene, positions: np.ndarray, quatern
     collection = bscene.collection
     bmeshes: dict[str, bpy.types.Mesh] = {}
     bmaterials: dict[Material, bpy.types.Material] = {}
+    images: dict[str, bpy.types.Image] = {}
     for i, obj in enumerate(scene.objects):
         key = meshes.mesh_key(obj)
         if key not in bmeshes:
             bmeshes[key] = _new_mesh(key, obj)
         if obj.material not in bmaterials:
-            bmaterials[obj.material] = _new_material(obj.material, f"material_{len(bmaterials)}")
+            bmaterials[obj.material] = _new_material(obj.material, f"material_{len(bmaterials)}", images)
         bobj = bpy.data.objects.new(obj.name, bmeshes[key])
         collection.objects.link(bobj)
         slot = bobj.material_slots[0]
@@ -349,7 +421,7 @@ def _build(bscene: bpy.types.Scene, scene: Scene, positions: np.ndarray, quatern
     _pose(bcam, np.array([p.position for p in poses]), np.array([p.quaternion for p in poses]))
 
     if shading:
-        bscene.world = _new_world(scene)
+        bscene.world = _new_world(scene, images)
 
 
 # ---------------------------------------------------------------- rendering
@@ -396,6 +468,7 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings, frame
     scene.validate()
     frame_list = _check_frames(scene, frames)
     positions, quaternions = _check_trajectory(scene, trajectory)
+    _check_textures(scene)
 
     width, height = scene.resolution
     out = np.empty((len(frame_list), height, width, 4), dtype=np.uint8)
@@ -478,6 +551,7 @@ def render_passes(scene: Scene, trajectory: Trajectory, frames: Sequence[int] | 
     scene.validate()
     frame_list = _check_frames(scene, frames)
     positions, quaternions = _check_trajectory(scene, trajectory)
+    _check_textures(scene)
     device = device.lower() if isinstance(device, str) else device
     if device not in DEVICES:
         raise ConfigError(f"device: must be one of {', '.join(DEVICES)} (got {device!r})")
