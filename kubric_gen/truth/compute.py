@@ -214,6 +214,13 @@ def _track(frames: _Frames, objects: np.ndarray, local: np.ndarray) -> tuple[np.
     return target, occluded
 
 
+LAYER_TYPES = {  # name: (channels, dtype) of the per-frame layers
+    "object_index": (0, np.int32), "depth": (0, np.float32), "normal": (3, np.float32),
+    "object_coordinates": (3, np.float32), "forward_flow": (2, np.float32), "backward_flow": (2, np.float32),
+    "forward_flow_occlusion": (0, bool), "backward_flow_occlusion": (0, bool),
+}
+
+
 def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int = 256) -> GroundTruth:
     """Every layer for frames 0..T-1, instances, boxes, visibility and `num_tracks` point
     tracks (queries spread evenly over the frames)."""
@@ -223,18 +230,18 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
     width, height = scene.resolution
     centres = geometry.pixel_centres(scene.resolution).reshape(-1, 2)
     t = scene.num_frames
-    layers: dict[str, list[np.ndarray]] = {}
+    out = {name: np.zeros((t, height * width) + ((c,) if c else ()), dtype=dtype)
+           for name, (c, dtype) in LAYER_TYPES.items()}  # filled frame by frame: no float64 copies kept
     queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (frame, pixel) ids, objects, local points
     for f in range(t):
         frame = _layers_at(frames, f, centres, bounds)
         pixels = _sample_queries(scene, f, frame["object_index"], num_tracks // t + (f < num_tracks % t))
         queries.append((np.stack([np.full(len(pixels), f), pixels], -1), frame["object_index"][pixels],
-                        frame.pop("local")[pixels]))
-        for name, value in frame.items():
-            layers.setdefault(name, []).append(value)
-    shape = (t, height, width)
-    stacked = {name: np.stack(values).reshape(shape + values[0].shape[1:]) for name, values in layers.items()}
-    object_index = stacked["object_index"].astype(np.int32)
+                        frame["local"][pixels]))
+        for name in LAYER_TYPES:
+            out[name][f] = frame[name]
+    layers = {name: value.reshape((t, height, width) + value.shape[2:]) for name, value in out.items()}
+    object_index = layers["object_index"]
     order, visibility = _instances(scene, object_index)
     lookup = np.zeros(len(scene.objects) + 1, dtype=np.int32)  # object index + 1 -> segmentation id
     for k, i in enumerate(order):
@@ -250,19 +257,12 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
         query_points = np.stack([ids[:, 0], ids[:, 1] // width + 0.5, ids[:, 1] % width + 0.5], -1)
         tracks = PointTracks(query_points.astype(np.float32), target.astype(np.float32), occluded)
     return GroundTruth(
-        depth=stacked["depth"].astype(np.float32),
         segmentation=segmentation,
-        object_index=object_index,
-        normal=stacked["normal"].astype(np.float32),
-        object_coordinates=stacked["object_coordinates"].astype(np.float32),
-        forward_flow=stacked["forward_flow"].astype(np.float32),
-        backward_flow=stacked["backward_flow"].astype(np.float32),
-        forward_flow_occlusion=stacked["forward_flow_occlusion"],
-        backward_flow_occlusion=stacked["backward_flow_occlusion"],
         instances=[scene.objects[i].name for i in order],
         visibility=visibility,
         bboxes=[b for b, _ in boxes],
         bbox_frames=[f for _, f in boxes],
         tracks=tracks,
         timings={"layers": layers_done - start, "tracks": time.perf_counter() - layers_done},
+        **layers,
     )
