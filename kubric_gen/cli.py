@@ -197,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=_positive_int("--frames"), metavar="N")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=_cmd_scene)
+
+    from kubric_gen.assets.cli import add_commands as add_asset_commands
+
+    add_asset_commands(sub, parents=[common])
     return parser
 
 

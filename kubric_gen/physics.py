@@ -145,8 +145,9 @@ class _World:
         if isinstance(obj, Cylinder) and sx == sy:
             return p.createCollisionShape(p.GEOM_CYLINDER, radius=sx, height=2 * sz, physicsClientId=c)
         mesh = meshes.object_mesh(obj)
-        if isinstance(obj, MeshObject) and obj.collision == "vhacd":
-            return p.createCollisionShape(p.GEOM_MESH, fileName=vhacd_file(obj), meshScale=list(obj.scale),
+        if isinstance(obj, MeshObject) and obj.collision != "mesh" and (obj.collision_path or obj.collision == "vhacd"):
+            parts = obj.collision_path or vhacd_file(obj)  # an OBJ of convex parts becomes a compound shape
+            return p.createCollisionShape(p.GEOM_MESH, fileName=parts, meshScale=list(obj.scale),
                                           collisionFramePosition=frame, physicsClientId=c)
         if isinstance(obj, MeshObject) and obj.collision == "mesh":
             return p.createCollisionShape(p.GEOM_MESH, vertices=mesh.vertices.tolist(),

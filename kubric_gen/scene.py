@@ -357,12 +357,15 @@ class MeshObject(SceneObject):
     """Any mesh file trimesh reads (OBJ, GLB, PLY, STL), in its own local frame.
 
     `collision`: "convex_hull" (default), "vhacd" (PyBullet's convex decomposition,
-    cached) or "mesh" (the exact triangles; static objects only).
+    cached) or "mesh" (the exact triangles; static objects only). `collision_path`
+    optionally names a file of convex parts (e.g. a library's precomputed
+    decomposition, in the mesh's local frame) used instead of computing one.
     """
 
     kind: ClassVar[str] = "mesh"
     path: str
     collision: Literal["convex_hull", "vhacd", "mesh"] = "convex_hull"
+    collision_path: str | None = None
 
     def __post_init__(self, look_at: Vec3 | None, euler: Vec3 | None) -> None:
         super().__post_init__(look_at, euler)
@@ -373,6 +376,10 @@ class MeshObject(SceneObject):
         if not isinstance(self.path, (str, os.PathLike)) or not os.path.isfile(self.path):
             raise SceneError(f"{o}.path", str(self.path), "mesh file not found")
         _set(self, "path", os.fspath(self.path))
+        if self.collision_path is not None:
+            if not isinstance(self.collision_path, (str, os.PathLike)) or not os.path.isfile(self.collision_path):
+                raise SceneError(f"{o}.collision_path", str(self.collision_path), "collision mesh file not found")
+            _set(self, "collision_path", os.fspath(self.collision_path))
         if self.asset_id == "mesh":
             _set(self, "asset_id", os.path.splitext(os.path.basename(self.path))[0])
 
