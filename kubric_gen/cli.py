@@ -201,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     from kubric_gen.assets.cli import add_commands as add_asset_commands
 
     add_asset_commands(sub, parents=[common])
+
+    from kubric_gen.datasets.cli import add_commands as add_dataset_commands
+
+    add_dataset_commands(sub, common)
     return parser
 
 

@@ -366,6 +366,28 @@ def _moved(obj: SceneObject, position: Sequence[float], quaternion: Sequence[flo
     return dataclasses.replace(obj, **changes)
 
 
+def overlapping_pairs(scene: Scene, tolerance: float = 1e-3,
+                      include_background: bool = False) -> list[tuple[str, str, float]]:
+    """Pairs of objects that interpenetrate by more than `tolerance` metres at frame 0,
+    with the depth (worst first). Background objects are left out unless asked for."""
+    with _world(scene) as world:
+        p, c = world.p, world.client
+        p.performCollisionDetection(physicsClientId=c)
+        worst: dict[tuple[int, int], float] = {}
+        for i, obj in enumerate(world.objects):
+            if obj.is_background and not include_background:
+                continue
+            for j in range(i + 1, len(world.objects)):
+                if world.objects[j].is_background and not include_background:
+                    continue
+                for point in p.getClosestPoints(world.bodies[i], world.bodies[j], distance=0.0,
+                                                physicsClientId=c):
+                    if point[8] < -tolerance:
+                        worst[(i, j)] = max(worst.get((i, j), 0.0), -point[8])
+    pairs = [(world.objects[i].name, world.objects[j].name, depth) for (i, j), depth in worst.items()]
+    return sorted(pairs, key=lambda pair: -pair[2])
+
+
 def place_without_overlap(scene: Scene, obj: SceneObject, region: tuple[Sequence[float], Sequence[float]],
                           rng: np.random.Generator, random_rotation: bool = False, margin: float = 0.0,
                           max_trials: int = 5000) -> SceneObject:

@@ -20,9 +20,8 @@ Config:
   floor_restitution  (0.5)
 """
 
-import dataclasses
-
 import kubric_gen as kg
+from kubric_gen.worlds import _common as common
 
 CONFIG = {
     "resolution": [256, 256],
@@ -42,29 +41,17 @@ COLORS = {  # CLEVR's palette, as Kubric's MOVi-A uses it
     "blue": (42, 75, 215), "brown": (129, 74, 25), "cyan": (41, 208, 208), "gray": (87, 87, 87),
     "green": (29, 105, 20), "purple": (129, 38, 192), "red": (173, 35, 35), "yellow": (255, 238, 51),
 }
-MATERIALS = {  # appearance and physics of CLEVR's two materials
-    "metal": {"look": {"metallic": 1.0, "roughness": 0.2, "ior": 2.5},
-              "friction": 0.4, "restitution": 0.3, "density": 2.7},
-    "rubber": {"look": {"metallic": 0.0, "roughness": 0.7, "ior": 1.25},
-               "friction": 0.8, "restitution": 0.7, "density": 1.1},
-}
 CLEVR_CAMERA = (7.48113, -6.50764, 5.34367)
-SPAWN_REGION = ((-5.0, -5.0, 1.0), (5.0, 5.0, 5.0))
-VELOCITY_RANGE = ((-4.0, -4.0, 0.0), (4.0, 4.0, 0.0))
 
 
 def build(rng, config):
-    lo, hi = config["min_num_objects"], config["max_num_objects"]
-    if not 1 <= lo <= hi:
-        raise kg.ConfigError(f"config 'min_num_objects'/'max_num_objects': need 1 <= min <= max (got {lo}, {hi})")
-    scene = kg.Scene(resolution=tuple(config["resolution"]), num_frames=config["num_frames"],
-                     frame_rate=config["frame_rate"], step_rate=config["step_rate"],
-                     background=kg.ColorBackground(color=(0.05, 0.05, 0.05), strength=1.0),
-                     metadata={"background": "clevr"})
+    lo, hi = common.check_count(config, "min_num_objects", "max_num_objects")
+    scene = common.base_scene(config, kg.ColorBackground(color=(0.05, 0.05, 0.05), strength=1.0),
+                              {"background": "clevr"})
     scene.add(kg.Cube(name="floor", scale=(100, 100, 1), position=(0, 0, -1), motion="static", is_background=True,
                       friction=config["floor_friction"], restitution=config["floor_restitution"],
                       material=kg.Principled(color=(0.42, 0.42, 0.42), roughness=0.8)))
-    _add_clevr_lights(scene)
+    common.add_clevr_lights(scene)
     jitter = config["camera_jitter"]
     position = tuple(float(c) for c in rng.uniform(-jitter, jitter, 3) + CLEVR_CAMERA)
     scene.camera = kg.PerspectiveCamera(focal_length=35.0, sensor_width=32.0, position=position,
@@ -73,25 +60,15 @@ def build(rng, config):
         shape = kg.choice(rng, list(SHAPES))
         size_label = kg.choice(rng, list(SIZES))
         color_label = kg.choice(rng, list(COLORS))
-        material = kg.choice(rng, list(MATERIALS))
+        material = kg.choice(rng, list(common.MATERIALS))
         color = tuple(c / 255 for c in COLORS[color_label])
-        spec = MATERIALS[material]
+        spec = common.MATERIALS[material]
         obj = SHAPES[shape](
             name=f"object_{i}", scale=SIZES[size_label], asset_id=shape,
             material=kg.Principled(color=color, **spec["look"]),
             density=spec["density"], friction=spec["friction"], restitution=spec["restitution"],
             labels={"shape": shape, "size": SIZES[size_label], "size_label": size_label,
                     "color": list(color), "color_label": color_label, "material": material})
-        obj = kg.place_without_overlap(scene, obj, region=SPAWN_REGION, rng=rng, random_rotation=True)
-        x, y, _ = obj.position
-        vx, vy, _ = rng.uniform(*VELOCITY_RANGE)
-        scene.replace_object(dataclasses.replace(obj, velocity=(float(vx - x), float(vy - y), 0.0)))
+        obj = kg.place_without_overlap(scene, obj, region=common.SPAWN_REGION, rng=rng, random_rotation=True)
+        scene.replace_object(common.toss(rng, obj, obj.position))
     return scene
-
-
-def _add_clevr_lights(scene):
-    """CLEVR's rig: a key sun, a fill and a back light, plus a dim grey world."""
-    scene.add(kg.SunLight(name="sun", direction=(-0.6, 0.3, -1.0), strength=2.5),
-              kg.AreaLight(name="fill", position=(-4.67, -4.01, 3.01), look_at=(0, 0, 0), power=150.0, size=2.0),
-              kg.AreaLight(name="back", position=(-1.15, 5.85, 4.89), look_at=(0, 0, 0), power=300.0, size=1.0),
-              kg.AreaLight(name="key", position=(6.44, -2.91, 4.44), look_at=(0, 0, 0), power=300.0, size=1.0))

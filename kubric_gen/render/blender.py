@@ -399,6 +399,9 @@ def _build(bscene: bpy.types.Scene, scene: Scene, positions: np.ndarray, quatern
         slot.material = bmaterials[obj.material]
         bobj.scale = obj.scale
         bobj.pass_index = i + 1  # the Object Index pass: 0 is "no object"
+        # Background objects (floor, dome) cast no shadows: a dome around the scene must not
+        # shut out the sun and the sky. They still receive shadows and show in reflections.
+        bobj.visible_shadow = not obj.is_background
         _pose(bobj, positions[i], quaternions[i])
 
     for light in scene.lights if shading else ():

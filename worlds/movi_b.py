@@ -1,0 +1,53 @@
+"""MOVi-B: 3-10 KuBasic shapes with random hue colours thrown onto a coloured floor.
+
+As MOVi-A, but the objects are any of Kubric's basic shapes (cube, cylinder, sphere,
+cone, torus, gear, torus_knot, sponge, teapot, suzanne; `spot` is not available
+offline), scaled uniformly in [0.7, 1.4], coloured with a random hue, rubber or metal;
+the floor has a random hue too, and the camera is placed uniformly in a half-sphere
+shell of radius 7-9 m looking at the origin. Instance labels: shape, scale, color,
+material.
+
+Config:
+  resolution, num_frames, frame_rate, step_rate   as MOVi-A (256x256, 24, 12, 240)
+  min_num_objects, max_num_objects                 object count range (3, 10)
+  scale_range                                      [low, high] uniform scale (0.7, 1.4)
+  camera_radius                                    [inner, outer] of the camera shell (7, 9)
+  library                                          asset library of the shapes ("kubasic")
+  floor_friction, floor_restitution                (0.3, 0.5)
+"""
+
+import kubric_gen as kg
+from kubric_gen.worlds import _common as common
+
+CONFIG = {
+    "resolution": [256, 256], "num_frames": 24, "frame_rate": 12, "step_rate": 240,
+    "min_num_objects": 3, "max_num_objects": 10, "scale_range": [0.7, 1.4], "camera_radius": [7.0, 9.0],
+    "library": "kubasic", "floor_friction": 0.3, "floor_restitution": 0.5,
+}
+
+
+def build(rng, config):
+    lo, hi = common.check_count(config, "min_num_objects", "max_num_objects")
+    scale_lo, scale_hi = common.check_range(config, "scale_range")
+    inner, outer = common.check_range(config, "camera_radius")
+    shapes = common.library(config["library"])
+    scene = common.base_scene(config, kg.ColorBackground(color=(0.05, 0.05, 0.05)), {"background": "colored"})
+    floor_color = kg.random_hue_color(rng, saturation=0.6, value=0.7)
+    scene.add(kg.Cube(name="floor", scale=(100, 100, 1), position=(0, 0, -1), motion="static", is_background=True,
+                      friction=config["floor_friction"], restitution=config["floor_restitution"],
+                      material=kg.Principled(color=floor_color, roughness=0.8)))
+    common.add_clevr_lights(scene)
+    scene.camera = common.shell_camera(rng, inner, outer)
+    for i in range(int(rng.integers(lo, hi + 1))):
+        shape = shapes.sample(rng)
+        scale = float(rng.uniform(scale_lo, scale_hi))
+        color = kg.random_hue_color(rng)
+        material = kg.choice(rng, list(common.MATERIALS))
+        spec = common.MATERIALS[material]
+        obj = shapes.make(shape, name=f"object_{i}", scale=scale,
+                          material=kg.Principled(color=color, **spec["look"]), density=spec["density"],
+                          friction=spec["friction"], restitution=spec["restitution"],
+                          labels={"shape": shape, "scale": scale, "color": list(color), "material": material})
+        obj = kg.place_without_overlap(scene, obj, region=common.SPAWN_REGION, rng=rng, random_rotation=True)
+        scene.replace_object(common.toss(rng, obj, obj.position))
+    return scene

@@ -1,0 +1,20 @@
+"""MOVi-E: MOVi-D with a camera moving on a straight line while looking at the centre.
+
+The camera starts in the half-sphere shell of radius 7-9 m and moves along a random
+straight line by up to `camera_motion` metres over the video (staying above the
+floor), looking at the origin in every frame.
+
+Config: as movi_d, plus
+  camera_motion   largest distance the camera travels, metres (4.0)
+"""
+
+from kubric_gen.worlds import _common as common
+from kubric_gen.worlds import movi_d
+
+CONFIG = {**movi_d.CONFIG, "camera_motion": 4.0}
+
+
+def build(rng, config):
+    inner, outer = common.check_range(config, "camera_radius")
+    distance = float(config["camera_motion"])
+    return movi_d.build(rng, config, camera=lambda r, scene: common.linear_camera(r, scene, inner, outer, distance))
