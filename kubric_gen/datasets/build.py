@@ -1,0 +1,195 @@
+"""`build_dataset`: a folder of scene directories -> a prepared TFDS dataset (what `kubric-gen
+build-dataset` and `kubric-gen run --tfds` call).
+
+TensorFlow, TFDS and Apache Beam are imported when `build_dataset` runs, not on import.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from kubric_gen.datasets.config import (
+    DatasetError,
+    Resolution,
+    assign_splits,
+    check_name,
+    downscale_factor,
+    parse_splits,
+)
+from kubric_gen.datasets.scenes import SceneInfo, epath, find_scenes
+
+log = logging.getLogger(__name__)
+CARD_FILE = "README.md"
+_EMPTY_SPLIT_MESSAGES = ("number of generated examples is 0", "No examples were yielded")
+
+
+@dataclass
+class BuildResult:
+    """What a build made: `path` is <data_dir>/<name>/<config>/<version>."""
+
+    name: str
+    config: str
+    version: str
+    data_dir: str
+    path: str
+    splits: dict[str, int]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    reused: bool = False
+    used_beam: bool = False
+    seconds: float = 0.0
+
+    @property
+    def num_examples(self) -> int:
+        return sum(self.splits.values())
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{s} {n}" for s, n in self.splits.items())
+        verb = "reused" if self.reused else "wrote"
+        line = f"{verb} {self.name}/{self.config}:{self.version} in {self.path} ({counts})"
+        if self.skipped:
+            line += f"; skipped {len(self.skipped)} scene directories (see the warnings)"
+        return line
+
+
+def _pick_group(scenes: list[SceneInfo], skipped: list[tuple[str, str]]) -> list[SceneInfo]:
+    """The scenes of the most common (world, resolution, frames); the others are skipped."""
+    groups = collections.Counter((s.world, s.width, s.height, s.num_frames) for s in scenes)
+    best = max(groups, key=lambda k: (groups[k], -min(i for i, s in enumerate(scenes)
+                                                       if (s.world, s.width, s.height, s.num_frames) == k)))
+    kept = []
+    for s in scenes:
+        if (s.world, s.width, s.height, s.num_frames) == best:
+            kept.append(s)
+        else:
+            reason = (f"world {s.world!r} at {s.width}x{s.height} with {s.num_frames} frames differs from the "
+                      f"dataset's {best[0]!r} at {best[1]}x{best[2]} with {best[3]} frames")
+            log.warning("skipping scene directory %s: %s", s.path, reason)
+            skipped.append((s.path, reason))
+    return kept
+
+
+def _card_facts(scene: SceneInfo) -> dict:
+    """The world, config and versions that made a scene (from its provenance.json / metadata.json flags)."""
+    path = epath(scene.path)
+    facts: dict = {}
+    try:
+        prov = json.loads((path / "provenance.json").read_text())
+        facts = {k: prov[k] for k in ("world", "config", "render_settings", "versions") if k in prov}
+    except (OSError, ValueError):
+        pass
+    if "config" not in facts:
+        try:
+            flags = json.loads((path / "metadata.json").read_text()).get("flags", {})
+            facts["config"] = {k: v for k, v in flags.items() if k not in ("seed", "world")}
+        except (OSError, ValueError, AttributeError):
+            pass
+    facts.setdefault("world", {"name": scene.world})
+    return facts
+
+
+def _beam_pipeline_options(beam_options: Sequence[str] | None):
+    if beam_options is None:
+        return None
+    try:
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError:
+        log.warning("apache_beam is not installed: generating the dataset in this process without Beam")
+        return None
+    options = list(beam_options)
+    if not any(o.startswith("--runner") for o in options):
+        options.append("--runner=DirectRunner")
+    return PipelineOptions(options)
+
+
+def _fingerprint(split_paths: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    return {s: sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in paths) for s, paths in split_paths.items()}
+
+
+def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.PathLike,
+                  config: str | None = None, beam_options: Sequence[str] | None = None,
+                  splits: str | Mapping[str, float] | Sequence[str] | None = None,
+                  overwrite: bool = False) -> BuildResult:
+    """Package the scene directories under `scenes_dir` as the TFDS dataset `name` in `data_dir`.
+
+    config: "WxH" (default: the scenes' own resolution; otherwise it must divide it by an
+    integer factor). beam_options: Beam pipeline arguments (e.g. ["--runner=DirectRunner"]);
+    None, or no apache_beam installed, generates in this process. splits: fractions by
+    name (default train 0.9, validation 0.1; e.g. "train=0.8,validation=0.1,test=0.1").
+    Incomplete or invalid scene directories are skipped with a warning and listed in the
+    result. A dataset already prepared from the same scenes is reused; one prepared from
+    other scenes is an error unless `overwrite`.
+    """
+    start = time.perf_counter()
+    scenes_dir, data_dir = os.path.expanduser(os.fspath(scenes_dir)), os.path.expanduser(os.fspath(data_dir))
+    check_name(name)
+    fractions = parse_splits(splits)
+    scenes, skipped = find_scenes(os.fspath(scenes_dir))
+    if not scenes:
+        raise DatasetError(f"SCENES_DIR: no complete scene directory in {scenes_dir}"
+                           + (f" ({len(skipped)} skipped)" if skipped else ""))
+    scenes = _pick_group(scenes, skipped)
+    first = scenes[0]
+    source = first.resolution
+    target = Resolution.parse(config) if config else source
+    downscale_factor(source, target)
+
+    import tensorflow_datasets as tfds
+
+    from kubric_gen.datasets.builder import DatasetSpec, make_builder_class
+
+    try:
+        tfds.builder_cls(name)
+        raise DatasetError(f"--name: {name!r} is a TFDS catalog dataset; tfds.load({name!r}) would load that one")
+    except tfds.core.registered.DatasetNotFoundError:
+        pass
+
+    by_name = {s.name: s.path for s in scenes}
+    assigned = assign_splits(sorted(by_name), fractions)
+    split_paths = {split: [by_name[n] for n in names] for split, names in assigned.items()}
+    for split in [s for s, paths in split_paths.items() if not paths]:
+        log.warning("split %r gets no scene (%d scene directories in all): it is left out", split, len(scenes))
+        del split_paths[split]
+    options = _beam_pipeline_options(beam_options)
+    spec = DatasetSpec(name=name, world=first.world, source=source, num_frames=first.num_frames,
+                       configs=tuple(dict.fromkeys([source, target])), split_paths=split_paths,
+                       card=_card_facts(first), use_beam=options is not None)
+    cls = make_builder_class(spec)
+    builder = cls(config=target.name, data_dir=os.fspath(data_dir))
+    out = epath(builder.data_dir)
+    reused = False
+    if (out / "dataset_info.json").exists():
+        try:
+            previous = json.loads((out / "metadata.json").read_text())["kubric_gen"]["scenes"]
+        except (OSError, ValueError, KeyError, TypeError):
+            previous = None
+        if overwrite:
+            out.rmtree()
+            builder = cls(config=target.name, data_dir=os.fspath(data_dir))
+        elif previous == _fingerprint(split_paths):
+            reused = True
+        else:
+            raise DatasetError(f"--data-dir: {out} exists with other scenes (pass --overwrite to rebuild it)")
+    if not reused:
+        download_config = tfds.download.DownloadConfig(beam_options=options, try_download_gcs=False)
+        with tempfile.TemporaryDirectory(prefix="kubric_gen-tfds-") as downloads:  # nothing is downloaded
+            try:
+                builder.download_and_prepare(download_config=download_config, download_dir=downloads)
+            except Exception as e:
+                if not any(m in str(e) for m in _EMPTY_SPLIT_MESSAGES):
+                    raise
+                raise DatasetError("a split has no scene directory that could be decoded (see the warnings); "
+                                   "without Beam such a split is left out") from e
+        (out / CARD_FILE).write_text(f"# {name}/{target.name}:{builder.version}\n\n{builder.info.description}\n")
+        skipped.extend(builder.skipped)
+    return BuildResult(name=name, config=target.name, version=str(builder.version), data_dir=os.fspath(data_dir),
+                       path=str(out), splits={s: int(builder.info.splits[s].num_examples) for s in split_paths
+                                              if s in builder.info.splits},
+                       skipped=skipped, reused=reused, used_beam=options is not None,
+                       seconds=time.perf_counter() - start)

@@ -1,0 +1,105 @@
+"""The TFDS feature dictionary: MOVi's features (names, shapes, dtypes, encodings) plus our extras.
+
+MOVi's (see docs/datasets.md and /work/shared/reference/MOVI_FORMAT.md):
+metadata/*, video, segmentations, forward_flow, backward_flow, depth, normal,
+object_coordinates, camera/*, instances/*, events/collisions/*, and the per-variant labels
+of `kubric_gen.datasets.schema`.
+
+Ours, extra keys that leave MOVi's untouched: forward_flow_occlusion, backward_flow_occlusion,
+tracks/{query_points, target_points, occluded}, camera/intrinsics, provenance/{world, seed,
+config, record}.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kubric_gen.datasets.schema import Label, Schema
+
+
+def _label_feature(label: Label):
+    import tensorflow_datasets as tfds
+
+    if label.kind == "class":
+        return tfds.features.ClassLabel(names=list(label.names), doc=label.doc)
+    if label.kind == "float3":
+        return tfds.features.Tensor(shape=(3,), dtype=np.float32, doc=label.doc)
+    if label.kind == "float":
+        return tfds.features.Scalar(dtype=np.float32, doc=label.doc)
+    if label.kind == "bool":
+        return tfds.features.Scalar(dtype=np.bool_, doc=label.doc)
+    return tfds.features.Text(doc=label.doc)
+
+
+def movi_features(schema: Schema, width: int, height: int, num_frames: int):
+    """The FeaturesDict of a dataset with this label schema at (width, height) and num_frames."""
+    import tensorflow_datasets as tfds
+
+    f = tfds.features
+    t, h, w = num_frames, height, width
+
+    def tensor(shape, dtype=np.float32, doc=None):
+        return f.Tensor(shape=shape, dtype=dtype, doc=doc)
+
+    def scalar(dtype, doc=None):
+        return f.Scalar(dtype=dtype, doc=doc)
+
+    metadata = {
+        "video_name": f.Text(doc="scene directory name"),
+        "width": scalar(np.int32), "height": scalar(np.int32), "num_frames": scalar(np.int32),
+        "num_instances": scalar(np.uint16),
+        "depth_range": tensor((2,), doc="[min, max] of depth: v / 65535 * (max - min) + min"),
+        "forward_flow_range": tensor((2,), doc="[min, max] of forward_flow (pixels)"),
+        "backward_flow_range": tensor((2,), doc="[min, max] of backward_flow (pixels)"),
+    }
+    instance = {
+        "mass": scalar(np.float32), "friction": scalar(np.float32), "restitution": scalar(np.float32),
+        "positions": tensor((t, 3)), "quaternions": tensor((t, 4), doc="w, x, y, z"),
+        "velocities": tensor((t, 3)), "angular_velocities": tensor((t, 3)),
+        "bboxes_3d": tensor((t, 8, 3)), "image_positions": tensor((t, 2), doc="normalised x, y"),
+        "bboxes": f.Sequence(f.BBoxFeature(doc="normalised ymin, xmin, ymax, xmax")),
+        "bbox_frames": f.Sequence(scalar(np.int32)),
+        "visibility": tensor((t,), np.uint16, doc="visible pixels per frame"),
+    }
+    for label in schema.instance:
+        instance[label.name] = _label_feature(label)
+
+    features = {
+        "metadata": metadata,
+        "video": f.Video(shape=(t, h, w, 3)),
+        "segmentations": f.Sequence(f.Image(shape=(h, w, 1)), length=t),
+        "forward_flow": f.Sequence(tensor((h, w, 2), np.uint16), length=t),
+        "backward_flow": f.Sequence(tensor((h, w, 2), np.uint16), length=t),
+        "depth": f.Sequence(f.Image(shape=(h, w, 1), dtype=np.uint16), length=t),
+        "normal": f.Video(shape=(t, h, w, 3), dtype=np.uint16),
+        "object_coordinates": f.Video(shape=(t, h, w, 3), dtype=np.uint16),
+        "camera": {
+            "focal_length": scalar(np.float32, "mm"), "sensor_width": scalar(np.float32, "mm"),
+            "field_of_view": scalar(np.float32, "horizontal, radians"),
+            "positions": tensor((t, 3)), "quaternions": tensor((t, 4), doc="w, x, y, z; Blender camera"),
+            # ours
+            "intrinsics": tensor((3, 3), doc="pixels, OpenCV convention, at this config's resolution"),
+        },
+        "instances": f.Sequence(instance),
+        "events": {"collisions": f.Sequence({
+            "instances": tensor((2,), np.uint16, doc="65535: floor or a non-instance"),
+            "frame": scalar(np.int32), "force": scalar(np.float32),
+            "position": tensor((3,)), "image_position": tensor((2,)), "contact_normal": tensor((3,)),
+        })},
+        # ours
+        "forward_flow_occlusion": f.Sequence(f.Image(shape=(h, w, 1)), length=t),
+        "backward_flow_occlusion": f.Sequence(f.Image(shape=(h, w, 1)), length=t),
+        "tracks": {
+            "query_points": tensor((None, 3), doc="t, y, x (pixels)"),
+            "target_points": tensor((None, t, 2), doc="x, y (pixels)"),
+            "occluded": tensor((None, t), np.bool_),
+        },
+        "provenance": {
+            "world": f.Text(), "seed": scalar(np.int64),
+            "config": f.Text(doc="JSON of metadata.json flags"), "record": f.Text(doc="JSON of provenance.json"),
+        },
+    }
+    for path, kind, _ in schema.scene:
+        group, _, leaf = path.rpartition("/")
+        (features[group] if group else features)[leaf] = _label_feature(Label(leaf, kind, get=lambda d: None))
+    return f.FeaturesDict(features)

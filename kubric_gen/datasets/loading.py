@@ -1,0 +1,91 @@
+"""Reading a prepared dataset back, and decoding its quantised layers.
+
+A prepared dataset describes its own features (features.json, dataset_info.json), so it
+needs no builder code to load: ``tfds.load(NAME, data_dir=DATA_DIR)`` finds no registered
+builder class named NAME and falls back to the files (TFDS's read-only builder), and
+``tfds.builder_from_directory(DATA_DIR/NAME/CONFIG/VERSION)`` reads one config directly.
+These helpers only add the path look-up and the MOVi decoding formulas.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from kubric_gen.datasets.config import DatasetError
+
+MAX_UINT16 = 65535.0
+
+
+def dataset_dir(name: str, data_dir: str | os.PathLike, config: str | None = None,
+                version: str | None = None) -> str:
+    """<data_dir>/<name>/<config>/<version> (default: the default config, the newest version)."""
+    import json
+
+    from etils import epath
+
+    root = epath.Path(os.path.expanduser(os.fspath(data_dir))) / name
+    if not root.is_dir():
+        raise DatasetError(f"no dataset {name!r} in {data_dir}")
+    if config is None:
+        meta = root / ".config" / "metadata.json"
+        config = json.loads(meta.read_text()).get("default_config_name") if meta.exists() else None
+        if config is None:
+            configs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if not configs:
+                raise DatasetError(f"dataset {name!r} in {data_dir} has no config")
+            config = configs[0]
+    config_dir = root / config
+    if version is None:
+        versions = [p.name for p in config_dir.iterdir() if p.is_dir() and (p / "dataset_info.json").exists()] \
+            if config_dir.is_dir() else []
+        if not versions:
+            raise DatasetError(f"dataset {name}/{config} in {data_dir} has no prepared version")
+        version = max(versions, key=lambda v: tuple(int(x) for x in v.split(".")))
+    return os.fspath(config_dir / version)
+
+
+def builder_from_directory(name: str, data_dir: str | os.PathLike, config: str | None = None,
+                           version: str | None = None):
+    """The read-only TFDS builder of a prepared dataset (no builder code needed)."""
+    import tensorflow_datasets as tfds
+
+    return tfds.builder_from_directory(dataset_dir(name, data_dir, config, version))
+
+
+def load(name: str, data_dir: str | os.PathLike, split: str = "train", config: str | None = None, **kwargs: Any):
+    """``tfds.load("NAME[/CONFIG]", data_dir=DATA_DIR, split=SPLIT, **kwargs)``: a tf.data.Dataset."""
+    import tensorflow_datasets as tfds
+
+    full = name if config is None else f"{name}/{config}"
+    kwargs.setdefault("download", False)
+    return tfds.load(full, data_dir=os.path.expanduser(os.fspath(data_dir)), split=split, **kwargs)
+
+
+def _dequantize(values: Any, value_range: Any) -> Any:
+    """``values / 65535 * (max - min) + min`` as float32, for one example or a batch (TensorFlow or numpy)."""
+    if type(values).__module__.startswith("tensorflow"):
+        import tensorflow as tf
+
+        r = tf.cast(value_range, tf.float32)
+        lo, hi = r[..., 0], r[..., 1]
+        for _ in range(4):  # (T, H, W, C) per example
+            lo, hi = lo[..., None], hi[..., None]
+        return tf.cast(values, tf.float32) / MAX_UINT16 * (hi - lo) + lo
+    import numpy as np
+
+    r = np.asarray(value_range, dtype=np.float64)
+    lo, hi = r[..., 0].reshape(r.shape[:-1] + (1,) * 4), r[..., 1].reshape(r.shape[:-1] + (1,) * 4)
+    return (np.asarray(values, dtype=np.float64) / MAX_UINT16 * (hi - lo) + lo).astype(np.float32)
+
+
+def decode_depth(example: dict) -> Any:
+    """Depth (T, H, W, 1) float32: distance from the camera centre, from `depth` and `metadata/depth_range`."""
+    return _dequantize(example["depth"], example["metadata"]["depth_range"])
+
+
+def decode_flow(example: dict, direction: str = "forward") -> Any:
+    """Flow (T, H, W, 2) float32 (d_row, d_col pixels) from `<direction>_flow` and its range."""
+    if direction not in ("forward", "backward"):
+        raise ValueError(f"direction must be 'forward' or 'backward' (got {direction!r})")
+    return _dequantize(example[f"{direction}_flow"], example["metadata"][f"{direction}_flow_range"])

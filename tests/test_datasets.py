@@ -1,0 +1,377 @@
+"""TFDS packaging (kubric_gen.datasets): MOVi's features, decoding, downscaling, splits, loading, robustness.
+
+Builds from 4 tiny real scenes (32x32, 4 frames) rendered once per module.
+"""
+
+import argparse
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore:label\\(\\) is deprecated:DeprecationWarning")
+tf = pytest.importorskip("tensorflow")
+tfds = pytest.importorskip("tensorflow_datasets")
+
+from kubric_gen.datasets import DatasetError, build_dataset, decode_depth, decode_flow  # noqa: E402
+from kubric_gen.datasets.config import assign_splits, parse_splits, scene_hash  # noqa: E402
+from kubric_gen.datasets.loading import builder_from_directory, dataset_dir, load  # noqa: E402
+from kubric_gen.io import read_float_layers, read_layers, read_rgba  # noqa: E402
+from kubric_gen.job import render_scene  # noqa: E402
+from kubric_gen.render.settings import RenderSettings  # noqa: E402
+
+REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "kubric_movi_a_128"
+NAME = "kg_test_movi"
+T, H, W = 4, 32, 32
+SEEDS = (0, 1, 2, 3)
+
+# MOVI_FORMAT.md's table as tf.data element specs: path -> (shape, dtype) of one example.
+# N: per-instance / per-collision (variable), None: ragged.
+N = None
+MOVI_A = {
+    "metadata/video_name": ((), tf.string),
+    "metadata/width": ((), tf.int32), "metadata/height": ((), tf.int32), "metadata/num_frames": ((), tf.int32),
+    "metadata/num_instances": ((), tf.uint16),
+    "metadata/depth_range": ((2,), tf.float32), "metadata/forward_flow_range": ((2,), tf.float32),
+    "metadata/backward_flow_range": ((2,), tf.float32),
+    "video": (("T", "H", "W", 3), tf.uint8),
+    "segmentations": (("T", "H", "W", 1), tf.uint8),
+    "forward_flow": (("T", "H", "W", 2), tf.uint16), "backward_flow": (("T", "H", "W", 2), tf.uint16),
+    "depth": (("T", "H", "W", 1), tf.uint16),
+    "normal": (("T", "H", "W", 3), tf.uint16), "object_coordinates": (("T", "H", "W", 3), tf.uint16),
+    "camera/focal_length": ((), tf.float32), "camera/sensor_width": ((), tf.float32),
+    "camera/field_of_view": ((), tf.float32),
+    "camera/positions": (("T", 3), tf.float32), "camera/quaternions": (("T", 4), tf.float32),
+    "instances/mass": ((N,), tf.float32), "instances/friction": ((N,), tf.float32),
+    "instances/restitution": ((N,), tf.float32),
+    "instances/positions": ((N, "T", 3), tf.float32), "instances/quaternions": ((N, "T", 4), tf.float32),
+    "instances/velocities": ((N, "T", 3), tf.float32), "instances/angular_velocities": ((N, "T", 3), tf.float32),
+    "instances/bboxes_3d": ((N, "T", 8, 3), tf.float32), "instances/image_positions": ((N, "T", 2), tf.float32),
+    "instances/bboxes": ((N, None, 4), tf.float32), "instances/bbox_frames": ((N, None), tf.int32),
+    "instances/visibility": ((N, "T"), tf.uint16),
+    "instances/shape_label": ((N,), tf.int64), "instances/size_label": ((N,), tf.int64),
+    "instances/color": ((N, 3), tf.float32), "instances/color_label": ((N,), tf.int64),
+    "instances/material_label": ((N,), tf.int64),
+    "events/collisions/instances": ((N, 2), tf.uint16), "events/collisions/frame": ((N,), tf.int32),
+    "events/collisions/force": ((N,), tf.float32), "events/collisions/position": ((N, 3), tf.float32),
+    "events/collisions/image_position": ((N, 2), tf.float32),
+    "events/collisions/contact_normal": ((N, 3), tf.float32),
+}
+CLASS_NAMES = {"shape_label": ["cube", "cylinder", "sphere"], "size_label": ["small", "large"],
+               "color_label": ["blue", "brown", "cyan", "gray", "green", "purple", "red", "yellow"],
+               "material_label": ["metal", "rubber"]}
+# How MOVi stores them (the "encodings"): feature class and dtype.
+ENCODINGS = {"video": ("Video", np.uint8), "normal": ("Video", np.uint16), "object_coordinates": ("Video", np.uint16),
+             "segmentations": ("Sequence/Image", np.uint8), "depth": ("Sequence/Image", np.uint16),
+             "forward_flow": ("Sequence/Tensor", np.uint16), "backward_flow": ("Sequence/Tensor", np.uint16)}
+OURS = {"forward_flow_occlusion": (("T", "H", "W", 1), tf.uint8),
+        "backward_flow_occlusion": (("T", "H", "W", 1), tf.uint8),
+        "tracks/query_points": ((None, 3), tf.float32), "tracks/target_points": ((None, "T", 2), tf.float32),
+        "tracks/occluded": ((None, "T"), tf.bool), "camera/intrinsics": ((3, 3), tf.float32),
+        "provenance/world": ((), tf.string), "provenance/seed": ((), tf.int64),
+        "provenance/config": ((), tf.string), "provenance/record": ((), tf.string)}
+
+
+def _flat(spec, prefix=""):
+    out = {}
+    for k, v in spec.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}/"))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def _expected_shape(shape, t, h, w):
+    return tuple({"T": t, "H": h, "W": w}.get(d, d) if isinstance(d, str) else d for d in shape)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("datasets")
+
+
+@pytest.fixture(scope="module")
+def scenes(root):
+    out = root / "scenes"
+    for seed in SEEDS:
+        render_scene("movi_a", seed, out / f"seed_{seed:05d}", RenderSettings(samples=4, denoise=False, threads=1),
+                     {"resolution": [W, H], "num_frames": T}, num_tracks=16, float_layers=True, preview=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def built(scenes, root):
+    return build_dataset(scenes, NAME, root / "tfds")
+
+
+@pytest.fixture(scope="module")
+def examples(built):
+    """All examples of the native config, by scene name, as numpy (through tfds.as_numpy)."""
+    out = {}
+    for split in built.splits:
+        for ex in tfds.as_numpy(load(NAME, built.data_dir, split=split)):
+            out[ex["metadata"]["video_name"].decode()] = ex
+    return out
+
+
+def test_importing_kubric_gen_does_not_import_tensorflow():
+    code = ("import sys, kubric_gen, kubric_gen.datasets, kubric_gen.datasets.cli; "
+            "bad = [m for m in ('tensorflow', 'tensorflow_datasets', 'apache_beam') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_build_makes_train_and_validation_with_a_card(built):
+    assert built.splits.keys() == {"train", "validation"} and built.num_examples == len(SEEDS)
+    assert all(n > 0 for n in built.splits.values()) and not built.skipped and not built.reused
+    assert built.config == f"{W}x{H}" and Path(built.path) == Path(built.data_dir) / NAME / f"{W}x{H}" / "1.0.0"
+    info = builder_from_directory(NAME, built.data_dir).info
+    assert "movi_a" in info.description and "Kubric" in info.citation
+    assert info.metadata["kubric_gen"]["world"] == "movi_a"
+    assert info.metadata["kubric_gen"]["card"]["world"]["name"] == "movi_a"
+    card = (Path(built.path) / "README.md").read_text()
+    assert "movi_a" in card and "depth_range" in card
+    assert not (Path(built.data_dir) / "downloads").exists()
+
+
+def test_loads_both_ways(built, examples):
+    by_load = tfds.builder(NAME, data_dir=built.data_dir)  # no builder class registered: read from the files
+    by_dir = tfds.builder_from_directory(dataset_dir(NAME, built.data_dir))
+    assert by_load.info.splits["train"].num_examples == by_dir.info.splits["train"].num_examples
+    assert by_dir.info.splits.total_num_examples == len(SEEDS)
+    ds = tfds.load(NAME, data_dir=built.data_dir, split="validation")
+    names = {ex["metadata"]["video_name"].numpy().decode() for ex in ds}
+    ds2 = by_dir.as_dataset(split="validation")
+    assert names == {ex["metadata"]["video_name"].numpy().decode() for ex in ds2}
+    assert set(examples) == {f"seed_{s:05d}" for s in SEEDS}
+
+
+def test_features_are_movis_plus_extras(built):
+    b = builder_from_directory(NAME, built.data_dir)
+    spec = _flat(b.as_dataset(split="train").element_spec)
+    for path, (shape, dtype) in {**MOVI_A, **OURS}.items():
+        assert path in spec, path
+        assert spec[path].dtype == dtype, (path, spec[path].dtype)
+        assert tuple(spec[path].shape) == _expected_shape(shape, T, H, W), (path, spec[path].shape)
+    assert set(spec) == set(MOVI_A) | set(OURS)  # nothing else, e.g. no top-level rng, no instances/segmentations
+    features = b.info.features
+    for name, names in CLASS_NAMES.items():
+        assert features["instances"].feature[name].names == names
+    for name, (kind, dtype) in ENCODINGS.items():
+        feature = features[name]
+        if kind == "Video":
+            assert isinstance(feature, tfds.features.Video)
+        else:
+            assert isinstance(feature, tfds.features.Sequence) and feature.feature.__class__.__name__ == \
+                kind.split("/")[1]
+        assert np.dtype(feature.np_dtype) == np.dtype(dtype), name
+    assert isinstance(features["instances"].feature["bboxes"].feature, tfds.features.BBoxFeature)
+
+
+def test_decoded_layers_equal_the_scenes(scenes, examples):
+    for name, ex in examples.items():
+        exact = read_float_layers(scenes / name)
+        meta = json.loads((scenes / name / "metadata.json").read_text())
+        assert ex["metadata"]["num_instances"] == meta["metadata"]["num_instances"] == len(ex["instances"]["mass"])
+        np.testing.assert_array_equal(ex["video"], read_rgba(scenes / name)[..., :3])
+        np.testing.assert_array_equal(ex["segmentations"][..., 0], exact["segmentation"])
+        lo, hi = ex["metadata"]["depth_range"]
+        depth, finite = decode_depth(ex)[..., 0], np.isfinite(exact["depth"])
+        step = (hi - lo) / 65535
+        assert np.abs(depth - exact["depth"])[finite].max() <= step / 2 * 1.01 + 1e-5
+        for direction in ("forward", "backward"):
+            lo, hi = ex["metadata"][f"{direction}_flow_range"]
+            err = np.abs(decode_flow(ex, direction) - exact[f"{direction}_flow"]).max()
+            assert err <= (hi - lo) / 65535 / 2 * 1.01 + 1e-6, (name, direction, err)
+            np.testing.assert_array_equal(ex[f"{direction}_flow_occlusion"][..., 0],
+                                          exact[f"{direction}_flow_occlusion"].astype(np.uint8))
+        normal = ex["normal"] / 65535 * 2 - 1
+        assert np.abs(normal - exact["normal"]).max() <= 1 / 65535 + 1e-6
+        assert np.abs(ex["object_coordinates"] / 65535 - exact["object_coordinates"]).max() <= 1 / 65535
+        inst = meta["instances"]
+        labels = [CLASS_NAMES["shape_label"][k] for k in ex["instances"]["shape_label"]]
+        assert labels == [i["shape"] for i in inst]
+        np.testing.assert_allclose(ex["instances"]["positions"], [i["positions"] for i in inst], rtol=1e-6)
+        np.testing.assert_array_equal(ex["instances"]["visibility"], [i["visibility"] for i in inst])
+        np.testing.assert_array_equal(ex["camera"]["intrinsics"], np.float32(meta["camera"]["intrinsics"]))
+        assert ex["provenance"]["world"] == b"movi_a" and ex["provenance"]["seed"] == meta["metadata"]["seed"]
+        assert ex["tracks"]["query_points"].shape == (16, 3)
+
+
+def test_downscaled_config(built, scenes, examples):
+    small = build_dataset(scenes, NAME, built.data_dir, config="16x16")
+    assert small.config == "16x16" and small.splits == built.splits
+    b = tfds.builder_from_directory(dataset_dir(NAME, built.data_dir, "16x16"))
+    spec = _flat(b.as_dataset(split="train").element_spec)
+    for path, (shape, _) in {**MOVI_A, **OURS}.items():
+        assert tuple(spec[path].shape) == _expected_shape(shape, T, 16, 16), path
+    for split in small.splits:
+        for ex in tfds.as_numpy(tfds.load(f"{NAME}/16x16", data_dir=built.data_dir, split=split)):
+            name = ex["metadata"]["video_name"].decode()
+            full, exact = examples[name], read_float_layers(scenes / name)
+            assert (ex["metadata"]["width"], ex["metadata"]["height"]) == (16, 16)
+            blocks = read_rgba(scenes / name)[..., :3].reshape(T, 16, 2, 16, 2, 3).astype(float).mean(axis=(2, 4))
+            assert np.abs(ex["video"] - blocks).max() <= 0.5
+            np.testing.assert_array_equal(ex["segmentations"][..., 0], exact["segmentation"][:, 1::2, 1::2])
+            for direction in ("forward", "backward"):
+                key = f"{direction}_flow_range"
+                np.testing.assert_allclose(ex["metadata"][key], full["metadata"][key] / 2, rtol=1e-6)
+                lo, hi = ex["metadata"][key]
+                err = np.abs(decode_flow(ex, direction) - exact[f"{direction}_flow"][:, 1::2, 1::2] / 2).max()
+                assert err <= (hi - lo) / 65535 / 2 * 1.01 + 1e-6
+            np.testing.assert_allclose(ex["camera"]["intrinsics"], full["camera"]["intrinsics"] * [[.5], [.5], [1]])
+            vis = ex["instances"]["visibility"].astype(int).sum(axis=0)
+            np.testing.assert_array_equal(vis, (ex["segmentations"][..., 0] > 0).sum(axis=(1, 2)))
+            np.testing.assert_allclose(ex["tracks"]["query_points"][:, 1:], full["tracks"]["query_points"][:, 1:] / 2)
+    with pytest.raises(DatasetError, match="integer factor"):
+        build_dataset(scenes, NAME, built.data_dir, config="20x20")
+
+
+def test_movi_style_input_pipeline_runs_an_epoch(built):
+    def preprocess(ex):
+        video = tf.cast(ex["video"], tf.float32) / 255.0
+        flow = decode_flow(ex, "backward")
+        return {"video": video, "segmentations": tf.cast(ex["segmentations"], tf.int32), "flow": flow,
+                "depth": decode_depth(ex)}
+
+    ds = load(NAME, built.data_dir, split="train", shuffle_files=True)
+    ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).batch(2).prefetch(1)
+    seen = 0
+    for batch in ds:
+        assert batch["video"].shape[1:] == (T, H, W, 3) and batch["flow"].shape[1:] == (T, H, W, 2)
+        assert batch["segmentations"].dtype == tf.int32 and float(tf.reduce_max(batch["video"])) <= 1.0
+        seen += int(batch["video"].shape[0])
+    assert seen == built.splits["train"]
+    flows = load(NAME, built.data_dir, split="train").map(
+        lambda ex: {"backward_flow": ex["backward_flow"], "metadata": {"backward_flow_range":
+                                                                       ex["metadata"]["backward_flow_range"]}})
+    batched = next(iter(tfds.as_numpy(flows.batch(2))))
+    per_example = [decode_flow({"backward_flow": batched["backward_flow"][i],
+                                "metadata": {"backward_flow_range": batched["metadata"]["backward_flow_range"][i]}},
+                               "backward") for i in range(len(batched["backward_flow"]))]
+    np.testing.assert_allclose(decode_flow(batched, "backward"), np.stack(per_example), rtol=1e-6)
+
+
+def test_invalid_scene_directories_are_skipped_with_a_warning(scenes, root, caplog):
+    mixed = root / "mixed"
+    for seed in (0, 1, 2, 3):
+        shutil.copytree(scenes / f"seed_{seed:05d}", mixed / f"seed_{seed:05d}")
+    truncated = mixed / "seed_00001" / "metadata.json"
+    truncated.write_text(truncated.read_text()[:200])
+    (mixed / "seed_00002" / "rgba_00002.png").unlink()
+    corrupt = mixed / "seed_00003" / "segmentation_00001.png"
+    corrupt.write_bytes(corrupt.read_bytes()[:40])
+    shutil.copytree(scenes / "seed_00000", mixed / "seed_00004")  # a damaged 16-bit PNG (CRC mismatch)
+    damaged = mixed / "seed_00004" / "normal_00002.png"
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    (mixed / ".tmp-seed_00009-abc").mkdir()  # a render in progress is not a scene
+    with caplog.at_level(logging.WARNING):
+        result = build_dataset(mixed, "kg_test_mixed", root / "tfds", splits="train=0.5,validation=0.5")
+    assert result.num_examples == 1
+    reasons = dict(result.skipped)
+    assert len(reasons) == 4
+    assert "metadata.json is unreadable" in reasons[str(mixed / "seed_00001")]
+    assert "missing [2]" in reasons[str(mixed / "seed_00002")]
+    assert str(mixed / "seed_00003") in reasons
+    text = caplog.text
+    assert all(f"seed_0000{k}" in text for k in (1, 2, 3)) and "skipping scene directory" in text
+    assert "segmentation_00001.png" in text and "normal_00002.png: cannot decode" in text
+    broken = root / "broken"
+    shutil.copytree(mixed / "seed_00001", broken / "seed_00001")
+    with pytest.raises(DatasetError, match="no complete scene directory"):
+        build_dataset(broken, "kg_test_none", root / "tfds")
+
+
+def test_rebuilding_reuses_or_needs_overwrite(built, scenes, root):
+    again = build_dataset(scenes, NAME, built.data_dir)
+    assert again.reused and again.splits == built.splits
+    subset = root / "subset"
+    shutil.copytree(scenes / "seed_00000", subset / "seed_00000")
+    shutil.copytree(scenes / "seed_00001", subset / "seed_00001")
+    with pytest.raises(DatasetError, match="--overwrite"):
+        build_dataset(subset, NAME, root / "tfds")
+    other = build_dataset(subset, NAME, root / "tfds_other")
+    assert other.num_examples == 2
+    shutil.copytree(scenes / "seed_00002", subset / "seed_00002")
+    rebuilt = build_dataset(subset, NAME, root / "tfds_other", overwrite=True)
+    assert rebuilt.num_examples == 3 and not rebuilt.reused
+
+
+def test_beam_build_matches_in_process(built, scenes, root, examples):
+    pytest.importorskip("apache_beam")
+    result = build_dataset(scenes, "kg_test_beam", root / "tfds", beam_options=["--runner=DirectRunner"])
+    assert result.used_beam and result.splits == built.splits
+    for split in result.splits:
+        for ex in tfds.as_numpy(load("kg_test_beam", result.data_dir, split=split)):
+            ref = examples[ex["metadata"]["video_name"].decode()]
+            np.testing.assert_array_equal(ex["video"], ref["video"])
+            np.testing.assert_array_equal(ex["depth"], ref["depth"])
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="needs ../shared/reference")
+def test_kubric_scene_directory_packages_with_movi_a_labels(root, built):
+    result = build_dataset(REFERENCE, "kg_test_kubric", root / "tfds", config="64x64", splits="train=1")
+    assert result.splits == {"train": 1}
+    ex = next(iter(tfds.as_numpy(load("kg_test_kubric", result.data_dir, config="64x64"))))
+    assert ex["video"].shape == (8, 64, 64, 3) and ex["metadata"]["num_instances"] == 7
+    assert ex["provenance"]["world"] == b"movi_a" and not ex["forward_flow_occlusion"].any()
+    ours = _flat(builder_from_directory(NAME, built.data_dir).as_dataset(split="train").element_spec)
+    kubric = _flat(builder_from_directory("kg_test_kubric", result.data_dir, "64x64")
+                   .as_dataset(split="train").element_spec)
+    assert set(ours) == set(kubric)
+    lo, hi = ex["metadata"]["depth_range"]
+    assert 0 < lo < hi and np.isfinite(decode_depth(ex)).all()
+    native = build_dataset(REFERENCE, "kg_test_kubric", root / "tfds", splits="train=1")
+    ex = next(iter(tfds.as_numpy(load("kg_test_kubric", native.data_dir, config="128x128"))))
+    layers = read_layers(REFERENCE)
+    np.testing.assert_array_equal(ex["video"], read_rgba(REFERENCE)[..., :3])
+    np.testing.assert_array_equal(ex["segmentations"][..., 0], layers["segmentation"])
+    assert np.abs(ex["normal"] / 65535 * 2 - 1 - layers["normal"]).max() < 1e-6
+    assert np.abs(decode_flow(ex, "forward") - layers["forward_flow"]).max() < 1e-5
+
+
+def test_splits_are_a_deterministic_hash_of_the_scene_name():
+    names = [f"seed_{i:05d}" for i in range(2000)]
+    splits = assign_splits(names, parse_splits(None))
+    assert splits == assign_splits(list(reversed(names)), parse_splits("train=0.9,validation=0.1"))
+    assert 0.87 < len(splits["train"]) / len(names) < 0.93
+    subset = assign_splits(names[:500], parse_splits(None))
+    assert set(subset["validation"]) == set(splits["validation"]) & set(names[:500])
+    three = assign_splits(names, parse_splits(["train", "validation", "test"]))
+    assert [round(len(three[s]) / 2000, 1) for s in ("train", "validation", "test")] == [0.8, 0.1, 0.1]
+    tiny = assign_splits(["a", "b"], parse_splits(None))
+    assert len(tiny["train"]) == len(tiny["validation"]) == 1
+    for name in ("a", "b", "c", "seed_00000"):
+        assert assign_splits([name], parse_splits(None)) == {"train": [name], "validation": []}
+    assert 0 <= scene_hash("x") < 1 and scene_hash("x") == scene_hash("x")
+    for bad in ("train=0.5,validation=0.4", "train=1,all=0", "train=-1,validation=2", "train=x"):
+        with pytest.raises(DatasetError):
+            parse_splits(bad)
+
+
+def test_build_dataset_command(scenes, root, capsys):
+    from kubric_gen.datasets.cli import add_commands
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true")
+    parser = argparse.ArgumentParser(prog="kubric-gen")
+    add_commands(parser.add_subparsers(dest="command", required=True), common)
+    args = parser.parse_args(["build-dataset", str(scenes), "--name", "kg_test_cli", "--data-dir",
+                              str(root / "tfds"), "--config", "16x16", "--no-beam"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "kg_test_cli/16x16:1.0.0" in out and "tfds.load('kg_test_cli'" in out
+    for argv, message in ((["--name", "Bad-Name"], "snake_case"), (["--name", "mnist"], "TFDS catalog"),
+                          (["--name", "ok", "--config", "abc"], "WxH")):
+        args = parser.parse_args(["build-dataset", str(scenes), "--data-dir", str(root / "tfds"), "--no-beam",
+                                  *argv])
+        with pytest.raises(DatasetError, match=message):
+            args.func(args)
