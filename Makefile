@@ -13,11 +13,17 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[all]'
 	touch $(STAMP)
 
+# A small MOVi-A dataset end to end: 4 scenes rendered with the Beam pipeline (local
+# runner), packaged as the TFDS dataset movi_a_demo, then loaded back.
 demo: $(STAMP)
-	$(BIN)/kubric-gen render movi_a --seed 0 --output output/movi_a/seed_00000 --overwrite \
-		--resolution 128x128 --samples 32
-	@echo "scene directory: output/movi_a/seed_00000/ (rgba_*.png, metadata.json, events.json, provenance.json)"
-	@echo "preview:         output/movi_a/seed_00000/preview.gif"
+	$(BIN)/kubric-gen run movi_a --num-scenes 4 --output output/movi_a --resolution 128x128 --samples 16 \
+		--tfds movi_a_demo --tfds-data-dir output/tfds
+	$(BIN)/python -c "import tensorflow_datasets as tfds; \
+		ex = next(iter(tfds.load('movi_a_demo', data_dir='output/tfds', split='train').take(1))); \
+		print('loaded movi_a_demo:', {k: tuple(ex[k].shape) for k in ('video', 'segmentations', 'forward_flow', 'depth')})"
+	@echo "scenes:   output/movi_a/scene_0000000{0..3}/ (frames, ground truth, metadata.json; run summary output/movi_a/_run.json)"
+	@echo "previews: output/movi_a/scene_*/preview.gif"
+	@echo "dataset:  output/tfds/movi_a_demo/128x128/1.0.0 (tfds.load('movi_a_demo', data_dir='output/tfds'))"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

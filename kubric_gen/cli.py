@@ -205,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     from kubric_gen.datasets.cli import add_commands as add_dataset_commands
 
     add_dataset_commands(sub, common)
+
+    from kubric_gen.pipeline.cli import add_commands as add_pipeline_commands
+
+    add_pipeline_commands(sub, common)
     return parser
 
 

@@ -7,12 +7,13 @@ TensorFlow, TFDS and Apache Beam are imported when `build_dataset` runs, not on 
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kubric_gen.datasets.config import (
@@ -112,6 +113,22 @@ def _fingerprint(split_paths: Mapping[str, list[str]]) -> dict[str, list[str]]:
     return {s: sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in paths) for s, paths in split_paths.items()}
 
 
+@contextlib.contextmanager
+def _quiet_tfds_deprecations() -> Iterator[None]:
+    """TFDS warns about its own deprecated `.dtype` fields on every build; hide those."""
+    class Filter(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return ".dtype` is deprecated" not in record.getMessage()
+
+    absl_logger = logging.getLogger("absl")
+    quiet = Filter()
+    absl_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        absl_logger.removeFilter(quiet)
+
+
 def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.PathLike,
                   config: str | None = None, beam_options: Sequence[str] | None = None,
                   splits: str | Mapping[str, float] | Sequence[str] | None = None,
@@ -180,7 +197,8 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
         download_config = tfds.download.DownloadConfig(beam_options=options, try_download_gcs=False)
         with tempfile.TemporaryDirectory(prefix="kubric_gen-tfds-") as downloads:  # nothing is downloaded
             try:
-                builder.download_and_prepare(download_config=download_config, download_dir=downloads)
+                with _quiet_tfds_deprecations():
+                    builder.download_and_prepare(download_config=download_config, download_dir=downloads)
             except Exception as e:
                 if not any(m in str(e) for m in _EMPTY_SPLIT_MESSAGES):
                     raise

@@ -142,7 +142,8 @@ def inspect_scene(path) -> tuple[SceneInfo, dict]:
 
 
 def list_scene_dirs(scenes_dir) -> list:
-    """The scene directories of a folder (sorted by name; hidden and temporary ones left out).
+    """The scene directories of a folder (sorted by name; hidden and temporary ones, and the
+    pipeline's bookkeeping such as `_status/` and `_tfds/`, left out).
 
     A folder that is itself a scene directory (has metadata.json) is its only scene.
     """
@@ -151,7 +152,8 @@ def list_scene_dirs(scenes_dir) -> list:
         raise DatasetError(f"SCENES_DIR: {scenes_dir} is not a directory")
     if (root / "metadata.json").exists():
         return [root]
-    return sorted((p for p in root.iterdir() if not p.name.startswith(".") and p.is_dir()), key=lambda p: p.name)
+    return sorted((p for p in root.iterdir() if not p.name.startswith((".", "_")) and p.is_dir()),
+                  key=lambda p: p.name)
 
 
 def _inspect_or_reason(path) -> SceneInfo | str:

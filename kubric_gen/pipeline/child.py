@@ -1,0 +1,378 @@
+"""Crash isolation: every scene renders in a child process.
+
+Parent side (`Child`): starts `python -m kubric_gen.pipeline.child`, sends it one job at a
+time (a JSON line on its stdin) and waits for the answer (a JSON line on a dedicated pipe)
+at most `timeout` seconds. A child that dies (a segfault in bpy, the OOM killer, a world
+that kills itself) or runs past its timeout is killed and reported as a `SceneFailure`
+with the tail of its stdout/stderr; the next job starts a fresh child. A child serves at
+most `scenes_per_child` scenes (`SceneRunner`), then is replaced, so a leak cannot pile up.
+
+Child side (`main`): dies with its parent (Linux `PR_SET_PDEATHSIG`), reads jobs, runs
+`kubric_gen.job.render_scene` into the output (a local scene directory, or a local
+scratch directory uploaded with fsspec) and answers `{"ok": true, "timings": ...}` or
+`{"ok": false, "error": ..., "user_error": ...}`. It exits on end of input or after
+`--idle-timeout` seconds without a job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import ctypes
+import hashlib
+import json
+import logging
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import weakref
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CHILD_MODULE = "kubric_gen.pipeline.child"
+PARENT_PID_ENV = "KUBRIC_GEN_PARENT_PID"
+TAIL_BYTES = 4000
+IDLE_TIMEOUT_S = 60.0
+SCRATCH_PREFIX = "kubric_gen-child-"
+
+
+class SceneFailure(Exception):
+    """One failed attempt at a scene: why, the child's output tail, and whether a retry may help."""
+
+    def __init__(self, reason: str, stderr_tail: str = "", retryable: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.stderr_tail = stderr_tail
+        self.retryable = retryable
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "did not exit"
+    if returncode < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+# -- parent side ------------------------------------------------------------------------
+
+_live_children: weakref.WeakSet[Child] = weakref.WeakSet()
+_stale_cleaned = False
+
+
+def _clean_stale_scratch() -> None:
+    """Remove scratch directories of processes that died without cleaning up (SIGKILL), once per process."""
+    global _stale_cleaned
+    if _stale_cleaned:
+        return
+    _stale_cleaned = True
+    root = Path(tempfile.gettempdir())
+    for path in root.glob(f"{SCRATCH_PREFIX}*"):
+        pid = path.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
+
+
+class Child:
+    """One child process rendering the scenes sent to it, one at a time."""
+
+    def __init__(self, idle_timeout: float = IDLE_TIMEOUT_S) -> None:
+        self.idle_timeout = idle_timeout
+        self.proc: subprocess.Popen | None = None
+        self.scratch: str | None = None
+        self._log = None
+        self._result_fd: int | None = None
+        self._buffer = b""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _start(self) -> None:
+        _clean_stale_scratch()
+        self.scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+        self._log = tempfile.TemporaryFile(dir=self.scratch)
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", CHILD_MODULE, "--result-fd", str(write_fd),
+                 "--idle-timeout", str(self.idle_timeout)],
+                stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), env=env)
+        finally:
+            os.close(write_fd)
+        self._result_fd = read_fd
+        self._buffer = b""
+        _live_children.add(self)
+
+    def _tail(self, start: int) -> str:
+        if self._log is None:
+            return ""
+        size = os.fstat(self._log.fileno()).st_size
+        offset = max(start, size - TAIL_BYTES)
+        data = os.pread(self._log.fileno(), size - offset, offset) if size > offset else b""
+        return data.decode("utf-8", "replace").strip()
+
+    def _read_line(self, deadline: float | None) -> bytes | None:
+        """The next line from the result pipe; None at end of file; TimeoutError past `deadline`."""
+        while b"\n" not in self._buffer:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([self._result_fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(self._result_fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
+
+    def run(self, job: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Run one job in the child; return its answer or raise SceneFailure.
+
+        After any failure the child is gone (killed if need be); the next call starts a new one.
+        """
+        if not self.alive:
+            self.close()
+            self._start()
+        start = os.fstat(self._log.fileno()).st_size
+        deadline = None if not timeout else time.monotonic() + timeout
+        try:
+            self.proc.stdin.write((json.dumps(dict(job, scratch=self.scratch)) + "\n").encode())
+            self.proc.stdin.flush()
+            line = self._read_line(deadline)
+        except TimeoutError:
+            self._kill()
+            tail = self._tail(start)
+            self.close()
+            raise SceneFailure(f"timed out after {timeout:g} s (--scene-timeout)", tail) from None
+        except (BrokenPipeError, OSError):
+            line = None
+        if line is None:
+            try:
+                returncode = self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._kill()
+                returncode = self.proc.returncode
+            tail = self._tail(start)
+            self.close()
+            raise SceneFailure(f"the child process {describe_exit(returncode)}", tail)
+        try:
+            answer = json.loads(line)
+        except json.JSONDecodeError:
+            tail = self._tail(start)
+            self.close()
+            raise SceneFailure(f"the child process answered garbage: {line[:200]!r}", tail) from None
+        if not answer.get("ok"):
+            tail = self._tail(start)
+            self.close()  # its Blender state may be dirty
+            raise SceneFailure(str(answer.get("error", "unknown error")), tail,
+                               retryable=not answer.get("user_error", False))
+        return answer
+
+    def _kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a process in D state
+                pass
+
+    def close(self) -> None:
+        """Let the child finish (end of input), killing it if it lingers; remove its scratch space."""
+        if self.proc is not None:
+            try:
+                if self.proc.poll() is None:
+                    self.proc.stdin.close()
+                    self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            self._kill()
+            if self.proc.stdin and not self.proc.stdin.closed:
+                try:
+                    self.proc.stdin.close()
+                except OSError:
+                    pass
+            self.proc = None
+        if self._result_fd is not None:
+            os.close(self._result_fd)
+            self._result_fd = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
+
+class SceneRunner:
+    """A `Child` replaced after `scenes_per_child` scenes and after every failure."""
+
+    def __init__(self, scenes_per_child: int = 1) -> None:
+        self.scenes_per_child = max(1, int(scenes_per_child))
+        self.child = Child()
+        self.served = 0
+
+    def run(self, job: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        if self.served >= self.scenes_per_child:
+            self.child.close()
+            self.served = 0
+        self.served += 1
+        try:
+            return self.child.run(job, timeout)
+        except SceneFailure:
+            self.served = 0
+            raise
+
+    def close(self) -> None:
+        self.child.close()
+
+
+_local = threading.local()
+
+
+def thread_runner(scenes_per_child: int) -> SceneRunner:
+    """This thread's SceneRunner (a child process is used by the thread that started it:
+    on Linux it dies with that thread)."""
+    runner = getattr(_local, "runner", None)
+    if runner is None or runner.scenes_per_child != max(1, int(scenes_per_child)):
+        if runner is not None:
+            runner.close()
+        runner = _local.runner = SceneRunner(scenes_per_child)
+    return runner
+
+
+@atexit.register
+def _close_children() -> None:
+    for child in list(_live_children):
+        child.close()
+
+
+# -- child side -------------------------------------------------------------------------
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover
+            pass
+    expected = os.environ.get(PARENT_PID_ENV)
+    if expected and os.getppid() != int(expected):  # the parent died before prctl
+        os._exit(1)
+
+
+def _world_ref(spec: dict[str, Any], scratch: str) -> str:
+    """A built-in world's name, the world file's path, or (when that file is not on this
+    machine, e.g. a cluster worker) a copy of the source shipped with the job."""
+    if spec.get("source") is None:
+        return spec["ref"]
+    path = Path(spec["path"])
+    try:
+        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == spec["sha256"]:
+            return str(path)
+    except OSError:
+        pass
+    local = Path(scratch) / "worlds" / spec["sha256"][:16] / path.name
+    if not local.exists():
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_text(spec["source"])
+    return str(local)
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Render one scene into the output (see module docstring); in the child process."""
+    from kubric_gen.job import render_scene
+    from kubric_gen.pipeline.outputs import open_output
+    from kubric_gen.render.settings import RenderSettings
+
+    output = open_output(job["output"])
+    name, seed = job["name"], int(job["seed"])
+    world = _world_ref(job["world"], job["scratch"])
+    kwargs = dict(settings=RenderSettings(**job["settings"]), overrides=job["overrides"], preview=job["preview"],
+                  num_tracks=job["num_tracks"], float_layers=job["float_layers"])
+    t0 = time.perf_counter()
+    if output.remote:
+        local = Path(job["scratch"]) / name
+        shutil.rmtree(local, ignore_errors=True)
+        try:
+            result = render_scene(world, seed, local, **kwargs)
+            t1 = time.perf_counter()
+            output.upload_scene(local, name)
+            result.timings["upload"] = time.perf_counter() - t1
+        finally:
+            shutil.rmtree(local, ignore_errors=True)
+    else:
+        result = render_scene(world, seed, output.scene_path(name), **kwargs)
+    return {"device": result.device, "timings": result.timings, "seconds": time.perf_counter() - t0}
+
+
+class _LineReader:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = b""
+
+    def readline(self, timeout: float | None) -> bytes | None:
+        while b"\n" not in self.buffer:
+            ready, _, _ = select.select([self.fd], [], [], timeout)
+            if not ready:
+                return None  # idle too long
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m {CHILD_MODULE}")
+    parser.add_argument("--result-fd", type=int, required=True)
+    parser.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_S)
+    args = parser.parse_args(argv)
+    _die_with_parent()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    from kubric_gen.errors import KubricGenError
+
+    answers = os.fdopen(args.result_fd, "wb", buffering=0)
+    jobs = _LineReader(sys.stdin.fileno())
+    while True:
+        line = jobs.readline(args.idle_timeout if args.idle_timeout > 0 else None)
+        if line is None:
+            return 0
+        job = json.loads(line)
+        print(f"[{CHILD_MODULE} {os.getpid()}] {job.get('name')}: rendering", file=sys.stderr, flush=True)
+        try:
+            answer = {"ok": True, **run_job(job)}
+        except KubricGenError as e:
+            answer = {"ok": False, "error": f"{type(e).__name__}: {e}", "user_error": True}
+            print(answer["error"], file=sys.stderr, flush=True)
+        except Exception as e:  # noqa: BLE001 - reported to the parent, which may retry
+            traceback.print_exc()
+            sys.stderr.flush()
+            answer = {"ok": False, "error": f"{type(e).__name__}: {e}", "user_error": False}
+        answers.write((json.dumps(answer) + "\n").encode())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""`kubric-gen run`: render many scenes of a world with Apache Beam.
+
+`add_commands(subparsers, common_parent)` adds the `run` subcommand to the `kubric-gen`
+parser. Arguments it does not know are handed to Beam as PipelineOptions (e.g.
+`--dask_client_address=HOST:PORT`, `--project=...`); write them as `--name=value`.
+`main(argv)` runs the subcommand alone: `python -m kubric_gen.pipeline run WORLD ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from kubric_gen.errors import KubricGenError
+
+DESCRIPTION = """\
+Render scenes SEED_OFFSET .. SEED_OFFSET+N-1 of WORLD into OUTPUT/scene_XXXXXXXX (seed, 8 digits),
+each like `kubric-gen render WORLD --seed SEED`, fanned out with Apache Beam. Each scene renders
+in a child process; crashes and timeouts are retried. Complete scenes are skipped, so running
+the same command again resumes an interrupted run. OUTPUT/_run.json summarises the run; the
+exit status is 1 if some scene failed. Unknown --options are passed to Beam."""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds (got {text!r})") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds (got {text!r})")
+    return value
+
+
+def _pass_through(parser_class: type) -> type:
+    """A parser class whose parse_known_args keeps unknown arguments in `beam_args`
+    instead of handing them back (so the top-level parse_args accepts them)."""
+
+    class PassThroughParser(parser_class):
+        def parse_known_args(self, args=None, namespace=None):
+            namespace, extras = super().parse_known_args(args, namespace)
+            namespace.beam_args = list(getattr(namespace, "beam_args", []) or []) + list(extras)
+            return namespace, []
+
+    PassThroughParser.__name__ = f"PassThrough{parser_class.__name__}"
+    return PassThroughParser
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    # imported here, so that kubric_gen/cli.py may import this module at its top
+    from kubric_gen.cli import _non_negative_int, _positive_int, add_render_options, add_truth_options
+
+    p.add_argument("world", metavar="WORLD", help="a built-in world name (e.g. movi_a) or a path to a world .py")
+    p.add_argument("--num-scenes", type=_positive_int("--num-scenes"), required=True, metavar="N",
+                   help="number of scenes")
+    p.add_argument("--output", required=True, metavar="DIR",
+                   help="output directory, or an fsspec URL (gs://..., s3://..., file://...)")
+    p.add_argument("--seed-offset", type=_non_negative_int("--seed-offset"), default=0, metavar="S",
+                   help="seed of the first scene; scene i has seed S+i (default: 0)")
+    g = p.add_argument_group("pipeline")
+    g.add_argument("--runner", default="direct", metavar="NAME",
+                   help="direct (default: this machine, --workers processes), dask (with "
+                        "--dask_client_address=HOST:PORT), dataflow, flink, spark, portable, prism")
+    g.add_argument("--workers", type=_positive_int("--workers"), default=None, metavar="K",
+                   help="parallel scenes on the direct runner (default: the number of cores); Cycles threads "
+                        "per scene default to cores // K")
+    g.add_argument("--retries", type=_non_negative_int("--retries"), default=2, metavar="N",
+                   help="retries of a scene that crashes or times out (default: 2)")
+    g.add_argument("--scene-timeout", type=_positive_float, default=None, metavar="SECONDS",
+                   help="kill and retry a scene that takes longer (default: no limit)")
+    g.add_argument("--scenes-per-child", type=_positive_int("--scenes-per-child"), default=8, metavar="N",
+                   help="scenes a child process renders before it is replaced; 1 = a fresh process per scene "
+                        "(default: 8; a failed scene always gets a fresh one)")
+    g.add_argument("--log-interval", type=_positive_float, default=30.0, metavar="SECONDS",
+                   help="seconds between progress lines when stderr is not a terminal (default: 30)")
+    p.add_argument("--no-preview", action="store_true", help="skip preview.gif")
+    g = p.add_argument_group("dataset")
+    g.add_argument("--tfds", metavar="NAME", default=None,
+                   help="after rendering, package OUTPUT as the TFDS dataset NAME (needs the 'tfds' extra)")
+    g.add_argument("--tfds-data-dir", metavar="DIR", default=None,
+                   help="TFDS data directory for --tfds (default: OUTPUT/_tfds)")
+    add_render_options(p)
+    add_truth_options(p)
+    for action in p._actions:
+        if "--threads" in action.option_strings:
+            action.help = ("Cycles threads per scene; 0 = share the cores: cores // workers on the direct runner, "
+                           "the host's cores / its worker threads on Dask, all cores elsewhere (default: 0)")
+
+
+def add_commands(subparsers, common_parent: argparse.ArgumentParser) -> None:
+    """Add `run` to the `kubric-gen` subcommands (`subparsers` from add_subparsers)."""
+    p = subparsers.add_parser("run", parents=[common_parent], allow_abbrev=False,
+                              help="render many scenes of a world with Apache Beam (resumable)",
+                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.__class__ = _pass_through(type(p))
+    add_run_arguments(p)
+    p.set_defaults(func=cmd_run, beam_args=[])
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from kubric_gen.pipeline.run import run
+
+    status = run(args, list(getattr(args, "beam_args", []) or []))
+    if status != 0 or not args.tfds:
+        return status
+    from kubric_gen.datasets import build_dataset
+
+    data_dir = args.tfds_data_dir or f"{args.output.rstrip('/')}/_tfds"
+    result = build_dataset(args.output, args.tfds, data_dir, overwrite=True)
+    counts = ", ".join(f"{split} {n}" for split, n in sorted(result.splits.items()))
+    print(f"dataset {args.tfds} ({counts}) in {data_dir}: tfds.load({args.tfds!r}, data_dir={str(data_dir)!r})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from kubric_gen.cli import _Parser
+
+    common = _Parser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log progress details to stderr")
+    parser = _Parser(prog="kubric-gen", parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_commands(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from kubric_gen.cli import EXIT_USER_ERROR
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        args.command_line = ["kubric-gen", *argv]
+        logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                            format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+        return args.func(args)
+    except KubricGenError as e:
+        print(f"kubric-gen: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("kubric-gen: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

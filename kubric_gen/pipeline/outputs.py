@@ -1,0 +1,313 @@
+"""Where a run writes: a local directory or an fsspec URL (gs://, s3://, file://, ...).
+
+Layout of a run's output (both kinds):
+
+    OUTPUT/scene_00000000/ ...   one scene directory per seed (`scene_name`), sorted = seed order
+    OUTPUT/_status/scene_00000000.json   the per-scene status record of the latest attempt
+    OUTPUT/_run.json             the run summary (written by the driver at the end)
+
+A scene is *complete* when
+- local: its directory exists. Scene directories are assembled as `.tmp-<name>-<id>`
+  beside the target and renamed into place (`kubric_gen.io.scene_dir.atomic_directory`),
+  so a directory with the final name is always complete; `.tmp-*` entries are leftovers
+  of killed runs.
+- remote: its prefix holds the marker `_COMPLETE`, uploaded after every other file of the
+  scene. A prefix without the marker is a leftover of a killed upload.
+
+Nothing here imports apache_beam; fsspec is imported only for URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from kubric_gen.errors import ConfigError
+from kubric_gen.io.scene_dir import TMP_PREFIX
+
+SCENE_PREFIX = "scene_"
+STATUS_DIR = "_status"
+RUN_FILE = "_run.json"
+COMPLETE_MARKER = "_COMPLETE"
+_SCENE_RE = re.compile(r"^scene_(\d{8,})$")
+
+
+def scene_name(seed: int) -> str:
+    """`scene_00000042`: 8 digits, so that sorting names sorts seeds."""
+    return f"{SCENE_PREFIX}{seed:08d}"
+
+
+def seed_of(name: str) -> int | None:
+    """The seed of a scene directory name, or None if `name` is not one."""
+    match = _SCENE_RE.match(name)
+    return int(match.group(1)) if match else None
+
+
+def is_url(output: str) -> bool:
+    return "://" in str(output)
+
+
+def _dumps(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
+class Output:
+    """The output of a run. Subclasses: `LocalOutput`, `FsspecOutput`."""
+
+    url: str
+    remote: bool
+
+    # -- scenes -------------------------------------------------------------------------
+    def complete_scenes(self) -> set[str]:
+        raise NotImplementedError
+
+    def is_complete(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def clean_leftovers(self, names: Iterable[str]) -> list[str]:
+        """Remove what killed runs left of these scenes; return what was removed."""
+        raise NotImplementedError
+
+    # -- records ------------------------------------------------------------------------
+    def write_json(self, relpath: str, data: Any) -> None:
+        raise NotImplementedError
+
+    def read_json(self, relpath: str) -> Any:
+        raise NotImplementedError
+
+    def status_names(self) -> list[str]:
+        """File names under _status/ (e.g. scene_00000003.json)."""
+        raise NotImplementedError
+
+    def write_status(self, name: str, record: dict) -> None:
+        self.write_json(f"{STATUS_DIR}/{name}.json", record)
+
+    def remove_status(self, names: Iterable[str]) -> None:
+        """Drop the status records of these scenes (left by earlier runs)."""
+        raise NotImplementedError
+
+    def read_status(self, name: str) -> dict | None:
+        try:
+            data = self.read_json(f"{STATUS_DIR}/{name}.json")
+        except (FileNotFoundError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def prepare(self) -> None:
+        """Create the output root (and check it can be written); raise ConfigError if not."""
+        raise NotImplementedError
+
+
+class LocalOutput(Output):
+    remote = False
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.root = Path(path).expanduser().absolute()
+        self.url = str(self.root)
+
+    def check(self) -> None:
+        """Raise ConfigError if the root cannot be created or written; creates nothing."""
+        if self.root.exists():
+            if not self.root.is_dir():
+                raise ConfigError(f"--output: {self.root} exists and is not a directory")
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                raise ConfigError(f"--output: {self.root} is not writable")
+            return
+        parent = self.root.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise ConfigError(f"--output: cannot create {self.root}: {parent} is not a directory")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"--output: cannot create {self.root}: {parent} is not writable")
+
+    def prepare(self) -> None:
+        self.check()
+        try:
+            (self.root / STATUS_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"--output: cannot create {self.root}: {e.strerror or e}") from None
+
+    def scene_path(self, name: str) -> Path:
+        return self.root / name
+
+    def complete_scenes(self) -> set[str]:
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return set()
+        return {e.name for e in entries if seed_of(e.name) is not None and e.is_dir()}
+
+    def is_complete(self, name: str) -> bool:
+        return (self.root / name).is_dir()
+
+    def clean_leftovers(self, names: Iterable[str]) -> list[str]:
+        """`.tmp-<name>-<id>` directories (from atomic_directory) of these scenes."""
+        wanted = set(names)
+        removed = []
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return removed
+        for e in entries:
+            if not e.name.startswith(TMP_PREFIX):
+                continue
+            scene = e.name[len(TMP_PREFIX):].split("-", 1)[0]
+            if scene in wanted:
+                shutil.rmtree(e.path, ignore_errors=True)
+                removed.append(e.name)
+        return sorted(removed)
+
+    def write_json(self, relpath: str, data: Any) -> None:
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f"{TMP_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
+        tmp.write_bytes(_dumps(data))
+        os.replace(tmp, path)
+
+    def read_json(self, relpath: str) -> Any:
+        return json.loads((self.root / relpath).read_bytes())
+
+    def status_names(self) -> list[str]:
+        try:
+            return [n for n in os.listdir(self.root / STATUS_DIR) if n.endswith(".json")]
+        except FileNotFoundError:
+            return []
+
+    def remove_status(self, names: Iterable[str]) -> None:
+        status = self.root / STATUS_DIR
+        present = set(self.status_names())
+        for name in names:
+            if f"{name}.json" in present:
+                (status / f"{name}.json").unlink(missing_ok=True)
+        for tmp in status.glob(f"{TMP_PREFIX}*"):  # records being written when a run was killed
+            tmp.unlink(missing_ok=True)
+
+
+class FsspecOutput(Output):
+    """Any fsspec URL. Scenes are rendered into a local directory and uploaded file by
+    file (`upload_scene`); the `_COMPLETE` marker goes last."""
+
+    remote = True
+
+    def __init__(self, url: str) -> None:
+        try:
+            import fsspec.core
+        except ImportError:  # pragma: no cover - fsspec is a dependency of the pipeline
+            raise ConfigError("--output: URLs need the fsspec package (pip install fsspec)") from None
+        self.url = str(url).rstrip("/")
+        try:
+            self.fs, root = fsspec.core.url_to_fs(self.url)
+        except (ImportError, ValueError) as e:
+            raise ConfigError(f"--output: cannot open {self.url}: {e}") from None
+        self.root = root.rstrip("/")
+
+    def _path(self, relpath: str) -> str:
+        return f"{self.root}/{relpath}" if relpath else self.root
+
+    def check(self) -> None:
+        try:
+            if self.fs.isfile(self.root):
+                raise ConfigError(f"--output: {self.url} exists and is not a directory")
+        except ConfigError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any backend error is the user's URL or credentials
+            raise ConfigError(f"--output: cannot access {self.url}: {e}") from None
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        if "file" in protocols:
+            LocalOutput(self.root).check()
+
+    def prepare(self) -> None:
+        self.check()
+        try:
+            self.fs.makedirs(self._path(STATUS_DIR), exist_ok=True)
+        except Exception as e:  # noqa: BLE001
+            raise ConfigError(f"--output: cannot create {self.url}: {e}") from None
+
+    def complete_scenes(self) -> set[str]:
+        self.fs.invalidate_cache()
+        try:
+            markers = self.fs.glob(self._path(f"{SCENE_PREFIX}*/{COMPLETE_MARKER}"))
+        except FileNotFoundError:
+            return set()
+        names = {m.rstrip("/").split("/")[-2] for m in markers}
+        return {n for n in names if seed_of(n) is not None}
+
+    def is_complete(self, name: str) -> bool:
+        return self.fs.exists(self._path(f"{name}/{COMPLETE_MARKER}"))
+
+    def _scene_prefixes(self) -> set[str]:
+        self.fs.invalidate_cache()
+        try:
+            entries = self.fs.ls(self.root, detail=False)
+        except FileNotFoundError:
+            return set()
+        return {e.rstrip("/").split("/")[-1] for e in entries}
+
+    def clean_leftovers(self, names: Iterable[str]) -> list[str]:
+        """Scene prefixes without their completion marker."""
+        wanted = set(names)
+        present = self._scene_prefixes() & wanted
+        incomplete = sorted(present - self.complete_scenes())
+        for name in incomplete:
+            self.remove_scene(name)
+        return incomplete
+
+    def remove_scene(self, name: str) -> None:
+        try:
+            self.fs.rm(self._path(name), recursive=True)
+        except FileNotFoundError:
+            pass
+        self.fs.invalidate_cache()
+
+    def upload_scene(self, local_dir: str | os.PathLike, name: str) -> None:
+        """Upload every file of a finished local scene directory, then the marker."""
+        local_dir = Path(local_dir)
+        if self.fs.exists(self._path(name)):
+            self.remove_scene(name)  # an earlier, interrupted upload
+        files = sorted(p for p in local_dir.rglob("*") if p.is_file())
+        self.fs.makedirs(self._path(name), exist_ok=True)
+        for p in files:
+            rel = p.relative_to(local_dir).as_posix()
+            if "/" in rel:
+                self.fs.makedirs(self._path(f"{name}/{rel.rsplit('/', 1)[0]}"), exist_ok=True)
+            self.fs.put_file(str(p), self._path(f"{name}/{rel}"))
+        marker = {"scene": name, "files": [p.relative_to(local_dir).as_posix() for p in files]}
+        self.fs.pipe_file(self._path(f"{name}/{COMPLETE_MARKER}"), _dumps(marker))
+
+    def write_json(self, relpath: str, data: Any) -> None:
+        path = self._path(relpath)
+        parent = path.rsplit("/", 1)[0]
+        self.fs.makedirs(parent, exist_ok=True)
+        self.fs.pipe_file(path, _dumps(data))
+
+    def read_json(self, relpath: str) -> Any:
+        return json.loads(self.fs.cat_file(self._path(relpath)))
+
+    def remove_status(self, names: Iterable[str]) -> None:
+        present = set(self.status_names())
+        paths = [self._path(f"{STATUS_DIR}/{n}.json") for n in names if f"{n}.json" in present]
+        if paths:
+            self.fs.rm(paths)
+            self.fs.invalidate_cache()
+
+    def status_names(self) -> list[str]:
+        try:
+            self.fs.invalidate_cache(self._path(STATUS_DIR))
+            entries = self.fs.ls(self._path(STATUS_DIR), detail=False)
+        except FileNotFoundError:
+            return []
+        return [e.rstrip("/").split("/")[-1] for e in entries if e.endswith(".json")]
+
+
+def open_output(output: str | os.PathLike) -> Output:
+    """A local directory for plain paths, an `FsspecOutput` for URLs (file:// included)."""
+    if is_url(str(output)):
+        return FsspecOutput(str(output))
+    return LocalOutput(output)

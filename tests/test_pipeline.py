@@ -1,0 +1,379 @@
+"""`kubric-gen run`: real Beam runners (DirectRunner in multi-processing mode, DaskRunner on a
+real local dask.distributed cluster), real child processes, tiny real scenes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kubric_gen.pipeline import cli as pipeline_cli
+from kubric_gen.pipeline.outputs import COMPLETE_MARKER, scene_name
+
+ROOT = Path(__file__).resolve().parents[1]
+ONE_CUBE = str(ROOT / "tests" / "worlds" / "one_cube.py")
+CRASHY = str(ROOT / "tests" / "worlds" / "crashy.py")
+TINY = ["--samples", "4", "--tracks", "16"]
+NUM_SCENES = 6
+IGNORED = {"provenance.json", COMPLETE_MARKER}  # timings; the remote completion marker
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kubric_gen.pipeline", "run", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def scene_hashes(out: Path) -> dict[str, str]:
+    """sha256 of every file of every scene directory, except provenance.json (it holds timings)."""
+    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.glob("scene_*/**/*")) if p.is_file() and p.name not in IGNORED}
+
+
+def summary(out: Path) -> dict:
+    return json.loads((out / "_run.json").read_text())
+
+
+def leftovers(out: Path) -> list[str]:
+    return [p.name for p in out.iterdir() if p.name.startswith(".tmp-")]
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """6 tiny scenes with 2 workers on the DirectRunner: the reference dataset."""
+    out = tmp_path_factory.mktemp("baseline") / "dataset"
+    t0 = time.perf_counter()
+    proc = run_cli(ONE_CUBE, "--num-scenes", str(NUM_SCENES), "--output", str(out), "--workers", "2", *TINY)
+    seconds = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr
+    return out, seconds, scene_hashes(out)
+
+
+def test_six_scenes_with_two_workers(baseline):
+    out, _, hashes = baseline
+    names = [scene_name(s) for s in range(NUM_SCENES)]
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("scene_")) == names
+    assert not leftovers(out)
+    s = summary(out)
+    assert s["counts"] == {"done": 6, "skipped": 0, "failed": 0, "total": 6} and s["complete"]
+    assert s["done"] == names and s["failed"] == [] and s["runner"] == "direct" and s["workers"] == 2
+    assert s["render_settings"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
+    assert {"apache-beam", "bpy", "kubric_gen"} <= set(s["versions"]) and s["timings"]["scenes_per_hour"] > 0
+    for seed, name in enumerate(names):
+        meta = json.loads((out / name / "metadata.json").read_text())
+        assert meta["metadata"]["seed"] == seed and meta["metadata"]["resolution"] == [32, 32]
+        status = json.loads((out / "_status" / f"{name}.json").read_text())
+        assert status["status"] == "done" and status["attempts"] == 1 and status["run_id"] == s["run_id"]
+    assert len({h for k, h in hashes.items() if k.endswith("rgba_00000.png")}) == NUM_SCENES  # different scenes
+
+
+def test_pipeline_scene_equals_render_scene(baseline, tmp_path):
+    """Scene s of a run is what `kubric-gen render WORLD --seed s` writes with the same options."""
+    from kubric_gen.job import render_scene
+    from kubric_gen.render.settings import RenderSettings
+
+    out, _, hashes = baseline
+    threads = summary(out)["render_settings"]["threads"]
+    render_scene(ONE_CUBE, 3, tmp_path / "scene_00000003", RenderSettings(samples=4, threads=threads), {},
+                 num_tracks=16)
+    assert scene_hashes(tmp_path) == {k: v for k, v in hashes.items() if k.startswith("scene_00000003/")}
+
+
+def test_rerun_skips_every_scene_quickly(baseline):
+    out, first_seconds, hashes = baseline
+    t0 = time.perf_counter()
+    proc = run_cli(ONE_CUBE, "--num-scenes", str(NUM_SCENES), "--output", str(out), "--workers", "2", *TINY)
+    seconds = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr
+    s = summary(out)
+    assert s["counts"] == {"done": 0, "skipped": 6, "failed": 0, "total": 6}
+    assert seconds < first_seconds / 2, (seconds, first_seconds)
+    assert scene_hashes(out) == hashes
+
+
+def test_crashing_scene_is_retried_then_reported(tmp_path):
+    out = tmp_path / "crashy"
+    proc = run_cli(CRASHY, "--num-scenes", "4", "--output", str(out), "--workers", "2", *TINY,
+                   "--set", "crash_seeds=[1]", "--set", "flaky_seeds=[2]", "--set", f"marker_dir={tmp_path / 'marks'}")
+    assert proc.returncode == 1, proc.stderr
+    assert "scene_00000001" in proc.stderr and "SIGKILL" in proc.stderr
+    s = summary(out)
+    assert s["counts"] == {"done": 3, "skipped": 0, "failed": 1, "total": 4} and not s["complete"]
+    [failed] = s["failed"]
+    assert failed["scene"] == "scene_00000001" and failed["seed"] == 1 and failed["attempts"] == 3
+    assert "killed by signal SIGKILL" in failed["reason"] and "scene_00000001" in failed["stderr_tail"]
+    flaky = json.loads((out / "_status" / "scene_00000002.json").read_text())
+    assert flaky["status"] == "done" and flaky["attempts"] == 2 and "SIGKILL" in flaky["errors"][0]
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("scene_")) == \
+        ["scene_00000000", "scene_00000002", "scene_00000003"]
+    assert not leftovers(out)
+
+
+def test_scene_timeout_kills_and_reports(tmp_path):
+    out = tmp_path / "slow"
+    proc = run_cli(ONE_CUBE, "--num-scenes", "1", "--output", str(out), "--workers", "1", *TINY,
+                   "--scene-timeout", "0.3", "--retries", "1")
+    assert proc.returncode == 1, proc.stderr
+    [failed] = summary(out)["failed"]
+    assert failed["attempts"] == 2 and "timed out after 0.3 s" in failed["reason"]
+    assert not (out / "scene_00000000").exists() and not leftovers(out)
+
+
+def killable_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a run the test kills: its temporary files (Beam's, the children's
+    scratch directories) go to pytest's tmp_path, not /tmp."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir(exist_ok=True)
+    return dict(os.environ, TMPDIR=str(tmp))
+
+
+def _process_group_gone(pgid: int, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_sigkill_mid_run_then_resume_gives_the_same_dataset(baseline, tmp_path):
+    ref_out, _, ref_hashes = baseline
+    out = tmp_path / "killed"
+    args = [sys.executable, "-m", "kubric_gen.pipeline", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
+            "--output", str(out), "--workers", "2", *TINY]
+    driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=killable_env(tmp_path), start_new_session=True)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and driver.poll() is None:
+            if out.exists() and sum(p.name.startswith("scene_") for p in out.iterdir()) >= 2:
+                break
+            time.sleep(0.02)
+        assert driver.poll() is None, "the run finished before it could be killed"
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    assert _process_group_gone(driver.pid), "workers or children survived the kill"
+    done_before = sorted(p.name for p in out.iterdir() if p.name.startswith("scene_"))
+    assert 2 <= len(done_before) < NUM_SCENES
+    # what a scene killed while being written leaves behind
+    missing = sorted(set(ref_hashes_scenes(ref_hashes)) - set(done_before))[0]
+    (out / f".tmp-{missing}-deadbeef").mkdir()
+    (out / f".tmp-{missing}-deadbeef" / "rgba_00000.png").write_bytes(b"partial")
+
+    proc = run_cli(ONE_CUBE, "--num-scenes", str(NUM_SCENES), "--output", str(out), "--workers", "2", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    s = summary(out)
+    assert s["counts"]["skipped"] == len(done_before) and s["counts"]["done"] == NUM_SCENES - len(done_before)
+    assert s["leftovers_removed"] == [f".tmp-{missing}-deadbeef"]
+    assert not leftovers(out)
+    assert scene_hashes(out) == ref_hashes
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _ppid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes through Linux /proc")
+def test_sigkill_of_a_worker_stops_the_run_and_resume_finishes_it(baseline, tmp_path):
+    from kubric_gen.pipeline.run import _descendants
+
+    _, _, ref_hashes = baseline
+    out = tmp_path / "worker_killed"
+    args = [sys.executable, "-m", "kubric_gen.pipeline", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
+            "--output", str(out), "--workers", "2", *TINY]
+    driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=killable_env(tmp_path), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        victim = None
+        while victim is None and time.monotonic() < deadline and driver.poll() is None:
+            if out.exists() and any(p.name.startswith("scene_") for p in out.iterdir()):
+                children = [p for p in _descendants(driver.pid) if b"kubric_gen.pipeline.child" in _cmdline(p)]
+                if children:
+                    victim = _ppid(children[0])  # the Beam worker process rendering through it
+            time.sleep(0.02)
+        assert victim is not None and b"sdk_worker" in _cmdline(victim), "no worker to kill"
+        os.kill(victim, signal.SIGKILL)
+        _, stderr = driver.communicate(timeout=60)  # Beam alone would wait for the lost bundle forever
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+    assert driver.returncode == 1, stderr
+    assert "a Beam worker process died" in stderr and "run the same command again" in stderr
+    assert _process_group_gone(driver.pid), "workers or children survived"
+    proc = run_cli(ONE_CUBE, "--num-scenes", str(NUM_SCENES), "--output", str(out), "--workers", "2", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert scene_hashes(out) == ref_hashes and not leftovers(out)
+
+
+def ref_hashes_scenes(hashes: dict[str, str]) -> list[str]:
+    return sorted({k.split("/")[0] for k in hashes})
+
+
+def test_fsspec_url_output_gives_the_same_files(baseline, tmp_path):
+    _, _, ref_hashes = baseline
+    out = tmp_path / "remote"
+    url = f"file://{out}"
+    # a killed upload: a scene prefix without its completion marker
+    (out / "scene_00000005").mkdir(parents=True)
+    (out / "scene_00000005" / "rgba_00000.png").write_bytes(b"partial")
+    proc = run_cli(ONE_CUBE, "--num-scenes", "3", "--seed-offset", "3", "--output", url, "--workers", "2", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    s = summary(out)
+    assert s["counts"] == {"done": 3, "skipped": 0, "failed": 0, "total": 3} and s["output"] == url
+    assert s["leftovers_removed"] == ["scene_00000005"]
+    names = ["scene_00000003", "scene_00000004", "scene_00000005"]
+    for name in names:
+        marker = json.loads((out / name / COMPLETE_MARKER).read_text())
+        assert marker["scene"] == name and "metadata.json" in marker["files"]
+    assert scene_hashes(out) == {k: v for k, v in ref_hashes.items() if k.split("/")[0] in names}
+    again = run_cli(ONE_CUBE, "--num-scenes", "3", "--seed-offset", "3", "--output", url, "--workers", "2", *TINY)
+    assert again.returncode == 0, again.stderr
+    assert summary(out)["counts"]["skipped"] == 3
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            if _process_group_gone(proc.pid, timeout=wait):
+                return
+        except subprocess.TimeoutExpired:
+            pass
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """`dask scheduler` and two `dask worker --nthreads 1` on 127.0.0.1 (real processes)."""
+    distributed = pytest.importorskip("distributed", reason="needs dask.distributed: pip install 'kubric_gen[dask]'")
+    logs = tmp_path_factory.mktemp("dask")
+    dask = str(Path(sys.executable).parent / "dask")
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    procs: list[subprocess.Popen] = []
+
+    env = dict(os.environ, TMPDIR=str(logs))  # what killed processes leave behind stays in pytest's tmp
+
+    def start(name: str, *args: str) -> None:
+        with open(logs / f"{name}.log", "wb") as log:
+            procs.append(subprocess.Popen([dask, *args, "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT,
+                                          cwd=logs, env=env, start_new_session=True))
+
+    try:
+        start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port))
+        for i in range(2):
+            start(f"worker{i}", "worker", f"tcp://{address}", "--nthreads", "1", "--local-directory", str(logs))
+        with distributed.Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+
+
+def test_dask_runner_on_a_local_cluster_gives_the_same_dataset(baseline, dask_cluster, tmp_path):
+    _, _, ref_hashes = baseline
+    out = tmp_path / "dask"
+    proc = run_cli(ONE_CUBE, "--num-scenes", str(NUM_SCENES), "--output", str(out), *TINY,
+                   "--runner", "dask", f"--dask_client_address={dask_cluster}")
+    assert proc.returncode == 0, proc.stderr
+    s = summary(out)
+    assert s["counts"] == {"done": 6, "skipped": 0, "failed": 0, "total": 6} and s["runner"] == "dask"
+    assert f"--dask_npartitions={NUM_SCENES}" in s["beam_options"]
+    workers = {json.loads(p.read_text())["worker"] for p in (out / "_status").glob("*.json")}
+    assert len(workers) == 2, workers  # both dask workers rendered
+    assert scene_hashes(out) == ref_hashes
+
+
+@pytest.mark.parametrize("args, message", [
+    (["no_such_world"], "world 'no_such_world'"),
+    ([ONE_CUBE, "--set", "bogus=1"], "config 'bogus': unknown key"),
+    ([ONE_CUBE, "--set", "num_frames=many"], "config 'num_frames'"),
+    ([ONE_CUBE, "--num-scenes", "0"], "--num-scenes"),
+    ([ONE_CUBE, "--runner", "nosuch"], "--runner: unknown runner 'nosuch'"),
+    ([ONE_CUBE, "--no_such_beam_option=1"], "unrecognized arguments: --no_such_beam_option=1"),
+    ([ONE_CUBE, "--direct_num_workers=many"], "--direct_num_workers"),
+    ([ONE_CUBE, "--samples", "0"], "--samples"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    argv = ["run", *args, "--output", str(out)]
+    if "--num-scenes" not in args:
+        argv += ["--num-scenes", "2"]
+    assert pipeline_cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kubric-gen: error: ") and message in err and "\n" not in err, err
+    assert not out.exists()
+
+
+def test_unwritable_output_is_exit_2(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    assert pipeline_cli.main(["run", ONE_CUBE, "--num-scenes", "2", "--output", str(blocker / "out")]) == 2
+    assert "--output: cannot create" in capsys.readouterr().err
+    assert pipeline_cli.main(["run", ONE_CUBE, "--num-scenes", "2", "--output", str(blocker)]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    assert blocker.read_text() == "not a directory"
+
+
+def test_unknown_arguments_pass_through_to_beam():
+    args = pipeline_cli.build_parser().parse_args(
+        ["run", "movi_a", "--num-scenes", "3", "--output", "out", "--dask_client_address=h:1", "--project=p",
+         "--workers", "2", "--retries", "0"])
+    assert args.beam_args == ["--dask_client_address=h:1", "--project=p"]
+    assert (args.num_scenes, args.workers, args.retries, args.runner, args.seed_offset) == (3, 2, 0, "direct", 0)
+
+
+def test_importing_kubric_gen_does_not_import_beam():
+    code = ("import sys, kubric_gen, kubric_gen.pipeline, kubric_gen.pipeline.cli, kubric_gen.pipeline.run, "
+            "kubric_gen.pipeline.child, kubric_gen.pipeline.task\n"
+            "heavy = [m for m in sys.modules if m.split('.')[0] in ('apache_beam', 'bpy', 'dask', 'distributed')]\n"
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_add_commands_wires_run_into_the_kubric_gen_parser():
+    import argparse
+
+    from kubric_gen import cli
+
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if "run" not in sub.choices:  # until kubric_gen/cli.py calls add_commands itself
+        common = cli._Parser(add_help=False)
+        common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+        pipeline_cli.add_commands(sub, common)
+    args = parser.parse_args(["run", ONE_CUBE, "--num-scenes", "2", "--output", "o", "--runner", "dask",
+                              "--dask_client_address=127.0.0.1:1", "-v", "--samples", "4"])
+    assert args.func is pipeline_cli.cmd_run and args.verbose
+    assert args.beam_args == ["--dask_client_address=127.0.0.1:1"] and args.samples == 4
+    with pytest.raises(Exception, match="unrecognized arguments"):
+        parser.parse_args(["render", ONE_CUBE, "--seed", "0", "--output", "o", "--bogus=1"])

@@ -1,0 +1,49 @@
+"""A test world that kills its own process (SIGKILL) for some seeds; otherwise one_cube.
+
+Config:
+- crash_seeds: seeds whose scene always kills the process that builds it.
+- flaky_seeds: seeds whose scene kills the process on the first try only (it leaves a
+  marker file `<marker_dir>/crashed_<seed>` behind, and builds normally once it exists).
+- marker_dir: where flaky seeds keep their markers (required with flaky_seeds).
+- resolution, num_frames, frame_rate: as in one_cube.
+
+A world does not receive its seed, so it recognises a seed by its generator's state.
+"""
+
+import os
+import signal
+from pathlib import Path
+
+import kubric_gen as kg
+
+CONFIG = {"resolution": [32, 32], "num_frames": 2, "frame_rate": 12, "crash_seeds": [], "flaky_seeds": [],
+          "marker_dir": ""}
+
+
+def _seed_of(rng, candidates):
+    state = rng.bit_generator.state
+    for seed in candidates:
+        if kg.make_rng(int(seed)).bit_generator.state == state:
+            return int(seed)
+    return None
+
+
+def build(rng, config):
+    if _seed_of(rng, config["crash_seeds"]) is not None:
+        os.kill(os.getpid(), signal.SIGKILL)
+    flaky = _seed_of(rng, config["flaky_seeds"])
+    if flaky is not None:
+        marker = Path(config["marker_dir"]) / f"crashed_{flaky}"
+        if not marker.exists():
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+    scene = kg.Scene(resolution=tuple(config["resolution"]), num_frames=config["num_frames"],
+                     frame_rate=config["frame_rate"], step_rate=config["frame_rate"] * 20)
+    scene.add(kg.Cube(name="floor", scale=(5, 5, 0.1), position=(0, 0, -0.1), motion="static", is_background=True,
+                      material=kg.Principled(color=(0.5, 0.5, 0.5))))
+    scene.add(kg.Cube(name="cube", scale=0.4, position=(float(rng.uniform(-0.5, 0.5)), 0, 1.0),
+                      material=kg.Flat(color=(1.0, 0.2, 0.1), strength=2.0)))
+    scene.camera = kg.PerspectiveCamera(position=(0, -6, 3), look_at=(0, 0, 0.5))
+    scene.add(kg.SunLight(direction=(0, 0.5, -1), strength=2.0))
+    return scene
