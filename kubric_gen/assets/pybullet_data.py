@@ -48,11 +48,13 @@ MANIFEST_VERSION = 2  # bump to rebuild the cached library
 
 
 def data_path() -> Path:
-    try:
-        import pybullet_data
-    except ImportError:
-        raise AssetError("the pybullet_data package is not installed (it comes with pybullet)") from None
-    return Path(pybullet_data.getDataPath())
+    """The pybullet_data package's folder, found without importing anything."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pybullet_data")
+    if spec is None or not spec.submodule_search_locations:
+        raise AssetError("the pybullet_data package is not installed (it comes with pybullet)")
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 def library_dir() -> Path:

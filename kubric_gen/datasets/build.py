@@ -96,17 +96,9 @@ def _card_facts(scene: SceneInfo) -> dict:
 
 
 def _beam_pipeline_options(beam_options: Sequence[str] | None):
-    if beam_options is None:
-        return None
-    try:
-        from apache_beam.options.pipeline_options import PipelineOptions
-    except ImportError:
-        log.warning("apache_beam is not installed: generating the dataset in this process without Beam")
-        return None
-    options = list(beam_options)
-    if not any(o.startswith("--runner") for o in options):
-        options.append("--runner=DirectRunner")
-    return PipelineOptions(options)
+    from kubric_gen.pipeline.tfds_beam import pipeline_options
+
+    return pipeline_options(beam_options)
 
 
 def _fingerprint(split_paths: Mapping[str, list[str]]) -> dict[str, list[str]]:

@@ -50,7 +50,6 @@ CITATION = """\
   booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
   year      = {2022}
 }"""
-SKIPPED_COUNTER = "skipped_scenes"
 
 
 @dataclasses.dataclass(eq=False)
@@ -82,12 +81,9 @@ def scene_examples(path: str, width: int, height: int, world: str, num_frames: i
         return [read_example(path, Resolution(width, height), world=world, num_frames=num_frames)]
     except SceneDirError as e:
         log.warning("skipping scene directory %s: %s", path, e)
-        try:
-            from apache_beam.metrics import Metrics
+        from kubric_gen.pipeline.tfds_beam import count_skipped
 
-            Metrics.counter("kubric_gen", SKIPPED_COUNTER).inc()
-        except ImportError:
-            pass
+        count_skipped()
         return []
 
 
@@ -177,9 +173,9 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         args = {"width": cfg.width, "height": cfg.height, "world": self.SPEC.world,
                 "num_frames": self.SPEC.num_frames}
         if self.SPEC.use_beam:
-            import apache_beam as beam
+            from kubric_gen.pipeline.tfds_beam import examples_transform
 
-            return beam.Create(sorted(paths)) | beam.FlatMap(scene_examples, **args)
+            return examples_transform(paths, scene_examples, **args)
         return self._examples_in_process(sorted(paths), args)
 
     def _examples_in_process(self, paths: list[str], args: dict) -> Iterator[tuple[str, dict]]:
@@ -190,13 +186,9 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             yield from out
 
     def _process_pipeline_result(self, pipeline_result) -> None:
-        try:
-            from apache_beam.metrics.metric import MetricsFilter
+        from kubric_gen.pipeline.tfds_beam import skipped_count
 
-            result = pipeline_result.metrics().query(MetricsFilter().with_name(SKIPPED_COUNTER))
-            n = sum(c.committed or 0 for c in result["counters"])
-        except Exception:  # metrics are best effort (not every runner reports them)
-            return
+        n = skipped_count(pipeline_result)
         if n:
             self.skipped.append(("(beam workers)", f"{n} scene directories invalid when decoded (see the warnings)"))
 

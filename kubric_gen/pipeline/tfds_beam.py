@@ -1,0 +1,57 @@
+"""The Beam pieces of TFDS packaging, kept here so apache_beam lives in one package.
+
+`kubric_gen.datasets` calls these lazily when a dataset is built with Beam; each
+degrades to "no Beam" when apache_beam is not installed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+log = logging.getLogger(__name__)
+
+SKIPPED_COUNTER = "skipped_scene_directories"
+
+
+def pipeline_options(beam_options: Sequence[str] | None):
+    """PipelineOptions for `beam_options` (DirectRunner unless a runner is named), or
+    None to build in-process (no options, or apache_beam missing)."""
+    if beam_options is None:
+        return None
+    try:
+        from apache_beam.options.pipeline_options import PipelineOptions
+    except ImportError:
+        log.warning("apache_beam is not installed: generating the dataset in this process without Beam")
+        return None
+    options = list(beam_options)
+    if not any(o.startswith("--runner") for o in options):
+        options.append("--runner=DirectRunner")
+    return PipelineOptions(options)
+
+
+def examples_transform(paths: Sequence[str], scene_examples: Callable, **kwargs):
+    """Create(paths) | FlatMap(scene_examples, **kwargs): TFDS's Beam example source."""
+    import apache_beam as beam
+
+    return beam.Create(sorted(paths)) | beam.FlatMap(scene_examples, **kwargs)
+
+
+def count_skipped() -> None:
+    """Count one skipped scene directory (a Beam metric; nothing outside Beam)."""
+    try:
+        from apache_beam.metrics import Metrics
+    except ImportError:
+        return
+    Metrics.counter("kubric_gen", SKIPPED_COUNTER).inc()
+
+
+def skipped_count(pipeline_result) -> int:
+    """How many scene directories Beam workers skipped (0 where the runner has no metrics)."""
+    try:
+        from apache_beam.metrics.metric import MetricsFilter
+
+        result = pipeline_result.metrics().query(MetricsFilter().with_name(SKIPPED_COUNTER))
+        return sum(c.committed or 0 for c in result["counters"])
+    except Exception:  # noqa: BLE001 - metrics are best effort (not every runner reports them)
+        return 0
