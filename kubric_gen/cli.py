@@ -213,8 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
+        args.command_line = ["kubric-gen", *argv]  # recorded in run summaries
         logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                             format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
         return args.func(args)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kubric_gen import cli
 from kubric_gen.pipeline import cli as pipeline_cli
 from kubric_gen.pipeline.outputs import COMPLETE_MARKER, scene_name
 
@@ -328,7 +329,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args,
     argv = ["run", *args, "--output", str(out)]
     if "--num-scenes" not in args:
         argv += ["--num-scenes", "2"]
-    assert pipeline_cli.main(argv) == 2
+    assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("kubric-gen: error: ") and message in err and "\n" not in err, err
     assert not out.exists()
@@ -337,15 +338,15 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args,
 def test_unwritable_output_is_exit_2(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
-    assert pipeline_cli.main(["run", ONE_CUBE, "--num-scenes", "2", "--output", str(blocker / "out")]) == 2
+    assert cli.main(["run", ONE_CUBE, "--num-scenes", "2", "--output", str(blocker / "out")]) == 2
     assert "--output: cannot create" in capsys.readouterr().err
-    assert pipeline_cli.main(["run", ONE_CUBE, "--num-scenes", "2", "--output", str(blocker)]) == 2
+    assert cli.main(["run", ONE_CUBE, "--num-scenes", "2", "--output", str(blocker)]) == 2
     assert "is not a directory" in capsys.readouterr().err
     assert blocker.read_text() == "not a directory"
 
 
 def test_unknown_arguments_pass_through_to_beam():
-    args = pipeline_cli.build_parser().parse_args(
+    args = cli.build_parser().parse_args(
         ["run", "movi_a", "--num-scenes", "3", "--output", "out", "--dask_client_address=h:1", "--project=p",
          "--workers", "2", "--retries", "0"])
     assert args.beam_args == ["--dask_client_address=h:1", "--project=p"]
@@ -367,10 +368,7 @@ def test_add_commands_wires_run_into_the_kubric_gen_parser():
 
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "run" not in sub.choices:  # until kubric_gen/cli.py calls add_commands itself
-        common = cli._Parser(add_help=False)
-        common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
-        pipeline_cli.add_commands(sub, common)
+    assert "run" in sub.choices
     args = parser.parse_args(["run", ONE_CUBE, "--num-scenes", "2", "--output", "o", "--runner", "dask",
                               "--dask_client_address=127.0.0.1:1", "-v", "--samples", "4"])
     assert args.func is pipeline_cli.cmd_run and args.verbose

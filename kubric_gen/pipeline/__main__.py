@@ -2,6 +2,6 @@
 
 import sys
 
-from kubric_gen.pipeline.cli import main
+from kubric_gen.cli import main
 
 sys.exit(main())

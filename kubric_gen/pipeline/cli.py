@@ -9,12 +9,6 @@ parser. Arguments it does not know are handed to Beam as PipelineOptions (e.g.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import sys
-from collections.abc import Sequence
-
-from kubric_gen.errors import KubricGenError
 
 DESCRIPTION = """\
 Render scenes SEED_OFFSET .. SEED_OFFSET+N-1 of WORLD into OUTPUT/scene_XXXXXXXX (seed, 8 digits),
@@ -112,36 +106,3 @@ def cmd_run(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{split} {n}" for split, n in sorted(result.splits.items()))
     print(f"dataset {args.tfds} ({counts}) in {data_dir}: tfds.load({args.tfds!r}, data_dir={str(data_dir)!r})")
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from kubric_gen.cli import _Parser
-
-    common = _Parser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log progress details to stderr")
-    parser = _Parser(prog="kubric-gen", parents=[common])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    add_commands(sub, common)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from kubric_gen.cli import EXIT_USER_ERROR
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = build_parser().parse_args(argv)
-        args.command_line = ["kubric-gen", *argv]
-        logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-                            format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-        return args.func(args)
-    except KubricGenError as e:
-        print(f"kubric-gen: error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("kubric-gen: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
