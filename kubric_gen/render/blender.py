@@ -154,7 +154,8 @@ def _reset() -> None:
     bpy.ops.wm.read_factory_settings(use_empty=True)
 
 
-def _configure(bscene: bpy.types.Scene, scene: Scene, settings: RenderSettings, gpu: bool) -> None:
+def _configure_frame(bscene: bpy.types.Scene, scene: Scene) -> bpy.types.RenderSettings:
+    """Resolution, frame range and persistent data, shared by `render` and `render_passes`."""
     r = bscene.render
     r.engine = "CYCLES"
     r.resolution_x, r.resolution_y = scene.resolution
@@ -164,6 +165,11 @@ def _configure(bscene: bpy.types.Scene, scene: Scene, settings: RenderSettings, 
     bscene.frame_start, bscene.frame_end = 0, scene.num_frames - 1
     r.film_transparent = False
     r.use_persistent_data = True
+    return r
+
+
+def _configure(bscene: bpy.types.Scene, scene: Scene, settings: RenderSettings, gpu: bool) -> None:
+    r = _configure_frame(bscene, scene)
     r.dither_intensity = 0.0  # no noise added when quantizing to 8 bits
     r.use_compositing = False
     r.use_sequencer = False
@@ -505,15 +511,7 @@ Z_PASS_IS_PLANAR = True
 def _configure_passes(bscene: bpy.types.Scene, scene: Scene) -> None:
     """One sample at the pixel centre, no denoising, no motion blur; Depth and Object Index passes
     written with the combined image to a 32-bit float, uncompressed multi-layer OpenEXR file."""
-    r = bscene.render
-    r.engine = "CYCLES"
-    r.resolution_x, r.resolution_y = scene.resolution
-    r.resolution_percentage = 100
-    r.pixel_aspect_x = r.pixel_aspect_y = 1.0
-    r.fps, r.fps_base = scene.frame_rate, 1.0
-    bscene.frame_start, bscene.frame_end = 0, scene.num_frames - 1
-    r.film_transparent = False
-    r.use_persistent_data = True
+    r = _configure_frame(bscene, scene)
     r.use_compositing = False
     r.use_sequencer = False
     r.use_motion_blur = False
