@@ -18,7 +18,7 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/kubric-gen run movi_a --num-scenes 4 --output output/movi_a --resolution 128x128 --samples 16 \
 		--tfds movi_a_demo --tfds-data-dir output/tfds
-	$(BIN)/python -c "import tensorflow_datasets as tfds; \
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -c "import tensorflow_datasets as tfds; \
 		ex = next(iter(tfds.load('movi_a_demo', data_dir='output/tfds', split='train').take(1))); \
 		print('loaded movi_a_demo:', {k: tuple(ex[k].shape) for k in ('video', 'segmentations', 'forward_flow', 'depth')})"
 	@echo "scenes:   output/movi_a/scene_0000000{0..3}/ (frames, ground truth, metadata.json; run summary output/movi_a/_run.json)"

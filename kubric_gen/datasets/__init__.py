@@ -10,7 +10,12 @@ the builder and the loading helpers import them when used. See docs/datasets.md.
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# TensorFlow's C++ start-up notes (oneDNN, CPU features) on stderr drown our one-line
+# messages; keep its warnings and errors. Set before TensorFlow is first imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 from kubric_gen.datasets.build import BuildResult, build_dataset
 from kubric_gen.datasets.config import DatasetError, Resolution
