@@ -14,6 +14,20 @@ from kubric_gen import geometry
 from kubric_gen.scene import Pose, Scene
 
 
+def camera_pose(scene: Scene, frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """Camera position and quaternion at frame -1..num_frames: frames outside the scene
+    continue the camera's motion between its two nearest frames at constant velocity."""
+    t = scene.num_frames
+    if 0 <= frame < t:
+        pose = scene.camera.pose_at(frame)
+        return np.asarray(pose.position, dtype=np.float64), np.asarray(pose.quaternion, dtype=np.float64)
+    if frame not in (-1, t):
+        raise IndexError(f"frame {frame} outside -1..{t}")
+    near, far = (0, min(1, t - 1)) if frame < 0 else (t - 1, max(t - 2, 0))
+    a, b = scene.camera.pose_at(far), scene.camera.pose_at(near)
+    return geometry.extrapolate_poses(a.position, a.quaternion, b.position, b.quaternion)
+
+
 @dataclass(frozen=True)
 class Collision:
     """The onset of contact between two objects (names; `None` is no object)."""

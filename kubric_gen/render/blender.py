@@ -59,7 +59,7 @@ from kubric_gen.scene import (
     SpotLight,
     SunLight,
 )
-from kubric_gen.trajectory import Trajectory
+from kubric_gen.trajectory import Trajectory, camera_pose
 
 logger = logging.getLogger("kubric_gen.render")
 
@@ -135,7 +135,10 @@ def _check_trajectory(scene: Scene, trajectory: Trajectory) -> tuple[np.ndarray,
     norms = np.linalg.norm(quat, axis=-1)
     if (norms < 1e-9).any():
         raise ConfigError("trajectory.quaternions: must not be zero (got a zero quaternion)")
-    return pos, quat / norms[..., None]
+    before, after = trajectory.poses_at(-1), trajectory.poses_at(t)  # frames -1 and T, for motion blur
+    pos = np.concatenate([before[0][:, None], pos, after[0][:, None]], axis=1)
+    quat = np.concatenate([before[1][:, None], quat / norms[..., None], after[1][:, None]], axis=1)
+    return pos, geometry.quat_normalize(quat)
 
 
 def _check_textures(scene: Scene) -> None:
@@ -359,11 +362,13 @@ def _continuous(quats: np.ndarray) -> np.ndarray:
 
 
 def _pose(obj: bpy.types.Object, positions: np.ndarray, quats: np.ndarray) -> None:
-    """Pose `obj` per frame: a constant pose is set directly, a changing one keyframed
-    (linear between frames, which only matters for motion blur)."""
+    """Pose `obj` at frames -1..T (arrays of T+2): a constant pose is set directly, a
+    changing one keyframed (linear between frames, which only matters for motion blur;
+    the frames before the first and after the last let the shutter of the first and last
+    frames see motion too)."""
     obj.rotation_mode = "QUATERNION"
-    obj.location = positions[0]
-    obj.rotation_quaternion = quats[0]
+    obj.location = positions[1]
+    obj.rotation_quaternion = quats[1]
     if np.array_equal(positions, positions[:1].repeat(len(positions), 0)) and \
             np.array_equal(quats, quats[:1].repeat(len(quats), 0)):
         return
@@ -371,7 +376,7 @@ def _pose(obj: bpy.types.Object, positions: np.ndarray, quats: np.ndarray) -> No
     action = bpy.data.actions.new(obj.name)
     slot = action.slots.new(id_type="OBJECT", name=obj.name)
     bag = action.layers.new("poses").strips.new(type="KEYFRAME").channelbag(slot, ensure=True)
-    frames = np.arange(len(positions), dtype=np.float64)
+    frames = np.arange(-1, len(positions) - 1, dtype=np.float64)
     interpolation = np.full(len(frames), _LINEAR, dtype=np.int32)
     for path, values in (("location", positions), ("rotation_quaternion", quats)):
         for k in range(values.shape[1]):
@@ -426,8 +431,8 @@ def _build(bscene: bpy.types.Scene, scene: Scene, positions: np.ndarray, quatern
     bcam = bpy.data.objects.new(cam.name, data)
     collection.objects.link(bcam)
     bscene.camera = bcam
-    poses = [cam.pose_at(f) for f in range(scene.num_frames)]
-    _pose(bcam, np.array([p.position for p in poses]), np.array([p.quaternion for p in poses]))
+    poses = [camera_pose(scene, f) for f in range(-1, scene.num_frames + 1)]
+    _pose(bcam, np.array([p for p, _ in poses]), np.array([q for _, q in poses]))
 
     if shading:
         bscene.world = _new_world(scene, images)

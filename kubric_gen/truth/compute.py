@@ -21,7 +21,7 @@ import numpy as np
 
 from kubric_gen import geometry, meshes
 from kubric_gen.scene import Scene
-from kubric_gen.trajectory import Trajectory
+from kubric_gen.trajectory import Trajectory, camera_pose
 from kubric_gen.truth.raycast import Hits, PosedScene, corner_normals
 from kubric_gen.truth.result import GroundTruth, PointTracks
 
@@ -49,13 +49,7 @@ class _Frames:
         self._posed: dict[int, PosedScene] = {}
 
     def camera(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
-        t = self.scene.num_frames
-        if 0 <= frame < t:
-            pose = self.cam.pose_at(frame)
-            return np.asarray(pose.position), np.asarray(pose.quaternion)
-        near, far = (0, min(1, t - 1)) if frame < 0 else (t - 1, max(t - 2, 0))
-        a, b = self.cam.pose_at(far), self.cam.pose_at(near)
-        return geometry.extrapolate_poses(a.position, a.quaternion, b.position, b.quaternion)
+        return camera_pose(self.scene, frame)
 
     def objects(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
         return self.trajectory.poses_at(frame)
