@@ -28,9 +28,10 @@ DEFAULT_NUM_TRACKS = 256
 VERSIONED_PACKAGES = ("kubric_gen", "bpy", "pybullet", "numpy", "trimesh", "embreex", "imageio")
 
 
-def versions() -> dict[str, str]:
+def versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Python's and the packages' versions, for provenance records."""
     out = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
+    for name in (*VERSIONED_PACKAGES, *extra):
         try:
             out[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:

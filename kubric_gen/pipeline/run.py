@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 from dataclasses import asdict
-from importlib import metadata as importlib_metadata
 from typing import Any
 
 from kubric_gen.errors import ConfigError
@@ -162,13 +161,7 @@ def _beam_runner(runner: str, options, verbose: bool = False):
 def versions() -> dict[str, str]:
     from kubric_gen.job import versions as job_versions
 
-    out = job_versions()
-    for name in PIPELINE_PACKAGES:
-        try:
-            out[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    return job_versions(PIPELINE_PACKAGES)
 
 
 def world_spec(world) -> dict[str, Any]:

@@ -38,12 +38,10 @@ def build(rng, config):
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.touch()
             os.kill(os.getpid(), signal.SIGKILL)
-    scene = kg.Scene(resolution=tuple(config["resolution"]), num_frames=config["num_frames"],
-                     frame_rate=config["frame_rate"], step_rate=config["frame_rate"] * 20)
-    scene.add(kg.Cube(name="floor", scale=(5, 5, 0.1), position=(0, 0, -0.1), motion="static", is_background=True,
-                      material=kg.Principled(color=(0.5, 0.5, 0.5))))
-    scene.add(kg.Cube(name="cube", scale=0.4, position=(float(rng.uniform(-0.5, 0.5)), 0, 1.0),
-                      material=kg.Flat(color=(1.0, 0.2, 0.1), strength=2.0)))
-    scene.camera = kg.PerspectiveCamera(position=(0, -6, 3), look_at=(0, 0, 0.5))
-    scene.add(kg.SunLight(direction=(0, 0.5, -1), strength=2.0))
-    return scene
+    return _one_cube().build(rng, config)
+
+
+def _one_cube():
+    from kubric_gen.world import load_world
+
+    return load_world(str(Path(__file__).with_name("one_cube.py"))).module
