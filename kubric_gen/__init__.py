@@ -21,6 +21,7 @@ from kubric_gen.scene import (
                                Cube,
                                Cylinder,
                                Flat,
+                               HdriBackground,
                                MeshObject,
                                PerspectiveCamera,
                                PointLight,
