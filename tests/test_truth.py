@@ -108,8 +108,9 @@ def test_translating_cube_flow_equals_image_motion():
     assert face.sum() > 30
     np.testing.assert_allclose(gt.forward_flow[1][face], np.broadcast_to([motion[1], motion[0]], (face.sum(), 2)),
                                atol=1e-3)
+    # MOVi's backward flow is the motion from t-1 to t: the same as the forward flow for a steady motion
     np.testing.assert_allclose(gt.backward_flow[1][face],
-                               np.broadcast_to([-motion[1], -motion[0]], (face.sum(), 2)), atol=1e-3)
+                               np.broadcast_to([motion[1], motion[0]], (face.sum(), 2)), atol=1e-3)
 
 
 def _reprojected_flow(scene, gt, traj, t, other):
@@ -154,13 +155,14 @@ def test_moving_camera_flow_is_the_reprojection_of_static_points():
     scene = _static_scene(objects, kg.PerspectiveCamera(position=path[0].position, path=path), num_frames=3)
     traj = physics.simulate(scene)
     gt = compute_ground_truth(scene, traj, num_tracks=0)
-    for t, other, layer in ((0, 1, gt.forward_flow), (1, 2, gt.forward_flow), (2, 1, gt.backward_flow)):
-        expected = _reprojected_flow(scene, gt, traj, t, other)
+    for t, other, layer, sign in ((0, 1, gt.forward_flow, 1), (1, 2, gt.forward_flow, 1),
+                                  (2, 1, gt.backward_flow, -1)):  # backward flow: the motion from `other` to t
+        expected = sign * _reprojected_flow(scene, gt, traj, t, other)
         sel = gt.object_index[t] >= 0
         assert np.abs(layer[t][sel] - expected[sel]).max() < 1e-3
 
 
-def test_backward_flow_undoes_forward_flow_on_mutually_visible_points():
+def test_backward_flow_at_t_plus_1_retraces_forward_flow_on_mutually_visible_points():
     rng = np.random.default_rng(0)
     objects = [kg.Cube(name="floor", scale=(20, 20, 1), position=(0, 0, -1), motion="static")]
     for i in range(3):
@@ -188,7 +190,7 @@ def test_backward_flow_undoes_forward_flow_on_mutually_visible_points():
     back = flow_at(scene, traj, t + 1, landed)
     ok = ~back["backward_flow_occlusion"]
     assert ok.mean() > 0.99
-    returned = landed[ok] + back["backward_flow"][ok][:, ::-1]
+    returned = landed[ok] - back["backward_flow"][ok][:, ::-1]  # backward flow at t+1: the motion t -> t+1
     assert np.abs(returned - start[ok]).max() < 1e-3
 
 

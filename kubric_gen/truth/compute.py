@@ -3,7 +3,10 @@
 One ray per pixel centre finds the object, triangle and barycentrics of the
 visible surface point; its local (object-space) position gives depth, normal,
 object coordinates and, moved with the object's pose to frames t+1 and t-1 and
-projected with those frames' cameras, the forward and backward flow. Occlusion
+projected with those frames' cameras, the forward and backward flow (MOVi's
+convention, as Kubric writes it: forward flow is the motion t -> t+1 of the point seen at
+the pixel in frame t, backward flow its motion t-1 -> t, so for a steady motion the two
+are equal). Occlusion
 (of flow and of point tracks) is a ray from the other frame's camera to the
 moved point: the point is hidden when a surface lies more than
 OCCLUSION_TOLERANCE = (relative, absolute) in front of it.
@@ -141,6 +144,8 @@ def _layers_at(frames: _Frames, t: int, image_points: np.ndarray, bounds: np.nda
             far = frames.camera(other)[0] + directions[~hit] * 1e12
             visible[~hit] = frames.visible_from(other, far, xy[~hit], front[~hit])
         flow = np.where(front[:, None], (xy - image_points)[:, ::-1], 0.0)  # (d_row, d_col); 0 behind the camera
+        if name == "backward":
+            flow = -flow  # MOVi's backward flow: the motion from t-1 to t, not from t to t-1
         out[f"{name}_flow"] = flow
         out[f"{name}_flow_occlusion"] = ~visible
     return out

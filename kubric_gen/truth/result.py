@@ -35,7 +35,10 @@ class GroundTruth:
     normal (T,H,W,3) float32: world-space unit shading normal; 0 where nothing is hit.
     object_coordinates (T,H,W,3) float32: surface point in the object's unscaled local
         bounds, (p - min) / (max - min); 0 where nothing is hit.
-    forward_flow / backward_flow (T,H,W,2) float32: (d_row, d_col) in pixels to frame t+1 / t-1.
+    forward_flow (T,H,W,2) float32: (d_row, d_col) in pixels, the motion from frame t to t+1
+        of the surface point seen at the pixel in frame t.
+    backward_flow (T,H,W,2) float32: (d_row, d_col), that point's motion from frame t-1 to t
+        (MOVi's sign, as Kubric writes it: a steady motion has equal forward and backward flow).
     forward_flow_occlusion / backward_flow_occlusion (T,H,W) bool: the point is hidden or
         off-screen in frame t+1 / t-1.
     instances: names of the non-background objects visible in some frame, by total
