@@ -36,3 +36,7 @@ class PlacementError(KubricGenError):
 
 class AssetError(KubricGenError):
     """A mesh or asset file cannot be read."""
+
+
+class LabelError(KubricGenError, ValueError):
+    """A label schema is malformed, or a label value is not one the schema allows."""

@@ -67,6 +67,7 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
     world = load_world(world_name)
     config = resolve_config(world, overrides)
     scene = build_scene(world, seed, config)
+    label_schema = world.label_schema(config)
     timings["build_scene"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -97,5 +98,6 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
         "timings": timings,
     }
     path = write_scene(output, scene, trajectory, result.rgba, flags, provenance, truth=truth,
-                       float_layers=float_layers, overwrite=overwrite, preview=preview)
+                       float_layers=float_layers, overwrite=overwrite, preview=preview,
+                       label_schema=label_schema)
     return SceneResult(path=path, device=result.device, timings=timings)

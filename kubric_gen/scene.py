@@ -22,6 +22,7 @@ import numpy as np
 
 from kubric_gen import geometry
 from kubric_gen.errors import SceneError
+from kubric_gen.labels import RESERVED_INSTANCE_KEYS
 
 Vec3 = tuple[float, float, float]
 Quat = tuple[float, float, float, float]
@@ -316,6 +317,9 @@ class SceneObject:
         if self.asset_id is None:
             _set(self, "asset_id", self.kind)
         _set(self, "labels", _json_value(o, "labels", dict(self.labels)))
+        reserved = sorted(set(self.labels) & RESERVED_INSTANCE_KEYS)
+        if reserved:
+            raise SceneError(f"{o}.labels", reserved[0], "is a per-instance field that metadata.json fills itself")
 
     def pose_at(self, frame: int) -> Pose:
         """The keyframed pose of a kinematic object (else its initial pose)."""

@@ -17,7 +17,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from kubric_gen.errors import ConfigError, WorldError
+from kubric_gen.errors import ConfigError, LabelError, WorldError
+from kubric_gen.labels import GENERIC, LabelSchema
 from kubric_gen.randomness import make_rng
 from kubric_gen.scene import Scene
 
@@ -39,6 +40,20 @@ class World:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    def label_schema(self, config: dict[str, Any] | None = None) -> LabelSchema:
+        """The labels this world's scenes carry, for `config` (default: the world's defaults):
+        the world's `labels(config)`, else its `LABELS`, else the generic schema (asset_id)."""
+        declare = getattr(self.module, "labels", None)
+        try:
+            schema = declare(dict(config if config is not None else self.defaults)) if callable(declare) \
+                else getattr(self.module, "LABELS", GENERIC)
+        except LabelError as e:
+            raise WorldError(f"world {self.name!r}: label schema: {e}") from None
+        if not isinstance(schema, LabelSchema):
+            raise WorldError(f"world {self.name!r}: labels()/LABELS must give a kubric_gen.labels.LabelSchema "
+                             f"(got {type(schema).__name__})")
+        return schema
 
 
 def builtin_worlds_dir() -> Path:
@@ -143,4 +158,19 @@ def build_scene(world: World, seed: int, config: dict[str, Any]) -> Scene:
     if not isinstance(scene, Scene):
         raise WorldError(f"world {world.name!r}: build() returned {type(scene).__name__}, not a Scene")
     scene.seed = seed
-    return scene.validate()
+    scene.validate()
+    check_labels(world, scene, world.label_schema(config))
+    return scene
+
+
+def check_labels(world: World, scene: Scene, schema: LabelSchema) -> None:
+    """Every object that can become an instance carries labels the world's schema allows
+    (checked before any simulation or rendering, so a world cannot write labels its
+    datasets would reject)."""
+    for obj in scene.objects:
+        if obj.is_background:
+            continue
+        try:
+            schema.check_object_labels(obj.name, {"asset_id": obj.asset_id, "scale": obj.scale, **obj.labels})
+        except LabelError as e:
+            raise WorldError(f"world {world.name!r}: {e} (the world's label schema {schema.name!r})") from None

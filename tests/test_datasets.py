@@ -278,8 +278,8 @@ def test_invalid_scene_directories_are_skipped_with_a_warning(scenes, root, capl
     assert result.num_examples == 1
     reasons = dict(result.skipped)
     assert len(reasons) == 4
-    assert "metadata.json is unreadable" in reasons[str(mixed / "seed_00001")]
-    assert "missing [2]" in reasons[str(mixed / "seed_00002")]
+    assert "metadata.json is not valid JSON" in reasons[str(mixed / "seed_00001")]
+    assert "missing frames [2]" in reasons[str(mixed / "seed_00002")]
     assert str(mixed / "seed_00003") in reasons
     text = caplog.text
     assert all(f"seed_0000{k}" in text for k in (1, 2, 3)) and "skipping scene directory" in text

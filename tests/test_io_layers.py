@@ -7,6 +7,7 @@ import tifffile
 from PIL import Image
 
 from kubric_gen.errors import KubricGenError
+import kubric_gen.io as kgio
 from kubric_gen.io import layers as L
 from kubric_gen.truth.result import GroundTruth, PointTracks
 
@@ -152,12 +153,12 @@ def test_write_read_layers_round_trip(tmp_path, rng):
     assert ranges["depth"] == {"min": float(finite.min()), "max": float(finite.max())}
     assert ranges["forward_flow"] == {"min": float(gt.forward_flow.min()), "max": float(gt.forward_flow.max())}
     for name in ["depth_%05d.tiff", "segmentation_%05d.png", "normal_%05d.png", "object_coordinates_%05d.png",
-                 "forward_flow_%05d.png", "backward_flow_%05d.png", "forward_flow_occlusion_%05d.png",
-                 "backward_flow_occlusion_%05d.png"]:
+                 "forward_flow_%05d.png", "backward_flow_%05d.png", "occlusion_forward_%05d.png",
+                 "occlusion_backward_%05d.png"]:
         assert [(tmp_path / (name % i)).is_file() for i in range(t + 1)] == [True] * t + [False]
     assert not (tmp_path / "layers.npz").exists()
 
-    out = L.read_layers(tmp_path)
+    out = kgio.read_layers(tmp_path)
     assert sorted(out) == sorted(L.FLOAT_LAYERS)
     np.testing.assert_array_equal(out["depth"], gt.depth)
     assert out["depth"].dtype == np.float32
@@ -175,7 +176,7 @@ def test_write_read_layers_round_trip(tmp_path, rng):
         assert np.abs(out[name] - flow).max() <= tolerance(half, flow)
         assert (L.read_png16(tmp_path / f"{name}_00001.png")[..., 2] == 0).all()
 
-    tracks = L.read_tracks(tmp_path)
+    tracks = kgio.read_tracks(tmp_path)
     for field in ("query_points", "target_points", "occluded"):
         a, b = getattr(tracks, field), getattr(gt.tracks, field)
         assert a.dtype == b.dtype
@@ -185,12 +186,12 @@ def test_write_read_layers_round_trip(tmp_path, rng):
 def test_occlusion_png_holds_zero_and_one(tmp_path, rng):
     gt = make_gt(rng, tracks=False)
     L.write_layers(tmp_path, gt)
-    with Image.open(tmp_path / "forward_flow_occlusion_00000.png") as im:
+    with Image.open(tmp_path / "occlusion_forward_00000.png") as im:
         assert im.mode == "L"
         a = np.asarray(im)
     assert set(np.unique(a).tolist()) == {0, 1}
     np.testing.assert_array_equal(a == 1, gt.forward_flow_occlusion[0])
-    assert L.read_tracks(tmp_path) is None
+    assert kgio.read_tracks(tmp_path) is None
 
 
 def test_independent_readers(tmp_path, rng):
@@ -205,7 +206,7 @@ def test_independent_readers(tmp_path, rng):
 def test_float_layers_bit_exact(tmp_path, rng):
     gt = make_gt(rng)
     L.write_layers(tmp_path, gt, float_layers=True)
-    exact = L.read_float_layers(tmp_path)
+    exact = kgio.read_float_layers(tmp_path)
     assert sorted(exact) == sorted(L.FLOAT_LAYERS)
     for name, a in exact.items():
         b = getattr(gt, name)
@@ -221,7 +222,7 @@ def test_all_equal_layers_and_no_hits(tmp_path, rng):
     ranges = L.write_layers(tmp_path, gt)
     assert ranges["depth"] == {"min": 0.0, "max": 0.0}
     assert ranges["backward_flow"] == {"min": 1.5, "max": 1.5}
-    out = L.read_layers(tmp_path)
+    out = kgio.read_layers(tmp_path)
     assert np.isinf(out["depth"]).all()
     assert (out["forward_flow"] == 0).all() and (out["backward_flow"] == 1.5).all()
 
@@ -241,9 +242,9 @@ def test_read_layers_rejects_gaps(tmp_path, rng):
     L.write_layers(tmp_path, make_gt(rng, tracks=False))
     (tmp_path / "normal_00001.png").unlink()
     with pytest.raises(KubricGenError, match="normal"):
-        L.read_layers(tmp_path)
+        kgio.read_layers(tmp_path)
     with pytest.raises(KubricGenError):
-        L.read_layers(tmp_path / "missing")
+        kgio.read_layers(tmp_path / "missing")
 
 
 # --------------------------------------------------------------------------- Kubric's reference directory
@@ -251,7 +252,7 @@ def test_read_layers_rejects_gaps(tmp_path, rng):
 
 @needs_reference
 def test_reads_kubric_reference():
-    out = L.read_layers(REFERENCE)
+    out = kgio.read_layers(REFERENCE)
     assert "forward_flow_occlusion" not in out
     meta = json.loads((REFERENCE / "metadata.json").read_text())
     ranges = json.loads((REFERENCE / "data_ranges.json").read_text())
@@ -283,7 +284,7 @@ def test_reads_kubric_reference():
 @needs_reference
 def test_rewriting_kubric_reference_keeps_its_layers(tmp_path):
     """Kubric's layers, written with our writer and read back: same kind of files, same values."""
-    ref = L.read_layers(REFERENCE)
+    ref = kgio.read_layers(REFERENCE)
     for t in range(2):
         L.write_segmentation(tmp_path / f"segmentation_{t:05d}.png", ref["segmentation"][t], num_instances=7)
         L.write_depth(tmp_path / f"depth_{t:05d}.tiff", ref["depth"][t])

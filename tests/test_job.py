@@ -27,7 +27,7 @@ def test_scene_directory_layout(movi_a_scene):
     names = {p.name for p in movi_a_scene.iterdir()}
     per_frame = ["rgba_{:05d}.png", "depth_{:05d}.tiff", "segmentation_{:05d}.png", "normal_{:05d}.png",
                  "object_coordinates_{:05d}.png", "forward_flow_{:05d}.png", "backward_flow_{:05d}.png",
-                 "forward_flow_occlusion_{:05d}.png", "backward_flow_occlusion_{:05d}.png"]
+                 "occlusion_forward_{:05d}.png", "occlusion_backward_{:05d}.png"]
     expected = {p.format(t) for p in per_frame for t in range(3)} | {
         "events.json", "metadata.json", "data_ranges.json", "preview.gif", "provenance.json", "scene.json",
         "tracks.npz", "layers.npz"}

@@ -21,6 +21,7 @@ Config:
 """
 
 import kubric_gen as kg
+from kubric_gen.labels import Label, LabelSchema
 from kubric_gen.worlds import _common as common
 
 CONFIG = {
@@ -42,6 +43,14 @@ COLORS = {  # CLEVR's palette, as Kubric's MOVi-A uses it
     "green": (29, 105, 20), "purple": (129, 38, 192), "red": (173, 35, 35), "yellow": (255, 238, 51),
 }
 CLEVR_CAMERA = (7.48113, -6.50764, 5.34367)
+
+LABELS = LabelSchema("movi_a", (  # MOVi-A's features, names and label ids
+    Label("shape_label", "class", keys=("shape",), names=tuple(SHAPES), doc="shape"),
+    Label("size_label", "class", names=tuple(SIZES), doc="size class"),
+    Label("color", "float3", doc="RGB colour in [0, 1] (linear, as given to the renderer)"),
+    Label("color_label", "class", names=tuple(COLORS), doc="CLEVR colour name"),
+    Label("material_label", "class", keys=("material",), names=tuple(common.MATERIALS), doc="material"),
+))
 
 
 def build(rng, config):

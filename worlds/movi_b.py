@@ -17,6 +17,7 @@ Config:
 """
 
 import kubric_gen as kg
+from kubric_gen.labels import Label, LabelSchema
 from kubric_gen.worlds import _common as common
 
 CONFIG = {
@@ -26,13 +27,28 @@ CONFIG = {
 }
 
 
+def labels(config):
+    """MOVi-B's features; the shape names (and label ids) are the library's categories
+    (KuBasic's: MOVi-B's 11 shapes in MOVi's order)."""
+    return LabelSchema("movi_b", (
+        Label("shape_label", "class", keys=("shape",), names=common.library(config["library"]).categories,
+              doc="shape"),
+        Label("scale", "float", doc="uniform scale of the object"),
+        Label("color", "float3", doc="RGB colour in [0, 1] (linear, as given to the renderer)"),
+        Label("material_label", "class", keys=("material",), names=tuple(common.MATERIALS), doc="material"),
+    ), scene=(Label("metadata/background_color", "float3", keys=("background_color", "background"),
+                    doc="floor colour"),))
+
+
 def build(rng, config):
     lo, hi = common.check_count(config, "min_num_objects", "max_num_objects")
     scale_lo, scale_hi = common.check_range(config, "scale_range")
     inner, outer = common.check_range(config, "camera_radius")
     shapes = common.library(config["library"])
-    scene = common.base_scene(config, kg.ColorBackground(color=(0.05, 0.05, 0.05)), {"background": "colored"})
+    scene = common.base_scene(config, kg.ColorBackground(color=(0.05, 0.05, 0.05)), {})
     floor_color = kg.random_hue_color(rng, saturation=0.6, value=0.7)
+    scene.metadata["background"] = "#" + "".join(f"{round(c * 255):02x}" for c in floor_color)  # as MOVi-B
+    scene.metadata["background_color"] = list(floor_color)
     scene.add(kg.Cube(name="floor", scale=(100, 100, 1), position=(0, 0, -1), motion="static", is_background=True,
                       friction=config["floor_friction"], restitution=config["floor_restitution"],
                       material=kg.Principled(color=floor_color, roughness=0.8)))

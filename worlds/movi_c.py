@@ -22,6 +22,7 @@ Config:
 """
 
 import kubric_gen as kg
+from kubric_gen.labels import Label, LabelSchema
 from kubric_gen.worlds import _common as common
 
 CONFIG = {
@@ -30,6 +31,22 @@ CONFIG = {
     "library": "pybullet_data", "hdri_dir": "", "floor_friction": 0.3, "floor_restitution": 0.5,
 }
 SPAWN_REGION = ((-6.0, -6.0, 1.0), (6.0, 6.0, 6.0))
+
+
+def object_labels(config):
+    """MOVi-C..F's per-instance labels; category names (and label ids) are the library's."""
+    return (
+        Label("asset_id", "text", doc="asset id in the object library"),
+        Label("scale", "float", doc="largest extent of the object (m)"),
+        Label("category", "class", names=common.library(config["library"]).categories, doc="object category"),
+    )
+
+
+BACKGROUND = Label("background", "text", doc="the HDRI's asset id, or 'sky' without hdri_dir")
+
+
+def labels(config):
+    return LabelSchema("movi_c", object_labels(config), scene=(BACKGROUND,))
 
 
 def add_object(rng, scene, objects, name, scale_range, region, **kwargs):

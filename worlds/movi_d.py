@@ -11,8 +11,9 @@ Config: as movi_c, plus
 """
 
 import kubric_gen as kg
+from kubric_gen.labels import Label, LabelSchema
 from kubric_gen.worlds import _common as common
-from kubric_gen.worlds.movi_c import add_object
+from kubric_gen.worlds.movi_c import BACKGROUND, add_object, object_labels
 
 CONFIG = {
     "resolution": [256, 256], "num_frames": 24, "frame_rate": 12, "step_rate": 240,
@@ -22,6 +23,12 @@ CONFIG = {
 }
 STATIC_REGION = ((-7.0, -7.0, 0.5), (7.0, 7.0, 7.0))
 DYNAMIC_REGION = ((-5.0, -5.0, 3.0), (5.0, 5.0, 8.0))
+
+IS_DYNAMIC = Label("is_dynamic", "bool", doc="tossed (true) or resting on the floor at the start (false)")
+
+
+def labels(config, name="movi_d"):
+    return LabelSchema(name, (*object_labels(config), IS_DYNAMIC), scene=(BACKGROUND,))
 
 
 def build(rng, config, camera=None):

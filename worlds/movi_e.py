@@ -14,6 +14,10 @@ from kubric_gen.worlds import movi_d
 CONFIG = {**movi_d.CONFIG, "camera_motion": 4.0}
 
 
+def labels(config):
+    return movi_d.labels(config, "movi_e")
+
+
 def build(rng, config):
     inner, outer = common.check_range(config, "camera_radius")
     distance = float(config["camera_motion"])

@@ -10,9 +10,13 @@ Config: as movi_e, plus
 """
 
 import kubric_gen as kg
-from kubric_gen.worlds import movi_e
+from kubric_gen.worlds import movi_d, movi_e
 
 CONFIG = {**movi_e.CONFIG, "num_tracks": 2048}
+
+
+def labels(config):
+    return movi_d.labels(config, "point_tracking")
 
 
 def build(rng, config):

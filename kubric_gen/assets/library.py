@@ -174,6 +174,12 @@ class AssetLibrary:
     def __repr__(self) -> str:
         return f"AssetLibrary({self.name!r}, {len(self)} assets, at {self.location})"
 
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The category vocabulary of the library's objects, in label-id order (see
+        `Manifest.category_names`): what a world that labels objects by category declares."""
+        return self.manifest.category_names
+
     def entry(self, asset_id: str) -> AssetEntry:
         return self.manifest.entry(asset_id)
 

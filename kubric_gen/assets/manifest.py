@@ -26,7 +26,7 @@ ROOTS = ("manifest", "cache")
 PHYSICS_KEYS = ("density", "mass", "friction", "restitution")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
-_TOP_FIELDS = ("format", "version", "name", "description", "licence", "root", "assets")
+_TOP_FIELDS = ("format", "version", "name", "description", "licence", "root", "categories", "assets")
 _ENTRY_FIELDS = ("id", "kind", "visual", "collision", "collision_shape", "texture", "bounds", "scale", "physics",
                  "category", "licence", "metadata", "volume", "watertight", "available", "reason", "source")
 
@@ -79,13 +79,18 @@ class AssetEntry:
 
 @dataclass(frozen=True)
 class Manifest:
-    """A library's manifest: its name, description, default licence and assets (in order)."""
+    """A library's manifest: its name, description, default licence and assets (in order).
+
+    `categories` is the library's category vocabulary in label-id order, when the manifest
+    declares one (e.g. MOVi's GSO categories); see `category_names`.
+    """
 
     name: str
     assets: tuple[AssetEntry, ...] = ()
     description: str = ""
     licence: str | None = None
     root: str = "manifest"
+    categories: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -97,6 +102,15 @@ class Manifest:
     @property
     def ids(self) -> list[str]:
         return [e.id for e in self.assets]
+
+    @property
+    def category_names(self) -> tuple[str, ...]:
+        """The category vocabulary (label ids follow its order): the declared `categories`, else
+        each object's category (its id when it has none) in the order of first appearance,
+        unavailable objects included, so that ids do not depend on what is installed."""
+        if self.categories:
+            return self.categories
+        return tuple(dict.fromkeys(e.category or e.id for e in self.assets if e.kind == "object"))
 
     def entry(self, asset_id: str) -> AssetEntry:
         for e in self.assets:
@@ -123,6 +137,8 @@ class Manifest:
             data["licence"] = self.licence
         if self.root != "manifest":
             data["root"] = self.root
+        if self.categories:
+            data["categories"] = list(self.categories)
         data["assets"] = [e.to_dict() for e in self.assets]
         return data
 
@@ -310,7 +326,16 @@ def parse_manifest(data: Any, where: str = "manifest") -> Manifest:
     if not isinstance(data["assets"], list):
         raise _fail(f"{where}.assets", data["assets"], "expected a list")
     entries = tuple(parse_entry(e, f"{where}.assets[{i}]") for i, e in enumerate(data["assets"]))
+    categories = data.get("categories", [])
+    if (not isinstance(categories, list) or not all(isinstance(c, str) and c for c in categories)
+            or len(set(categories)) != len(categories)):
+        raise _fail(f"{where}.categories", categories, "expected a list of distinct non-empty strings")
+    for i, e in enumerate(entries):
+        if categories and e.kind == "object" and (e.category or e.id) not in categories:
+            raise _fail(f"{where}.assets[{i}] ({e.id!r}).category", e.category or e.id,
+                        "is not in the manifest's categories")
     return Manifest(
+        categories=tuple(categories),
         name=name, assets=entries,
         description=_string(f"{where}.description", data.get("description", "")),
         licence=_string(f"{where}.licence", data["licence"]) if data.get("licence") is not None else None,

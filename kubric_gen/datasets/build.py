@@ -24,7 +24,9 @@ from kubric_gen.datasets.config import (
     downscale_factor,
     parse_splits,
 )
-from kubric_gen.datasets.scenes import SceneInfo, epath, find_scenes
+from kubric_gen.datasets.scenes import SceneInfo, find_scenes
+from kubric_gen.errors import KubricGenError
+from kubric_gen.io import SceneDir
 
 log = logging.getLogger(__name__)
 CARD_FILE = "README.md"
@@ -60,17 +62,17 @@ class BuildResult:
 
 
 def _pick_group(scenes: list[SceneInfo], skipped: list[tuple[str, str]]) -> list[SceneInfo]:
-    """The scenes of the most common (world, resolution, frames); the others are skipped."""
-    groups = collections.Counter((s.world, s.width, s.height, s.num_frames) for s in scenes)
-    best = max(groups, key=lambda k: (groups[k], -min(i for i, s in enumerate(scenes)
-                                                       if (s.world, s.width, s.height, s.num_frames) == k)))
+    """The scenes of the most common (world, resolution, frames, label schema); the others are skipped."""
+    groups = collections.Counter(s.group for s in scenes)
+    best = max(groups, key=lambda k: (groups[k], -min(i for i, s in enumerate(scenes) if s.group == k)))
     kept = []
     for s in scenes:
-        if (s.world, s.width, s.height, s.num_frames) == best:
+        if s.group == best:
             kept.append(s)
         else:
-            reason = (f"world {s.world!r} at {s.width}x{s.height} with {s.num_frames} frames differs from the "
-                      f"dataset's {best[0]!r} at {best[1]}x{best[2]} with {best[3]} frames")
+            reason = (f"world {s.world!r} at {s.width}x{s.height} with {s.num_frames} frames and label schema "
+                      f"{s.label_schema.fingerprint()} differs from the dataset's {best[0]!r} at {best[1]}x{best[2]} "
+                      f"with {best[3]} frames and label schema {best[4]}")
             log.warning("skipping scene directory %s: %s", s.path, reason)
             skipped.append((s.path, reason))
     return kept
@@ -78,18 +80,18 @@ def _pick_group(scenes: list[SceneInfo], skipped: list[tuple[str, str]]) -> list
 
 def _card_facts(scene: SceneInfo) -> dict:
     """The world, config and versions that made a scene (from its provenance.json / metadata.json flags)."""
-    path = epath(scene.path)
+    sd = SceneDir(scene.path)
     facts: dict = {}
     try:
-        prov = json.loads((path / "provenance.json").read_text())
+        prov = sd.provenance
         facts = {k: prov[k] for k in ("world", "config", "render_settings", "versions") if k in prov}
-    except (OSError, ValueError):
+    except KubricGenError:
         pass
     if "config" not in facts:
         try:
-            flags = json.loads((path / "metadata.json").read_text()).get("flags", {})
+            flags = sd.metadata.get("flags", {})
             facts["config"] = {k: v for k, v in flags.items() if k not in ("seed", "world")}
-        except (OSError, ValueError, AttributeError):
+        except (KubricGenError, AttributeError):
             pass
     facts.setdefault("world", {"name": scene.world})
     return facts
@@ -150,6 +152,7 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     downscale_factor(source, target)
 
     import tensorflow_datasets as tfds
+    from etils import epath
 
     from kubric_gen.datasets.builder import DatasetSpec, make_builder_class
 
@@ -166,12 +169,13 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
         log.warning("split %r gets no scene (%d scene directories in all): it is left out", split, len(scenes))
         del split_paths[split]
     options = _beam_pipeline_options(beam_options)
-    spec = DatasetSpec(name=name, world=first.world, source=source, num_frames=first.num_frames,
+    spec = DatasetSpec(name=name, world=first.world, label_schema=first.label_schema.to_dict(), source=source,
+                       num_frames=first.num_frames,
                        configs=tuple(dict.fromkeys([source, target])), split_paths=split_paths,
                        card=_card_facts(first), use_beam=options is not None)
     cls = make_builder_class(spec)
     builder = cls(config=target.name, data_dir=os.fspath(data_dir))
-    out = epath(builder.data_dir)
+    out = epath.Path(builder.data_dir)
     reused = False
     if (out / "dataset_info.json").exists():
         try:

@@ -26,7 +26,7 @@ import tensorflow_datasets as tfds
 from kubric_gen.datasets.config import DatasetError, Resolution
 from kubric_gen.datasets.features import movi_features
 from kubric_gen.datasets.scenes import SceneDirError, read_example
-from kubric_gen.datasets.schema import schema_for
+from kubric_gen.labels import LabelSchema
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class DatasetSpec:
 
     name: str
     world: str
+    label_schema: dict  # LabelSchema.to_dict() of the scenes
     source: Resolution
     num_frames: int
     configs: tuple[Resolution, ...]
@@ -74,11 +75,17 @@ class DatasetSpec:
     card: dict[str, Any]
     use_beam: bool = False
 
+    @property
+    def labels(self) -> LabelSchema:
+        return LabelSchema.from_dict(self.label_schema)
 
-def scene_examples(path: str, width: int, height: int, world: str, num_frames: int) -> list[tuple[str, dict]]:
+
+def scene_examples(path: str, width: int, height: int, label_schema: dict,
+                   num_frames: int) -> list[tuple[str, dict]]:
     """[(key, example)] of one scene directory, or [] (with a warning) if it is incomplete or invalid."""
     try:
-        return [read_example(path, Resolution(width, height), world=world, num_frames=num_frames)]
+        return [read_example(path, Resolution(width, height), schema=LabelSchema.from_dict(label_schema),
+                             num_frames=num_frames)]
     except SceneDirError as e:
         log.warning("skipping scene directory %s: %s", path, e)
         from kubric_gen.pipeline.tfds_beam import count_skipped
@@ -92,7 +99,7 @@ def _card(spec: DatasetSpec, config: ResolutionConfig, features) -> str:
     counts = ", ".join(f"{s} {len(p)}" for s, p in spec.split_paths.items())
     lines = [
         f"Synthetic videos of the kubric_gen world `{spec.world or '(unnamed)'}`, packaged with the features of "
-        f"Kubric's MOVi datasets (label schema `{schema_for(spec.world).name}`), so training code written for "
+        f"Kubric's MOVi datasets (label schema `{spec.labels.name}`), so training code written for "
         "MOVi reads them unchanged.",
         "",
         f"* Config `{config.name}`: {config.width}x{config.height} pixels, {spec.num_frames} frames"
@@ -132,7 +139,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _features(self):
         cfg = self.builder_config
-        return movi_features(schema_for(self.SPEC.world), cfg.width, cfg.height, self.SPEC.num_frames)
+        return movi_features(self.SPEC.labels, cfg.width, cfg.height, self.SPEC.num_frames)
 
     def _info(self) -> tfds.core.DatasetInfo:
         spec, cfg = self.SPEC, self.builder_config
@@ -144,7 +151,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             citation=CITATION,
             metadata=tfds.core.MetadataDict({
                 "kubric_gen": {
-                    "world": spec.world, "label_schema": schema_for(spec.world).name,
+                    "world": spec.world, "label_schema": spec.label_schema,
                     "source_resolution": spec.source.name, "num_frames": spec.num_frames,
                     "card": spec.card, "scenes": {s: sorted(p.rsplit("/", 1)[-1] for p in paths)
                                                  for s, paths in spec.split_paths.items()},
@@ -170,7 +177,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _generate_examples(self, paths: list[str]):
         cfg = self.builder_config
-        args = {"width": cfg.width, "height": cfg.height, "world": self.SPEC.world,
+        args = {"width": cfg.width, "height": cfg.height, "label_schema": self.SPEC.label_schema,
                 "num_frames": self.SPEC.num_frames}
         if self.SPEC.use_beam:
             from kubric_gen.pipeline.tfds_beam import examples_transform

@@ -3,7 +3,7 @@
 MOVi's (see docs/datasets.md and /work/shared/reference/MOVI_FORMAT.md):
 metadata/*, video, segmentations, forward_flow, backward_flow, depth, normal,
 object_coordinates, camera/*, instances/*, events/collisions/*, and the per-variant labels
-of `kubric_gen.datasets.schema`.
+declared by the scenes' world (`kubric_gen.labels`).
 
 Ours, extra keys that leave MOVi's untouched: forward_flow_occlusion, backward_flow_occlusion,
 tracks/{query_points, target_points, occluded}, camera/intrinsics, provenance/{world, seed,
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kubric_gen.datasets.schema import Label, Schema
+from kubric_gen.labels import Label, LabelSchema
 
 
 def _label_feature(label: Label):
@@ -31,7 +31,7 @@ def _label_feature(label: Label):
     return tfds.features.Text(doc=label.doc)
 
 
-def movi_features(schema: Schema, width: int, height: int, num_frames: int):
+def movi_features(schema: LabelSchema, width: int, height: int, num_frames: int):
     """The FeaturesDict of a dataset with this label schema at (width, height) and num_frames."""
     import tensorflow_datasets as tfds
 
@@ -62,7 +62,7 @@ def movi_features(schema: Schema, width: int, height: int, num_frames: int):
         "visibility": tensor((t,), np.uint16, doc="visible pixels per frame"),
     }
     for label in schema.instance:
-        instance[label.name] = _label_feature(label)
+        instance[label.feature] = _label_feature(label)
 
     features = {
         "metadata": metadata,
@@ -99,7 +99,7 @@ def movi_features(schema: Schema, width: int, height: int, num_frames: int):
             "config": f.Text(doc="JSON of metadata.json flags"), "record": f.Text(doc="JSON of provenance.json"),
         },
     }
-    for path, kind, _ in schema.scene:
-        group, _, leaf = path.rpartition("/")
-        (features[group] if group else features)[leaf] = _label_feature(Label(leaf, kind, get=lambda d: None))
+    for label in schema.scene:
+        group, _, leaf = label.feature.rpartition("/")
+        (features[group] if group else features)[leaf] = _label_feature(label)
     return f.FeaturesDict(features)

@@ -1,28 +1,24 @@
-"""Scene directories -> MOVi examples (numpy), local or remote (etils.epath: gs://, s3://, ...).
+"""Scene directories -> MOVi examples (numpy), local or remote (any fsspec URL).
 
 `find_scenes` lists and checks the scene directories of a folder (cheap: metadata.json and
-a file listing); `read_example` decodes one into the nested dict of numpy arrays that the
-TFDS features of `kubric_gen.datasets.features` encode, at the dataset's resolution.
+a file listing); `read_example` checks one with `validate`'s checks and decodes it into the
+nested dict of numpy arrays that the TFDS features of `kubric_gen.datasets.features` encode,
+at the dataset's resolution. Reading goes through `kubric_gen.io.SceneDir`, the one reader
+of the format, which decodes each file once for both.
 
 Downscaling by an integer factor f (MOVi's rule): the video is averaged over f x f pixel
 blocks; every other layer takes the pixel (r*f + f//2, c*f + f//2) of its block (nearest
 neighbour); flow values (pixels) and their ranges, track coordinates and the pixel
 intrinsics are divided by f; visibility, bboxes and bbox_frames are recomputed from the
 downscaled segmentation. A layer that is stored quantised keeps its stored 16-bit values
-(normal, object coordinates, flow), so nothing is quantised twice. Images are re-encoded
-by TFDS even at the scenes' own resolution: TensorFlow's PNG encoder makes the 16-bit
-layers half the size of the scene directory's files.
-
-TensorFlow is imported lazily here (16-bit PNGs are decoded with tf.io.decode_png, which
-is 4x faster than pypng); Pillow reads the 8-bit PNGs, tifffile the depth TIFFs.
+(normal, object coordinates, flow), so nothing is quantised twice.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import re
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,28 +26,19 @@ import numpy as np
 
 from kubric_gen import geometry
 from kubric_gen.datasets.config import DatasetError, Resolution, downscale_factor
-from kubric_gen.datasets.schema import LabelError, Schema, schema_for, world_of
+from kubric_gen.errors import KubricGenError
+from kubric_gen.io import SceneDir, SceneDirError
 from kubric_gen.io.layers import MAX_16BIT, quantize
+from kubric_gen.io.validate import errors_of
+from kubric_gen.labels import LabelError, LabelSchema
 
 log = logging.getLogger(__name__)
 
-REQUIRED_LAYERS = {"rgba": "png", "depth": "tiff", "segmentation": "png", "normal": "png",
-                   "object_coordinates": "png", "forward_flow": "png", "backward_flow": "png"}
-OCCLUSION_LAYERS = ("forward_flow_occlusion", "backward_flow_occlusion")
-_FRAME_FILE = re.compile(r"([a-z_]+)_(\d{5})\.(png|tiff)")
 MAX_UINT16 = MAX_16BIT
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLLISION_NON_INSTANCE = MAX_UINT16  # MOVi: collisions with the floor / background are marked 65535
+_LABEL_DTYPES = {"float": np.float32, "float3": np.float32}
 
-
-class SceneDirError(DatasetError):
-    """A scene directory is incomplete or unreadable (it is skipped with a warning)."""
-
-
-def epath(p: Any):
-    from etils import epath as _epath
-
-    return _epath.Path(p)
+__all__ = ["SceneDirError", "SceneInfo", "find_scenes", "inspect_scene", "list_scene_dirs", "read_example"]
 
 
 @dataclass(frozen=True)
@@ -67,103 +54,60 @@ class SceneInfo:
     num_instances: int
     has_occlusion: bool
     has_tracks: bool
+    label_schema: LabelSchema
 
     @property
     def resolution(self) -> Resolution:
         return Resolution(self.width, self.height)
 
     @property
-    def schema(self) -> Schema:
-        return schema_for(self.world)
+    def group(self) -> tuple:
+        """Scenes of one dataset share world, resolution, frame count and label schema."""
+        return self.world, self.width, self.height, self.num_frames, self.label_schema.fingerprint()
 
 
-# --------------------------------------------------------------------------- inspecting
+def inspect_scene(path: str | os.PathLike) -> tuple[SceneInfo, SceneDir]:
+    """Check one scene directory's listing and metadata; return its SceneInfo and SceneDir.
+    Raises SceneDirError."""
+    sd = SceneDir(path).check_complete()
+    if sd.num_instances > 255 or sd.metadata["metadata"].get("segmentation_16bit"):
+        raise SceneDirError(f"{sd.num_instances} instances do not fit MOVi's uint8 segmentations (at most 255)")
+    width, height = sd.resolution
+    info = SceneInfo(path=sd.path, name=sd.name, world=sd.world, width=width, height=height,
+                     num_frames=sd.num_frames, num_instances=sd.num_instances,
+                     has_occlusion=sd.has("forward_flow_occlusion"), has_tracks="tracks.npz" in sd.files,
+                     label_schema=sd.label_schema)
+    return info, sd
 
 
-def _read_json(path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SceneDirError(f"{what} is missing") from None
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise SceneDirError(f"{what} is unreadable ({type(e).__name__}: {e})") from None
-
-
-def _frames(files: dict[str, dict[int, str]], layer: str, num_frames: int) -> bool:
-    """True if layer has exactly frames 0..T-1, False if it has none, else SceneDirError."""
-    frames = sorted(files.get(layer, {}))
-    if not frames:
-        return False
-    if frames != list(range(num_frames)):
-        missing = sorted(set(range(num_frames)) - set(frames))
-        detail = f"missing {missing[:5]}" if missing else f"extra {sorted(set(frames) - set(range(num_frames)))[:5]}"
-        raise SceneDirError(f"{layer}_%05d files are not frames 0..{num_frames - 1} ({detail})")
-    return True
-
-
-def inspect_scene(path) -> tuple[SceneInfo, dict]:
-    """Check one scene directory; return its SceneInfo and metadata.json. Raises SceneDirError."""
-    path = epath(path)
-    try:
-        names = [p.name for p in path.iterdir()]
-    except (OSError, NotADirectoryError) as e:
-        raise SceneDirError(f"cannot list ({e})") from None
-    meta = _read_json(path / "metadata.json", "metadata.json")
-    try:
-        m = meta["metadata"]
-        width, height = (int(v) for v in m["resolution"])
-        num_frames = int(m["num_frames"])
-        instances = meta["instances"]
-        meta["camera"]["focal_length"]  # noqa: B018 (presence check)
-        if not isinstance(instances, list) or width <= 0 or height <= 0 or num_frames <= 0:
-            raise ValueError("bad values")
-    except (KeyError, TypeError, ValueError) as e:
-        raise SceneDirError(f"metadata.json lacks MOVi's metadata/camera/instances ({type(e).__name__}: {e})") from None
-    if len(instances) > 255 or m.get("segmentation_16bit"):
-        raise SceneDirError(f"{len(instances)} instances do not fit MOVi's uint8 segmentations (at most 255)")
-    files: dict[str, dict[int, str]] = {}
-    for n in names:
-        match = _FRAME_FILE.fullmatch(n)
-        if match:
-            files.setdefault(match.group(1), {})[int(match.group(2))] = n
-    for layer in REQUIRED_LAYERS:
-        if not _frames(files, layer, num_frames):
-            raise SceneDirError(f"{layer}_%05d.{REQUIRED_LAYERS[layer]} files are missing")
-    occlusion = [_frames(files, layer, num_frames) for layer in OCCLUSION_LAYERS]
-    if occlusion[0] != occlusion[1]:
-        raise SceneDirError("only one of the flow occlusion layers is present")
-    for required in ("data_ranges.json", "events.json"):
-        if required not in names:
-            raise SceneDirError(f"{required} is missing")
-    info = SceneInfo(path=str(path), name=path.name, world=world_of(meta), width=width, height=height,
-                     num_frames=num_frames, num_instances=len(instances), has_occlusion=occlusion[0],
-                     has_tracks="tracks.npz" in names)
-    return info, meta
-
-
-def list_scene_dirs(scenes_dir) -> list:
+def list_scene_dirs(scenes_dir: str | os.PathLike) -> list[str]:
     """The scene directories of a folder (sorted by name; hidden and temporary ones, and the
     pipeline's bookkeeping such as `_status/` and `_tfds/`, left out).
 
     A folder that is itself a scene directory (has metadata.json) is its only scene.
     """
-    root = epath(scenes_dir)
-    if not root.is_dir():
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(os.fspath(scenes_dir))
+    root = root.rstrip("/") or root
+    if not fs.isdir(root):
         raise DatasetError(f"SCENES_DIR: {scenes_dir} is not a directory")
-    if (root / "metadata.json").exists():
-        return [root]
-    return sorted((p for p in root.iterdir() if not p.name.startswith((".", "_")) and p.is_dir()),
-                  key=lambda p: p.name)
+    if fs.exists(f"{root}/metadata.json"):
+        return [os.fspath(scenes_dir)]
+    base = os.fspath(scenes_dir).rstrip("/")
+    names = sorted(str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in fs.ls(root, detail=True)
+                   if e.get("type") == "directory")
+    return [f"{base}/{n}" for n in names if not n.startswith((".", "_"))]
 
 
-def _inspect_or_reason(path) -> SceneInfo | str:
+def _inspect_or_reason(path: str) -> SceneInfo | str:
     try:
         return inspect_scene(path)[0]
-    except SceneDirError as e:
+    except KubricGenError as e:
         return str(e)
 
 
-def find_scenes(scenes_dir, threads: int = 16) -> tuple[list[SceneInfo], list[tuple[str, str]]]:
+def find_scenes(scenes_dir: str | os.PathLike, threads: int = 16) -> tuple[list[SceneInfo], list[tuple[str, str]]]:
     """The valid scene directories of a folder, and (path, reason) for each one skipped (logged).
 
     The directories are inspected by `threads` threads (I/O bound: remote folders).
@@ -184,51 +128,6 @@ def find_scenes(scenes_dir, threads: int = 16) -> tuple[list[SceneInfo], list[tu
 
 
 # --------------------------------------------------------------------------- decoding
-
-
-def _png8(data: bytes) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
-        im.load()
-        if im.mode not in ("P", "L", "I;16", "I;16B", "I", "RGB", "RGBA"):
-            raise SceneDirError(f"unexpected PNG mode {im.mode}")
-        return np.asarray(im)
-
-
-def _png16(data: bytes) -> np.ndarray:
-    import tensorflow as tf
-
-    if data[:8] != PNG_SIGNATURE or data[24] != 16:
-        raise SceneDirError("expected a 16-bit PNG")
-    return tf.io.decode_png(data, channels=3, dtype=tf.uint16).numpy()
-
-
-def _tiff(data: bytes) -> np.ndarray:
-    import tifffile
-
-    a = tifffile.imread(io.BytesIO(data))
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if a.ndim != 2:
-        raise SceneDirError(f"depth TIFF must be (H, W) or (H, W, 1) (got {a.shape})")
-    return a.astype(np.float32, copy=False)
-
-
-def _stack(path, layer: str, ext: str, num_frames: int, decode, shape: tuple[int, int]) -> np.ndarray:
-    frames = []
-    for t in range(num_frames):
-        name = f"{layer}_{t:05d}.{ext}"
-        try:
-            a = decode((path / name).read_bytes())
-        except SceneDirError as e:
-            raise SceneDirError(f"{name}: {e}") from None
-        except Exception as e:  # corrupt image data: any decoder error
-            raise SceneDirError(f"{name}: cannot decode ({type(e).__name__}: {e})") from None
-        if a.shape[:2] != shape:
-            raise SceneDirError(f"{name}: shape {a.shape[:2]} is not the metadata's {shape}")
-        frames.append(a)
-    return np.stack(frames)
 
 
 def _nearest(a: np.ndarray, f: int) -> np.ndarray:
@@ -274,17 +173,13 @@ def boxes_from_segmentation(seg: np.ndarray, num_instances: int) -> tuple[np.nda
             [np.asarray(f, dtype=np.int32) for f in frames])
 
 
-def _range(ranges: dict, key: str) -> np.ndarray:
-    try:
-        lo, hi = float(ranges[key]["min"]), float(ranges[key]["max"])
-    except (KeyError, TypeError, ValueError):
-        raise SceneDirError(f"data_ranges.json has no {key} min/max") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
-        raise SceneDirError(f"data_ranges.json: bad {key} range [{lo}, {hi}]")
-    return np.array([lo, hi], dtype=np.float64)
+def _label_arrays(values: dict[str, Any], schema_labels) -> dict[str, Any]:
+    kinds = {label.feature: label.kind for label in schema_labels}
+    return {k: np.asarray(v, dtype=_LABEL_DTYPES[kinds[k]]) if kinds[k] in _LABEL_DTYPES else v
+            for k, v in values.items()}
 
 
-def _instance(inst: dict, t_len: int, schema: Schema) -> dict:
+def _instance(inst: dict, t_len: int, schema: LabelSchema) -> dict:
     out = {k: np.float32(inst[k]) if k in inst else None for k in ("mass", "friction", "restitution")}
     missing = [k for k, v in out.items() if v is None]
     if missing:
@@ -294,9 +189,9 @@ def _instance(inst: dict, t_len: int, schema: Schema) -> dict:
                        ("image_positions", (t_len, 2))):
         out[key] = _floats(inst.get(key), shape, f"instance {key}")
     try:
-        out.update(schema.instance_labels(inst))
+        out.update(_label_arrays(schema.instance_values(inst), schema.instance))
     except LabelError as e:
-        raise SceneDirError(f"metadata.json: {e} (the {schema.name} label schema)") from None
+        raise SceneDirError(f"metadata.json: {e} (label schema {schema.name!r})") from None
     return out
 
 
@@ -319,87 +214,79 @@ def _collisions(events: dict, num_instances: int, t_len: int) -> list[dict]:
     return out
 
 
-def _tracks(path, t_len: int, f: int) -> dict:
-    empty = {"query_points": np.zeros((0, 3), np.float32), "target_points": np.zeros((0, t_len, 2), np.float32),
-             "occluded": np.zeros((0, t_len), bool)}
-    p = path / "tracks.npz"
-    if not p.exists():
-        return empty
-    try:
-        with np.load(io.BytesIO(p.read_bytes()), allow_pickle=False) as d:
-            q, xy, occ = (d["query_points"].astype(np.float32), d["target_points"].astype(np.float32),
-                          d["occluded"].astype(bool))
-    except (OSError, ValueError, KeyError) as e:
-        raise SceneDirError(f"tracks.npz is unreadable ({type(e).__name__}: {e})") from None
-    n = q.shape[0] if q.ndim == 2 else -1
-    if q.shape != (n, 3) or xy.shape != (n, t_len, 2) or occ.shape != (n, t_len):
-        raise SceneDirError(f"tracks.npz: bad shapes {q.shape}, {xy.shape}, {occ.shape}")
+def _tracks(sd: SceneDir, t_len: int, f: int) -> dict:
+    tracks = sd.tracks()
+    if tracks is None:
+        return {"query_points": np.zeros((0, 3), np.float32), "target_points": np.zeros((0, t_len, 2), np.float32),
+                "occluded": np.zeros((0, t_len), bool)}
+    q, xy = tracks.query_points.copy(), tracks.target_points.copy()
     if f > 1:
         q[:, 1:] /= f
         behind = (xy == -1).all(axis=-1, keepdims=True)
         xy = np.where(behind, xy, xy / f)
-    return {"query_points": q, "target_points": xy, "occluded": occ}
+    return {"query_points": q, "target_points": xy, "occluded": tracks.occluded}
 
 
-def read_example(path, target: Resolution | None = None, world: str | None = None,
+def read_example(path: str | os.PathLike, target: Resolution | None = None, schema: LabelSchema | None = None,
                  num_frames: int | None = None) -> tuple[str, dict]:
-    """Decode one scene directory into (key, example) at resolution `target` (default: its own).
+    """Check one scene directory (the checks of `kubric-gen validate`) and decode it into
+    (key, example) at resolution `target` (default: its own).
 
-    `world` / `num_frames`, when given, must match the scene (a dataset has one label schema
-    and one video length). Raises SceneDirError for anything incomplete or unreadable.
+    `schema` / `num_frames`, when given, must match the scene's (a dataset has one label
+    schema and one video length). Raises SceneDirError for anything incomplete, invalid or
+    unreadable.
     """
     try:
-        return _read_example(epath(path), target, world, num_frames)
+        return _read_example(path, target, schema, num_frames)
+    except SceneDirError:
+        raise
+    except KubricGenError as e:
+        raise SceneDirError(str(e)) from None
     except (KeyError, TypeError, ValueError, IndexError, OSError) as e:  # malformed values, unreadable files
         raise SceneDirError(f"{type(e).__name__}: {e}") from None
 
 
-def _read_example(path, target: Resolution | None, world: str | None, num_frames: int | None) -> tuple[str, dict]:
-    info, meta = inspect_scene(path)
-    schema = info.schema
-    if world is not None and schema_for(world).name != schema.name:
-        raise SceneDirError(f"world {info.world!r} has the {schema.name} label schema, "
-                            f"the dataset has {schema_for(world).name}")
+def _read_example(path: str | os.PathLike, target: Resolution | None, schema: LabelSchema | None,
+                  num_frames: int | None) -> tuple[str, dict]:
+    info, sd = inspect_scene(path)
+    if schema is not None and info.label_schema.fingerprint() != schema.fingerprint():
+        raise SceneDirError(f"label schema {info.label_schema.name!r} ({info.label_schema.fingerprint()}) differs "
+                            f"from the dataset's {schema.name!r} ({schema.fingerprint()})")
+    schema = info.label_schema
     if num_frames is not None and info.num_frames != num_frames:
         raise SceneDirError(f"{info.num_frames} frames, the dataset has {num_frames}")
+    errors = errors_of(sd)
+    if errors:
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise SceneDirError(f"{errors[0].file}: {errors[0].message}{more}; see `kubric-gen validate {sd.path}`")
     source = info.resolution
     target = target or source
     try:
         f = downscale_factor(source, target)
     except DatasetError:
         raise SceneDirError(f"resolution {source.name} cannot be downscaled to {target.name}") from None
-    t_len, hw = info.num_frames, (info.height, info.width)
-    ranges = _read_json(path / "data_ranges.json", "data_ranges.json")
-    if not isinstance(ranges, dict):
-        raise SceneDirError("data_ranges.json is not an object")
+    t_len = info.num_frames
+    meta = sd.metadata
 
-    video = _stack(path, "rgba", "png", t_len, _png8, hw)
-    if video.ndim != 4 or video.shape[-1] not in (3, 4):
-        raise SceneDirError(f"rgba frames must be RGB(A) (got shape {video.shape})")
-    seg = _stack(path, "segmentation", "png", t_len, _png8, hw)
-    if seg.ndim != 3:
-        raise SceneDirError("segmentation PNGs must be palette or greyscale")
-    if seg.max(initial=0) > info.num_instances:
-        raise SceneDirError(f"segmentation id {int(seg.max())} > num_instances {info.num_instances}")
-    depth = _stack(path, "depth", "tiff", t_len, _tiff, hw)
-    if "depth" in ranges:
-        depth_range = _range(ranges, "depth")
+    video = sd.stored("rgba")
+    seg = _nearest(sd.stored("segmentation"), f).astype(np.uint8)
+    depth = sd.layer("depth")
+    if "depth" in sd.data_ranges:
+        depth_range = np.array(sd.range("depth"), dtype=np.float64)
     else:  # Kubric's scene directories have no depth range
         finite = depth[np.isfinite(depth)]
         depth_range = np.array([finite.min(), finite.max()] if finite.size else [0.0, 0.0], dtype=np.float64)
     flows = {}
     for name in ("forward_flow", "backward_flow"):
-        flows[name] = _nearest(_stack(path, name, "png", t_len, _png16, hw)[..., :2], f)
-        flows[name + "_range"] = _range(ranges, name) / f
+        flows[name] = _nearest(sd.stored(name), f)
+        flows[name + "_range"] = np.array(sd.range(name), dtype=np.float64) / f
     occlusion = {}
-    for name in OCCLUSION_LAYERS:
+    for name in ("forward_flow_occlusion", "backward_flow_occlusion"):
         if info.has_occlusion:
-            occlusion[name] = (_nearest(_stack(path, name, "png", t_len, _png8, hw), f) != 0).astype(np.uint8)
+            occlusion[name] = _nearest(sd.stored(name), f).astype(np.uint8)[..., None]
         else:
-            occlusion[name] = np.zeros((t_len, target.height, target.width), np.uint8)
-        occlusion[name] = occlusion[name][..., None]
+            occlusion[name] = np.zeros((t_len, target.height, target.width, 1), np.uint8)
 
-    seg = _nearest(seg, f).astype(np.uint8)
     cam = meta["camera"]
     instances = [_instance(inst, t_len, schema) for inst in meta["instances"]]
     if f == 1:
@@ -419,14 +306,10 @@ def _read_example(path, target: Resolution | None, world: str | None, num_frames
             raise SceneDirError("metadata.json: an instance has different numbers of bboxes and bbox_frames")
         inst["bboxes"] = np.clip(inst["bboxes"], 0.0, 1.0)
 
-    provenance = {}
-    if (path / "provenance.json").exists():
-        provenance = _read_json(path / "provenance.json", "provenance.json")
-    events = _read_json(path / "events.json", "events.json")
     try:
-        scene_labels = schema.scene_labels(meta, provenance)
+        scene_labels = _label_arrays(schema.scene_values(meta), schema.scene)
     except LabelError as e:
-        raise SceneDirError(f"metadata.json: {e} (the {schema.name} label schema)") from None
+        raise SceneDirError(f"metadata.json: {e} (label schema {schema.name!r})") from None
 
     example: dict[str, Any] = {
         "metadata": {
@@ -444,8 +327,8 @@ def _read_example(path, target: Resolution | None, world: str | None, num_frames
         "forward_flow": flows["forward_flow"],
         "backward_flow": flows["backward_flow"],
         "depth": quantize(_nearest(depth, f), *depth_range)[..., None],
-        "normal": _nearest(_stack(path, "normal", "png", t_len, _png16, hw), f),
-        "object_coordinates": _nearest(_stack(path, "object_coordinates", "png", t_len, _png16, hw), f),
+        "normal": _nearest(sd.stored("normal"), f),
+        "object_coordinates": _nearest(sd.stored("object_coordinates"), f),
         "camera": {
             "focal_length": np.float32(cam["focal_length"]),
             "sensor_width": np.float32(cam["sensor_width"]),
@@ -457,14 +340,14 @@ def _read_example(path, target: Resolution | None, world: str | None, num_frames
                                               (target.width, target.height)).astype(np.float32),
         },
         "instances": instances,
-        "events": {"collisions": _collisions(events, info.num_instances, t_len)},
+        "events": {"collisions": _collisions(sd.events, info.num_instances, t_len)},
         **occlusion,
-        "tracks": _tracks(path, t_len, f),
+        "tracks": _tracks(sd, t_len, f),
         "provenance": {
             "world": info.world,
             "seed": np.int64(meta["metadata"].get("seed", meta.get("flags", {}).get("seed", -1))),
             "config": json.dumps(meta.get("flags", {}), sort_keys=True),
-            "record": json.dumps(provenance, sort_keys=True),
+            "record": json.dumps(sd.provenance, sort_keys=True),
         },
     }
     for key, value in scene_labels.items():

@@ -9,7 +9,7 @@ Files written by `write_layers` into a scene directory, for every frame t (0-bas
 | ``normal_%05d.png`` | 16-bit RGB, ``v = round((n + 1) / 2 * 65535)`` | ``n = v / 65535 * 2 - 1`` |
 | ``object_coordinates_%05d.png`` | 16-bit RGB, ``v = round(c * 65535)`` | ``c = v / 65535`` |
 | ``forward_flow_%05d.png``, ``backward_flow_%05d.png`` | 16-bit RGB, channel 0 = d_row, 1 = d_col, 2 = 0 | see below |
-| ``forward_flow_occlusion_%05d.png``, ``backward_flow_occlusion_%05d.png`` | 8-bit greyscale, 1/0 | bool |
+| ``occlusion_forward_%05d.png``, ``occlusion_backward_%05d.png`` | 8-bit greyscale, 1/0 | bool |
 | ``data_ranges.json`` | ``{"backward_flow", "depth", "forward_flow"}: {"min", "max"}`` | |
 | ``tracks.npz`` | ``query_points`` (N,3 t,y,x), ``target_points`` (N,T,2 x,y), ``occluded`` (N,T) | |
 | ``layers.npz`` | optional: the exact float32 layers (and int32 / bool ones) | |
@@ -27,7 +27,9 @@ The depth range in ``data_ranges.json`` is over finite depths only (0, 0 when no
 in any frame); flow ranges are over all pixels. Kubric's scene directories have no depth
 range and no occlusion files; `read_layers` reads them all the same.
 
-16-bit PNGs are written and read with pypng: Pillow and imageio read 16-bit RGB PNGs as 8-bit.
+File names come from `kubric_gen.io.format`; `kubric_gen.io.SceneDir` reads whole directories.
+16-bit PNGs are written with pypng and read with imagecodecs (libpng): Pillow and imageio
+read 16-bit RGB PNGs as 8-bit.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ import colorsys
 import io
 import json
 import os
-import re
 import zipfile
 from pathlib import Path
 
@@ -45,17 +46,17 @@ import png
 import tifffile
 
 from kubric_gen.errors import KubricGenError
+from kubric_gen.io import format as fmt
 from kubric_gen.truth.result import GroundTruth, PointTracks
 
-MAX_16BIT = 65535
-MAX_PALETTE_ID = 255
-
-FLOW_LAYERS = ("forward_flow", "backward_flow")
-OCCLUSION_LAYERS = ("forward_flow_occlusion", "backward_flow_occlusion")
+MAX_16BIT = fmt.MAX_16BIT
+MAX_PALETTE_ID = fmt.MAX_PALETTE_ID
+FLOW_LAYERS = fmt.FLOW_LAYERS
+OCCLUSION_LAYERS = fmt.OCCLUSION_LAYERS
 FLOAT_LAYERS = ("depth", "segmentation", "normal", "object_coordinates", *FLOW_LAYERS, *OCCLUSION_LAYERS)
-DATA_RANGES = "data_ranges.json"
-TRACKS = "tracks.npz"
-FLOAT_LAYERS_FILE = "layers.npz"
+DATA_RANGES = fmt.DATA_RANGES
+TRACKS = fmt.TRACKS
+FLOAT_LAYERS_FILE = fmt.FLOAT_LAYERS_FILE
 
 PathLike = str | os.PathLike
 
@@ -88,16 +89,57 @@ def dequantize(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
 # --------------------------------------------------------------------------- PNG
 
 
-def _read_png(path: PathLike) -> tuple[np.ndarray, dict]:
-    """Raw samples of a PNG (palette indices for palette images): (H, W) or (H, W, planes)."""
+def _png_header(data: bytes) -> tuple[int, int]:
+    """(bit depth, colour type) from a PNG's IHDR; colour type 3 is a palette image."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 26:
+        raise KubricGenError("not a PNG file")
+    return data[24], data[25]
+
+
+def decode_png16(data: bytes) -> np.ndarray:
+    """The uint16 samples of a 16-bit PNG: (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA.
+
+    (Pillow and imageio would read 16-bit RGB as 8-bit; imagecodecs' libpng keeps every bit.)
+    """
+    import imagecodecs
+
+    bitdepth, colour = _png_header(data)
+    if bitdepth != 16 or colour == 3:
+        raise KubricGenError(f"expected a 16-bit PNG (got bit depth {bitdepth})")
+    return imagecodecs.png_decode(data)
+
+
+def decode_png8(data: bytes) -> np.ndarray:
+    """The uint8 samples of an 8-bit grey, RGB or RGBA PNG (palette images expanded to RGB)."""
+    import imagecodecs
+
+    bitdepth, _ = _png_header(data)
+    if bitdepth != 8:
+        raise KubricGenError(f"expected an 8-bit PNG (got bit depth {bitdepth})")
+    return imagecodecs.png_decode(data)
+
+
+def decode_segmentation(data: bytes) -> np.ndarray:
+    """Ids (H, W) int32 of a palette PNG (the indices, not the colours) or a grey 8/16-bit PNG."""
+    bitdepth, colour = _png_header(data)
+    if colour == 3:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            return np.asarray(image).astype(np.int32)
+    if colour != 0:
+        raise KubricGenError(f"a segmentation PNG must be palette or greyscale (got PNG colour type {colour})")
+    return (decode_png16(data) if bitdepth == 16 else decode_png8(data)).astype(np.int32)
+
+
+def _read(path: PathLike, decode) -> np.ndarray:
     try:
-        width, height, pixels, info = png.Reader(filename=os.fspath(path)).read_flat()
-    except (OSError, png.Error) as e:
-        raise KubricGenError(f"{path}: cannot read PNG ({e})") from e
-    dtype = np.uint16 if info["bitdepth"] > 8 else np.uint8
-    a = np.asarray(pixels, dtype=dtype)
-    planes = info["planes"]
-    return (a.reshape(height, width, planes) if planes > 1 else a.reshape(height, width)), info
+        with open(path, "rb") as f:
+            return decode(f.read())
+    except KubricGenError as e:
+        raise KubricGenError(f"{path}: {e}") from None
+    except (OSError, ValueError, RuntimeError) as e:
+        raise KubricGenError(f"{path}: cannot read ({e})") from e
 
 
 def _write_png(path: PathLike, a: np.ndarray, bitdepth: int, palette: list | None = None) -> None:
@@ -126,10 +168,7 @@ def write_png16(path: PathLike, array: np.ndarray) -> None:
 
 def read_png16(path: PathLike) -> np.ndarray:
     """The uint16 samples of a 16-bit PNG: (H, W) for greyscale, (H, W, 3) for RGB, (H, W, 4) for RGBA."""
-    a, info = _read_png(path)
-    if info["bitdepth"] != 16 or "palette" in info:
-        raise KubricGenError(f"{path}: expected a 16-bit PNG (got bit depth {info['bitdepth']})")
-    return a
+    return _read(path, decode_png16)
 
 
 def segmentation_palette(n: int) -> list[tuple[int, int, int]]:
@@ -165,10 +204,7 @@ def write_segmentation(path: PathLike, seg: np.ndarray, num_instances: int | Non
 
 def read_segmentation(path: PathLike) -> np.ndarray:
     """Instance ids (H, W) int32 of a palette (Kubric's and ours) or greyscale (8/16-bit) PNG."""
-    a, info = _read_png(path)
-    if a.ndim != 2:
-        raise KubricGenError(f"{path}: a segmentation PNG must be palette or greyscale (got {info['planes']} planes)")
-    return a.astype(np.int32)
+    return _read(path, decode_segmentation)
 
 
 def write_mask(path: PathLike, mask: np.ndarray) -> None:
@@ -178,10 +214,7 @@ def write_mask(path: PathLike, mask: np.ndarray) -> None:
 
 def read_mask(path: PathLike) -> np.ndarray:
     """A mask PNG as bool (H, W): every non-zero sample is True."""
-    a, _ = _read_png(path)
-    if a.ndim != 2:
-        raise KubricGenError(f"{path}: a mask PNG must be greyscale")
-    return a != 0
+    return _read(path, decode_segmentation) != 0
 
 
 # --------------------------------------------------------------------------- depth
@@ -195,17 +228,22 @@ def write_depth(path: PathLike, depth: np.ndarray) -> None:
     tifffile.imwrite(os.fspath(path), depth.astype(np.float32)[..., None], photometric="minisblack")
 
 
-def read_depth(path: PathLike) -> np.ndarray:
-    """Depth (H, W) float32 from a float TIFF of shape (H, W) or (H, W, 1)."""
+def decode_depth(data: bytes) -> np.ndarray:
+    """Depth (H, W) float32 from the bytes of a float TIFF of shape (H, W) or (H, W, 1)."""
     try:
-        a = tifffile.imread(os.fspath(path))
-    except (OSError, ValueError, tifffile.TiffFileError) as e:
-        raise KubricGenError(f"{path}: cannot read TIFF ({e})") from e
+        a = tifffile.imread(io.BytesIO(data))
+    except (ValueError, tifffile.TiffFileError) as e:
+        raise KubricGenError(f"cannot read TIFF ({e})") from None
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
     if a.ndim != 2:
-        raise KubricGenError(f"{path}: depth TIFF must be (H, W) or (H, W, 1) (got {a.shape})")
+        raise KubricGenError(f"depth TIFF must be (H, W) or (H, W, 1) (got {a.shape})")
     return a.astype(np.float32, copy=False)
+
+
+def read_depth(path: PathLike) -> np.ndarray:
+    """Depth (H, W) float32 from a float TIFF of shape (H, W) or (H, W, 1)."""
+    return _read(path, decode_depth)
 
 
 # --------------------------------------------------------------------------- scene directory
@@ -288,17 +326,18 @@ def write_layers(directory: PathLike, gt: GroundTruth, float_layers: bool = Fals
         ranges[name] = _range(layers[name])
     num_instances = len(gt.instances)
 
+    names = {layer.name: layer for layer in fmt.LAYERS}
     for t in range(depth.shape[0]):
-        frame = f"{t:05d}"
-        write_depth(directory / f"depth_{frame}.tiff", depth[t])
-        write_segmentation(directory / f"segmentation_{frame}.png", layers["segmentation"][t], num_instances)
-        write_png16(directory / f"normal_{frame}.png", quantize(layers["normal"][t], -1.0, 1.0))
-        write_png16(directory / f"object_coordinates_{frame}.png", quantize(layers["object_coordinates"][t], 0.0, 1.0))
+        write_depth(directory / names["depth"].file(t), depth[t])
+        write_segmentation(directory / names["segmentation"].file(t), layers["segmentation"][t], num_instances)
+        write_png16(directory / names["normal"].file(t), quantize(layers["normal"][t], -1.0, 1.0))
+        write_png16(directory / names["object_coordinates"].file(t),
+                    quantize(layers["object_coordinates"][t], 0.0, 1.0))
         for name in FLOW_LAYERS:
             q = quantize(layers[name][t], ranges[name]["min"], ranges[name]["max"])
-            write_png16(directory / f"{name}_{frame}.png", np.concatenate([q, np.zeros_like(q[..., :1])], axis=-1))
+            write_png16(directory / names[name].file(t), np.concatenate([q, np.zeros_like(q[..., :1])], axis=-1))
         for name in OCCLUSION_LAYERS:
-            write_mask(directory / f"{name}_{frame}.png", layers[name][t])
+            write_mask(directory / names[name].file(t), layers[name][t])
 
     _write_json(directory / DATA_RANGES, ranges)
     if gt.tracks is not None:
@@ -306,95 +345,3 @@ def write_layers(directory: PathLike, gt: GroundTruth, float_layers: bool = Fals
     if float_layers:
         save_npz(directory / FLOAT_LAYERS_FILE, layers)
     return ranges
-
-
-def _frame_files(directory: Path, name: str, ext: str) -> list[Path]:
-    """The files `name_%05d.ext` of directory, checked to be frames 0..T-1 (empty if none)."""
-    pattern = re.compile(rf"{re.escape(name)}_(\d{{5}})\.{ext}")
-    frames = {}
-    for entry in directory.iterdir():
-        m = pattern.fullmatch(entry.name)
-        if m:
-            frames[int(m.group(1))] = entry
-    if sorted(frames) != list(range(len(frames))):
-        raise KubricGenError(f"{directory}: {name}_%05d.{ext} files are not frames 0..{len(frames) - 1} "
-                             f"(found {sorted(frames)})")
-    return [frames[t] for t in range(len(frames))]
-
-
-def read_data_ranges(directory: PathLike) -> dict:
-    """The contents of data_ranges.json ({} if the file is missing)."""
-    path = Path(directory) / DATA_RANGES
-    if not path.is_file():
-        return {}
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise KubricGenError(f"{path}: cannot read ({e})") from e
-
-
-def read_layers(directory: PathLike) -> dict[str, np.ndarray]:
-    """Decode the layer files of a scene directory (ours or Kubric's), stacked over frames.
-
-    Keys, for the layers present: depth (T,H,W) float32, segmentation (T,H,W) int32,
-    normal and object_coordinates (T,H,W,3) float32, forward_flow and backward_flow
-    (T,H,W,2) float32 (d_row, d_col pixels), forward/backward_flow_occlusion (T,H,W) bool.
-    """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise KubricGenError(f"{directory}: not a scene directory")
-    ranges = read_data_ranges(directory)
-    out: dict[str, np.ndarray] = {}
-
-    def stack(name: str, ext: str, read) -> None:
-        files = _frame_files(directory, name, ext)
-        if files:
-            out[name] = np.stack([read(p) for p in files])
-
-    stack("depth", "tiff", read_depth)
-    stack("segmentation", "png", read_segmentation)
-    stack("normal", "png", lambda p: dequantize(read_png16(p), -1.0, 1.0))
-    stack("object_coordinates", "png", lambda p: dequantize(read_png16(p), 0.0, 1.0))
-    for name in FLOW_LAYERS:
-        if not _frame_files(directory, name, "png"):
-            continue
-        if name not in ranges:
-            raise KubricGenError(f"{directory / DATA_RANGES}: no range for {name}")
-        lo, hi = ranges[name]["min"], ranges[name]["max"]
-        stack(name, "png", lambda p, lo=lo, hi=hi: dequantize(read_png16(p)[..., :2], lo, hi))
-    for name in OCCLUSION_LAYERS:
-        stack(name, "png", read_mask)
-
-    lengths = {name: len(a) for name, a in out.items()}
-    if len(set(lengths.values())) > 1:
-        raise KubricGenError(f"{directory}: layers have different frame counts {lengths}")
-    return out
-
-
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise KubricGenError(f"{path}: cannot read ({e})") from e
-
-
-def read_float_layers(directory: PathLike) -> dict[str, np.ndarray]:
-    """The exact layers from layers.npz (written by write_layers(float_layers=True))."""
-    path = Path(directory) / FLOAT_LAYERS_FILE
-    if not path.is_file():
-        raise KubricGenError(f"{path}: missing (write the scene with float layers)")
-    return _load_npz(path)
-
-
-def read_tracks(directory: PathLike) -> PointTracks | None:
-    """The point tracks of a scene directory, or None if it has no tracks.npz."""
-    path = Path(directory) / TRACKS
-    if not path.is_file():
-        return None
-    d = _load_npz(path)
-    try:
-        return PointTracks(query_points=d["query_points"], target_points=d["target_points"], occluded=d["occluded"])
-    except KeyError as e:
-        raise KubricGenError(f"{path}: missing array {e}") from e

@@ -23,6 +23,7 @@ import numpy as np
 
 from kubric_gen import geometry, meshes
 from kubric_gen.io import layers
+from kubric_gen.labels import GENERIC, LabelSchema
 from kubric_gen.scene import Scene, SceneObject
 from kubric_gen.trajectory import Trajectory
 from kubric_gen.truth.result import GroundTruth
@@ -96,13 +97,13 @@ def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, tr
     return {
         "name": obj.name,
         "asset_id": obj.asset_id,
-        **obj.labels,
         "mass": meshes.object_mass(obj),
         "friction": obj.friction,
         "restitution": obj.restitution,
         "motion": obj.motion,
-        "scale": obj.scale,
+        "scale": obj.scale,  # a world's label "scale" (MOVi-B..F: one number) takes its place
         "bounds": bounds,
+        **obj.labels,
         "positions": trajectory.positions[i],
         "quaternions": trajectory.quaternions[i],
         "velocities": trajectory.velocities[i],
@@ -114,10 +115,12 @@ def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, tr
     }
 
 
-def scene_metadata(scene: Scene, trajectory: Trajectory, flags: dict, truth: GroundTruth | None = None) -> dict:
+def scene_metadata(scene: Scene, trajectory: Trajectory, flags: dict, truth: GroundTruth | None = None,
+                   label_schema: LabelSchema | None = None) -> dict:
     instances = instances_of(scene, truth)
     return {
         "flags": flags,
+        "label_schema": (label_schema or GENERIC).to_dict(),
         "metadata": {
             "resolution": list(scene.resolution),
             "num_frames": scene.num_frames,
@@ -192,8 +195,10 @@ def write_preview(directory: Path, rgba: np.ndarray, frame_rate: int) -> Path:
 
 def write_scene(target: str | os.PathLike, scene: Scene, trajectory: Trajectory, rgba: np.ndarray,
                 flags: dict, provenance: dict, truth: GroundTruth | None = None, float_layers: bool = False,
-                overwrite: bool = False, preview: bool = True) -> Path:
-    """Write one complete scene directory atomically and return its path."""
+                overwrite: bool = False, preview: bool = True, label_schema: LabelSchema | None = None) -> Path:
+    """Write one complete scene directory atomically and return its path.
+
+    `label_schema` (default: the generic one) is recorded in metadata.json for the readers."""
     if rgba.shape[:3] != (scene.num_frames, scene.resolution[1], scene.resolution[0]):
         raise ValueError(f"rgba has shape {rgba.shape}, scene needs "
                          f"({scene.num_frames}, {scene.resolution[1]}, {scene.resolution[0]}, 4)")
@@ -202,7 +207,7 @@ def write_scene(target: str | os.PathLike, scene: Scene, trajectory: Trajectory,
         write_frames(tmp, rgba)
         if truth is not None:
             layers.write_layers(tmp, truth, float_layers=float_layers)
-        write_json(tmp / "metadata.json", scene_metadata(scene, trajectory, flags, truth))
+        write_json(tmp / "metadata.json", scene_metadata(scene, trajectory, flags, truth, label_schema))
         write_json(tmp / "events.json", events(scene, trajectory, truth))
         write_json(tmp / "scene.json", scene.to_dict())
         if preview:
@@ -214,11 +219,14 @@ def write_scene(target: str | os.PathLike, scene: Scene, trajectory: Trajectory,
 
 
 def read_metadata(directory: str | os.PathLike) -> dict:
-    with open(Path(directory) / "metadata.json") as f:
-        return json.load(f)
+    """metadata.json of a scene directory (checked to hold MOVi's metadata, camera and instances)."""
+    from kubric_gen.io.reader import SceneDir
+
+    return SceneDir(directory).metadata
 
 
 def read_rgba(directory: str | os.PathLike) -> np.ndarray:
     """The RGBA frames (T, H, W, 4) uint8 of a scene directory."""
-    files = sorted(Path(directory).glob("rgba_*.png"))
-    return np.stack([iio.imread(p) for p in files])
+    from kubric_gen.io.reader import SceneDir
+
+    return SceneDir(directory).stored("rgba")

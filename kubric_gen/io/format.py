@@ -1,0 +1,89 @@
+"""The scene-directory format in one table: every file, its name and its encoding.
+
+The writer (`layers.write_layers`, `scene_dir.write_scene`) and the one reader
+(`reader.SceneDir`, which datasets, the pipeline and `validate` use) both take names from
+here. MOVi's own layers keep MOVi's names; our extra layers are named so that no file
+starts with a MOVi layer's prefix: readers that count ``forward_flow*`` (as MOVi's
+dataset builder does) see exactly MOVi's files.
+
+| layer | file | encoding (see `layers`) |
+|---|---|---|
+| rgba | ``rgba_%05d.png`` | 8-bit RGBA |
+| depth | ``depth_%05d.tiff`` | float32 (H, W, 1), metres from the camera centre, +inf = nothing hit |
+| segmentation | ``segmentation_%05d.png`` | 8-bit palette (16-bit grey above 255 instances) |
+| normal | ``normal_%05d.png`` | 16-bit RGB, ``v / 65535 * 2 - 1`` |
+| object_coordinates | ``object_coordinates_%05d.png`` | 16-bit RGB, ``v / 65535`` |
+| forward_flow, backward_flow | ``forward_flow_%05d.png``, ... | 16-bit RGB, range in data_ranges.json |
+| forward_flow_occlusion | ``occlusion_forward_%05d.png`` | 8-bit grey, 1 = occluded at t+1 |
+| backward_flow_occlusion | ``occlusion_backward_%05d.png`` | 8-bit grey, 1 = occluded at t-1 |
+
+Scene directories written before the occlusion files were renamed
+(``forward_flow_occlusion_%05d.png``) are still read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+METADATA = "metadata.json"
+EVENTS = "events.json"
+DATA_RANGES = "data_ranges.json"
+PROVENANCE = "provenance.json"
+SCENE = "scene.json"
+TRACKS = "tracks.npz"
+FLOAT_LAYERS_FILE = "layers.npz"
+PREVIEW = "preview.gif"
+MOVI_FILES = (DATA_RANGES, METADATA, EVENTS)  # what MOVi's builder requires besides the frames
+
+MAX_16BIT = 65535
+MAX_PALETTE_ID = 255
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One per-frame layer: `name` as readers return it, files ``{prefix}_%05d.{ext}``."""
+
+    name: str
+    prefix: str
+    ext: str
+    encoding: str  # rgba8, depth, segmentation, normal16, unit16, flow16, mask8
+    movi: bool = True  # one of MOVi's layers (required in every scene directory)
+    legacy_prefixes: tuple[str, ...] = ()
+
+    def file(self, frame: int) -> str:
+        return f"{self.prefix}_{frame:05d}.{self.ext}"
+
+
+LAYERS = (
+    Layer("rgba", "rgba", "png", "rgba8"),
+    Layer("depth", "depth", "tiff", "depth"),
+    Layer("segmentation", "segmentation", "png", "segmentation"),
+    Layer("normal", "normal", "png", "normal16"),
+    Layer("object_coordinates", "object_coordinates", "png", "unit16"),
+    Layer("forward_flow", "forward_flow", "png", "flow16"),
+    Layer("backward_flow", "backward_flow", "png", "flow16"),
+    Layer("forward_flow_occlusion", "occlusion_forward", "png", "mask8", movi=False,
+          legacy_prefixes=("forward_flow_occlusion",)),
+    Layer("backward_flow_occlusion", "occlusion_backward", "png", "mask8", movi=False,
+          legacy_prefixes=("backward_flow_occlusion",)),
+)
+LAYER = {layer.name: layer for layer in LAYERS}
+MOVI_LAYERS = tuple(layer.name for layer in LAYERS if layer.movi)
+FLOW_LAYERS = ("forward_flow", "backward_flow")
+OCCLUSION_LAYERS = ("forward_flow_occlusion", "backward_flow_occlusion")
+GROUND_TRUTH_LAYERS = tuple(layer.name for layer in LAYERS if layer.name != "rgba")
+
+FRAME_FILE = re.compile(r"^([a-z_]+)_(\d{5})\.(png|tiff)$")
+
+
+def layer_of_file(name: str) -> tuple[str, int] | None:
+    """(layer name, frame) of a frame file name, or None if it is not one."""
+    match = FRAME_FILE.match(name)
+    if not match:
+        return None
+    prefix, frame, ext = match.group(1), int(match.group(2)), match.group(3)
+    for layer in LAYERS:
+        if ext == layer.ext and (prefix == layer.prefix or prefix in layer.legacy_prefixes):
+            return layer.name, frame
+    return None

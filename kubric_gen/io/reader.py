@@ -1,0 +1,343 @@
+"""`SceneDir`: the one reader of scene directories (ours and Kubric's), local or remote.
+
+    sd = SceneDir("out/movi_a/scene_00000003")        # or gs://..., memory://... (fsspec)
+    sd.check_complete()                                 # SceneDirError naming what is missing
+    depth = sd.layer("depth")                           # (T, H, W) float32 metres
+    flow = sd.layer("forward_flow")                     # (T, H, W, 2) float32 pixels (d_row, d_col)
+    stored = sd.stored("forward_flow")                  # (T, H, W, 2) uint16 as in the files
+
+The directory is listed once; JSON files and decoded layers are cached on the object, so
+`validate` and dataset packaging decode each file once. Every problem is a
+`SceneDirError` whose message names the file. File names and encodings come from
+`kubric_gen.io.format`; the per-file codecs from `kubric_gen.io.layers`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from kubric_gen.errors import KubricGenError
+from kubric_gen.io import format as fmt
+from kubric_gen.io import layers as codecs
+from kubric_gen.labels import GENERIC, LabelSchema
+from kubric_gen.truth.result import PointTracks
+
+
+class SceneDirError(KubricGenError):
+    """A scene directory is incomplete, inconsistent or unreadable."""
+
+
+def _filesystem(path: str | os.PathLike) -> tuple[Any, str]:
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(os.fspath(path))
+    return fs, root.rstrip("/") or root
+
+
+class SceneDir:
+    """A scene directory: its listing, JSON files, and decoded layers (all cached)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        self._fs, self._root = _filesystem(self.path)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __repr__(self) -> str:
+        return f"SceneDir({self.path!r})"
+
+    @property
+    def name(self) -> str:
+        return self._root.rstrip("/").rsplit("/", 1)[-1]
+
+    # ------------------------------------------------------------ listing
+    @cached_property
+    def files(self) -> frozenset[str]:
+        try:
+            if not self._fs.isdir(self._root):
+                raise SceneDirError(f"{self.path}: not a directory")
+            entries = self._fs.ls(self._root, detail=False)
+        except (OSError, ValueError) as e:
+            raise SceneDirError(f"{self.path}: cannot list ({e})") from None
+        return frozenset(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
+
+    @cached_property
+    def frame_files(self) -> dict[str, dict[int, str]]:
+        """{layer: {frame: file name}} of the frame files present."""
+        out: dict[str, dict[int, str]] = {}
+        for name in sorted(self.files):
+            found = fmt.layer_of_file(name)
+            if found is not None:
+                layer, frame = found
+                out.setdefault(layer, {}).setdefault(frame, name)
+        return out
+
+    def has(self, layer: str) -> bool:
+        return bool(self.frame_files.get(layer))
+
+    def read_bytes(self, name: str) -> bytes:
+        try:
+            return self._fs.cat_file(f"{self._root}/{name}")
+        except FileNotFoundError:
+            raise SceneDirError(f"{name} is missing") from None
+        except OSError as e:
+            raise SceneDirError(f"{name}: cannot read ({e})") from None
+
+    def _json(self, name: str, required: bool = True) -> Any:
+        if name not in self.files:
+            if required:
+                raise SceneDirError(f"{name} is missing")
+            return {}
+        try:
+            return json.loads(self.read_bytes(name))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise SceneDirError(f"{name} is not valid JSON ({e})") from None
+
+    # ------------------------------------------------------------ JSON files
+    @cached_property
+    def metadata(self) -> dict:
+        meta = self._json(fmt.METADATA)
+        try:
+            m = meta["metadata"]
+            width, height = (int(v) for v in m["resolution"])
+            num_frames = int(m["num_frames"])
+            if not isinstance(meta["instances"], list) or not isinstance(meta["camera"], dict):
+                raise TypeError("instances must be a list and camera an object")
+            if width <= 0 or height <= 0 or num_frames <= 0:
+                raise ValueError(f"resolution {width}x{height} and num_frames {num_frames} must be positive")
+        except (KeyError, TypeError, ValueError) as e:
+            raise SceneDirError(f"{fmt.METADATA} lacks MOVi's metadata/camera/instances "
+                                f"({type(e).__name__}: {e})") from None
+        return meta
+
+    @cached_property
+    def data_ranges(self) -> dict:
+        return self._json(fmt.DATA_RANGES, required=False)
+
+    @cached_property
+    def events(self) -> dict:
+        return self._json(fmt.EVENTS, required=False)
+
+    @cached_property
+    def provenance(self) -> dict:
+        return self._json(fmt.PROVENANCE, required=False)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.metadata["metadata"]["num_frames"])
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        width, height = (int(v) for v in self.metadata["metadata"]["resolution"])
+        return width, height
+
+    @property
+    def num_instances(self) -> int:
+        return len(self.metadata["instances"])
+
+    @property
+    def world(self) -> str:
+        """The world that made the scene (``flags.world``; for Kubric's directories, inferred
+        from its ``objects_set`` flag: clevr = movi_a, kubasic = movi_b), else ""."""
+        flags = self.metadata.get("flags", {})
+        flags = flags if isinstance(flags, dict) else {}
+        if flags.get("world"):
+            return str(flags["world"])
+        return {"clevr": "movi_a", "kubasic": "movi_b"}.get(flags.get("objects_set"), "")
+
+    @cached_property
+    def label_schema(self) -> LabelSchema:
+        """The labels the scene declares (metadata.json ``label_schema``). A directory without
+        one (Kubric's, or older ones) gets the declaration of the built-in world that made it,
+        with that world's default config, else the generic schema."""
+        declared = self.metadata.get("label_schema")
+        if declared is not None:
+            try:
+                return LabelSchema.from_dict(declared, f"{fmt.METADATA}: label_schema")
+            except KubricGenError as e:
+                raise SceneDirError(str(e)) from None
+        from kubric_gen.world import builtin_world_names, load_world
+
+        if self.world in builtin_world_names():
+            return load_world(self.world).label_schema()
+        return GENERIC
+
+    def range(self, key: str) -> tuple[float, float]:
+        """(min, max) of a quantised layer from data_ranges.json."""
+        try:
+            lo, hi = float(self.data_ranges[key]["min"]), float(self.data_ranges[key]["max"])
+        except (KeyError, TypeError, ValueError):
+            raise SceneDirError(f"{fmt.DATA_RANGES} has no {key} min/max") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+            raise SceneDirError(f"{fmt.DATA_RANGES}: bad {key} range [{lo}, {hi}]")
+        return lo, hi
+
+    # ------------------------------------------------------------ completeness
+    def missing(self) -> list[str]:
+        """What keeps the directory from being a complete MOVi scene directory (from the
+        listing and metadata.json only; empty when complete)."""
+        problems = []
+        for name in fmt.MOVI_FILES:
+            if name not in self.files:
+                problems.append(f"{name} is missing")
+        if fmt.METADATA not in self.files:
+            return problems
+        try:
+            t = self.num_frames
+        except SceneDirError as e:
+            return [*problems, str(e)]
+        for layer in fmt.LAYERS:
+            frames = sorted(self.frame_files.get(layer.name, {}))
+            if not frames and not layer.movi:
+                continue
+            if frames != list(range(t)):
+                absent = sorted(set(range(t)) - set(frames))
+                extra = sorted(set(frames) - set(range(t)))
+                detail = f"missing frames {absent[:5]}" if absent else f"extra frames {extra[:5]}"
+                problems.append(f"{layer.prefix}_%05d.{layer.ext}: not frames 0..{t - 1} ({detail})")
+        occlusion = [self.has(name) for name in fmt.OCCLUSION_LAYERS]
+        if occlusion[0] != occlusion[1]:
+            problems.append("only one of the two flow occlusion layers is present")
+        return problems
+
+    def check_complete(self) -> SceneDir:
+        problems = self.missing()
+        if problems:
+            raise SceneDirError("; ".join(problems))
+        return self
+
+    # ------------------------------------------------------------ layers
+    def stored(self, layer: str) -> np.ndarray:
+        """A layer's values as stored, stacked over frames: rgba uint8 (T,H,W,3|4); depth float32
+        (T,H,W); segmentation int32 (T,H,W); normal, object_coordinates uint16 (T,H,W,3);
+        flows uint16 (T,H,W,2); occlusion masks bool (T,H,W)."""
+        if layer not in self._cache:
+            self._cache[layer] = self._stack(layer)
+        return self._cache[layer]
+
+    def _stack(self, name: str) -> np.ndarray:
+        layer = fmt.LAYER.get(name)
+        if layer is None:
+            raise SceneDirError(f"unknown layer {name!r} (known: {', '.join(fmt.LAYER)})")
+        files = self.frame_files.get(name, {})
+        with_metadata = fmt.METADATA in self.files  # without it (a bare folder of layers) the files decide
+        t = self.num_frames if with_metadata else len(files)
+        if not files or sorted(files) != list(range(t)):
+            raise SceneDirError(f"{layer.prefix}_%05d.{layer.ext} files are not frames 0..{t - 1} "
+                                f"(found {sorted(files)[:8]})")
+        width, height = self.resolution if with_metadata else (-1, -1)
+        frames = []
+        for f in range(t):
+            file = files[f]
+            try:
+                a = _DECODE[layer.encoding](self.read_bytes(file))
+            except SceneDirError as e:
+                raise SceneDirError(f"{file}: {e}") from None
+            except Exception as e:  # corrupt data: any decoder error names the file
+                raise SceneDirError(f"{file}: cannot decode ({type(e).__name__}: {e})") from None
+            if with_metadata and a.shape[:2] != (height, width):
+                raise SceneDirError(f"{file}: {a.shape[1]}x{a.shape[0]} pixels, metadata.json says {width}x{height}")
+            if frames and a.shape != frames[0].shape:
+                raise SceneDirError(f"{file}: shape {a.shape} differs from frame 0's {frames[0].shape}")
+            frames.append(a)
+        return np.stack(frames)
+
+    def layer(self, name: str) -> np.ndarray:
+        """A layer decoded to its values (see `kubric_gen.io.layers` for the encodings): depth
+        (T,H,W) metres; segmentation (T,H,W) int32; normal (T,H,W,3) in [-1, 1];
+        object_coordinates (T,H,W,3) in [0, 1]; flows (T,H,W,2) pixels; masks (T,H,W) bool;
+        rgba (T,H,W,4) uint8."""
+        encoding = fmt.LAYER[name].encoding if name in fmt.LAYER else ""
+        stored = self.stored(name)
+        if encoding == "normal16":
+            return codecs.dequantize(stored, -1.0, 1.0)
+        if encoding == "unit16":
+            return codecs.dequantize(stored, 0.0, 1.0)
+        if encoding == "flow16":
+            return codecs.dequantize(stored, *self.range(name))
+        return stored
+
+    def layers(self) -> dict[str, np.ndarray]:
+        """Every ground-truth layer present, decoded (what `kubric_gen.io.read_layers` returns)."""
+        out = {name: self.layer(name) for name in fmt.GROUND_TRUTH_LAYERS if self.has(name)}
+        lengths = {name: len(a) for name, a in out.items()}
+        if len(set(lengths.values())) > 1:
+            raise SceneDirError(f"{self.path}: layers have different frame counts {lengths}")
+        return out
+
+    def tracks(self) -> PointTracks | None:
+        """The point tracks (tracks.npz), or None when the scene has none."""
+        if fmt.TRACKS not in self.files:
+            return None
+        d = self._npz(fmt.TRACKS)
+        try:
+            q, xy, occ = d["query_points"], d["target_points"], d["occluded"]
+        except KeyError as e:
+            raise SceneDirError(f"{fmt.TRACKS}: missing array {e}") from None
+        n = q.shape[0] if q.ndim == 2 else -1
+        t = self.num_frames if fmt.METADATA in self.files else (xy.shape[1] if xy.ndim == 3 else -1)
+        if q.shape != (n, 3) or xy.shape != (n, t, 2) or occ.shape != (n, t):
+            raise SceneDirError(f"{fmt.TRACKS}: expected (N,3), (N,{t},2), (N,{t}) "
+                                f"(got {q.shape}, {xy.shape}, {occ.shape})")
+        return PointTracks(query_points=q.astype(np.float32), target_points=xy.astype(np.float32),
+                           occluded=occ.astype(bool))
+
+    def float_layers(self) -> dict[str, np.ndarray]:
+        """The exact layers of layers.npz (scenes written with --float-layers)."""
+        if fmt.FLOAT_LAYERS_FILE not in self.files:
+            raise SceneDirError(f"{fmt.FLOAT_LAYERS_FILE} is missing (write the scene with --float-layers)")
+        return self._npz(fmt.FLOAT_LAYERS_FILE)
+
+    def _npz(self, name: str) -> dict[str, np.ndarray]:
+        try:
+            with np.load(io.BytesIO(self.read_bytes(name)), allow_pickle=False) as d:
+                return {k: d[k] for k in d.files}
+        except (OSError, ValueError) as e:
+            raise SceneDirError(f"{name}: cannot read ({e})") from None
+
+
+def read_data_ranges(directory: str | os.PathLike) -> dict:
+    """The contents of data_ranges.json ({} if the file is missing)."""
+    return SceneDir(directory).data_ranges
+
+
+def read_layers(directory: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Decode the layer files of a scene directory (ours or Kubric's), stacked over frames.
+
+    Keys, for the layers present: depth (T,H,W) float32, segmentation (T,H,W) int32,
+    normal and object_coordinates (T,H,W,3) float32, forward_flow and backward_flow
+    (T,H,W,2) float32 (d_row, d_col pixels), forward/backward_flow_occlusion (T,H,W) bool.
+    (A shortcut for `kubric_gen.io.SceneDir(directory).layers()`.)
+    """
+    return SceneDir(directory).layers()
+
+
+def read_float_layers(directory: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The exact layers from layers.npz (written by write_layers(float_layers=True))."""
+    return SceneDir(directory).float_layers()
+
+
+def read_tracks(directory: str | os.PathLike) -> PointTracks | None:
+    """The point tracks of a scene directory, or None if it has no tracks.npz."""
+    return SceneDir(directory).tracks()
+
+
+def _flow(data: bytes) -> np.ndarray:
+    return codecs.decode_png16(data)[..., :2]
+
+
+_DECODE = {
+    "rgba8": codecs.decode_png8,
+    "depth": codecs.decode_depth,
+    "segmentation": codecs.decode_segmentation,
+    "normal16": codecs.decode_png16,
+    "unit16": codecs.decode_png16,
+    "flow16": _flow,
+    "mask8": lambda data: codecs.decode_segmentation(data) != 0,
+}
