@@ -209,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     from kubric_gen.pipeline.cli import add_commands as add_pipeline_commands
 
     add_pipeline_commands(sub, common)
+
+    from kubric_gen.cli_validate import add_commands as add_validate_commands
+
+    add_validate_commands(sub, common)
     return parser
 
 

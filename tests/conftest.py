@@ -1,7 +1,25 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import kubric_gen as kg
+from kubric_gen.render.settings import RenderSettings
+
+REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "kubric_movi_a_128"
+TINY = RenderSettings(samples=4, denoise=False, threads=1)
+
+
+@pytest.fixture(scope="session")
+def movi_a_scene(tmp_path_factory):
+    """One real MOVi-A scene directory (32x32, 3 frames, 40 tracks, float layers), shared by
+    the tests that read scene directories; tests copy it before changing anything."""
+    from kubric_gen.job import render_scene
+
+    out = tmp_path_factory.mktemp("movi") / "seed_00005"
+    render_scene("movi_a", 5, out, TINY, {"resolution": [32, 32], "num_frames": 3}, num_tracks=40,
+                 float_layers=True)
+    return out
 
 
 @pytest.fixture

@@ -375,3 +375,20 @@ def test_build_dataset_command(scenes, root, capsys):
                                   *argv])
         with pytest.raises(DatasetError, match=message):
             args.func(args)
+
+
+def test_validate_reads_every_example_of_a_built_dataset(built, root, capsys):
+    from kubric_gen.cli import main
+
+    assert main(["validate", built.path]) == 0
+    assert main(["validate", str(Path(built.data_dir) / NAME), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["kind"] == "dataset" and report["ok"]
+    assert [item["examples"] for item in report["items"]] == [built.num_examples]
+    damaged = root / "damaged" / NAME / "32x32" / "1.0.0"
+    shutil.copytree(built.path, damaged)
+    record = sorted(damaged.glob("*train.tfrecord*"))[0]
+    record.write_bytes(record.read_bytes()[: len(record.read_bytes()) // 2])  # a truncated record file
+    assert main(["validate", str(root / "damaged")]) == 1
+    out = capsys.readouterr().out
+    assert "train" in out and "error" in out

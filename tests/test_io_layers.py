@@ -6,8 +6,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from kubric_gen.errors import KubricGenError
 import kubric_gen.io as kgio
+from kubric_gen.errors import KubricGenError
 from kubric_gen.io import layers as L
 from kubric_gen.truth.result import GroundTruth, PointTracks
 

@@ -1,26 +1,14 @@
 """One scene end to end (real PyBullet and bpy): layout, MOVi metadata, determinism, atomicity."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REFERENCE, TINY
 
 from kubric_gen import io
 from kubric_gen.errors import KubricGenError
 from kubric_gen.job import render_scene
-from kubric_gen.render.settings import RenderSettings
-
-REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "kubric_movi_a_128"
-TINY = RenderSettings(samples=4, denoise=False, threads=1)
-
-
-@pytest.fixture(scope="module")
-def movi_a_scene(tmp_path_factory):
-    out = tmp_path_factory.mktemp("movi") / "seed_00005"
-    render_scene("movi_a", 5, out, TINY, {"resolution": [32, 32], "num_frames": 3}, num_tracks=40,
-                 float_layers=True)
-    return out
 
 
 def test_scene_directory_layout(movi_a_scene):

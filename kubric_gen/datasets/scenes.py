@@ -29,6 +29,7 @@ from kubric_gen.datasets.config import DatasetError, Resolution, downscale_facto
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import SceneDir, SceneDirError
 from kubric_gen.io.layers import MAX_16BIT, quantize
+from kubric_gen.io.reader import list_scene_dirs
 from kubric_gen.io.validate import errors_of
 from kubric_gen.labels import LabelError, LabelSchema
 
@@ -80,26 +81,6 @@ def inspect_scene(path: str | os.PathLike) -> tuple[SceneInfo, SceneDir]:
     return info, sd
 
 
-def list_scene_dirs(scenes_dir: str | os.PathLike) -> list[str]:
-    """The scene directories of a folder (sorted by name; hidden and temporary ones, and the
-    pipeline's bookkeeping such as `_status/` and `_tfds/`, left out).
-
-    A folder that is itself a scene directory (has metadata.json) is its only scene.
-    """
-    import fsspec
-
-    fs, root = fsspec.core.url_to_fs(os.fspath(scenes_dir))
-    root = root.rstrip("/") or root
-    if not fs.isdir(root):
-        raise DatasetError(f"SCENES_DIR: {scenes_dir} is not a directory")
-    if fs.exists(f"{root}/metadata.json"):
-        return [os.fspath(scenes_dir)]
-    base = os.fspath(scenes_dir).rstrip("/")
-    names = sorted(str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in fs.ls(root, detail=True)
-                   if e.get("type") == "directory")
-    return [f"{base}/{n}" for n in names if not n.startswith((".", "_"))]
-
-
 def _inspect_or_reason(path: str) -> SceneInfo | str:
     try:
         return inspect_scene(path)[0]
@@ -114,7 +95,10 @@ def find_scenes(scenes_dir: str | os.PathLike, threads: int = 16) -> tuple[list[
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    paths = list_scene_dirs(scenes_dir)
+    try:
+        paths = list_scene_dirs(scenes_dir)
+    except SceneDirError as e:
+        raise DatasetError(f"SCENES_DIR: {e}") from None
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(paths)))) as pool:
         results = list(pool.map(_inspect_or_reason, paths))
     scenes, skipped = [], []

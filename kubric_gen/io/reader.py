@@ -302,6 +302,27 @@ class SceneDir:
             raise SceneDirError(f"{name}: cannot read ({e})") from None
 
 
+def list_scene_dirs(scenes_dir: str | os.PathLike) -> list[str]:
+    """The scene directories of a folder (sorted by name; hidden and temporary ones, and the
+    pipeline's bookkeeping such as `_status/` and `_tfds/`, left out).
+
+    A folder that is itself a scene directory (has metadata.json or frame files) is its only scene.
+    """
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(os.fspath(scenes_dir))
+    root = root.rstrip("/") or root
+    if not fs.isdir(root):
+        raise SceneDirError(f"{scenes_dir} is not a directory")
+    entries = fs.ls(root, detail=True)
+    names = [str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries]
+    if fmt.METADATA in names or any(fmt.layer_of_file(n) for n in names):  # a scene directory, maybe broken
+        return [os.fspath(scenes_dir)]
+    base = os.fspath(scenes_dir).rstrip("/")
+    names = sorted(n for n, e in zip(names, entries, strict=True) if e.get("type") == "directory")
+    return [f"{base}/{n}" for n in names if not n.startswith((".", "_"))]
+
+
 def read_data_ranges(directory: str | os.PathLike) -> dict:
     """The contents of data_ranges.json ({} if the file is missing)."""
     return SceneDir(directory).data_ranges

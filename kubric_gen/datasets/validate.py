@@ -1,0 +1,127 @@
+"""Checks of a prepared TFDS dataset: every example decodes and its features agree.
+
+`check_dataset(version_dir)` reads the dataset with `tfds.builder_from_directory` (no
+builder code), decodes every feature of every example of every split and reports
+`kubric_gen.io.validate.Problem`s naming ``<split>[<index>] <video_name>``:
+
+- the example counts of dataset_info.json are those read;
+- every array has the config's width, height and frame count; no float is NaN or infinite;
+- segmentation ids are at most num_instances (= the number of instances); visibility,
+  bboxes and bbox_frames agree with the segmentation;
+- depth and flow ranges are finite with min <= max;
+- visible track points lie inside the image.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from kubric_gen.io.validate import Problem
+
+
+def find_dataset_versions(path: str | os.PathLike) -> list[str]:
+    """The prepared dataset versions (folders holding dataset_info.json) at or below `path`:
+    a version, config, dataset or data directory (up to three levels down), sorted."""
+    import fsspec
+
+    text = os.fspath(path)
+    fs, root = fsspec.core.url_to_fs(text)
+    root = root.rstrip("/") or root
+    found = []
+    for pattern in ("", "/*", "/*/*", "/*/*/*"):
+        for info in fs.glob(f"{root}{pattern}/dataset_info.json"):
+            rel = str(info)[len(root):].rsplit("/", 1)[0]
+            if not any(part.startswith(".") for part in rel.split("/")):
+                found.append(text.rstrip("/") + rel)
+    return sorted(set(found))
+
+
+def _floats(tree: Any, path: str = "") -> Iterator[str]:
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _floats(v, f"{path}/{k}" if path else k)
+    elif isinstance(tree, np.ndarray) and tree.dtype.kind == "f" and tree.dtype != object:
+        if not np.isfinite(tree).all():
+            yield path
+
+
+def _check_example(ex: dict, where: str, width: int, height: int, t_len: int) -> list[Problem]:
+    out: list[Problem] = []
+
+    def bad(message: str) -> None:
+        out.append(Problem(where, "dataset", message))
+
+    for path in _floats(ex):
+        bad(f"{path} has NaN or infinite values")
+    shapes = {"video": (t_len, height, width, 3), "segmentations": (t_len, height, width, 1),
+              "depth": (t_len, height, width, 1), "forward_flow": (t_len, height, width, 2),
+              "backward_flow": (t_len, height, width, 2), "normal": (t_len, height, width, 3),
+              "object_coordinates": (t_len, height, width, 3)}
+    for key, shape in shapes.items():
+        if tuple(ex[key].shape) != shape:
+            bad(f"{key} has shape {tuple(ex[key].shape)}, expected {shape}")
+            return out
+    meta = ex["metadata"]
+    n = int(meta["num_instances"])
+    instances = ex["instances"]
+    if len(instances["mass"]) != n:
+        bad(f"metadata/num_instances is {n} but there are {len(instances['mass'])} instances")
+    seg = ex["segmentations"][..., 0].astype(np.int64)
+    if seg.max(initial=0) > n:
+        bad(f"segmentation id {int(seg.max())} but only {n} instances")
+    for key in ("depth_range", "forward_flow_range", "backward_flow_range"):
+        lo, hi = (float(v) for v in meta[key])
+        if not lo <= hi:
+            bad(f"metadata/{key} [{lo}, {hi}] has min > max")
+    for k in range(min(n, len(instances["visibility"]))):
+        counts = (seg == k + 1).sum(axis=(1, 2))
+        if not np.array_equal(np.asarray(instances["visibility"][k], dtype=np.int64), counts):
+            bad(f"instances/visibility[{k}] is not the pixel count of segmentation id {k + 1}")
+        frames = np.asarray(instances["bbox_frames"][k])
+        boxes = np.asarray(instances["bboxes"][k])
+        if list(frames) != [int(f) for f in np.flatnonzero(counts)] or len(boxes) != len(frames):
+            bad(f"instances/bbox_frames[{k}] are not the frames where instance {k} is visible")
+        elif len(boxes) and not ((boxes >= 0).all() and (boxes <= 1).all()):
+            bad(f"instances/bboxes[{k}] are not normalised to [0, 1]")
+    tracks = ex.get("tracks")
+    if tracks is not None and len(tracks["target_points"]):
+        xy, visible = tracks["target_points"], ~tracks["occluded"]
+        outside = visible & ((xy[..., 0] < 0) | (xy[..., 0] > width) | (xy[..., 1] < 0) | (xy[..., 1] > height))
+        if outside.any():
+            bad(f"{int(outside.sum())} visible track points lie outside the {width}x{height} image")
+    return out
+
+
+def check_dataset(version_dir: str | os.PathLike) -> tuple[list[Problem], int]:
+    """(problems, number of examples read) of one prepared dataset version directory."""
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder_from_directory(os.fspath(version_dir))
+    except Exception as e:  # a broken dataset_info.json / features.json: any TFDS error
+        return [Problem("dataset_info.json", "dataset", f"TFDS cannot read the dataset ({type(e).__name__}: {e})")], 0
+    info = builder.info
+    width, height = (int(v) for v in info.features["video"].shape[2:0:-1])
+    t_len = int(info.features["video"].shape[0])
+    problems: list[Problem] = []
+    total = 0
+    for split, split_info in info.splits.items():
+        count = 0
+        try:
+            for i, ex in enumerate(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))):
+                name = ex["metadata"]["video_name"]
+                name = name.decode() if isinstance(name, bytes) else str(name)
+                problems += _check_example(ex, f"{split}[{i}] {name}", width, height, t_len)
+                count += 1
+        except Exception as e:  # corrupt records: any TensorFlow error names the split
+            problems.append(Problem(split, "dataset", f"cannot decode the split ({type(e).__name__}: "
+                                                      f"{str(e).splitlines()[0][:300]})"))
+        if count != split_info.num_examples:
+            problems.append(Problem(split, "dataset", f"dataset_info.json says {split_info.num_examples} examples, "
+                                                      f"{count} were read"))
+        total += count
+    return problems, total
