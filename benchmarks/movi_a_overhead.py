@@ -125,7 +125,7 @@ def child_bare_bpy(args: argparse.Namespace) -> dict:
     scene.cycles.adaptive_threshold = ADAPTIVE_THRESHOLD
     scene.cycles.use_denoising = True
     scene.cycles.denoiser = "OPENIMAGEDENOISE"
-    scene.view_settings.view_transform = "Standard"
+    scene.view_settings.view_transform = "Filmic"  # kubric_gen's default (MOVi's look)
     scene.render.resolution_x, scene.render.resolution_y = width, height
     scene.render.resolution_percentage = 100
     scene.render.use_persistent_data = args.bare_persistent_data
@@ -135,14 +135,27 @@ def child_bare_bpy(args: argparse.Namespace) -> dict:
     background = world.node_tree.nodes["Background"]
     background.inputs["Color"].default_value = (*desc["background"]["color"], 1.0)
     background.inputs["Strength"].default_value = desc["background"]["strength"]
+    if not desc["background"].get("visible_to_camera", True):  # camera rays see black (MOVi's ambient light)
+        nodes, links = world.node_tree.nodes, world.node_tree.links
+        black, mix, path = (nodes.new("ShaderNodeBackground"), nodes.new("ShaderNodeMixShader"),
+                            nodes.new("ShaderNodeLightPath"))
+        black.inputs["Color"].default_value = (0, 0, 0, 1)
+        links.new(path.outputs["Is Camera Ray"], mix.inputs["Fac"])
+        links.new(background.outputs["Background"], mix.inputs[1])
+        links.new(black.outputs["Background"], mix.inputs[2])
+        links.new(mix.outputs["Shader"], nodes["World Output"].inputs["Surface"])
     scene.world = world
 
-    add = {"cube": lambda: bpy.ops.mesh.primitive_cube_add(size=2),
-           "sphere": lambda: bpy.ops.mesh.primitive_uv_sphere_add(radius=1),
-           "cylinder": lambda: bpy.ops.mesh.primitive_cylinder_add(radius=1, depth=2)}
+    add = {"cube": lambda spec: bpy.ops.mesh.primitive_cube_add(size=2),
+           "sphere": lambda spec: bpy.ops.mesh.primitive_uv_sphere_add(radius=1),
+           "cylinder": lambda spec: bpy.ops.mesh.primitive_cylinder_add(radius=1, depth=2),
+           "mesh": lambda spec: bpy.ops.wm.obj_import(filepath=spec["path"], forward_axis="Y", up_axis="Z")}
     for spec in desc["objects"]:
-        add[spec["type"]]()
-        obj = bpy.context.object
+        add[spec["type"]](spec)
+        obj = bpy.context.selected_objects[0] if spec["type"] == "mesh" else bpy.context.object
+        bpy.context.view_layer.objects.active = obj
+        if spec.get("casts_shadows") is not None:
+            obj.visible_shadow = spec["casts_shadows"]
         obj.name = spec["name"]
         bpy.ops.object.shade_smooth_by_angle()
         obj.scale = spec["scale"]
@@ -154,9 +167,11 @@ def child_bare_bpy(args: argparse.Namespace) -> dict:
         bsdf.inputs["Metallic"].default_value = m["metallic"]
         bsdf.inputs["Roughness"].default_value = m["roughness"]
         bsdf.inputs["IOR"].default_value = m["ior"]
+        bsdf.inputs["Specular IOR Level"].default_value = m.get("specular", 0.5)
         bsdf.inputs["Transmission Weight"].default_value = m["transmission"]
         bsdf.inputs["Emission Color"].default_value = (*m["emission"], 1.0)
         bsdf.inputs["Emission Strength"].default_value = m["emission_strength"]
+        obj.data.materials.clear()
         obj.data.materials.append(material)
         if spec["name"] in trajectories:
             track = trajectories[spec["name"]]
@@ -165,11 +180,9 @@ def child_bare_bpy(args: argparse.Namespace) -> dict:
                 obj.rotation_quaternion = track["quaternions"][frame]
                 obj.keyframe_insert("location", frame=frame)
                 obj.keyframe_insert("rotation_quaternion", frame=frame)
-        elif spec["motion"] == "static":
+        else:  # static, or never visible (metadata.json lists visible objects only): its initial pose
             obj.location = spec["position"]
             obj.rotation_quaternion = spec["quaternion"]
-        else:
-            raise SystemExit(f"object {spec['name']!r} moves but has no trajectory in metadata.json")
 
     for spec in desc["lights"]:
         bpy.ops.object.light_add(type=spec["type"].upper(), location=spec["position"])

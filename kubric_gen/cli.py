@@ -72,6 +72,11 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
                    help="render device; auto = the best GPU present, else CPU (default: auto)")
     g.add_argument("--threads", type=_non_negative_int("--threads"), default=0, metavar="N",
                    help="CPU render threads, 0 = all cores (default: 0)")
+    from kubric_gen.render.settings import VIEW_TRANSFORMS
+
+    g.add_argument("--view-transform", default=VIEW_TRANSFORMS[0], choices=VIEW_TRANSFORMS,
+                   help="how light becomes display colour: Filmic (Kubric's MOVi look, default), Standard (plain "
+                        "sRGB), AgX, Khronos PBR Neutral")
     g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a world config value (repeatable); see `kubric-gen worlds`")
 
@@ -88,7 +93,8 @@ def render_settings(args: argparse.Namespace):
     from kubric_gen.render.settings import RenderSettings
 
     return RenderSettings(samples=args.samples, adaptive_threshold=args.adaptive_threshold,
-                          denoise=not args.no_denoise, device=args.device, threads=args.threads)
+                          denoise=not args.no_denoise, device=args.device, threads=args.threads,
+                          view_transform=args.view_transform)
 
 
 def config_overrides(args: argparse.Namespace) -> dict:

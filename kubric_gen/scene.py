@@ -155,13 +155,16 @@ class Material:
 @dataclass(frozen=True, kw_only=True)
 class Principled(Material):
     """Blender's Principled BSDF. Colours are linear RGB in [0, 1]. `texture` (an image
-    file) replaces `color` as base colour, mapped with the mesh's UV coordinates."""
+    file) replaces `color` as base colour, mapped with the mesh's UV coordinates.
+    `specular` scales the dielectric reflection (Blender's "Specular IOR Level"; 0.5 keeps
+    the reflectance of `ior`, 0 removes it, as MOVi's floor has)."""
 
     kind: ClassVar[str] = "principled"
     color: Color = (0.8, 0.8, 0.8)
     metallic: float = 0.0
     roughness: float = 0.5
     ior: float = 1.45
+    specular: float = 0.5
     transmission: float = 0.0
     emission: Color = (0.0, 0.0, 0.0)
     emission_strength: float = 0.0
@@ -172,7 +175,7 @@ class Principled(Material):
         _set(self, "texture", _texture(o, self.texture))
         _set(self, "color", _unit_color(o, "color", self.color))
         _set(self, "emission", _unit_color(o, "emission", self.emission))
-        for name in ("metallic", "roughness", "transmission"):
+        for name in ("metallic", "roughness", "transmission", "specular"):
             _set(self, name, _number(o, name, getattr(self, name), 0.0, 1.0))
         _set(self, "ior", _number(o, "ior", self.ior, 1.0))
         _set(self, "emission_strength", _number(o, "emission_strength", self.emission_strength, 0.0))
@@ -259,7 +262,8 @@ class SceneObject:
     `keyframes`, one pose per frame). Mass comes from `mass`, else from `density`
     (kg/m^3) times the scaled volume. `velocity` is that of the centre of mass
     (the origin for primitives), `angular_velocity` in world axes. `is_background` objects (floor, dome) are not
-    instances: segmentation 0. `labels` are free-form world labels (e.g. MOVi's
+    instances: segmentation 0. `casts_shadows` (None: all but background objects do)
+    decides whether the object blocks light. `labels` are free-form world labels (e.g. MOVi's
     shape and colour names) copied into metadata.json.
     """
 
@@ -279,6 +283,7 @@ class SceneObject:
     motion: Literal["dynamic", "static", "kinematic"] = "dynamic"
     keyframes: tuple[Pose, ...] | None = None
     is_background: bool = False
+    casts_shadows: bool | None = None
     asset_id: str | None = None
     labels: dict = field(default_factory=dict)
     look_at: InitVar[Vec3 | None] = None
@@ -314,6 +319,8 @@ class SceneObject:
             raise SceneError(f"{o}.keyframes", "...", "only kinematic objects take keyframes")
         if not isinstance(self.is_background, bool):
             raise SceneError(f"{o}.is_background", self.is_background, "expected true or false")
+        if self.casts_shadows is not None and not isinstance(self.casts_shadows, bool):
+            raise SceneError(f"{o}.casts_shadows", self.casts_shadows, "expected true, false or null")
         if self.asset_id is None:
             _set(self, "asset_id", self.kind)
         _set(self, "labels", _json_value(o, "labels", dict(self.labels)))
@@ -499,7 +506,17 @@ class PerspectiveCamera:
 # ---------------------------------------------------------------- backgrounds
 @dataclass(frozen=True, kw_only=True)
 class Background:
+    """What lights the scene from afar. `visible_to_camera` False: camera rays that hit
+    nothing see black while every other ray still sees the background (Kubric's MOVi
+    worlds light with an ambient colour or HDRI the camera never shows)."""
+
     kind: ClassVar[str] = "background"
+    visible_to_camera: bool = True
+
+    def _check_visible(self) -> None:
+        if not isinstance(self.visible_to_camera, bool):
+            raise SceneError(f"{type(self).__name__}.visible_to_camera", self.visible_to_camera,
+                             "expected true or false")
 
 
 @_register
@@ -514,6 +531,7 @@ class ColorBackground(Background):
     def __post_init__(self) -> None:
         _set(self, "color", _unit_color("ColorBackground", "color", self.color))
         _set(self, "strength", _number("ColorBackground", "strength", self.strength, 0.0))
+        self._check_visible()
 
 
 @_register
@@ -532,6 +550,7 @@ class SkyBackground(Background):
                                             -math.pi / 2, math.pi / 2))
         _set(self, "sun_rotation", _number("SkyBackground", "sun_rotation", self.sun_rotation))
         _set(self, "strength", _number("SkyBackground", "strength", self.strength, 0.0))
+        self._check_visible()
 
 
 @_register
@@ -552,6 +571,7 @@ class HdriBackground(Background):
         _set(self, "path", os.fspath(self.path))
         _set(self, "strength", _number("HdriBackground", "strength", self.strength, 0.0))
         _set(self, "rotation", _number("HdriBackground", "rotation", self.rotation))
+        self._check_visible()
 
 
 # ---------------------------------------------------------------- scene

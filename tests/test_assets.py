@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trimesh
+from assetgen import make_gso_folder, write_hdr
 from PIL import Image
 
 import kubric_gen as kg
@@ -48,40 +49,6 @@ def cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def kubasic_lib():
     return AssetLibrary.kubasic()
-
-
-def write_hdr(path: Path, rgb: np.ndarray) -> None:
-    """A Radiance RGBE .hdr file (uncompressed scanlines)."""
-    rgb = np.asarray(rgb, dtype=np.float64)
-    top = rgb.max(axis=2)
-    mantissa, exponent = np.frexp(top)
-    scale = np.where(top > 1e-32, mantissa * 256.0 / np.maximum(top, 1e-32), 0.0)
-    rgbe = np.zeros(rgb.shape[:2] + (4,), dtype=np.uint8)
-    rgbe[..., :3] = np.clip(rgb * scale[..., None], 0, 255).astype(np.uint8)
-    rgbe[..., 3] = np.where(top > 1e-32, exponent + 128, 0).astype(np.uint8)
-    header = f"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y {rgb.shape[0]} +X {rgb.shape[1]}\n".encode()
-    path.write_bytes(header + rgbe.tobytes())
-
-
-def make_gso_folder(root: Path) -> Path:
-    """Two Google-Scanned-Objects-style models: a textured, UV-mapped box and a plain sphere."""
-    src = root / "gso"
-    (src / "box" / "meshes").mkdir(parents=True)
-    (src / "box" / "materials" / "textures").mkdir(parents=True)
-    box = trimesh.creation.box(extents=(0.1, 0.2, 0.3))
-    uv = np.random.default_rng(0).uniform(0, 1, (len(box.vertices), 2))
-    Image.fromarray(np.random.default_rng(1).integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(
-        src / "box" / "materials" / "textures" / "texture.png")
-    lines = ["mtllib model.mtl", "usemtl material_0"]
-    lines += [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in box.vertices]
-    lines += [f"vt {u:.6f} {v:.6f}" for u, v in uv]
-    lines += ["f " + " ".join(f"{i + 1}/{i + 1}" for i in face) for face in box.faces]
-    (src / "box" / "meshes" / "model.obj").write_text("\n".join(lines) + "\n")
-    # as in GSO, the MTL names texture.png, which is not beside it but in materials/textures/
-    (src / "box" / "meshes" / "model.mtl").write_text("newmtl material_0\nmap_Kd texture.png\n")
-    (src / "ball" / "meshes").mkdir(parents=True)
-    trimesh.creation.icosphere(subdivisions=2, radius=0.04).export(src / "ball" / "meshes" / "model.obj")
-    return src
 
 
 # ---------------------------------------------------------------- KuBasic

@@ -32,8 +32,9 @@ from kubric_gen.trajectory import Trajectory
 
 pytest.importorskip("bpy")
 
-FAST = RenderSettings(samples=8, adaptive_threshold=0.0, denoise=False, device="cpu")
-CLEAN = RenderSettings(samples=64, adaptive_threshold=0.0, denoise=False, device="cpu")
+# plain sRGB output, so that colours can be checked exactly (kubric_gen's default is MOVi's Filmic)
+FAST = RenderSettings(samples=8, adaptive_threshold=0.0, denoise=False, device="cpu", view_transform="Standard")
+CLEAN = RenderSettings(samples=64, adaptive_threshold=0.0, denoise=False, device="cpu", view_transform="Standard")
 
 
 def _render(scene: Scene, settings: RenderSettings = FAST, **kwargs) -> RenderResult:
@@ -90,10 +91,53 @@ def test_bright_cube_on_dark_background():
 def test_flat_colours_are_exact_srgb():
     """Standard view transform, no dithering: a Flat colour shows as its sRGB value."""
     scene = Scene(resolution=(16, 16), num_frames=1, background=ColorBackground(color=(0.2, 0.5, 0.0)))
-    result = _render(scene, RenderSettings(samples=1, adaptive_threshold=0, denoise=False))
+    result = _render(scene, RenderSettings(samples=1, adaptive_threshold=0, denoise=False, view_transform="Standard"))
     expected = [round(255 * (1.055 * v ** (1 / 2.4) - 0.055)) if v > 0.0031308 else round(255 * 12.92 * v)
                 for v in (0.2, 0.5, 0.0)]
     assert np.abs(result.rgba[0, ..., :3].astype(int) - expected).max() <= 1
+
+
+def test_filmic_is_the_default_and_compresses_highlights():
+    """MOVi's view transform: scene-linear 0.18 (mid-grey) shows as display 0.5 (sRGB shows 118/255),
+    and a linear 4.0 is not yet white."""
+    assert RenderSettings().view_transform == "Filmic"
+    pixels = {}
+    for transform in ("Standard", "Filmic"):
+        for value in (0.18, 4.0):
+            scene = Scene(resolution=(8, 8), num_frames=1, background=ColorBackground(color=(1, 1, 1), strength=value))
+            settings = RenderSettings(samples=1, adaptive_threshold=0, denoise=False, view_transform=transform)
+            pixels[transform, value] = int(_render(scene, settings).rgba[0, 4, 4, 0])
+    assert pixels["Standard", 4.0] == 255 and pixels["Filmic", 4.0] < 250
+    assert 124 <= pixels["Filmic", 0.18] <= 132 and 116 <= pixels["Standard", 0.18] <= 120
+
+
+def test_background_hidden_from_the_camera_still_lights_the_scene():
+    """visible_to_camera=False (Kubric's ambient light): black where nothing is hit, yet a white ball is lit."""
+    def ball(visible: bool) -> np.ndarray:
+        scene = Scene(resolution=(16, 16), num_frames=1,
+                      background=ColorBackground(color=(1, 1, 1), strength=1.0, visible_to_camera=visible))
+        scene.add(Sphere(name="ball", scale=0.5, motion="static", material=Principled(color=(1, 1, 1))))
+        scene.camera = PerspectiveCamera(position=(0, -5, 0), look_at=(0, 0, 0))
+        return _render(scene).rgba[0, ..., :3].astype(int)
+
+    hidden, shown = ball(False), ball(True)
+    assert hidden[0, 0].max() == 0 and shown[0, 0].min() == 255  # the corner sees the background
+    assert hidden[8, 8].min() > 150 and abs(hidden[8, 8] - shown[8, 8]).max() <= 12  # the ball is lit alike
+
+
+def test_casts_shadows_decides_whether_a_background_object_blocks_light():
+    """By default a background object (a dome) lets the sun through; casts_shadows=True blocks it."""
+    def lit(casts: bool | None) -> float:
+        scene = Scene(resolution=(16, 16), num_frames=1, background=ColorBackground(color=(0, 0, 0), strength=0))
+        scene.add(Cube(name="floor", scale=(5, 5, 0.1), position=(0, 0, -0.1), motion="static",
+                       material=Principled(color=(0.8, 0.8, 0.8))),
+                  Cube(name="roof", scale=(5, 5, 0.1), position=(0, 0, 3), motion="static", is_background=True,
+                       casts_shadows=casts, material=Principled(color=(0.8, 0.8, 0.8))))
+        scene.add(SunLight(direction=(0, 0, -1), strength=3.0))
+        scene.camera = PerspectiveCamera(position=(0, -2, 1.5), look_at=(0, 0, 0))
+        return float(_linear(_render(scene).rgba[0])[12:, 4:12].mean())
+
+    assert lit(None) > 0.2 and lit(False) > 0.2 and lit(True) < 0.01
 
 
 # ---------------------------------------------------------------- projection agreement

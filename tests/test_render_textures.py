@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import trimesh
+from assetgen import write_hdr
 from PIL import Image
 
 from kubric_gen import geometry, meshes
@@ -29,7 +31,7 @@ from kubric_gen.trajectory import Trajectory
 
 pytest.importorskip("bpy")
 
-FAST = RenderSettings(samples=4, adaptive_threshold=0.0, denoise=False, device="cpu")
+FAST = RenderSettings(samples=4, adaptive_threshold=0.0, denoise=False, device="cpu", view_transform="Standard")
 # sRGB texels (row 0 is the top of the image): top-left, top-right / bottom-left, bottom-right
 CHECKER = np.array([[[200, 30, 30], [30, 200, 30]], [[30, 30, 200], [220, 220, 40]]], dtype=np.uint8)
 RED, BLUE = (1.0, 0.0, 0.0), (0.0, 0.0, 1.0)
@@ -71,20 +73,6 @@ def _seam_cube_obj(path: str) -> None:
         f.write("\n".join(lines) + "\n")
 
 
-def _write_hdr(path: str, rgb: np.ndarray) -> None:
-    """A Radiance RGBE (.hdr) file, uncompressed scanlines, row 0 at the top."""
-    height, width, _ = rgb.shape
-    peak = rgb.max(axis=-1)
-    mantissa, exponent = np.frexp(peak)
-    scale = np.divide(mantissa * 256.0, peak, out=np.zeros_like(peak), where=peak > 1e-32)
-    rgbe = np.zeros((height, width, 4), dtype=np.uint8)
-    rgbe[..., :3] = np.clip(rgb * scale[..., None], 0, 255).astype(np.uint8)
-    rgbe[..., 3] = np.where(peak > 1e-32, exponent + 128, 0)
-    with open(path, "wb") as f:
-        f.write(f"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y {height} +X {width}\n".encode())
-        f.write(rgbe.tobytes())
-
-
 @pytest.fixture(scope="module")
 def hdri(tmp_path_factory) -> str:
     """16x8 equirectangular: left half red, right half blue. In Blender's mapping the image centre
@@ -93,7 +81,7 @@ def hdri(tmp_path_factory) -> str:
     rgb[:, :8] = RED
     rgb[:, 8:] = BLUE
     path = str(tmp_path_factory.mktemp("hdri") / "halves.hdr")
-    _write_hdr(path, rgb)
+    write_hdr(Path(path), rgb)
     return path
 
 
@@ -238,7 +226,8 @@ def test_scene_motion_blur_smears_a_moving_object():
     sharp, blurred = width(0.0), width(0.5)  # 0.4 m of motion within the shutter: ~9 px
     assert blurred >= sharp + 6, (sharp, blurred)
     # the longer shutter of scene and settings wins
-    longer = RenderSettings(samples=4, adaptive_threshold=0.0, denoise=False, device="cpu", motion_blur=1.0)
+    longer = RenderSettings(samples=4, adaptive_threshold=0.0, denoise=False, device="cpu", motion_blur=1.0,
+                            view_transform="Standard")
     longest = width(0.5, longer)
     assert longest >= blurred + 6, (blurred, longest)
     assert width(0.0, longer) == longest

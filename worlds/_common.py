@@ -1,7 +1,14 @@
-"""Pieces shared by the MOVi worlds: materials, lights, cameras, libraries, backgrounds."""
+"""Pieces shared by the MOVi worlds: materials, lights, cameras, libraries, backgrounds.
+
+The look follows Kubric's MOVi workers (facts from Kubric's paper and published code):
+Blender's Filmic view transform (kubric_gen's default), CLEVR's light rig with each light
+jittered upwards by up to 1 m, an ambient light of 0.05 that the camera never sees, a dome
+floor, and colours given to the renderer as linear values.
+"""
 
 import dataclasses
 import functools
+from pathlib import Path
 
 import numpy as np
 
@@ -10,11 +17,19 @@ import kubric_gen as kg
 MATERIALS = {  # appearance and physics of CLEVR's two materials (as MOVi uses them)
     "metal": {"look": {"metallic": 1.0, "roughness": 0.2, "ior": 2.5},
               "friction": 0.4, "restitution": 0.3, "density": 2.7},
-    "rubber": {"look": {"metallic": 0.0, "roughness": 0.7, "ior": 1.25},
+    "rubber": {"look": {"metallic": 0.0, "roughness": 0.7, "ior": 1.25, "specular": 0.33},
                "friction": 0.8, "restitution": 0.7, "density": 1.1},
 }
 SPAWN_REGION = ((-5.0, -5.0, 1.0), (5.0, 5.0, 5.0))
 VELOCITY_RANGE = ((-4.0, -4.0, 0.0), (4.0, 4.0, 0.0))
+AMBIENT = kg.ColorBackground(color=(0.05, 0.05, 0.05), strength=1.0, visible_to_camera=False)
+# CLEVR's lights as MOVi places them: (kind, name, colour, power or strength, size, position before jitter)
+CLEVR_LIGHTS = (
+    ("sun", "sun", (1.0, 1.0, 1.0), 0.45, 0.0, (11.6608, -6.62799, 25.8232)),
+    ("area", "lamp_back", (1.0, 1.0, 1.0), 50.0, 1.0, (-1.1685, 2.64602, 5.81574)),
+    ("area", "lamp_key", (1.0, 0xED / 255, 0xD0 / 255), 100.0, 0.5, (6.44671, -2.90517, 4.2584)),
+    ("area", "lamp_fill", (0xC2 / 255, 0xD0 / 255, 1.0), 30.0, 0.5, (-4.67112, -4.0136, 3.01122)),
+)
 
 
 def base_scene(config, background, metadata):
@@ -37,12 +52,27 @@ def check_range(config, key, positive=True):
     return float(value[0]), float(value[1])
 
 
-def add_clevr_lights(scene):
-    """CLEVR's rig: a key sun, a fill and a back light, and a key area light."""
-    scene.add(kg.SunLight(name="sun", direction=(-0.6, 0.3, -1.0), strength=2.5),
-              kg.AreaLight(name="fill", position=(-4.67, -4.01, 3.01), look_at=(0, 0, 0), power=150.0, size=2.0),
-              kg.AreaLight(name="back", position=(-1.15, 5.85, 4.89), look_at=(0, 0, 0), power=300.0, size=1.0),
-              kg.AreaLight(name="key", position=(6.44, -2.91, 4.44), look_at=(0, 0, 0), power=300.0, size=1.0))
+def add_clevr_lights(scene, rng, jitter=1.0):
+    """CLEVR's rig (a sun, and back, key and fill area lights), each moved by a uniform
+    [0, jitter) metres along +x, +y and +z and aimed at the origin, as MOVi-A/B do."""
+    for kind, name, color, power, size, position in CLEVR_LIGHTS:
+        p = tuple(float(v) for v in np.asarray(position) + rng.uniform(0.0, 1.0, 3) * jitter)
+        if kind == "sun":
+            scene.add(kg.SunLight(name=name, color=color, strength=power, position=p, look_at=(0, 0, 0)))
+        else:
+            scene.add(kg.AreaLight(name=name, color=color, power=power, size=size, position=p, look_at=(0, 0, 0)))
+
+
+def floor_dome(color, friction, restitution, name="floor"):
+    """MOVi-A/B's floor: a dome (flat floor at z = 0 rising into a hemisphere) of one matte
+    colour without specular reflection; static, colliding with its exact triangles. As in
+    MOVi, the dome is closed: it keeps out the sun and the ambient light, so the scene is
+    lit by the area lights (soft shadows, no sharp sun shadow)."""
+    from kubric_gen.assets import dome
+
+    return kg.MeshObject(name=name, path=dome.dome_mesh(), motion="static", collision="mesh", is_background=True,
+                         casts_shadows=True, asset_id="dome", friction=friction, restitution=restitution,
+                         material=kg.Principled(color=tuple(color), roughness=1.0, specular=0.0))
 
 
 def shell_camera(rng, inner, outer, focal_length=35.0, look_at=(0.0, 0.0, 0.0), min_height=0.5):
@@ -82,21 +112,38 @@ def library(source):
     return AssetLibrary.load(source)
 
 
+def hdri_library(source):
+    """HDRIs from a folder of .hdr/.exr files, or from an asset library with background
+    assets: a manifest (ours, or Kubric's HDRI_haven.json in a mirror), its folder, or a URL."""
+    from kubric_gen.assets import AssetLibrary, remote
+
+    text = str(source)
+    if remote.is_url(text) or text.lower().endswith((".json", ".zip", ".tar", ".tar.gz", ".tgz")) \
+            or (Path(text) / "manifest.json").is_file():
+        return library(text)
+    return AssetLibrary.from_hdri_folder(text)
+
+
 def background(rng, scene, config):
-    """An HDRI from config['hdri_dir'] with a dome textured by it, else the procedural sky
-    over a grey dome; either way the dome's floor is geometry (physics, ground truth)."""
-    from kubric_gen.assets import AssetLibrary, dome
+    """MOVi-C..F's background: an HDRI from config['hdri_dir'] projected onto a dome that
+    is floor, background and light at once (an emitting, closed dome, as in MOVi); without
+    `hdri_dir`, a grey dome under Blender's procedural sky, which lights the scene through
+    the dome. Either way the dome's floor is geometry (physics, ground truth) and the
+    camera never sees past it."""
+    from kubric_gen.assets import dome
 
     if config["hdri_dir"]:
-        hdris = AssetLibrary.from_hdri_folder(config["hdri_dir"])
+        hdris = hdri_library(config["hdri_dir"])
         hdri = hdris.sample(rng, kind="background")
         path = hdris.texture(hdri)
-        scene.background = kg.HdriBackground(path=path, rotation=float(rng.uniform(0, 2 * np.pi)))
-        scene.add(dome.make_dome(path, friction=config["floor_friction"], restitution=config["floor_restitution"]))
+        scene.background = kg.HdriBackground(path=path, visible_to_camera=False)
+        scene.add(dome.make_dome(path, material=kg.Flat(texture=path), casts_shadows=True,
+                                 friction=config["floor_friction"], restitution=config["floor_restitution"]))
         scene.metadata["background"] = hdri
     else:
         scene.background = kg.SkyBackground(sun_elevation=float(rng.uniform(np.radians(20), np.radians(70))),
-                                            sun_rotation=float(rng.uniform(0, 2 * np.pi)), strength=0.04)
+                                            sun_rotation=float(rng.uniform(0, 2 * np.pi)), strength=0.04,
+                                            visible_to_camera=False)
         scene.add(kg.MeshObject(name="dome", path=dome.dome_mesh(), motion="static", collision="mesh",
                                 is_background=True, asset_id="dome", friction=config["floor_friction"],
                                 restitution=config["floor_restitution"],

@@ -3,8 +3,10 @@
 Each object is a cube, cylinder or sphere; small (scale 0.7) or large (1.4); one of
 the 8 CLEVR colours; rubber or metal with their friction, restitution and
 density. Objects start without overlap in the spawn region with a horizontal
-velocity towards the centre and fall. The camera is jittered around CLEVR's
-position and looks at the origin; lights follow CLEVR's key/fill/back rig.
+velocity towards the centre and fall onto a grey dome floor. The camera sits at
+CLEVR's position moved by up to `camera_jitter` metres along +x, +y and +z, looking
+at the origin; CLEVR's sun, key, fill and back lights are jittered the same way, and a
+dim ambient light (never seen by the camera) fills the shadows, as in MOVi-A.
 Instances carry MOVi-A's labels: shape, size, size_label, color, color_label,
 material.
 
@@ -15,7 +17,7 @@ Config:
   step_rate          physics steps per second (240)
   min_num_objects    fewest objects (3)
   max_num_objects    most objects (10)
-  camera_jitter      half-width (m) of the uniform jitter of the camera position (1.0)
+  camera_jitter      the camera moves by a uniform [0, camera_jitter) m along +x, +y, +z (1.0)
   floor_friction     (0.3)
   floor_restitution  (0.5)
 """
@@ -43,6 +45,7 @@ COLORS = {  # CLEVR's palette, as Kubric's MOVi-A uses it
     "green": (29, 105, 20), "purple": (129, 38, 192), "red": (173, 35, 35), "yellow": (255, 238, 51),
 }
 CLEVR_CAMERA = (7.48113, -6.50764, 5.34367)
+FLOOR_GREY = (128 / 255,) * 3  # MOVi-A's floor: CSS "gray", as a linear colour
 
 LABELS = LabelSchema("movi_a", (  # MOVi-A's features, names and label ids
     Label("shape_label", "class", keys=("shape",), names=tuple(SHAPES), doc="shape"),
@@ -55,14 +58,13 @@ LABELS = LabelSchema("movi_a", (  # MOVi-A's features, names and label ids
 
 def build(rng, config):
     lo, hi = common.check_count(config, "min_num_objects", "max_num_objects")
-    scene = common.base_scene(config, kg.ColorBackground(color=(0.05, 0.05, 0.05), strength=1.0),
-                              {"background": "clevr"})
-    scene.add(kg.Cube(name="floor", scale=(100, 100, 1), position=(0, 0, -1), motion="static", is_background=True,
-                      friction=config["floor_friction"], restitution=config["floor_restitution"],
-                      material=kg.Principled(color=(0.42, 0.42, 0.42), roughness=0.8)))
-    common.add_clevr_lights(scene)
     jitter = config["camera_jitter"]
-    position = tuple(float(c) for c in rng.uniform(-jitter, jitter, 3) + CLEVR_CAMERA)
+    if not jitter >= 0:
+        raise kg.ConfigError(f"config 'camera_jitter': must be >= 0 (got {jitter})")
+    scene = common.base_scene(config, common.AMBIENT, {"background": "clevr"})
+    scene.add(common.floor_dome(FLOOR_GREY, config["floor_friction"], config["floor_restitution"]))
+    common.add_clevr_lights(scene, rng)
+    position = tuple(float(c) for c in rng.uniform(0.0, 1.0, 3) * jitter + CLEVR_CAMERA)
     scene.camera = kg.PerspectiveCamera(focal_length=35.0, sensor_width=32.0, position=position,
                                         look_at=(0.0, 0.0, 0.0))
     for i in range(int(rng.integers(lo, hi + 1))):

@@ -3,9 +3,9 @@
 As MOVi-A, but the objects are any of Kubric's basic shapes (cube, cylinder, sphere,
 cone, torus, gear, torus_knot, sponge, teapot, suzanne; `spot` is not available
 offline), scaled uniformly in [0.7, 1.4], coloured with a random hue, rubber or metal;
-the floor has a random hue too, and the camera is placed uniformly in a half-sphere
-shell of radius 7-9 m looking at the origin. Instance labels: shape, scale, color,
-material.
+the dome floor has a random hue too (recorded as the scene's background colour), and the
+camera is placed uniformly in a half-sphere shell of radius 7-9 m looking at the origin.
+Instance labels: shape, scale, color, material.
 
 Config:
   resolution, num_frames, frame_rate, step_rate   as MOVi-A (256x256, 24, 12, 240)
@@ -45,14 +45,12 @@ def build(rng, config):
     scale_lo, scale_hi = common.check_range(config, "scale_range")
     inner, outer = common.check_range(config, "camera_radius")
     shapes = common.library(config["library"])
-    scene = common.base_scene(config, kg.ColorBackground(color=(0.05, 0.05, 0.05)), {})
-    floor_color = kg.random_hue_color(rng, saturation=0.6, value=0.7)
+    scene = common.base_scene(config, common.AMBIENT, {})
+    floor_color = kg.random_hue_color(rng)
     scene.metadata["background"] = "#" + "".join(f"{round(c * 255):02x}" for c in floor_color)  # as MOVi-B
     scene.metadata["background_color"] = list(floor_color)
-    scene.add(kg.Cube(name="floor", scale=(100, 100, 1), position=(0, 0, -1), motion="static", is_background=True,
-                      friction=config["floor_friction"], restitution=config["floor_restitution"],
-                      material=kg.Principled(color=floor_color, roughness=0.8)))
-    common.add_clevr_lights(scene)
+    scene.add(common.floor_dome(floor_color, config["floor_friction"], config["floor_restitution"]))
+    common.add_clevr_lights(scene, rng)
     scene.camera = common.shell_camera(rng, inner, outer)
     for i in range(int(rng.integers(lo, hi + 1))):
         shape = shapes.sample(rng)

@@ -3,9 +3,8 @@
 Objects come from an asset library (pybullet_data's meshes by default: duck, bunny,
 teddy, mug, ... and 1000 procedural objects; any library converted with
 `kubric-gen assets convert`, given by path or URL), scaled so that their largest
-extent is uniform in [0.75, 3] m (as MOVi-C; normalised meshes span [-1, 1], so the
-object's `scale` is half that), with their own textures when they have one, else a
-random hue. The
+extent is uniform in [0.75, 3] m (as MOVi-C; the scale divides that by the largest side
+of the mesh's bounds), with their own textures when they have one, else a random hue. The
 background is a random HDRI from `hdri_dir` as environment light and as a dome whose
 floor is geometry, or, without `hdri_dir`, Blender's procedural sky over a grey dome.
 The camera sits in a half-sphere shell of radius 7-9 m looking at the origin.
@@ -17,7 +16,9 @@ Config:
   scale_range                                      (0.75, 3.0)
   camera_radius                                    (7, 9)
   library                                          "pybullet_data", a manifest path/URL or a library folder
-  hdri_dir                                         folder of .hdr/.exr files ("" = procedural sky)
+  hdri_dir                                         folder of .hdr/.exr files, or a library of HDRIs (a
+                                                   manifest, e.g. a mirror of Kubric's HDRI_haven.json);
+                                                   "" = procedural sky
   floor_friction, floor_restitution                (0.3, 0.5)
 """
 
@@ -30,7 +31,7 @@ CONFIG = {
     "min_num_objects": 3, "max_num_objects": 10, "scale_range": [0.75, 3.0], "camera_radius": [7.0, 9.0],
     "library": "pybullet_data", "hdri_dir": "", "floor_friction": 0.3, "floor_restitution": 0.5,
 }
-SPAWN_REGION = ((-6.0, -6.0, 1.0), (6.0, 6.0, 6.0))
+SPAWN_REGION = ((-5.0, -5.0, 1.0), (5.0, 5.0, 5.0))  # MOVi-C's
 
 
 def object_labels(config):
@@ -54,9 +55,11 @@ def add_object(rng, scene, objects, name, scale_range, region, **kwargs):
     asset = objects.sample(rng)
     size = float(rng.uniform(*scale_range))  # largest extent in metres, MOVi's "scale"
     entry = objects.entry(asset)
+    lo, hi = entry.bounds
+    extent = max(h - low for low, h in zip(lo, hi, strict=True)) or 1.0
     if objects.texture(asset) is None:  # untextured meshes get a random colour, as MOVi-B's shapes
         kwargs["material"] = kg.Principled(color=kg.random_hue_color(rng, 0.8, 0.9), roughness=0.5)
-    obj = objects.make(asset, name=name, scale=size / 2,
+    obj = objects.make(asset, name=name, scale=size / extent,
                        labels={"category": entry.category or asset, "scale": size, **kwargs.pop("labels", {})},
                        **kwargs)
     return kg.place_without_overlap(scene, obj, region=region, rng=rng, random_rotation=True)

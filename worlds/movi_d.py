@@ -22,7 +22,7 @@ CONFIG = {
     "library": "pybullet_data", "hdri_dir": "", "floor_friction": 0.3, "floor_restitution": 0.5,
 }
 STATIC_REGION = ((-7.0, -7.0, 0.5), (7.0, 7.0, 7.0))
-DYNAMIC_REGION = ((-5.0, -5.0, 3.0), (5.0, 5.0, 8.0))
+DYNAMIC_REGION = ((-5.0, -5.0, 1.0), (5.0, 5.0, 5.0))  # MOVi-D's
 
 IS_DYNAMIC = Label("is_dynamic", "bool", doc="tossed (true) or resting on the floor at the start (false)")
 

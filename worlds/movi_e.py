@@ -1,8 +1,8 @@
 """MOVi-E: MOVi-D with a camera moving on a straight line while looking at the centre.
 
-The camera starts in the half-sphere shell of radius 7-9 m and moves along a random
-straight line by up to `camera_motion` metres over the video (staying above the
-floor), looking at the origin in every frame.
+The camera starts in the half-sphere shell of radius 8-12 m (as MOVi-E) and moves along
+a random straight line by up to `camera_motion` metres over the video (staying in the
+shell and above the floor), looking at the origin in every frame.
 
 Config: as movi_d, plus
   camera_motion   largest distance the camera travels, metres (4.0)
@@ -11,7 +11,7 @@ Config: as movi_d, plus
 from kubric_gen.worlds import _common as common
 from kubric_gen.worlds import movi_d
 
-CONFIG = {**movi_d.CONFIG, "camera_motion": 4.0}
+CONFIG = {**movi_d.CONFIG, "camera_radius": [8.0, 12.0], "camera_motion": 4.0}
 
 
 def labels(config):

@@ -200,7 +200,7 @@ def _configure(bscene: bpy.types.Scene, scene: Scene, settings: RenderSettings, 
 
     v = bscene.view_settings
     bscene.display_settings.display_device = "sRGB"
-    v.view_transform, v.look, v.exposure, v.gamma = "Standard", "None", 0.0, 1.0
+    v.view_transform, v.look, v.exposure, v.gamma = settings.view_transform, "None", 0.0, 1.0
 
 
 def _new_mesh(key: str, obj) -> bpy.types.Mesh:
@@ -268,6 +268,7 @@ def _new_material(material: Material, name: str, images: dict[str, bpy.types.Ima
         inputs["Metallic"].default_value = material.metallic
         inputs["Roughness"].default_value = material.roughness
         inputs["IOR"].default_value = material.ior
+        inputs["Specular IOR Level"].default_value = material.specular
         inputs["Transmission Weight"].default_value = material.transmission
         inputs["Emission Color"].default_value = (*material.emission, 1.0)
         inputs["Emission Strength"].default_value = material.emission_strength
@@ -348,6 +349,15 @@ def _new_world(scene: Scene, images: dict[str, bpy.types.Image]) -> bpy.types.Wo
         bg.inputs["Strength"].default_value = background.strength
     else:  # pragma: no cover - guarded by scene validation
         raise ConfigError(f"background: unsupported type {type(background).__name__}")
+    if not background.visible_to_camera:  # camera rays see black, every other ray the background
+        path = nodes.new("ShaderNodeLightPath")
+        black = nodes.new("ShaderNodeBackground")
+        black.inputs["Color"].default_value = (0.0, 0.0, 0.0, 1.0)
+        mix = nodes.new("ShaderNodeMixShader")
+        links.new(path.outputs["Is Camera Ray"], mix.inputs["Fac"])
+        links.new(bg.outputs["Background"], mix.inputs[1])
+        links.new(black.outputs["Background"], mix.inputs[2])
+        links.new(mix.outputs["Shader"], out.inputs["Surface"])
     return world
 
 
@@ -410,9 +420,9 @@ def _build(bscene: bpy.types.Scene, scene: Scene, positions: np.ndarray, quatern
         slot.material = bmaterials[obj.material]
         bobj.scale = obj.scale
         bobj.pass_index = i + 1  # the Object Index pass: 0 is "no object"
-        # Background objects (floor, dome) cast no shadows: a dome around the scene must not
-        # shut out the sun and the sky. They still receive shadows and show in reflections.
-        bobj.visible_shadow = not obj.is_background
+        # By default background objects (floor, dome) cast no shadows, so that a dome around the
+        # scene does not shut out the sun and the sky; `casts_shadows` decides when set.
+        bobj.visible_shadow = obj.casts_shadows if obj.casts_shadows is not None else not obj.is_background
         _pose(bobj, positions[i], quaternions[i])
 
     for light in scene.lights if shading else ():

@@ -11,6 +11,8 @@ import numpy as np
 from kubric_gen.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "optix")
+# Blender's view transforms; Filmic is what Kubric's MOVi frames were rendered with
+VIEW_TRANSFORMS = ("Filmic", "Standard", "AgX", "Khronos PBR Neutral")
 
 
 def _bad(name: str, value: object, reason: str) -> ConfigError:
@@ -28,6 +30,9 @@ class RenderSettings:
         GPU kind that is not present is an error.
     threads: CPU render threads; 0 uses all cores.
     motion_blur: shutter time in frames (e.g. 0.5); 0 renders without motion blur.
+    view_transform: how scene light becomes display colour: "Filmic" (Kubric's MOVi look,
+        the default), "Standard" (plain sRGB: a linear colour 1.0 is white), "AgX" or
+        "Khronos PBR Neutral".
     """
 
     samples: int = 64
@@ -36,6 +41,7 @@ class RenderSettings:
     device: Literal["auto", "cpu", "cuda", "optix"] = "auto"
     threads: int = 0
     motion_blur: float = 0.0
+    view_transform: str = "Filmic"
 
     def __post_init__(self) -> None:
         if isinstance(self.samples, bool) or not isinstance(self.samples, (int, np.integer)):
@@ -57,6 +63,8 @@ class RenderSettings:
             raise _bad("threads", self.threads, "must be >= 0 (0 uses all cores)")
         object.__setattr__(self, "threads", int(self.threads))
         object.__setattr__(self, "motion_blur", _float("motion_blur", self.motion_blur))
+        if self.view_transform not in VIEW_TRANSFORMS:
+            raise _bad("view_transform", self.view_transform, f"must be one of {', '.join(VIEW_TRANSFORMS)}")
 
 
 def _float(name: str, value: object) -> float:
