@@ -3,11 +3,14 @@
     lib = AssetLibrary.kubasic()                       # generated shapes (cached)
     lib = AssetLibrary.pybullet_data()                 # pybullet_data's meshes (normalised copies)
     lib = AssetLibrary.load("gs://bucket/gso/manifest.json")   # any fsspec URL, a folder or a file
+    lib = AssetLibrary.load("/mirror/GSO/GSO.json")            # Kubric's own manifest format too
     teapot = lib.make("teapot", name="t0", scale=0.8, position=(0, 0, 1), material=kg.Principled(...))
 
 Files of local libraries are used in place. Files of remote libraries are fetched on
 first use into `cache_dir()/assets/remote/<hash of the library URL>/` and reused after.
 Files of generated entries (`"source": {"generator": ...}`) are made on first use.
+Kubric's manifests (`kubric_format`) are read as well: each asset's archive is fetched and
+extracted into the cache on first use.
 """
 
 from __future__ import annotations
@@ -46,6 +49,20 @@ def _generator(name: str) -> Callable[[AssetEntry, Path], None]:
     raise AssetError(f"asset generator {name!r} is unknown (known: kubasic, pybullet_data)")
 
 
+def _obj_diffuse_map(obj: Path) -> str | None:
+    """The first diffuse texture (map_Kd) of the material files an OBJ names, if it exists."""
+    for line in re.findall(r"^mtllib\s+(.+?)\s*$", obj.read_text(errors="replace"), flags=re.M):
+        mtl = obj.parent / line
+        if not mtl.is_file():
+            continue
+        for image in re.findall(r"^\s*map_Kd\s+(?:-\S+\s+\S+\s+)*(\S+)\s*$", mtl.read_text(errors="replace"),
+                                flags=re.M):
+            path = (mtl.parent / image).resolve()
+            if path.is_file() and obj.parent.resolve() in path.parents:
+                return str(path)
+    return None
+
+
 class AssetLibrary:
     """A manifest and the location of its files: a local folder, or a URL mirrored in the cache."""
 
@@ -60,6 +77,7 @@ class AssetLibrary:
         else:
             self.root = Path(remote.local_path(root)).absolute()
         self.location = location or root
+        self.archive_roots: list[str] = []  # where a Kubric-format library's per-asset archives are looked up
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -75,7 +93,7 @@ class AssetLibrary:
                 return cls._from_archive(remote.fetch_archive(source), key=source)
             url = source if source.lower().endswith(".json") else remote.join(source, "manifest.json")
             text = remote.fetch_manifest(url).read_bytes()
-            return cls(parse_manifest_text(text, where=url), root=url.rsplit("/", 1)[0], location=url)
+            return cls._parse(text, where=url, folder=url.rsplit("/", 1)[0])
         path = Path(remote.local_path(source))
         if path.is_file() and is_archive(path):
             stat = path.stat()
@@ -89,7 +107,34 @@ class AssetLibrary:
             text = path.read_bytes()
         except OSError as e:
             raise AssetError(f"{path}: cannot read manifest ({e})") from None
-        return cls(parse_manifest_text(text, where=str(path)), root=path.parent, location=str(path))
+        return cls._parse(text, where=str(path), folder=str(path.absolute().parent))
+
+    @classmethod
+    def _parse(cls, text: bytes, where: str, folder: str) -> AssetLibrary:
+        """Our manifest format, or Kubric's (assets keyed by id, one archive per asset)."""
+        import hashlib
+        import json
+
+        from kubric_gen.assets.kubric_format import is_kubric_manifest, parse_kubric_manifest
+
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise AssetError(f"{where}: not valid JSON ({e})") from None
+        if not is_kubric_manifest(data):
+            return cls(parse_manifest_text(text, where=where), root=folder, location=where)
+        manifest, data_dir = parse_kubric_manifest(data, where)
+        key = hashlib.sha256(where.encode()).hexdigest()[:12]
+        library = cls(manifest, root=folder, location=where)
+        library.root = remote.assets_cache() / "kubric" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', manifest.name)}-{key}"
+        library.remote_root = None
+        roots = [folder]
+        if data_dir and not remote.is_url(data_dir) and not os.path.isabs(remote.local_path(data_dir)):
+            data_dir = os.path.join(folder, data_dir)  # relative to the manifest
+        if data_dir and data_dir.rstrip("/") != folder.rstrip("/"):
+            roots.append(data_dir)
+        library.archive_roots = roots
+        return library
 
     @classmethod
     def _from_archive(cls, archive: Path, key: str) -> AssetLibrary:
@@ -216,13 +261,64 @@ class AssetLibrary:
             raise AssetError(f"library {self.name!r}: asset {asset_id!r} has no {role} file")
         local = self.root / rel
         if not local.exists():
-            if entry.generator:
-                _generator(entry.generator)(entry, self.root)
-            elif self.remote_root:
-                self._fetch_entry(entry)
+            self._materialize(entry)
         if not local.exists():
             raise AssetError(f"library {self.name!r}: asset {asset_id!r}: {role} file {local} not found")
         return str(local)
+
+    def _materialize(self, entry: AssetEntry) -> None:
+        """Make an entry's files present: generate them, extract its Kubric archive, or fetch them."""
+        if entry.generator:
+            _generator(entry.generator)(entry, self.root)
+        elif self.archive_roots and entry.source.get("kubric"):
+            self._extract_kubric_archive(entry)
+        elif self.remote_root:
+            self._fetch_entry(entry)
+
+    def _extract_kubric_archive(self, entry: AssetEntry) -> None:
+        """Fetch `<root>/<archive>` (next to the manifest, else in its data_dir) and extract it
+        into `self.root / entry.id` (a flat archive, or one folder named after the id)."""
+        import shutil
+        import tempfile
+
+        rel = entry.source["kubric"].get("archive")
+        if not rel:
+            raise AssetError(f"library {self.name!r}: asset {entry.id!r} has no archive (its path is null)")
+        tried = []
+        archive = None
+        for root in self.archive_roots:
+            location = remote.join(root, rel) if remote.is_url(root) else os.path.join(remote.local_path(root), rel)
+            if not remote.is_url(root):
+                if os.path.isfile(location):
+                    archive = Path(location)
+                    break
+                tried.append(f"{location}: not found")
+                continue
+            try:
+                archive = remote.fetch(location, self.root / ".archives" / rel)
+                break
+            except AssetError as e:
+                tried.append(str(e))
+        if archive is None:
+            raise AssetError(f"library {self.name!r}: archive of asset {entry.id!r} not found ({'; '.join(tried)})")
+        target = self.root / entry.id
+        self.root.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{entry.id}.extract-"))
+        try:
+            extract_archive(archive, scratch / "x")
+            top = scratch / "x"
+            if not (top / "data.json").is_file() and (top / entry.id / "data.json").is_file():
+                top = top / entry.id
+            if not (top / "data.json").is_file():
+                raise AssetError(f"{archive}: a Kubric asset archive must hold data.json (flat or in a folder "
+                                 f"named {entry.id!r})")
+            try:
+                os.replace(top, target)
+            except OSError:
+                if not target.is_dir():  # another process extracted it first otherwise
+                    raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def _fetch_entry(self, entry: AssetEntry) -> None:
         """Fetch an entry's files (and the MTL files its OBJ names) from the remote library."""
@@ -251,8 +347,8 @@ class AssetLibrary:
         if entry.collision is None:
             raise AssetError(f"library {self.name!r}: asset {asset_id!r} names no collision file")
         target = self.root / entry.collision
-        if not target.exists() and self.remote_root and not entry.generator:
-            self._fetch_entry(entry)
+        if not target.exists() and not entry.generator and (self.remote_root or self.archive_roots):
+            self._materialize(entry)
         if not target.exists():
             visual = self.path(asset_id)
             if entry.collision_shape == "vhacd":
@@ -262,9 +358,14 @@ class AssetLibrary:
         return str(target)
 
     def texture(self, asset_id: str) -> str | None:
-        """The texture image of an asset (local path), or None if it has none."""
+        """The texture image of an asset (local path), or None if it has none. (An object of a
+        Kubric-format library: the diffuse map its OBJ's material file names, if any.)"""
         entry = self._require(asset_id)
-        return self.path(asset_id, "texture") if entry.texture else None
+        if entry.texture:
+            return self.path(asset_id, "texture")
+        if entry.kind == "object" and entry.source.get("kubric") and entry.visual.lower().endswith(".obj"):
+            return _obj_diffuse_map(Path(self.path(asset_id)))
+        return None
 
     # ------------------------------------------------------------ objects
     def make(self, asset_id: str, name: str | None = None, *, scale: Any = None, material: Any = None,
