@@ -106,3 +106,55 @@ def test_world_errors_are_user_errors(tmp_path):
     with pytest.raises(KubricGenError):
         render_scene("movi_a", 1, tmp_path / "x", TINY, {"min_num_objects": 0})
     assert list(tmp_path.iterdir()) == []
+
+
+MOVI_BUILDER_LAYERS = ("rgba", "segmentation", "forward_flow", "backward_flow", "depth", "normal",
+                       "object_coordinates")
+
+
+def _movi_builder_style_read(directory):
+    """What MOVi's TFDS builder does with a scene directory (from its published behaviour):
+    complete only if data_ranges/metadata/events exist and the files starting with each layer
+    prefix number the same as the rgba files; then it reads `{layer}_{f:05d}.png` with pypng
+    (palette indices, 16-bit kept) and `depth_{f:05d}.tiff`, and scales flow by data_ranges."""
+    import imageio.v3 as iio
+    import png
+
+    names = [p.name for p in directory.iterdir()]
+    if not all(n in names for n in ("data_ranges.json", "metadata.json", "events.json")):
+        return None
+    counts = {key: len([n for n in names if n.startswith(key)]) for key in MOVI_BUILDER_LAYERS}
+    if counts["rgba"] == 0 or any(c != counts["rgba"] for c in counts.values()):
+        return None
+    meta = json.loads((directory / "metadata.json").read_text())
+    ranges = json.loads((directory / "data_ranges.json").read_text())
+    t = meta["metadata"]["num_frames"]
+
+    def read_png(path):
+        width, height, rows, info = png.Reader(filename=str(path)).read()
+        return np.vstack(list(rows)).reshape(height, width, info["planes"])
+
+    out = {key: np.stack([read_png(directory / f"{key}_{f:05d}.png") for f in range(t)])
+           for key in MOVI_BUILDER_LAYERS if key != "depth"}
+    out["depth"] = np.stack([iio.imread(directory / f"depth_{f:05d}.tiff") for f in range(t)])
+    for key in ("forward_flow", "backward_flow"):
+        lo, hi = ranges[key]["min"], ranges[key]["max"]
+        out[key] = out[key][..., :2] / 65535 * (hi - lo) + lo
+    return out
+
+
+def test_movi_builder_style_reader_sees_exactly_movis_files(movi_a_scene):
+    read = _movi_builder_style_read(movi_a_scene)
+    assert read is not None, "MOVi's builder would count this scene directory as incomplete"
+    sd = io.SceneDir(movi_a_scene)
+    np.testing.assert_array_equal(read["segmentation"][..., 0], sd.layer("segmentation"))
+    np.testing.assert_array_equal(read["rgba"], sd.stored("rgba"))
+    np.testing.assert_array_equal(np.squeeze(read["depth"], -1), sd.layer("depth"))
+    for key in ("forward_flow", "backward_flow"):
+        np.testing.assert_allclose(read[key], sd.layer(key), atol=1e-5)
+    np.testing.assert_array_equal(read["normal"], sd.stored("normal"))
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="needs ../shared/reference")
+def test_movi_builder_style_reader_reads_kubrics_own_directory():
+    assert _movi_builder_style_read(REFERENCE) is not None  # the reader itself is faithful
