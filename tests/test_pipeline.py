@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -97,6 +98,20 @@ def test_rerun_skips_every_scene_quickly(baseline):
     assert s["counts"] == {"done": 0, "skipped": 6, "failed": 0, "total": 6}
     assert seconds < first_seconds / 2, (seconds, first_seconds)
     assert scene_hashes(out) == hashes
+
+
+def test_incomplete_scene_directories_are_rendered_again(baseline, tmp_path):
+    """A directory with a scene's name is done only when kubric_gen.io.SceneDir finds it complete."""
+    out, _, hashes = baseline
+    copy = tmp_path / "dataset"
+    shutil.copytree(out, copy)
+    shutil.rmtree(copy / "scene_00000001")
+    (copy / "scene_00000001").mkdir()  # emptied
+    (copy / "scene_00000004" / "depth_00001.tiff").unlink()  # a frame lost
+    proc = run_cli(ONE_CUBE, "--num-scenes", str(NUM_SCENES), "--output", str(copy), "--workers", "2", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert summary(copy)["counts"] == {"done": 2, "skipped": 4, "failed": 0, "total": 6}
+    assert scene_hashes(copy) == hashes
 
 
 def test_crashing_scene_is_retried_then_reported(tmp_path):

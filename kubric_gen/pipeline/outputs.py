@@ -7,10 +7,12 @@ Layout of a run's output (both kinds):
     OUTPUT/_run.json             the run summary (written by the driver at the end)
 
 A scene is *complete* when
-- local: its directory exists. Scene directories are assembled as `.tmp-<name>-<id>`
-  beside the target and renamed into place (`kubric_gen.io.scene_dir.atomic_directory`),
-  so a directory with the final name is always complete; `.tmp-*` entries are leftovers
-  of killed runs.
+- local: its directory is a complete MOVi scene directory as `kubric_gen.io.SceneDir`
+  reads it (every file of every frame). Scene directories are assembled as
+  `.tmp-<name>-<id>` beside the target and renamed into place
+  (`kubric_gen.io.scene_dir.atomic_directory`); `.tmp-*` entries, and directories with a
+  scene's name that are not complete (e.g. emptied by hand), are leftovers removed before
+  the scene is rendered again.
 - remote: its prefix holds the marker `_COMPLETE`, uploaded after every other file of the
   scene. A prefix without the marker is a leftover of a killed upload.
 
@@ -28,7 +30,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kubric_gen.errors import ConfigError
+from kubric_gen.errors import ConfigError, KubricGenError
+from kubric_gen.io.reader import SceneDir
 from kubric_gen.io.scene_dir import TMP_PREFIX
 
 SCENE_PREFIX = "scene_"
@@ -142,15 +145,26 @@ class LocalOutput(Output):
             entries = list(os.scandir(self.root))
         except FileNotFoundError:
             return set()
-        return {e.name for e in entries if seed_of(e.name) is not None and e.is_dir()}
+        return {e.name for e in entries if seed_of(e.name) is not None and e.is_dir() and self.is_complete(e.name)}
 
     def is_complete(self, name: str) -> bool:
-        return (self.root / name).is_dir()
+        path = self.root / name
+        if not path.is_dir():
+            return False
+        try:
+            return not SceneDir(path).missing()
+        except KubricGenError:
+            return False
 
     def clean_leftovers(self, names: Iterable[str]) -> list[str]:
-        """`.tmp-<name>-<id>` directories (from atomic_directory) of these scenes."""
+        """`.tmp-<name>-<id>` directories (from atomic_directory) of these scenes, and
+        directories with their names that are not complete scene directories."""
         wanted = set(names)
         removed = []
+        for name in sorted(wanted):
+            if (self.root / name).is_dir() and not self.is_complete(name):
+                shutil.rmtree(self.root / name, ignore_errors=True)
+                removed.append(name)
         try:
             entries = list(os.scandir(self.root))
         except FileNotFoundError:
