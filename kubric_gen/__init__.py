@@ -36,7 +36,7 @@ from kubric_gen.scene import (
 )
 from kubric_gen.trajectory import Collision, Trajectory
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AreaLight", "AssetError", "Collision", "ColorBackground", "ConfigError", "Cube", "Cylinder", "Flat",

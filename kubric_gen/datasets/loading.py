@@ -13,8 +13,7 @@ import os
 from typing import Any
 
 from kubric_gen.datasets.config import DatasetError
-
-MAX_UINT16 = 65535.0
+from kubric_gen.io.format import MAX_16BIT
 
 
 def dataset_dir(name: str, data_dir: str | os.PathLike, config: str | None = None,
@@ -71,12 +70,13 @@ def _dequantize(values: Any, value_range: Any) -> Any:
         lo, hi = r[..., 0], r[..., 1]
         for _ in range(4):  # (T, H, W, C) per example
             lo, hi = lo[..., None], hi[..., None]
-        return tf.cast(values, tf.float32) / MAX_UINT16 * (hi - lo) + lo
+        return tf.cast(values, tf.float32) / float(MAX_16BIT) * (hi - lo) + lo
     import numpy as np
 
+    from kubric_gen.io.layers import dequantize
+
     r = np.asarray(value_range, dtype=np.float64)
-    lo, hi = r[..., 0].reshape(r.shape[:-1] + (1,) * 4), r[..., 1].reshape(r.shape[:-1] + (1,) * 4)
-    return (np.asarray(values, dtype=np.float64) / MAX_UINT16 * (hi - lo) + lo).astype(np.float32)
+    return dequantize(values, r[..., 0].reshape(r.shape[:-1] + (1,) * 4), r[..., 1].reshape(r.shape[:-1] + (1,) * 4))
 
 
 def decode_depth(example: dict) -> Any:

@@ -35,8 +35,8 @@ from kubric_gen.labels import LabelError, LabelSchema
 
 log = logging.getLogger(__name__)
 
-MAX_UINT16 = MAX_16BIT
-COLLISION_NON_INSTANCE = MAX_UINT16  # MOVi: collisions with the floor / background are marked 65535
+
+COLLISION_NON_INSTANCE = MAX_16BIT  # MOVi: collisions with the floor / background are marked 65535
 _LABEL_DTYPES = {"float": np.float32, "float3": np.float32}
 
 __all__ = ["SceneDirError", "SceneInfo", "find_scenes", "inspect_scene", "list_scene_dirs", "read_example"]
@@ -285,7 +285,7 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
         for k, inst in enumerate(instances):
             inst["bboxes"], inst["bbox_frames"], inst["visibility"] = boxes[k], frames[k], vis[k]
     for inst in instances:
-        inst["visibility"] = np.clip(inst["visibility"], 0, MAX_UINT16).astype(np.uint16)
+        inst["visibility"] = np.clip(inst["visibility"], 0, MAX_16BIT).astype(np.uint16)
         if len(inst["bboxes"]) != len(inst["bbox_frames"]):
             raise SceneDirError("metadata.json: an instance has different numbers of bboxes and bbox_frames")
         inst["bboxes"] = np.clip(inst["bboxes"], 0.0, 1.0)

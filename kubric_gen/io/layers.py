@@ -80,10 +80,12 @@ def quantize(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return v.astype(np.uint16)
 
 
-def dequantize(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """``v / 65535 * (hi - lo) + lo`` as float32."""
+def dequantize(v: np.ndarray, lo: float | np.ndarray, hi: float | np.ndarray) -> np.ndarray:
+    """``v / 65535 * (hi - lo) + lo`` as float32 (`lo`, `hi` scalars, or arrays that
+    broadcast against `v`, e.g. one range per example of a batch)."""
     v = np.asarray(v, dtype=np.float64)
-    return (v * ((float(hi) - float(lo)) / MAX_16BIT) + float(lo)).astype(np.float32)
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    return (v * ((hi - lo) / MAX_16BIT) + lo).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- PNG
