@@ -35,7 +35,6 @@ from kubric_gen.labels import LabelError, LabelSchema
 
 log = logging.getLogger(__name__)
 
-
 COLLISION_NON_INSTANCE = MAX_16BIT  # MOVi: collisions with the floor / background are marked 65535
 _LABEL_DTYPES = {"float": np.float32, "float3": np.float32}
 
