@@ -10,17 +10,39 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
+import math
 import re
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from kubric_gen.errors import ConfigError, LabelError, WorldError
+from kubric_gen.errors import ConfigError, KubricGenError, LabelError, WorldError
 from kubric_gen.labels import GENERIC, LabelSchema
 from kubric_gen.randomness import make_rng
 from kubric_gen.scene import Scene
+
+log = logging.getLogger(__name__)
+
+
+def world_failure(path: Path, error: BaseException, doing: str) -> WorldError:
+    """One line for an exception raised by a world's own code: the world file and the line
+    (the deepest frame in that file), the exception and its message. The whole traceback
+    is logged (shown with `-v`)."""
+    log.info("the world %s raised while %s", path, doing, exc_info=error)
+    where = str(path)
+    if isinstance(error, SyntaxError) and error.filename and Path(error.filename).resolve() == path.resolve():
+        where = f"{path}:{error.lineno}"
+    else:
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).resolve() == path.resolve()]
+        if frames:
+            where = f"{path}:{frames[-1].lineno}"
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return WorldError(f"world {path.stem!r} failed while {doing} ({where}): {text} (-v shows the traceback)")
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,10 @@ class World:
                 else getattr(self.module, "LABELS", GENERIC)
         except LabelError as e:
             raise WorldError(f"world {self.name!r}: label schema: {e}") from None
+        except KubricGenError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise world_failure(self.path, e, "declaring its labels") from None
         if not isinstance(schema, LabelSchema):
             raise WorldError(f"world {self.name!r}: labels()/LABELS must give a kubric_gen.labels.LabelSchema "
                              f"(got {type(schema).__name__})")
@@ -87,7 +113,14 @@ def load_world(name_or_path: str) -> World:
             raise WorldError(f"world {name_or_path!r}: cannot load {path}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except KubricGenError:
+            sys.modules.pop(module_name, None)
+            raise
+        except Exception as e:  # noqa: BLE001 - any error of the world's own code is the world's
+            sys.modules.pop(module_name, None)
+            raise world_failure(path, e, "loading") from None
     if not callable(getattr(module, "build", None)):
         raise WorldError(f"world {name_or_path!r}: {path} defines no build(rng, config) function")
     return World(name=path.stem, path=path, module=module)
@@ -103,8 +136,26 @@ def parse_resolution(text: str, field: str = "resolution") -> list[int]:
     return [int(match.group(1)), int(match.group(2))]
 
 
+def _finite(key: str, value: Any) -> Any:
+    """`value`, after checking that every number in it is finite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config '{key}': numbers must be finite (got {value!r})")
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            _finite(key, v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _finite(key, v)
+    return value
+
+
 def _coerce(key: str, default: Any, value: Any) -> Any:
-    """Give an override the type of its default, or say why it cannot be."""
+    """Give an override the type of its default, or say why it cannot be (non-finite
+    numbers never pass)."""
+    return _finite(key, _coerce_type(key, default, value))
+
+
+def _coerce_type(key: str, default: Any, value: Any) -> Any:
     if isinstance(value, str) and isinstance(default, (list, tuple)) and len(default) == 2 \
             and _RESOLUTION.match(value):
         return parse_resolution(value, f"config '{key}'")
@@ -112,7 +163,8 @@ def _coerce(key: str, default: Any, value: Any) -> Any:
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            pass
+            if isinstance(default, float) and value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+                value = float(value)  # "nan", "inf": refused as non-finite by the caller
     kind = type(default)
     if default is None or isinstance(value, kind) and not (isinstance(value, bool) and kind is int):
         return value
@@ -154,7 +206,12 @@ def build_scene(world: World, seed: int, config: dict[str, Any]) -> Scene:
     """Run the world for `seed`: a validated scene with `seed` recorded."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed: expected a non-negative integer (got {seed!r})")
-    scene = world.module.build(make_rng(seed), dict(config))
+    try:
+        scene = world.module.build(make_rng(seed), dict(config))
+    except KubricGenError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the world's own bug: one line naming its file and line
+        raise world_failure(world.path, e, f"building scene {seed}") from None
     if not isinstance(scene, Scene):
         raise WorldError(f"world {world.name!r}: build() returned {type(scene).__name__}, not a Scene")
     scene.seed = seed
