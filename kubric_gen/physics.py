@@ -34,6 +34,7 @@ from kubric_gen.trajectory import Collision, Trajectory
 log = logging.getLogger(__name__)
 
 CONTACT_DISTANCE = 1e-4  # a pair closer than this (m) counts as touching
+INTERPENETRATION_TOLERANCE = 2e-3  # m: deeper overlaps of a dynamic object at frame 0 are an error
 VHACD_RESOLUTION = 100_000  # voxels; VHACD's own default (PyBullet's wrapper uses 1e6: 10x slower)
 
 
@@ -203,6 +204,32 @@ class _World:
             pairs.setdefault((index[point[1]], index[point[2]]), []).append(point)
         return pairs
 
+    def separate(self, movable: Sequence[int], tolerance: float = 1e-4, iterations: int = 50) -> None:
+        """Move each of the `movable` bodies out of what it penetrates by more than
+        `tolerance` (along the deepest contact's normal), until none does."""
+        p, c = self.p, self.client
+        for _ in range(iterations):
+            p.performCollisionDetection(physicsClientId=c)
+            moved = False
+            for i in movable:
+                body = self.bodies[i]
+                deepest = None
+                lo, hi = p.getAABB(body, physicsClientId=c)
+                for other, _link in p.getOverlappingObjects(lo, hi, physicsClientId=c) or ():
+                    if other == body:
+                        continue
+                    for point in p.getClosestPoints(body, other, distance=0.0, physicsClientId=c):
+                        if point[8] < -tolerance and (deepest is None or point[8] < deepest[8]):
+                            deepest = point
+                if deepest is not None:  # the normal points from the other body towards this one
+                    position, orientation = p.getBasePositionAndOrientation(body, physicsClientId=c)
+                    lift = np.asarray(deepest[7]) * (-deepest[8] + tolerance / 2)
+                    p.resetBasePositionAndOrientation(body, list(np.asarray(position) + lift), orientation,
+                                                      physicsClientId=c)
+                    moved = True
+            if not moved:
+                return
+
     def overlaps(self, i: int, margin: float = 0.0) -> bool:
         """Whether object i is closer than `margin` to any other object."""
         p, c = self.p, self.client
@@ -285,6 +312,8 @@ def simulate(scene: Scene, num_frames: int | None = None) -> Trajectory:
     initial state moved back one frame at its initial (angular) velocity.
     """
     scene.validate()
+    if not scene.allow_interpenetration:
+        _check_no_interpenetration(scene)
     frames = scene.num_frames if num_frames is None else num_frames
     spf = scene.steps_per_frame
     n = len(scene.objects)
@@ -324,6 +353,19 @@ def simulate(scene: Scene, num_frames: int | None = None) -> Trajectory:
                       boundary_positions=boundary_pos, boundary_quaternions=boundary_quat)
 
 
+def _check_no_interpenetration(scene: Scene) -> None:
+    """SceneError naming the deepest pair when a dynamic object starts inside another."""
+    dynamic = {o.name for o in scene.objects if o.motion == "dynamic"}
+    if not dynamic:
+        return
+    for a, b, depth in overlapping_pairs(scene, INTERPENETRATION_TOLERANCE, include_background=True):
+        if a in dynamic or b in dynamic:
+            raise SceneError(f"Scene.objects ({a!r}, {b!r})", f"{depth * 1000:.1f} mm",
+                             f"interpenetrate at frame 0 by more than {INTERPENETRATION_TOLERANCE * 1000:g} mm "
+                             f"(the engine would push them apart at speed); place them apart "
+                             f"(place_without_overlap) or set Scene.allow_interpenetration")
+
+
 def _collision(step: int, spf: int, names: list[str], pair: tuple[int, int], points: list) -> Collision:
     normal = np.mean([pt[7] for pt in points], axis=0)
     return Collision(
@@ -336,7 +378,11 @@ def _collision(step: int, spf: int, names: list[str], pair: tuple[int, int], poi
 
 def settle(scene: Scene, seconds: float = 2.0) -> Scene:
     """Let the dynamic objects come to rest, and return the scene with their resting
-    poses as initial poses (velocities zeroed). The input scene is not changed."""
+    poses as initial poses (velocities zeroed). The input scene is not changed.
+
+    Resting contacts in the engine sink by up to centimetres into a mesh floor; each
+    settled object is then lifted out of whatever it penetrates (along the contact
+    normal), so the returned scene starts without interpenetration."""
     if not seconds > 0:
         raise SceneError("settle.seconds", seconds, "must be > 0")
     steps = int(round(seconds * scene.step_rate))
@@ -344,6 +390,7 @@ def settle(scene: Scene, seconds: float = 2.0) -> Scene:
     with _world(scene) as world:
         for _ in range(steps):
             world.p.stepSimulation(physicsClientId=world.client)
+        world.separate([i for i, o in enumerate(scene.objects) if o.motion == "dynamic"])
         for i, obj in enumerate(scene.objects):
             if obj.motion != "dynamic":
                 new_objects.append(obj)

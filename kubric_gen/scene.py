@@ -29,6 +29,10 @@ Quat = tuple[float, float, float, float]
 Color = tuple[float, float, float]
 
 MOTION_TYPES = ("dynamic", "static", "kinematic")
+# PyBullet clamps faster bodies to these speeds: a scene asking for more would be simulated
+# with other velocities than it records, so it is refused
+MAX_SPEED = 100.0  # m/s
+MAX_ANGULAR_SPEED = 100.0  # rad/s
 COLLISION_SHAPES = ("convex_hull", "vhacd", "mesh")
 
 
@@ -43,8 +47,10 @@ def _vector(owner: str, name: str, value: Any, size: int) -> tuple[float, ...]:
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         value = (value,) * size
     try:
+        if isinstance(value, (str, bytes, dict)) or any(isinstance(v, bool) for v in value):
+            raise TypeError
         out = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SceneError(field_name, value, f"expected {size} numbers") from None
     if len(out) != size:
         raise SceneError(field_name, value, f"expected {size} numbers")
@@ -58,7 +64,10 @@ def _number(owner: str, name: str, value: Any, lo: float | None = None, hi: floa
     field_name = f"{owner}.{name}"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise SceneError(field_name, value, "expected a number")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise SceneError(field_name, value, "must be finite (no NaN or inf)") from None
     if not math.isfinite(value):
         raise SceneError(field_name, value, "must be finite (no NaN or inf)")
     if lo is not None and (value <= lo if lo_open else value < lo):
@@ -128,7 +137,7 @@ def _to_data(value: Any) -> Any:
 
 def _from_data(data: Any, where: str, allowed: tuple[type, ...]) -> Any:
     """Build a registered component from its dict; `allowed` lists the base classes."""
-    if not isinstance(data, dict) or "type" not in data:
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise SceneError(where, data, "expected an object with a 'type'")
     cls = _REGISTRY.get(data["type"])
     if cls is None or not issubclass(cls, allowed):
@@ -139,10 +148,15 @@ def _from_data(data: Any, where: str, allowed: tuple[type, ...]) -> Any:
     if unknown:
         raise SceneError(f"{where}.{unknown[0]}", data[unknown[0]], "unknown field")
     kwargs = {k: v for k, v in data.items() if k != "type"}
-    for name, decode in getattr(cls, "_nested", {}).items():
-        if kwargs.get(name) is not None:
-            kwargs[name] = decode(kwargs[name], f"{where}.{name}")
-    return cls(**kwargs)
+    try:
+        for name, decode in getattr(cls, "_nested", {}).items():
+            if kwargs.get(name) is not None:
+                kwargs[name] = decode(kwargs[name], f"{where}.{name}")
+        return cls(**kwargs)
+    except SceneError:
+        raise
+    except (TypeError, ValueError, OverflowError, AttributeError, KeyError, IndexError) as e:
+        raise SceneError(where, kwargs, f"malformed ({type(e).__name__}: {e})") from None
 
 
 # ---------------------------------------------------------------- materials
@@ -229,7 +243,15 @@ class Pose:
 def _decode_poses(data: Any, where: str) -> tuple[Pose, ...]:
     if not isinstance(data, (list, tuple)):
         raise SceneError(where, data, "expected a list of poses")
-    return tuple(p if isinstance(p, Pose) else Pose(**p) for p in data)
+    poses = []
+    for i, p in enumerate(data):
+        if isinstance(p, Pose):
+            poses.append(p)
+        elif isinstance(p, dict) and set(p) <= {"position", "quaternion"}:
+            poses.append(Pose(**p))
+        else:
+            raise SceneError(f"{where}[{i}]", p, "expected a pose {position, quaternion}")
+    return tuple(poses)
 
 
 def _orientation(owner: str, obj: Any, look_at: Any, euler: Any, direction: Any = None) -> None:
@@ -321,8 +343,20 @@ class SceneObject:
             raise SceneError(f"{o}.is_background", self.is_background, "expected true or false")
         if self.casts_shadows is not None and not isinstance(self.casts_shadows, bool):
             raise SceneError(f"{o}.casts_shadows", self.casts_shadows, "expected true, false or null")
+        if self.motion == "dynamic":
+            if self.mass == 0:
+                raise SceneError(f"{o}.mass", self.mass, "a dynamic object needs a mass > 0 (the physics engine "
+                                                         "would hold a massless body still); make it motion='static'")
+            if math.hypot(*self.velocity) > MAX_SPEED:
+                raise SceneError(f"{o}.velocity", self.velocity, f"faster than {MAX_SPEED:g} m/s, the most the "
+                                                                 f"physics engine simulates")
+            if math.hypot(*self.angular_velocity) > MAX_ANGULAR_SPEED:
+                raise SceneError(f"{o}.angular_velocity", self.angular_velocity,
+                                 f"faster than {MAX_ANGULAR_SPEED:g} rad/s, the most the physics engine simulates")
         if self.asset_id is None:
             _set(self, "asset_id", self.kind)
+        if not isinstance(self.asset_id, str) or not self.asset_id:
+            raise SceneError(f"{o}.asset_id", self.asset_id, "must be a non-empty string")
         _set(self, "labels", _json_value(o, "labels", dict(self.labels)))
         reserved = sorted(set(self.labels) & RESERVED_INSTANCE_KEYS)
         if reserved:
@@ -485,6 +519,8 @@ class PerspectiveCamera:
     look_at: InitVar[Vec3 | None] = None
 
     def __post_init__(self, look_at: Vec3 | None) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise SceneError("PerspectiveCamera.name", self.name, "must be a non-empty string")
         o = f"PerspectiveCamera({self.name!r})"
         _set(self, "focal_length", _number(o, "focal_length", self.focal_length, 0.0, lo_open=True))
         _set(self, "sensor_width", _number(o, "sensor_width", self.sensor_width, 0.0, lo_open=True))
@@ -582,7 +618,9 @@ class Scene:
     Frame i is at time i / frame_rate; frame 0 shows the initial state.
     `motion_blur` is the camera shutter in frames (0 = sharp; rendering with motion
     blur). `num_tracks` is how many point tracks the world asks for (None = the
-    command's default).
+    command's default). Dynamic objects that interpenetrate others at frame 0 by more
+    than `physics.INTERPENETRATION_TOLERANCE` are an error (the engine would eject them at
+    speed) unless `allow_interpenetration`.
     """
 
     resolution: tuple[int, int] = (256, 256)
@@ -597,6 +635,7 @@ class Scene:
     motion_blur: float = 0.0
     num_tracks: int | None = None
     seed: int | None = None
+    allow_interpenetration: bool = False
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -656,6 +695,8 @@ class Scene:
         if self.seed is not None:
             self.seed = _int("Scene", "seed", self.seed, 0)
         self.motion_blur = _number("Scene", "motion_blur", self.motion_blur, 0.0, 1.0)
+        if not isinstance(self.allow_interpenetration, bool):
+            raise SceneError("Scene.allow_interpenetration", self.allow_interpenetration, "expected true or false")
         if self.num_tracks is not None:
             self.num_tracks = _int("Scene", "num_tracks", self.num_tracks, 0)
         self.metadata = _json_value("Scene", "metadata", dict(self.metadata))
@@ -703,11 +744,17 @@ class Scene:
             kwargs["background"] = _from_data(kwargs["background"], "Scene.background", (Background,))
         if "camera" in kwargs:
             kwargs["camera"] = _from_data(kwargs["camera"], "Scene.camera", (PerspectiveCamera,))
-        kwargs["objects"] = [_from_data(o, f"Scene.objects[{i}]", (SceneObject,))
-                             for i, o in enumerate(kwargs.get("objects", []))]
-        kwargs["lights"] = [_from_data(o, f"Scene.lights[{i}]", (Light,))
-                            for i, o in enumerate(kwargs.get("lights", []))]
-        return cls(**kwargs)
+        for group, base in (("objects", SceneObject), ("lights", Light)):
+            items = kwargs.get(group, [])
+            if not isinstance(items, list):
+                raise SceneError(f"Scene.{group}", items, "expected a list")
+            kwargs[group] = [_from_data(o, f"Scene.{group}[{i}]", (base,)) for i, o in enumerate(items)]
+        try:
+            return cls(**kwargs)
+        except SceneError:
+            raise
+        except (TypeError, ValueError, OverflowError, AttributeError, KeyError, IndexError) as e:
+            raise SceneError("Scene", "...", f"malformed ({type(e).__name__}: {e})") from None
 
     @classmethod
     def from_json(cls, text: str) -> Scene:

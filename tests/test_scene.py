@@ -13,6 +13,8 @@ finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinit
 unit = st.floats(min_value=0.0, max_value=1.0)
 positive = st.floats(min_value=1e-3, max_value=1e3)
 vec3 = st.tuples(finite, finite, finite)
+speed = st.floats(min_value=-57.0, max_value=57.0)  # |v| <= 100 (the engine's limit) for 3 components
+velocity3 = st.tuples(speed, speed, speed)
 color = st.tuples(unit, unit, unit)
 quat = st.tuples(finite, finite, finite, finite).filter(lambda q: sum(v * v for v in q) > 1e-6)
 pose = st.builds(kg.Pose, position=vec3, quaternion=quat)
@@ -36,7 +38,7 @@ def scenes(draw):
             name=f"o{i}", position=draw(vec3), quaternion=draw(quat),
             scale=draw(st.tuples(positive, positive, positive)), material=draw(materials),
             mass=draw(st.one_of(st.none(), positive)), density=draw(positive), friction=draw(unit),
-            restitution=draw(unit), velocity=draw(vec3), angular_velocity=draw(vec3), motion=motion,
+            restitution=draw(unit), velocity=draw(velocity3), angular_velocity=draw(velocity3), motion=motion,
             keyframes=tuple(draw(pose) for _ in range(num_frames)) if motion == "kinematic" else None,
             is_background=draw(st.booleans()), labels=draw(labels)))
     lights = [draw(st.sampled_from([

@@ -1,4 +1,5 @@
-"""Every built-in world: valid scenes for 20 seeds, no interpenetration at frame 0, renders."""
+"""Every built-in world: valid scenes for 12 seeds, no interpenetration at frame 0 (the dome
+floor included: settled crowds are lifted out of it), renders."""
 
 import json
 
@@ -12,6 +13,7 @@ from kubric_gen.world import build_scene, builtin_world_names, load_world, resol
 
 WORLDS = ["helloworld", "movi_a", "movi_b", "movi_c", "movi_d", "movi_e", "movi_f", "point_tracking"]
 SETTLED = {"movi_d", "movi_e", "movi_f", "point_tracking"}  # a settled crowd rests in contact
+SEEDS = 12
 
 
 def test_all_worlds_are_listed():
@@ -24,13 +26,13 @@ def test_world_builds_valid_scenes_without_overlap(name):
     config = resolve_config(world, {})
     state = np.random.get_state()[1].copy()
     scenes = set()
-    for seed in range(20):
+    for seed in range(SEEDS):
         scene = build_scene(world, seed, config)
         assert scene.seed == seed
         scenes.add(json.dumps([o.position for o in scene.objects]))
-        tolerance = 5e-3 if name in SETTLED else 1e-4
-        assert physics.overlapping_pairs(scene, tolerance) == [], (name, seed)
-    assert len(scenes) == 20  # every seed gives another scene
+        tolerance = 1e-3 if name in SETTLED else 1e-4
+        assert physics.overlapping_pairs(scene, tolerance, include_background=True) == [], (name, seed)
+    assert len(scenes) == SEEDS  # every seed gives another scene
     np.testing.assert_array_equal(np.random.get_state()[1], state)  # no global random state touched
 
 
