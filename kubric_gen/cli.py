@@ -11,7 +11,9 @@ import logging
 import os
 import sys
 import textwrap
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from kubric_gen.errors import ConfigError, KubricGenError
 
@@ -42,6 +44,18 @@ def _positive_int(name: str):
             raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})")
         return value
     return parse
+
+
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number (got {text!r})") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number (got {text!r})")
+    return value
 
 
 def _non_negative_int(name: str):
@@ -108,27 +122,71 @@ def config_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+def preflight_scene(config: dict, device: str, workers: int = 1) -> None:
+    """Memory for the resolution and the GPU asked for, before any scene is built."""
+    from kubric_gen import preflight
+
+    resolution = tuple(config.get("resolution") or (256, 256))
+    frames = int(config.get("num_frames") or 24)
+    if len(resolution) == 2 and all(isinstance(v, int) and v > 0 for v in resolution):
+        preflight.check_memory(resolution, frames, workers)
+    preflight.check_device(device)
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
-    from kubric_gen.job import render_scene
+    from kubric_gen import preflight
     from kubric_gen.world import load_world, resolve_config
 
+    preflight.check_writable_target(args.output, overwrite=args.overwrite)
     overrides = config_overrides(args)
     settings = render_settings(args)
     world = load_world(args.world)
-    resolve_config(world, overrides)  # fail on a bad --set before any work
-    bar = _ProgressBar()
-    try:
-        result = render_scene(args.world, args.seed, args.output, settings, overrides,
-                              overwrite=args.overwrite, preview=not args.no_preview, num_tracks=args.tracks,
-                              float_layers=args.float_layers, progress=bar.update)
-    finally:
-        bar.close()
-    t = result.timings
-    print(f"wrote {result.path}/ ({result.device}; physics {t['physics']:.1f} s, "
+    config = resolve_config(world, overrides)  # fail on a bad --set before any work
+    preflight_scene(config, settings.device)
+    resolution = config.get("resolution")
+    if isinstance(resolution, (list, tuple)) and len(resolution) == 2:
+        preflight.check_free_space(args.output, tuple(resolution), int(config.get("num_frames") or 24))
+    answer = _render_in_child(args, world, settings, overrides)
+    t = answer["timings"]
+    path = Path(answer["path"])
+    print(f"wrote {path}/ ({answer['device']}; physics {t['physics']:.1f} s, "
           f"ground truth {t['ground_truth']:.1f} s, render {t['render']:.1f} s)")
     if not args.no_preview:
-        print(f"preview: {result.path / 'preview.gif'}")
+        print(f"preview: {path / 'preview.gif'}")
     return 0
+
+
+def _render_in_child(args: argparse.Namespace, world, settings, overrides: dict) -> dict:
+    """Run the scene in a child process (`kubric_gen.pipeline.child`): a world that loops
+    forever meets --timeout, a crash (segfault, os._exit, the OOM killer) is one line, and
+    Ctrl-C stops the child with this process."""
+    from dataclasses import asdict
+
+    from kubric_gen.pipeline.child import Child, SceneFailure
+    from kubric_gen.pipeline.run import world_spec
+
+    job = {"name": Path(args.output).name, "seed": args.seed, "target": str(Path(args.output).absolute()),
+           "overwrite": args.overwrite, "world": world_spec(world), "overrides": overrides,
+           "settings": asdict(settings), "num_tracks": args.tracks, "float_layers": args.float_layers,
+           "preview": not args.no_preview, "output": None}
+    child = Child(idle_timeout=0, timeout_option="--timeout")
+    bar = _ProgressBar()
+    try:
+        return child.run(job, timeout=args.timeout, progress=bar.update)
+    except SceneFailure as failure:
+        if getattr(args, "verbose", False) and failure.stderr_tail:
+            print(failure.stderr_tail, file=sys.stderr)
+        if not failure.retryable:  # a KubricGenError in the child: the input's fault
+            raise ConfigError(failure.reason.split(": ", 1)[-1]) from None
+        hint = "" if getattr(args, "verbose", False) else " (-v shows its last output)"
+        raise SceneCrashed(f"the scene's process {failure.reason.removeprefix('the child process ')}{hint}") from None
+    finally:
+        bar.close()
+        child.close()
+
+
+class SceneCrashed(Exception):
+    """The render process died or timed out (exit status 1, not a user error)."""
 
 
 class _ProgressBar:
@@ -188,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="DIR", help="the scene directory to create")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--no-preview", action="store_true", help="skip preview.gif")
+    p.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
+                   help="stop the scene after this many seconds (exit status 1; default: no limit)")
     add_render_options(p)
     add_truth_options(p)
     p.set_defaults(func=_cmd_render)
@@ -233,11 +293,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KubricGenError as e:
         print(f"kubric-gen: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except SceneCrashed as e:
+        print(f"kubric-gen: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("kubric-gen: interrupted", file=sys.stderr)
+        if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+            sys.stderr.flush()  # threads of an interrupted pipeline would keep the process alive
+            sys.stdout.flush()
+            os._exit(130)
         return 130
+    except MemoryError:
+        print("kubric-gen: error: out of memory (use a smaller resolution, fewer frames or fewer workers)",
+              file=sys.stderr)
+        return 1
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as e:  # the machine's fault, not the input's (disk full, permissions changed meanwhile, ...)
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"kubric-gen: error: {where}{e.strerror or e}", file=sys.stderr)
         return 1
 
 

@@ -84,9 +84,11 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kubric_gen.assets.convert import convert_folder
+    from kubric_gen.preflight import check_writable_dir
 
     if not Path(args.src).is_dir():
         raise ConfigError(f"SRC_DIR: not a folder (got {args.src!r})")
+    check_writable_dir(args.output, "--output")
     result = convert_folder(args.src, args.output, collision=args.collision, progress=True, force=args.force,
                             skip_errors=args.skip_errors, category=args.category, licence=args.licence)
     for rel, message in result.failed:

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -227,6 +228,7 @@ def convert_folder(src: str | os.PathLike, out: str | os.PathLike, *, collision:
     models = find_models(src)
     if not models:
         raise AssetError(f"{src}: no mesh files found (looked for {', '.join(meshfile.MESH_SUFFIXES)})")
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
     existing = _load_existing(manifest_path)
@@ -256,7 +258,10 @@ def convert_folder(src: str | os.PathLike, out: str | os.PathLike, *, collision:
                 except AssetError as e:
                     result.failed.append((rel, str(e)))
                     if not skip_errors:
-                        _write_manifest(manifest_path, name or out.name, entries)
+                        if created and not entries:  # nothing converted: leave nothing behind
+                            shutil.rmtree(out, ignore_errors=True)
+                        else:  # keep what was converted (a re-run goes on from there)
+                            _write_manifest(manifest_path, name or out.name, entries)
                         raise AssetError(f"converting {path}: {e}") from None
                 else:
                     entries.append(entry)

@@ -40,15 +40,18 @@ def load_mesh(path: str | os.PathLike) -> trimesh.Trimesh:
     try:
         logging.getLogger("trimesh").disabled = True  # it warns about every missing texture
         try:
-            mesh = trimesh.load(path, force="mesh", process=True)
+            mesh = trimesh.load(path, force="mesh", process=False)
         finally:
             logging.getLogger("trimesh").disabled = False
     except Exception as e:  # trimesh raises many types for bad files
         raise AssetError(f"{path}: cannot read mesh ({type(e).__name__}: {e})") from None
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
         raise AssetError(f"{path}: the file holds no triangles")
-    if not np.isfinite(mesh.vertices).all():
-        raise AssetError(f"{path}: the mesh has NaN or infinite vertices")
+    bad = ~np.isfinite(mesh.vertices).all(axis=1)
+    if bad.any():  # checked before processing, which would silently drop them
+        raise AssetError(f"{path}: {int(bad.sum())} vertices are NaN or infinite (the first is vertex "
+                         f"{int(np.flatnonzero(bad)[0]) + 1})")
+    mesh.process()
     if float(np.ptp(mesh.vertices, axis=0).max()) <= 0:
         raise AssetError(f"{path}: the mesh is degenerate (all vertices at one point)")
     return mesh

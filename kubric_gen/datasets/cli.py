@@ -30,6 +30,10 @@ def beam_options_from_args(args: argparse.Namespace) -> list[str] | None:
 
 def _cmd_build_dataset(args: argparse.Namespace) -> int:
     from kubric_gen.datasets.build import build_dataset
+    from kubric_gen.preflight import check_writable_dir
+
+    if "://" not in str(args.data_dir):
+        check_writable_dir(args.data_dir, "--data-dir")
 
     result = build_dataset(args.scenes_dir, args.name, args.data_dir, config=args.config,
                            beam_options=beam_options_from_args(args), splits=args.splits,

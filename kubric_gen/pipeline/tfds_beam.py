@@ -16,18 +16,30 @@ SKIPPED_COUNTER = "skipped_scene_directories"
 
 def pipeline_options(beam_options: Sequence[str] | None):
     """PipelineOptions for `beam_options` (DirectRunner unless a runner is named), or
-    None to build in-process (no options, or apache_beam missing)."""
+    None to build in-process (no options, or apache_beam missing). Unknown options and
+    runners are ConfigErrors, before any work."""
     if beam_options is None:
         return None
-    try:
-        from apache_beam.options.pipeline_options import PipelineOptions
-    except ImportError:
-        log.warning("apache_beam is not installed: generating the dataset in this process without Beam")
-        return None
-    options = list(beam_options)
-    if not any(o.startswith("--runner") for o in options):
-        options.append("--runner=DirectRunner")
-    return PipelineOptions(options)
+    from kubric_gen.errors import ConfigError
+    from kubric_gen.pipeline.beam_options import quiet_beam_imports, validate_beam_flags
+
+    with quiet_beam_imports():
+        try:
+            from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+            from apache_beam.runners.runner import create_runner
+        except ImportError:
+            log.warning("apache_beam is not installed: generating the dataset in this process without Beam")
+            return None
+        options = list(beam_options)
+        if not any(o.startswith("--runner") for o in options):
+            options.append("--runner=DirectRunner")
+        runner = validate_beam_flags(options, runner="").view_as(StandardOptions).runner
+        try:
+            create_runner(runner)
+        except (ValueError, ImportError) as e:
+            raise ConfigError(f"--runner: {runner!r} is not a Beam runner this installation has (e.g. DirectRunner, "
+                              f"DataflowRunner, FlinkRunner, SparkRunner; {e})") from None
+        return PipelineOptions(options)
 
 
 def examples_transform(paths: Sequence[str], scene_examples: Callable, **kwargs):

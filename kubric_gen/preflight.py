@@ -1,0 +1,133 @@
+"""Checks made before any expensive work: can the output be written, is there room for it,
+is there memory for the resolution, is the GPU asked for there. Each failure is a
+`ConfigError` naming the option and the value, so commands stop with one line and exit 2
+before simulating, rendering or starting workers.
+
+The estimates are deliberately rough (measured on MOVi-A scenes, see the constants); they
+exist to refuse what cannot work (a 100000x100000 frame, a full disk), not to plan.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from kubric_gen.errors import ConfigError
+
+# memory per pixel: all frames' ground-truth layers held at once (~60 B per pixel and frame:
+# float depth, normals, object coordinates, flows, ids, masks) plus Cycles' buffers (~200 B)
+TRUTH_BYTES_PER_PIXEL_FRAME = 60
+RENDER_BYTES_PER_PIXEL = 200
+BASE_PROCESS_BYTES = 700 * 2 ** 20  # bpy, pybullet, embree and Python in a render process
+# a scene directory on disk: measured 14-16 B per pixel and frame on MOVi-A (PNG, TIFF, JSON)
+DISK_BYTES_PER_PIXEL_FRAME = 16
+GIB = 2 ** 30
+
+
+def _gib(n: float) -> str:
+    return f"{n / GIB:.1f} GiB"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes (Linux MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def scene_memory(resolution: tuple[int, int], num_frames: int) -> int:
+    width, height = resolution
+    pixels = width * height
+    return BASE_PROCESS_BYTES + pixels * (num_frames * TRUTH_BYTES_PER_PIXEL_FRAME + RENDER_BYTES_PER_PIXEL)
+
+
+def check_memory(resolution: tuple[int, int], num_frames: int, processes: int = 1) -> None:
+    """ConfigError when `processes` scenes of this size cannot fit in the available memory."""
+    need = scene_memory(resolution, num_frames) * max(1, processes)
+    have = available_memory()
+    if have is not None and need > have:
+        width, height = resolution
+        per = f" ({processes} workers)" if processes > 1 else ""
+        raise ConfigError(f"--resolution: {width}x{height} with {num_frames} frames needs about {_gib(need)} of "
+                          f"memory{per}, this machine has {_gib(have)} available; use a smaller resolution, fewer "
+                          f"frames or fewer workers")
+
+
+def check_free_space(directory: str | os.PathLike, resolution: tuple[int, int], num_frames: int,
+                     num_scenes: int = 1, option: str = "--output") -> None:
+    """ConfigError when the file system of `directory` (or its nearest existing parent) has
+    less free space than the scenes are expected to take."""
+    width, height = resolution
+    need = num_scenes * width * height * num_frames * DISK_BYTES_PER_PIXEL_FRAME
+    path = Path(directory).expanduser().absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError:
+        return
+    if need > free:
+        raise ConfigError(f"{option}: {num_scenes} scene(s) of {width}x{height}x{num_frames} need about {_gib(need)}, "
+                          f"{path} has {_gib(free)} free")
+
+
+def check_writable_target(target: str | os.PathLike, option: str = "--output", overwrite: bool = False) -> Path:
+    """A directory to be created at `target`: its nearest existing parent must be a writable
+    directory; an existing target must be a directory that `overwrite` allows replacing (never
+    the working directory or one of its parents)."""
+    path = Path(target).expanduser()
+    absolute = path.absolute()
+    if path.exists() or path.is_symlink():
+        if not path.is_dir():
+            raise ConfigError(f"{option}: {target} exists and is not a directory")
+        if not overwrite:
+            raise ConfigError(f"{option}: {target} already exists (pass --overwrite to replace it)")
+        cwd = Path.cwd().resolve()
+        if path.resolve() == cwd or path.resolve() in cwd.parents:
+            raise ConfigError(f"{option}: {target} is the working directory or holds it; refusing to replace it")
+    parent = absolute.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{option}: cannot create {target}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option}: cannot create {target}: {parent} is not writable")
+    return absolute
+
+
+def check_writable_dir(directory: str | os.PathLike, option: str) -> Path:
+    """A directory that is written into: an existing one must be a writable directory, a
+    missing one must be creatable (its nearest existing parent a writable directory)."""
+    path = Path(directory).expanduser().absolute()
+    if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"{option}: {directory} is not a directory")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ConfigError(f"{option}: {directory} is not writable")
+        return path
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{option}: cannot create {directory}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option}: cannot create {directory}: {parent} is not writable")
+    return path
+
+
+def nvidia_driver_present() -> bool:
+    """Whether this machine has an NVIDIA driver (CUDA and OptiX need one)."""
+    return os.path.exists("/proc/driver/nvidia/version") or shutil.which("nvidia-smi") is not None
+
+
+def check_device(device: str, option: str = "--device") -> None:
+    """ConfigError when a GPU kind is asked for on a machine without an NVIDIA driver."""
+    if device in ("cuda", "optix") and not nvidia_driver_present():
+        raise ConfigError(f"{option}: {device} needs an NVIDIA GPU, and this machine has no NVIDIA driver "
+                          f"(/proc/driver/nvidia is missing); use --device auto or cpu")
