@@ -18,14 +18,14 @@ import pytest
 
 from kubric_gen import cli
 from kubric_gen.pipeline import cli as pipeline_cli
-from kubric_gen.pipeline.outputs import COMPLETE_MARKER, scene_name
+from kubric_gen.pipeline.outputs import COMPLETE_MARKER, scene_name, seed_of
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_CUBE = str(ROOT / "tests" / "worlds" / "one_cube.py")
 CRASHY = str(ROOT / "tests" / "worlds" / "crashy.py")
 TINY = ["--samples", "4", "--tracks", "16"]
 NUM_SCENES = 6
-IGNORED = {"provenance.json", COMPLETE_MARKER}  # timings; the remote completion marker
+IGNORED = {"provenance.json"}  # timings (the _COMPLETE marker leaves them out of its hashes)
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -130,6 +130,23 @@ def test_crashing_scene_is_retried_then_reported(tmp_path):
     assert sorted(p.name for p in out.iterdir() if p.name.startswith("scene_")) == \
         ["scene_00000000", "scene_00000002", "scene_00000003"]
     assert not leftovers(out)
+
+
+def test_a_world_error_is_reported_with_its_line_and_not_retried(tmp_path):
+    out = tmp_path / "broken_world"
+    proc = run_cli(CRASHY, "--num-scenes", "2", "--output", str(out), *TINY, "--set", "raise_seeds=[1]")
+    assert proc.returncode == 1, proc.stderr
+    [failed] = summary(out)["failed"]
+    assert failed["seed"] == 1 and failed["attempts"] == 1  # deterministic: never retried
+    assert "crashy.py:" in failed["reason"] and "RuntimeError: this seed is broken" in failed["reason"]
+
+
+def test_scene_names_sort_as_their_seeds_at_any_seed():
+    seeds = [0, 7, 99_999_999, 10 ** 8, 10 ** 8 + 1, 10 ** 12, 2 ** 64 - 1]
+    names = [scene_name(s) for s in seeds]
+    assert names == sorted(names) and names[2:4] == ["scene_99999999", "scene_x00000000000100000000"]
+    assert [seed_of(n) for n in names] == seeds
+    assert seed_of("scene_100000000") is None and seed_of("scene_x7") is None
 
 
 def test_scene_timeout_kills_and_reports(tmp_path):
@@ -240,6 +257,93 @@ def test_sigkill_of_a_worker_stops_the_run_and_resume_finishes_it(baseline, tmp_
     assert scene_hashes(out) == ref_hashes and not leftovers(out)
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes through Linux /proc")
+def test_sigkill_of_a_render_child_is_retried_and_the_dataset_is_identical(baseline, tmp_path):
+    from kubric_gen.pipeline.run import _descendants
+
+    _, _, ref_hashes = baseline
+    out = tmp_path / "child_killed"
+    args = [sys.executable, "-m", "kubric_gen.pipeline", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
+            "--output", str(out), "--workers", "2", *TINY]
+    driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=killable_env(tmp_path), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        killed = False
+        while not killed and time.monotonic() < deadline and driver.poll() is None:
+            children = [p for p in _descendants(driver.pid) if b"kubric_gen.pipeline.child" in _cmdline(p)]
+            if children:
+                os.kill(children[0], signal.SIGKILL)
+                killed = True
+            time.sleep(0.01)
+        assert killed, "no render child to kill"
+        _, stderr = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+    assert driver.returncode == 0, stderr
+    s = summary(out)
+    assert s["counts"]["done"] == NUM_SCENES and s["complete"]
+    retried = [json.loads(p.read_text()) for p in (out / "_status").glob("*.json")]
+    assert any(r["attempts"] == 2 and "SIGKILL" in r["errors"][0] for r in retried)
+    assert scene_hashes(out) == ref_hashes and not leftovers(out)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes through Linux /proc")
+def test_ctrl_c_stops_the_run_with_one_line_and_no_orphans(baseline, tmp_path):
+    from kubric_gen.pipeline.run import _descendants
+
+    _, _, ref_hashes = baseline
+    out = tmp_path / "interrupted"
+    args = [sys.executable, "-m", "kubric_gen.pipeline", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
+            "--output", str(out), "--workers", "2", *TINY]
+    driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=killable_env(tmp_path), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and driver.poll() is None:
+            if any(b"kubric_gen.pipeline.child" in _cmdline(p) for p in _descendants(driver.pid)):
+                break
+            time.sleep(0.02)
+        os.killpg(driver.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+        _, stderr = driver.communicate(timeout=60)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+    assert driver.returncode == 130, stderr
+    assert "Traceback" not in stderr and "kubric-gen: interrupted" in stderr.splitlines()[-1], stderr
+    assert _process_group_gone(driver.pid, timeout=10), "workers or children survived Ctrl-C"
+    assert summary(out)["runs"][-1]["state"] == "interrupted"
+    proc = run_cli(ONE_CUBE, "--num-scenes", str(NUM_SCENES), "--output", str(out), "--workers", "2", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert scene_hashes(out) == ref_hashes and not leftovers(out)
+
+
+def test_overlapping_drivers_refuse_and_disjoint_shards_keep_their_records(baseline, tmp_path):
+    import socket
+
+    out = tmp_path / "shared"
+    shutil.copytree(baseline[0], out)
+    earlier = len(list((out / "_runs").glob("*.json")))
+    live = {"run_id": "other", "state": "running", "seeds": [4, 9], "host": socket.gethostname(),
+            "pid": os.getpid(), "started": "2026-01-01T00:00:00Z", "heartbeat": time.time()}
+    (out / "_runs").mkdir(exist_ok=True)
+    (out / "_runs" / "other.json").write_text(json.dumps(live))
+    proc = run_cli(ONE_CUBE, "--num-scenes", str(NUM_SCENES), "--output", str(out), *TINY)
+    assert proc.returncode == 2 and "seeds 4..5" in proc.stderr and "run other" in proc.stderr, proc.stderr
+    proc = run_cli(ONE_CUBE, "--num-scenes", "4", "--output", str(out), *TINY)  # seeds 0..3: no overlap
+    assert proc.returncode == 0, proc.stderr
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (out / "_runs" / "other.json").write_text(json.dumps(dict(live, pid=int(dead.stdout))))  # a killed driver
+    proc = run_cli(ONE_CUBE, "--num-scenes", "2", "--seed-offset", "4", "--output", str(out), *TINY)
+    assert proc.returncode == 0, proc.stderr
+    runs = summary(out)["runs"]
+    assert len(runs) == earlier + 3 and [r["seeds"] for r in runs if r["state"] == "finished"][-2:] == [[0, 3], [4, 5]]
+    assert len(list((out / "_runs").glob("*.json"))) == earlier + 3
+
+
 def ref_hashes_scenes(hashes: dict[str, str]) -> list[str]:
     return sorted({k.split("/")[0] for k in hashes})
 
@@ -259,7 +363,7 @@ def test_fsspec_url_output_gives_the_same_files(baseline, tmp_path):
     names = ["scene_00000003", "scene_00000004", "scene_00000005"]
     for name in names:
         marker = json.loads((out / name / COMPLETE_MARKER).read_text())
-        assert marker["scene"] == name and "metadata.json" in marker["files"]
+        assert "metadata.json" in marker["files"] and len(marker["content_sha256"]) == 64
     assert scene_hashes(out) == {k: v for k, v in ref_hashes.items() if k.split("/")[0] in names}
     again = run_cli(ONE_CUBE, "--num-scenes", "3", "--seed-offset", "3", "--output", url, "--workers", "2", *TINY)
     assert again.returncode == 0, again.stderr

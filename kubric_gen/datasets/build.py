@@ -103,8 +103,44 @@ def _beam_pipeline_options(beam_options: Sequence[str] | None):
     return pipeline_options(beam_options)
 
 
-def _fingerprint(split_paths: Mapping[str, list[str]]) -> dict[str, list[str]]:
-    return {s: sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in paths) for s, paths in split_paths.items()}
+def _fingerprint(split_paths: Mapping[str, list[str]], hashes: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """{split: {scene name: content hash}}: what a prepared dataset was made from."""
+    return {s: {p.rstrip("/").rsplit("/", 1)[-1]: hashes[p] for p in sorted(paths)} for s, paths in split_paths.items()}
+
+
+@contextlib.contextmanager
+def _build_lock(config_dir) -> Iterator[None]:
+    """One build of a dataset config at a time (local data dirs): a second one is refused.
+    Under the lock, what killed builds left behind (TFDS's `incomplete.*` folders) is removed."""
+    import fcntl
+    import shutil
+
+    path = os.fspath(config_dir)
+    if "://" in path:
+        yield
+        return
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, ".kubric_gen.lock"), "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise DatasetError(f"--data-dir: {path} is being built by {holder}; wait for it to finish") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}\n")
+        lock.flush()
+        for entry in os.listdir(path):
+            if entry.startswith("incomplete."):
+                log.warning("removing %s, left by an interrupted build", os.path.join(path, entry))
+                shutil.rmtree(os.path.join(path, entry), ignore_errors=True)
+        try:
+            yield
+        finally:
+            lock.seek(0)
+            lock.truncate()
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -141,6 +177,7 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     scenes_dir, data_dir = os.path.expanduser(os.fspath(scenes_dir)), os.path.expanduser(os.fspath(data_dir))
     check_name(name)
     fractions = parse_splits(splits)
+    options = _beam_pipeline_options(beam_options)  # bad runners and options fail before any work
     scenes, skipped = find_scenes(os.fspath(scenes_dir))
     if not scenes:
         raise DatasetError(f"SCENES_DIR: no complete scene directory in {scenes_dir}"
@@ -168,42 +205,59 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     for split in [s for s, paths in split_paths.items() if not paths]:
         log.warning("split %r gets no scene (%d scene directories in all): it is left out", split, len(scenes))
         del split_paths[split]
-    options = _beam_pipeline_options(beam_options)
+    fingerprint = _fingerprint(split_paths, {s.path: s.content_hash for s in scenes})
     spec = DatasetSpec(name=name, world=first.world, label_schema=first.label_schema.to_dict(), source=source,
                        num_frames=first.num_frames,
                        configs=tuple(dict.fromkeys([source, target])), split_paths=split_paths,
-                       card=_card_facts(first), use_beam=options is not None)
+                       card=_card_facts(first), use_beam=options is not None, fingerprint=fingerprint)
     cls = make_builder_class(spec)
     builder = cls(config=target.name, data_dir=os.fspath(data_dir))
     out = epath.Path(builder.data_dir)
-    reused = False
-    if (out / "dataset_info.json").exists():
-        try:
-            previous = json.loads((out / "metadata.json").read_text())["kubric_gen"]["scenes"]
-        except (OSError, ValueError, KeyError, TypeError):
-            previous = None
-        if overwrite:
-            out.rmtree()
-            builder = cls(config=target.name, data_dir=os.fspath(data_dir))
-        elif previous == _fingerprint(split_paths):
-            reused = True
-        else:
-            raise DatasetError(f"--data-dir: {out} exists with other scenes (pass --overwrite to rebuild it)")
-    if not reused:
-        download_config = tfds.download.DownloadConfig(beam_options=options, try_download_gcs=False)
-        with tempfile.TemporaryDirectory(prefix="kubric_gen-tfds-") as downloads:  # nothing is downloaded
-            try:
-                with _quiet_tfds_deprecations():
-                    builder.download_and_prepare(download_config=download_config, download_dir=downloads)
-            except Exception as e:
-                if not any(m in str(e) for m in _EMPTY_SPLIT_MESSAGES):
-                    raise
-                raise DatasetError("a split has no scene directory that could be decoded (see the warnings); "
-                                   "without Beam such a split is left out") from e
-        (out / CARD_FILE).write_text(f"# {name}/{target.name}:{builder.version}\n\n{builder.info.description}\n")
-        skipped.extend(builder.skipped)
+    with _build_lock(out.parent):
+        prepared = _prepare(lambda: cls(config=target.name, data_dir=os.fspath(data_dir)), out, fingerprint, options,
+                            overwrite)
+        reused = prepared is None
+        if prepared is not None:
+            builder = prepared
+            (out / CARD_FILE).write_text(f"# {name}/{target.name}:{builder.version}\n\n{builder.info.description}\n")
+            skipped.extend(builder.skipped)
     return BuildResult(name=name, config=target.name, version=str(builder.version), data_dir=os.fspath(data_dir),
                        path=str(out), splits={s: int(builder.info.splits[s].num_examples) for s in split_paths
                                               if s in builder.info.splits},
                        skipped=skipped, reused=reused, used_beam=options is not None,
                        seconds=time.perf_counter() - start)
+
+
+def _prepare(make_builder, out, fingerprint: dict, options, overwrite: bool):
+    """Prepare the dataset config and return its builder, or None when it is already
+    prepared from the same scenes with the same content (reused). Scenes re-rendered since
+    (same names, other content) are rebuilt; other scenes need `overwrite`."""
+    import tensorflow_datasets as tfds
+
+    if (out / "dataset_info.json").exists():
+        try:
+            previous = json.loads((out / "metadata.json").read_text())["kubric_gen"]["scenes"]
+        except (OSError, ValueError, KeyError, TypeError):
+            previous = None
+        if previous == fingerprint:
+            return None
+        same_names = isinstance(previous, dict) and {s: sorted(v) for s, v in previous.items()} == \
+            {s: sorted(v) for s, v in fingerprint.items()}
+        if not (overwrite or same_names):
+            raise DatasetError(f"--data-dir: {out} exists with other scenes (pass --overwrite to rebuild it)")
+        if same_names:
+            changed = sum(previous[s][n] != h for s, v in fingerprint.items() for n, h in v.items())
+            log.warning("%d scene(s) changed since %s was built: rebuilding it", changed, out)
+        out.rmtree()
+    builder = make_builder()
+    download_config = tfds.download.DownloadConfig(beam_options=options, try_download_gcs=False)
+    with tempfile.TemporaryDirectory(prefix="kubric_gen-tfds-") as downloads:  # nothing is downloaded
+        try:
+            with _quiet_tfds_deprecations():
+                builder.download_and_prepare(download_config=download_config, download_dir=downloads)
+        except Exception as e:
+            if not any(m in str(e) for m in _EMPTY_SPLIT_MESSAGES):
+                raise
+            raise DatasetError("a split has no scene directory that could be decoded (see the warnings); "
+                               "without Beam such a split is left out") from e
+    return builder

@@ -73,6 +73,7 @@ class DatasetSpec:
     configs: tuple[Resolution, ...]
     split_paths: dict[str, list[str]]
     card: dict[str, Any]
+    fingerprint: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)  # split: {scene: content}
     use_beam: bool = False
 
     @property
@@ -153,8 +154,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 "kubric_gen": {
                     "world": spec.world, "label_schema": spec.label_schema,
                     "source_resolution": spec.source.name, "num_frames": spec.num_frames,
-                    "card": spec.card, "scenes": {s: sorted(p.rsplit("/", 1)[-1] for p in paths)
-                                                 for s, paths in spec.split_paths.items()},
+                    "card": spec.card, "scenes": spec.fingerprint,
                 }
             }),
         )

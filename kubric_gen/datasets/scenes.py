@@ -55,6 +55,7 @@ class SceneInfo:
     has_occlusion: bool
     has_tracks: bool
     label_schema: LabelSchema
+    content_hash: str = ""
 
     @property
     def resolution(self) -> Resolution:
@@ -76,7 +77,7 @@ def inspect_scene(path: str | os.PathLike) -> tuple[SceneInfo, SceneDir]:
     info = SceneInfo(path=sd.path, name=sd.name, world=sd.world, width=width, height=height,
                      num_frames=sd.num_frames, num_instances=sd.num_instances,
                      has_occlusion=sd.has("forward_flow_occlusion"), has_tracks="tracks.npz" in sd.files,
-                     label_schema=sd.label_schema)
+                     label_schema=sd.label_schema, content_hash=sd.content_hash)
     return info, sd
 
 

@@ -23,6 +23,7 @@ Scene directories written before the occlusion files were renamed
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -34,6 +35,8 @@ SCENE = "scene.json"
 TRACKS = "tracks.npz"
 FLOAT_LAYERS_FILE = "layers.npz"
 PREVIEW = "preview.gif"
+COMPLETE = "_COMPLETE"  # written last: every other file with its SHA-256, and the scene's content hash
+UNHASHED = (PROVENANCE,)  # listed in the marker without a hash: it records timings, which vary by run
 MOVI_FILES = (DATA_RANGES, METADATA, EVENTS)  # what MOVi's builder requires besides the frames
 
 MAX_16BIT = 65535
@@ -75,6 +78,12 @@ OCCLUSION_LAYERS = ("forward_flow_occlusion", "backward_flow_occlusion")
 GROUND_TRUTH_LAYERS = tuple(layer.name for layer in LAYERS if layer.name != "rgba")
 
 FRAME_FILE = re.compile(r"^([a-z_]+)_(\d{5})\.(png|tiff)$")
+
+
+def content_hash(files: dict[str, str | None]) -> str:
+    """One SHA-256 over the (name, SHA-256) of a scene's hashed files: what the scene holds."""
+    listing = "\n".join(f"{name} {sha}" for name, sha in sorted(files.items()) if sha)
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def layer_of_file(name: str) -> tuple[str, int] | None:

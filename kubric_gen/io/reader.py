@@ -127,6 +127,27 @@ class SceneDir:
     def provenance(self) -> dict:
         return self._json(fmt.PROVENANCE, required=False)
 
+    @cached_property
+    def marker(self) -> dict | None:
+        """The `_COMPLETE` record (every file's SHA-256 and the content hash) our writer puts
+        last into every scene directory; None where there is none (e.g. Kubric's)."""
+        return self._json(fmt.COMPLETE) if fmt.COMPLETE in self.files else None
+
+    def file_sha256(self, name: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.read_bytes(name)).hexdigest()
+
+    @cached_property
+    def content_hash(self) -> str:
+        """A hash of what the scene holds: the marker's, else computed over every file
+        (provenance.json, which records timings, left out)."""
+        marker = self.marker
+        if isinstance(marker, dict) and isinstance(marker.get("content_sha256"), str):
+            return marker["content_sha256"]
+        return fmt.content_hash({n: self.file_sha256(n) for n in sorted(self.files)
+                             if n not in fmt.UNHASHED and n != fmt.COMPLETE and "." in n})
+
     @property
     def num_frames(self) -> int:
         return int(self.metadata["metadata"]["num_frames"])

@@ -9,6 +9,7 @@ never leaves a directory that looks complete.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from kubric_gen import geometry, meshes
+from kubric_gen.io import format as fmt
 from kubric_gen.io import layers
 from kubric_gen.labels import GENERIC, LabelSchema
 from kubric_gen.scene import Scene, SceneObject
@@ -215,7 +217,25 @@ def write_scene(target: str | os.PathLike, scene: Scene, trajectory: Trajectory,
         if isinstance(provenance.get("timings"), dict):
             provenance["timings"]["write"] = time.perf_counter() - start
         write_json(tmp / "provenance.json", provenance)
+        write_json(tmp / fmt.COMPLETE, completion_marker(tmp))
     return Path(target)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def completion_marker(directory: Path) -> dict:
+    """The `_COMPLETE` record of a finished scene directory: every file's SHA-256 (None for
+    provenance.json, whose timings vary by run) and the content hash over them (nothing
+    about the directory's name or place, so the same scene has the same record anywhere)."""
+    files = {p.name: (None if p.name in fmt.UNHASHED else _sha256(p))
+             for p in sorted(directory.iterdir()) if p.is_file() and p.name != fmt.COMPLETE}
+    return {"files": files, "content_sha256": fmt.content_hash(files)}
 
 
 def read_metadata(directory: str | os.PathLike) -> dict:

@@ -8,6 +8,7 @@ scene with errors. The checks, by `Problem.check`:
 | check | what must hold |
 |---|---|
 | listing | metadata.json, events.json, data_ranges.json, and frames 0..T-1 of every MOVi layer |
+| integrity | every file listed in `_COMPLETE` (our writer's last file) has the SHA-256 it was written with |
 | finite | no NaN or infinity in metadata.json, events.json, data_ranges.json |
 | metadata | camera and instance arrays have T rows and MOVi's shapes; quaternions are unit; bboxes are normalised |
 | decode | every frame file decodes to the metadata's resolution; depth is positive (+inf: a warning) |
@@ -80,7 +81,8 @@ def check_scene(sd: SceneDir) -> list[Problem]:
     if fmt.METADATA not in sd.files or any(p.file == fmt.METADATA for p in problems):
         return problems
     checks: list[Callable[[SceneDir, list[Problem]], None]] = [
-        _finite, _metadata_shapes, _decodable, _segmentation, _labels, _ranges, _flow, _normals, _tracks, _events]
+        _integrity, _finite, _metadata_shapes, _decodable, _segmentation, _labels, _ranges, _flow, _normals, _tracks,
+        _events]
     for check in checks:
         try:
             check(sd, problems)
@@ -116,6 +118,22 @@ def _problem(message: str, check: str, severity: str = "error") -> Problem:
 
 def _unique(problems: list[Problem]) -> list[Problem]:
     return list(dict.fromkeys(problems))
+
+
+def _integrity(sd: SceneDir, problems: list[Problem]) -> None:
+    marker = sd.marker
+    if marker is None:
+        return
+    files = marker.get("files") if isinstance(marker, dict) else None
+    if not isinstance(files, dict):
+        problems.append(Problem(fmt.COMPLETE, "integrity", "malformed: no file list with hashes"))
+        return
+    for name, sha in sorted(files.items()):
+        if name not in sd.files:
+            problems.append(Problem(name, "integrity", f"listed in {fmt.COMPLETE} but missing"))
+        elif isinstance(sha, str) and sd.file_sha256(name) != sha:
+            problems.append(Problem(name, "integrity", f"changed since the scene was written (SHA-256 differs "
+                                                       f"from {fmt.COMPLETE}'s)"))
 
 
 # ---------------------------------------------------------------- metadata

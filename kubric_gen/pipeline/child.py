@@ -33,6 +33,7 @@ import threading
 import time
 import traceback
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +95,9 @@ def _clean_stale_scratch() -> None:
 class Child:
     """One child process rendering the scenes sent to it, one at a time."""
 
-    def __init__(self, idle_timeout: float = IDLE_TIMEOUT_S) -> None:
+    def __init__(self, idle_timeout: float = IDLE_TIMEOUT_S, timeout_option: str = "--scene-timeout") -> None:
         self.idle_timeout = idle_timeout
+        self.timeout_option = timeout_option  # named in the timeout message
         self.proc: subprocess.Popen | None = None
         self.scratch: str | None = None
         self._log = None
@@ -147,8 +149,10 @@ class Child:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
-    def run(self, job: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        """Run one job in the child; return its answer or raise SceneFailure.
+    def run(self, job: dict[str, Any], timeout: float | None = None,
+            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Run one job in the child; return its answer or raise SceneFailure. `progress(done,
+        total)` is called for each frame the child reports rendered.
 
         After any failure the child is gone (killed if need be); the next call starts a new one.
         """
@@ -158,14 +162,19 @@ class Child:
         start = os.fstat(self._log.fileno()).st_size
         deadline = None if not timeout else time.monotonic() + timeout
         try:
-            self.proc.stdin.write((json.dumps(dict(job, scratch=self.scratch)) + "\n").encode())
+            self.proc.stdin.write((json.dumps(dict(job, scratch=self.scratch, progress=progress is not None))
+                                   + "\n").encode())
             self.proc.stdin.flush()
             line = self._read_line(deadline)
+            while line is not None and line.startswith(b'{"progress"'):
+                if progress is not None:
+                    progress(*json.loads(line)["progress"])
+                line = self._read_line(deadline)
         except TimeoutError:
             self._kill()
             tail = self._tail(start)
             self.close()
-            raise SceneFailure(f"timed out after {timeout:g} s (--scene-timeout)", tail) from None
+            raise SceneFailure(f"timed out after {timeout:g} s ({self.timeout_option})", tail) from None
         except (BrokenPipeError, OSError):
             line = None
         if line is None:
@@ -300,18 +309,24 @@ def _world_ref(spec: dict[str, Any], scratch: str) -> str:
     return str(local)
 
 
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Render one scene into the output (see module docstring); in the child process."""
+def run_job(job: dict[str, Any], progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Render one scene into the output (see module docstring), or into `job["target"]`
+    (one scene directory, as `kubric-gen render` asks); in the child process."""
     from kubric_gen.job import render_scene
-    from kubric_gen.pipeline.outputs import open_output
     from kubric_gen.render.settings import RenderSettings
 
-    output = open_output(job["output"])
     name, seed = job["name"], int(job["seed"])
     world = _world_ref(job["world"], job["scratch"])
     kwargs = dict(settings=RenderSettings(**job["settings"]), overrides=job["overrides"], preview=job["preview"],
-                  num_tracks=job["num_tracks"], float_layers=job["float_layers"])
+                  num_tracks=job["num_tracks"], float_layers=job["float_layers"], progress=progress)
     t0 = time.perf_counter()
+    if job.get("target"):
+        result = render_scene(world, seed, job["target"], overwrite=bool(job.get("overwrite")), **kwargs)
+        return {"device": result.device, "timings": result.timings, "seconds": time.perf_counter() - t0,
+                "path": str(result.path)}
+    from kubric_gen.pipeline.outputs import open_output
+
+    output = open_output(job["output"])
     if output.remote:
         local = Path(job["scratch"]) / name
         shutil.rmtree(local, ignore_errors=True)
@@ -351,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT_S)
     args = parser.parse_args(argv)
     _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this process
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     from kubric_gen.errors import KubricGenError
 
@@ -362,8 +378,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         job = json.loads(line)
         print(f"[{CHILD_MODULE} {os.getpid()}] {job.get('name')}: rendering", file=sys.stderr, flush=True)
+        def progress(done: int, total: int) -> None:
+            answers.write((json.dumps({"progress": [done, total]}) + "\n").encode())
+
         try:
-            answer = {"ok": True, **run_job(job)}
+            answer = {"ok": True, **run_job(job, progress if job.get("progress") else None)}
         except KubricGenError as e:
             answer = {"ok": False, "error": f"{type(e).__name__}: {e}", "user_error": True}
             print(answer["error"], file=sys.stderr, flush=True)

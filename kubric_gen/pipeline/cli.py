@@ -96,6 +96,11 @@ def add_commands(subparsers, common_parent: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from kubric_gen.pipeline.run import run
 
+    if args.tfds:  # checked before any scene is rendered
+        from kubric_gen.datasets.config import check_name
+
+        check_name(args.tfds)
+
     status = run(args, list(getattr(args, "beam_args", []) or []))
     if status != 0 or not args.tfds:
         return status

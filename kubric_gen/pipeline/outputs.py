@@ -31,25 +31,35 @@ from pathlib import Path
 from typing import Any
 
 from kubric_gen.errors import ConfigError, KubricGenError
+from kubric_gen.io import format as fmt
 from kubric_gen.io.reader import SceneDir
 from kubric_gen.io.scene_dir import TMP_PREFIX
 
 SCENE_PREFIX = "scene_"
 STATUS_DIR = "_status"
 RUN_FILE = "_run.json"
-COMPLETE_MARKER = "_COMPLETE"
-_SCENE_RE = re.compile(r"^scene_(\d{8,})$")
+COMPLETE_MARKER = fmt.COMPLETE
+_SCENE_RE = re.compile(r"^scene_(?:(\d{8})|x(\d{20}))$")
+MAX_SEED = 2 ** 64 - 1
+_SHORT = 10 ** 8
 
 
 def scene_name(seed: int) -> str:
-    """`scene_00000042`: 8 digits, so that sorting names sorts seeds."""
-    return f"{SCENE_PREFIX}{seed:08d}"
+    """The directory name of a seed, such that sorting names sorts seeds at any seed:
+    `scene_00000042` (8 digits) below 10^8, `scene_x00000000000100000000` (x and 20 digits,
+    enough for any 64-bit seed) from 10^8 on; "x" sorts after every digit."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed: must be in [0, 2^64 - 1] (got {seed})")
+    return f"{SCENE_PREFIX}{seed:08d}" if seed < _SHORT else f"{SCENE_PREFIX}x{seed:020d}"
 
 
 def seed_of(name: str) -> int | None:
     """The seed of a scene directory name, or None if `name` is not one."""
     match = _SCENE_RE.match(name)
-    return int(match.group(1)) if match else None
+    if not match:
+        return None
+    seed = int(match.group(1) or match.group(2))
+    return seed if scene_name(seed) == name else None
 
 
 def is_url(output: str) -> bool:
@@ -84,9 +94,13 @@ class Output:
     def read_json(self, relpath: str) -> Any:
         raise NotImplementedError
 
+    def json_names(self, folder: str) -> list[str]:
+        """Names of the .json files in `folder` (relative to the output root)."""
+        raise NotImplementedError
+
     def status_names(self) -> list[str]:
         """File names under _status/ (e.g. scene_00000003.json)."""
-        raise NotImplementedError
+        return self.json_names(STATUS_DIR)
 
     def write_status(self, name: str, record: dict) -> None:
         self.write_json(f"{STATUS_DIR}/{name}.json", record)
@@ -149,7 +163,7 @@ class LocalOutput(Output):
 
     def is_complete(self, name: str) -> bool:
         path = self.root / name
-        if not path.is_dir():
+        if not (path / COMPLETE_MARKER).is_file():  # written last by every scene of ours
             return False
         try:
             return not SceneDir(path).missing()
@@ -188,10 +202,10 @@ class LocalOutput(Output):
     def read_json(self, relpath: str) -> Any:
         return json.loads((self.root / relpath).read_bytes())
 
-    def status_names(self) -> list[str]:
+    def json_names(self, folder: str) -> list[str]:
         try:
-            return [n for n in os.listdir(self.root / STATUS_DIR) if n.endswith(".json")]
-        except FileNotFoundError:
+            return [n for n in os.listdir(self.root / folder) if n.endswith(".json")]
+        except (FileNotFoundError, NotADirectoryError):
             return []
 
     def remove_status(self, names: Iterable[str]) -> None:
@@ -216,6 +230,9 @@ class FsspecOutput(Output):
         except ImportError:  # pragma: no cover - fsspec is a dependency of the pipeline
             raise ConfigError("--output: URLs need the fsspec package (pip install fsspec)") from None
         self.url = str(url).rstrip("/")
+        if self.url.startswith("memory://"):
+            raise ConfigError(f"--output: {self.url}: a memory:// filesystem lives in one process, and the scenes "
+                              f"are written by worker processes; use a directory or a shared URL (gs://, s3://, ...)")
         try:
             self.fs, root = fsspec.core.url_to_fs(self.url)
         except (ImportError, ValueError) as e:
@@ -285,15 +302,19 @@ class FsspecOutput(Output):
         local_dir = Path(local_dir)
         if self.fs.exists(self._path(name)):
             self.remove_scene(name)  # an earlier, interrupted upload
-        files = sorted(p for p in local_dir.rglob("*") if p.is_file())
+        files = sorted(p for p in local_dir.rglob("*") if p.is_file() and p.name != COMPLETE_MARKER)
         self.fs.makedirs(self._path(name), exist_ok=True)
         for p in files:
             rel = p.relative_to(local_dir).as_posix()
             if "/" in rel:
                 self.fs.makedirs(self._path(f"{name}/{rel.rsplit('/', 1)[0]}"), exist_ok=True)
             self.fs.put_file(str(p), self._path(f"{name}/{rel}"))
-        marker = {"scene": name, "files": [p.relative_to(local_dir).as_posix() for p in files]}
-        self.fs.pipe_file(self._path(f"{name}/{COMPLETE_MARKER}"), _dumps(marker))
+        marker = local_dir / COMPLETE_MARKER  # the scene's own record, uploaded last
+        if marker.is_file():
+            self.fs.put_file(str(marker), self._path(f"{name}/{COMPLETE_MARKER}"))
+        else:
+            self.fs.pipe_file(self._path(f"{name}/{COMPLETE_MARKER}"),
+                              _dumps({"scene": name, "files": [p.relative_to(local_dir).as_posix() for p in files]}))
 
     def write_json(self, relpath: str, data: Any) -> None:
         path = self._path(relpath)
@@ -311,10 +332,10 @@ class FsspecOutput(Output):
             self.fs.rm(paths)
             self.fs.invalidate_cache()
 
-    def status_names(self) -> list[str]:
+    def json_names(self, folder: str) -> list[str]:
         try:
-            self.fs.invalidate_cache(self._path(STATUS_DIR))
-            entries = self.fs.ls(self._path(STATUS_DIR), detail=False)
+            self.fs.invalidate_cache(self._path(folder))
+            entries = self.fs.ls(self._path(folder), detail=False)
         except FileNotFoundError:
             return []
         return [e.rstrip("/").split("/")[-1] for e in entries if e.endswith(".json")]

@@ -27,7 +27,9 @@ from dataclasses import asdict
 from typing import Any
 
 from kubric_gen.errors import ConfigError
+from kubric_gen.pipeline.beam_options import validate_beam_flags
 from kubric_gen.pipeline.outputs import RUN_FILE, Output, open_output, scene_name
+from kubric_gen.pipeline.runs import RunRecord
 from kubric_gen.pipeline.task import DONE, FAILED, SKIPPED, RunSpec, now
 
 log = logging.getLogger(__name__)
@@ -57,45 +59,6 @@ def runner_name(text: str) -> str:
 
 def _has_flag(flags: list[str], *names: str) -> bool:
     return any(f == n or f.startswith(n + "=") for f in flags for n in names)
-
-
-class _Unparsed(ConfigError):
-    pass
-
-
-def validate_beam_flags(flags: list[str], runner: str):
-    """Parse the pass-through arguments as Beam PipelineOptions; unknown ones are errors."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # Beam's import-time warnings ("apitools not found", ...)
-    try:
-        from apache_beam.options import pipeline_options as po
-    except ImportError:
-        raise ConfigError("kubric-gen run needs Apache Beam: pip install apache-beam") from None
-    finally:
-        root.setLevel(level)
-    if runner == "dask":
-        try:
-            import apache_beam.runners.dask.dask_runner  # noqa: F401 - registers DaskOptions
-            import distributed  # noqa: F401
-        except ImportError:
-            raise ConfigError("--runner dask needs dask.distributed: pip install 'kubric_gen[dask]'") from None
-
-    class Parser(po._BeamArgumentParser):  # noqa: SLF001 - the parser Beam itself uses for its options
-        def error(self, message: str):
-            raise _Unparsed(f"Beam pipeline option: {message}")
-
-    parser = Parser(allow_abbrev=False)
-    classes: dict[str, type] = {}
-    for cls in po.PipelineOptions.__subclasses__():
-        classes.setdefault(str(cls), cls)
-    for cls in classes.values():
-        cls._add_argparse_args(parser)  # noqa: SLF001
-    _, unknown = parser.parse_known_args(flags)
-    if unknown:
-        raise ConfigError(f"unrecognized arguments: {' '.join(unknown)} "
-                          "(neither an option of kubric-gen run nor a Beam pipeline option)")
-    return po.PipelineOptions(flags)
 
 
 def probe_dask(address: str, timeout: float = 10.0) -> dict[str, int]:
@@ -230,7 +193,9 @@ def summarize(output: Output, spec: RunSpec, seeds: list[int], skipped: set[str]
 
 def run(args, beam_args: list[str]) -> int:
     """`kubric-gen run` (args from `pipeline.cli`); returns the exit status."""
-    from kubric_gen.cli import config_overrides, render_settings
+    from kubric_gen import preflight
+    from kubric_gen.cli import config_overrides, preflight_scene, render_settings
+    from kubric_gen.pipeline.outputs import MAX_SEED
     from kubric_gen.world import load_world, resolve_config
 
     t_start = time.perf_counter()
@@ -238,6 +203,9 @@ def run(args, beam_args: list[str]) -> int:
     # 1. validate; nothing is written before this block ends
     if args.num_scenes < 1:
         raise ConfigError(f"--num-scenes: expected a positive integer (got {args.num_scenes})")
+    if args.seed_offset + args.num_scenes - 1 > MAX_SEED:
+        raise ConfigError(f"--seed-offset/--num-scenes: seeds must stay below 2^64 (the last would be "
+                          f"{args.seed_offset + args.num_scenes - 1})")
     runner = runner_name(args.runner)
     world = load_world(args.world)
     overrides = config_overrides(args)
@@ -265,6 +233,7 @@ def run(args, beam_args: list[str]) -> int:
         workers = options.view_as(DirectOptions).direct_num_workers or cores
         if not settings.threads:  # split the cores between the workers
             settings = type(settings)(**{**asdict(settings), "threads": max(1, cores // workers)})
+        preflight_scene(config, settings.device, workers)  # the workers run on this machine
     elif runner == "dask":
         from apache_beam.runners.dask.dask_runner import DaskOptions
 
@@ -273,16 +242,22 @@ def run(args, beam_args: list[str]) -> int:
             threads_by_host = probe_dask(address)
 
     # 2. what is done, what is left
-    output.prepare()
     seeds = list(range(args.seed_offset, args.seed_offset + args.num_scenes))
     names = [scene_name(s) for s in seeds]
     complete = output.complete_scenes() & set(names)
     pending = [s for s, n in zip(seeds, names, strict=True) if n not in complete]
+    resolution = config.get("resolution")
+    if pending and not output.remote and isinstance(resolution, (list, tuple)) and len(resolution) == 2:
+        preflight.check_free_space(output.root, tuple(resolution), int(config.get("num_frames") or 24), len(pending))
+    output.prepare()
+    run_id = uuid.uuid4().hex
+    record = RunRecord(output, run_id, seeds, started)
+    record.register()  # refuses if a live run renders some of these seeds; before touching leftovers
     removed = output.clean_leftovers([scene_name(s) for s in pending])
     output.remove_status([scene_name(s) for s in pending])  # stale records of earlier runs
     if removed:
         log.warning("removed %d leftovers of an interrupted run: %s", len(removed), ", ".join(removed[:5]))
-    spec = RunSpec(run_id=uuid.uuid4().hex, output=output.url, world=world_spec(world), overrides=overrides,
+    spec = RunSpec(run_id=run_id, output=output.url, world=world_spec(world), overrides=overrides,
                    settings=asdict(settings), num_tracks=args.tracks, float_layers=args.float_layers,
                    preview=not args.no_preview, retries=args.retries, timeout=args.scene_timeout or None,
                    scenes_per_child=args.scenes_per_child, threads_by_host=threads_by_host)
@@ -292,6 +267,7 @@ def run(args, beam_args: list[str]) -> int:
 
     # 3. the pipeline
     pipeline_error = None
+    interrupted = False
     t_pipeline = time.perf_counter()
     if pending:
         from kubric_gen.pipeline.progress import Progress
@@ -303,6 +279,11 @@ def run(args, beam_args: list[str]) -> int:
                       log_interval=args.log_interval):
             try:
                 run_beam(runner, options, pending, spec, verbose=bool(getattr(args, "verbose", False)))
+            except KeyboardInterrupt:  # summarised like any stop; re-raised below (exit status 130)
+                interrupted = True
+                for name in ("apache_beam", "grpc"):  # the stopped workers' connections report errors
+                    logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+                pipeline_error = "interrupted (Ctrl-C); run the same command again to finish"
             except Exception as e:  # noqa: BLE001 - reported, summarised, exit status 1
                 log.debug("pipeline failed", exc_info=True)
                 first = str(e).strip().splitlines()[0] if str(e).strip() else ""
@@ -335,12 +316,14 @@ def run(args, beam_args: list[str]) -> int:
         "total_s": time.perf_counter() - t_start,
     }
     summary = summarize(output, spec, seeds, complete, pending, info)
-    output.write_json(RUN_FILE, summary)
+    record.finish(summary, "interrupted" if interrupted else "finished")
     c = summary["counts"]
     rate = summary["timings"]["scenes_per_hour"]
     print(f"kubric-gen run: {c['total']} scenes: {c[DONE]} done, {c[SKIPPED]} skipped, {c[FAILED]} failed "
           f"in {summary['timings']['total_s']:.1f} s" + (f" ({rate:.0f} scenes/h)" if rate else "")
           + f"; summary: {output.url.rstrip('/')}/{RUN_FILE}")
+    if interrupted:  # the unfinished scenes are not failures: the next run renders them
+        raise KeyboardInterrupt
     for f in summary[FAILED]:
         attempts = f" after {f['attempts']} attempts" if f.get("attempts") else ""
         print(f"kubric-gen: failed: {f['scene']} (seed {f['seed']}){attempts}: {f['reason']}", file=sys.stderr)
@@ -401,7 +384,12 @@ def _run_watching_workers(pipeline) -> None:
     try:
         thread = threading.Thread(target=target, name="kubric-gen-pipeline", daemon=True)
         thread.start()
-        stop.wait()
+        try:
+            stop.wait()
+        except KeyboardInterrupt:  # Ctrl-C: the workers ignore it; stop them, and their render children with them
+            lost.append("interrupted")
+            _kill_sdk_workers()
+            raise
         if lost and thread.is_alive():
             killed = _kill_sdk_workers()
             raise WorkerLost(f"a Beam worker process died ({lost[0].lower()}); stopped the run "

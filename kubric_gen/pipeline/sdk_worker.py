@@ -8,10 +8,12 @@ would print on its own stderr below ERROR is dropped (run with -v to keep everyt
 """
 
 import logging
+import signal
 import sys
 
 
 def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # on Ctrl-C the driver stops the workers itself
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.ERROR)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))

@@ -5,6 +5,7 @@ Config:
 - flaky_seeds: seeds whose scene kills the process on the first try only (it leaves a
   marker file `<marker_dir>/crashed_<seed>` behind, and builds normally once it exists).
 - marker_dir: where flaky seeds keep their markers (required with flaky_seeds).
+- raise_seeds: seeds whose scene raises an exception (a bug in the world's own code).
 - resolution, num_frames, frame_rate: as in one_cube.
 
 A world does not receive its seed, so it recognises a seed by its generator's state.
@@ -17,7 +18,8 @@ from pathlib import Path
 import kubric_gen as kg
 
 CONFIG = {"resolution": [32, 32], "num_frames": 2, "frame_rate": 12, "crash_seeds": [], "flaky_seeds": [],
-          "marker_dir": ""}
+          "marker_dir": "",
+          "raise_seeds": []}
 
 
 def _seed_of(rng, candidates):
@@ -31,6 +33,8 @@ def _seed_of(rng, candidates):
 def build(rng, config):
     if _seed_of(rng, config["crash_seeds"]) is not None:
         os.kill(os.getpid(), signal.SIGKILL)
+    if _seed_of(rng, config["raise_seeds"]) is not None:
+        raise RuntimeError("this seed is broken")
     flaky = _seed_of(rng, config["flaky_seeds"])
     if flaky is not None:
         marker = Path(config["marker_dir"]) / f"crashed_{flaky}"

@@ -1,0 +1,356 @@
+"""Bad input across every command: each case must end with exit status 2 (or 1 for a crash
+of the scene's own process), one line `kubric-gen: error: ...` naming the problem, no
+traceback, and nothing new on disk. The module reports how every case ended
+(`bad_input.json` in pytest's temporary directory, or where KUBRIC_GEN_BAD_INPUT_REPORT
+says; `benchmarks/results/bad_input.json` is one such report).
+
+Plus hypothesis fuzzing of scene JSON and of `--set` values: no exception other than a
+kubric_gen error in 500 examples each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import kubric_gen as kg
+from kubric_gen.cli import main
+from kubric_gen.errors import KubricGenError
+from kubric_gen.world import load_world, parse_overrides, resolve_config
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--resolution", "16x16", "--frames", "1", "--samples", "1"]
+
+
+def _file(tmp: Path) -> str:
+    (tmp / "a_file").write_text("x")
+    return str(tmp / "a_file")
+
+
+def _world(tmp: Path, body: str) -> str:
+    path = tmp / "w.py"
+    path.write_text(body)
+    return str(path)
+
+
+def _scene_copy(tmp: Path, scene: Path) -> str:
+    shutil.copytree(scene, tmp / "scenes" / "scene_00000000")
+    return str(tmp / "scenes")
+
+
+def _nan_mesh(tmp: Path) -> str:
+    (tmp / "meshes").mkdir()
+    (tmp / "meshes" / "m.obj").write_text("v 0 0 0\nv 1 0 0\nv nan 1 0\nv 0 0 1\nf 1 2 3\nf 1 2 4\n")
+    return str(tmp / "meshes")
+
+
+# (id, argv with {tmp}/{file}/{world:...}/{scenes}/{nanmesh} placeholders, exit status, part of the message)
+CASES = [
+    # -- the command line itself
+    ("no-command", [], 2, "required"),
+    ("unknown-command", ["paint"], 2, "invalid choice"),
+    ("unknown-option", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--colour", "red"], 2,
+     "unrecognized arguments"),
+    # -- render
+    ("render-unknown-world", ["render", "movi_z", "--seed", "0", "--output", "{tmp}/o"], 2, "no built-in world"),
+    ("render-negative-seed", ["render", "movi_a", "--seed", "-1", "--output", "{tmp}/o"], 2, "--seed"),
+    ("render-text-seed", ["render", "movi_a", "--seed", "abc", "--output", "{tmp}/o"], 2, "--seed"),
+    ("render-no-output", ["render", "movi_a", "--seed", "0"], 2, "--output"),
+    ("render-zero-resolution", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--resolution", "0x10"], 2,
+     "--resolution"),
+    ("render-text-resolution", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--resolution", "big"], 2,
+     "--resolution"),
+    ("render-huge-resolution", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--resolution",
+                                "100000x100000"], 2, "needs about"),
+    ("render-zero-frames", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--frames", "0"], 2, "--frames"),
+    ("render-zero-samples", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--samples", "0"], 2,
+     "--samples"),
+    ("render-negative-threads", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--threads", "-1"], 2,
+     "--threads"),
+    ("render-unknown-device", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--device", "tpu"], 2,
+     "--device"),
+    ("render-cuda-without-gpu", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--device", "cuda"], 2,
+     "NVIDIA"),
+    ("render-negative-threshold", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o",
+                                   "--adaptive-threshold", "-1", *TINY], 2, "adaptive_threshold"),
+    ("render-nan-threshold", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--adaptive-threshold",
+                              "nan", *TINY], 2, "adaptive_threshold"),
+    ("render-negative-tracks", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--tracks", "-1"], 2,
+     "--tracks"),
+    ("render-zero-timeout", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--timeout", "0"], 2,
+     "--timeout"),
+    ("render-nan-timeout", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--timeout", "nan"], 2,
+     "--timeout"),
+    ("render-unknown-view", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--view-transform",
+                             "Sepia"], 2, "--view-transform"),
+    ("render-unknown-key", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--set", "colour=1"], 2,
+     "unknown key"),
+    ("render-set-without-equals", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--set", "jitter"], 2,
+     "key=value"),
+    ("render-set-nan", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--set", "camera_jitter=NaN"], 2,
+     "finite"),
+    ("render-set-infinity", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--set",
+                             "camera_jitter=Infinity"], 2, "finite"),
+    ("render-set-negative-infinity-in-list", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--set",
+                                              "resolution=[16, -Infinity]"], 2, "finite"),
+    ("render-set-text-for-number", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--set",
+                                    "camera_jitter=far"], 2, "expected a number"),
+    ("render-set-negative-jitter", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--set",
+                                    "camera_jitter=-1", *TINY], 2, "camera_jitter"),
+    ("render-set-zero-objects", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--set",
+                                 "min_num_objects=0", *TINY], 2, "min_num_objects"),
+    ("render-set-bad-frame-rate", ["render", "movi_a", "--seed", "0", "--output", "{tmp}/o", "--set", "step_rate=7",
+                                   *TINY], 2, "step_rate"),
+    ("render-output-under-a-file", ["render", "movi_a", "--seed", "0", "--output", "{file}/scene"], 2,
+     "not a directory"),
+    ("render-output-is-a-file", ["render", "movi_a", "--seed", "0", "--output", "{file}", "--overwrite"], 2,
+     "not a directory"),
+    ("render-output-exists", ["render", "movi_a", "--seed", "0", "--output", "{tmp}"], 2, "already exists"),
+    ("render-overwrite-working-dir", ["render", "movi_a", "--seed", "0", "--output", ".", "--overwrite"], 2,
+     "working directory"),
+    ("render-world-syntax-error", ["render", "{world:def build(rng, config)\n}", "--seed", "0", "--output",
+                                   "{tmp}/o"], 2, "SyntaxError"),
+    ("render-world-import-error", ["render", "{world:import no_such_module_xyz\n}", "--seed", "0", "--output",
+                                   "{tmp}/o"], 2, "ModuleNotFoundError"),
+    ("render-world-raises", ["render", "{world:CONFIG = {}\ndef build(rng, config):\n    return 1 / 0\n}", "--seed",
+                             "0", "--output", "{tmp}/o"], 2, "ZeroDivisionError"),
+    ("render-world-without-build", ["render", "{world:CONFIG = {}\n}", "--seed", "0", "--output", "{tmp}/o"], 2,
+     "no build"),
+    ("render-world-returns-no-scene", ["render", "{world:CONFIG = {}\ndef build(rng, config):\n    return 3\n}",
+                                       "--seed", "0", "--output", "{tmp}/o"], 2, "not a Scene"),
+    ("render-world-bad-label", ["render", "{world:import kubric_gen as kg\nfrom kubric_gen.labels import Label, "
+                                "LabelSchema\nLABELS = LabelSchema('w', (Label('size', 'class', names=('s',)),))\n"
+                                "CONFIG = {}\ndef build(rng, config):\n    s = kg.Scene(resolution=(16, 16), "
+                                "num_frames=1)\n    s.add(kg.Cube(name='c', labels={'size': 'huge'}))\n    return s\n}",
+                                "--seed", "0", "--output", "{tmp}/o"], 2, "'huge' is not one of"),
+    ("render-world-massless-dynamic", ["render", "{world:import kubric_gen as kg\nCONFIG = {}\ndef build(rng, config)"
+                                       ":\n    s = kg.Scene(resolution=(16, 16), num_frames=1)\n    s.add(kg.Cube("
+                                       "name='c', mass=0))\n    return s\n}", "--seed", "0", "--output", "{tmp}/o"], 2,
+     "mass > 0"),
+    ("render-world-too-fast", ["render", "{world:import kubric_gen as kg\nCONFIG = {}\ndef build(rng, config):\n"
+                               "    s = kg.Scene(resolution=(16, 16), num_frames=1)\n    s.add(kg.Cube(name='c', "
+                               "velocity=(1e12, 0, 0)))\n    return s\n}", "--seed", "0", "--output", "{tmp}/o"], 2,
+     "m/s"),
+    ("render-world-interpenetrating", ["render", "{world:import kubric_gen as kg\nCONFIG = {}\ndef build(rng, config)"
+                                       ":\n    s = kg.Scene(resolution=(16, 16), num_frames=1)\n    s.add(kg.Cube("
+                                       "name='a'), kg.Cube(name='b', position=(0.5, 0, 0)))\n    return s\n}", "--seed",
+                                       "0", "--output", "{tmp}/o"], 2, "interpenetrate"),
+    ("render-world-missing-file", ["render", "{tmp}/nowhere.py", "--seed", "0", "--output", "{tmp}/o"], 2,
+     "not found"),
+    ("render-world-loops-forever", ["render", "{world:CONFIG = {}\ndef build(rng, config):\n    while True:\n"
+                                    "        pass\n}", "--seed", "0", "--output", "{tmp}/o", "--timeout", "2"], 1,
+     "timed out after 2 s (--timeout)"),
+    ("render-world-exits", ["render", "{world:import os\nCONFIG = {}\ndef build(rng, config):\n    os._exit(3)\n}",
+                            "--seed", "0", "--output", "{tmp}/o"], 1, "exited with status 3"),
+    ("render-world-segfaults", ["render", "{world:import ctypes\nCONFIG = {}\ndef build(rng, config):\n"
+                                "    ctypes.string_at(0)\n}", "--seed", "0", "--output", "{tmp}/o"], 1, "SIGSEGV"),
+    # -- scene, worlds
+    ("scene-nan", ["scene", "movi_a", "--seed", "0", "--set", "camera_jitter=nan"], 2, "finite"),
+    ("scene-unknown-world", ["scene", "movi_q", "--seed", "0"], 2, "no built-in world"),
+    ("worlds-unknown", ["worlds", "movi_q"], 2, "no built-in world"),
+    # -- run
+    ("run-zero-scenes", ["run", "movi_a", "--num-scenes", "0", "--output", "{tmp}/o"], 2, "--num-scenes"),
+    ("run-text-scenes", ["run", "movi_a", "--num-scenes", "many", "--output", "{tmp}/o"], 2, "--num-scenes"),
+    ("run-unknown-runner", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--runner", "warp"], 2,
+     "--runner"),
+    ("run-bad-dataset-name", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--tfds", "Bad-Name"], 2,
+     "snake_case"),
+    ("run-cuda-without-gpu", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--device", "cuda"], 2,
+     "NVIDIA"),
+    ("run-memory-url", ["run", "movi_a", "--num-scenes", "1", "--output", "memory://o"], 2, "memory://"),
+    ("run-output-is-a-file", ["run", "movi_a", "--num-scenes", "1", "--output", "{file}"], 2, "not a directory"),
+    ("run-unknown-beam-option", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--bogus_flag=1"], 2,
+     "unrecognized"),
+    ("run-set-nan", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--set", "camera_jitter=NaN"], 2,
+     "finite"),
+    ("run-seed-beyond-64-bits", ["run", "movi_a", "--num-scenes", "2", "--output", "{tmp}/o", "--seed-offset",
+                                 str(2 ** 64 - 1)], 2, "2^64"),
+    ("run-negative-timeout", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--scene-timeout", "-1"],
+     2, "--scene-timeout"),
+    ("run-huge-resolution", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--resolution",
+                             "100000x100000"], 2, "needs about"),
+    ("run-negative-retries", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--retries", "-1"], 2,
+     "--retries"),
+    # -- build-dataset
+    ("dataset-missing-scenes", ["build-dataset", "{tmp}/none", "--name", "d", "--data-dir", "{tmp}/tfds"], 2,
+     "SCENES_DIR"),
+    ("dataset-scenes-is-a-file", ["build-dataset", "{file}", "--name", "d", "--data-dir", "{tmp}/tfds"], 2,
+     "SCENES_DIR"),
+    ("dataset-no-scenes", ["build-dataset", "{tmp}", "--name", "d", "--data-dir", "{tmp}/tfds"], 2, "SCENES_DIR"),
+    ("dataset-bad-name", ["build-dataset", "{scenes}", "--name", "Bad-Name", "--data-dir", "{tmp}/tfds"], 2,
+     "snake_case"),
+    ("dataset-catalog-name", ["build-dataset", "{scenes}", "--name", "mnist", "--data-dir", "{tmp}/tfds",
+                              "--no-beam"], 2, "catalog"),
+    ("dataset-data-dir-is-a-file", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{file}"], 2,
+     "--data-dir"),
+    ("dataset-config-not-a-divisor", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{tmp}/tfds",
+                                      "--config", "7x7"], 2, "--config"),
+    ("dataset-config-text", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{tmp}/tfds", "--config",
+                             "big"], 2, "--config"),
+    ("dataset-splits-sum", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{tmp}/tfds", "--splits",
+                            "train=0.5"], 2, "--splits"),
+    ("dataset-splits-negative", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{tmp}/tfds", "--splits",
+                                 "train=-1,validation=2"], 2, "--splits"),
+    ("dataset-unknown-runner", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{tmp}/tfds", "--runner",
+                                "NoSuchRunner"], 2, "--runner"),
+    ("dataset-unknown-beam-option", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{tmp}/tfds",
+                                     "--beam-option=--bogus"], 2, "unrecognized"),
+    # -- validate, assets
+    ("validate-missing", ["validate", "{tmp}/none"], 2, "does not exist"),
+    ("validate-empty", ["validate", "{tmp}"], 2, "no scene directory"),
+    ("convert-missing-source", ["assets", "convert", "{tmp}/none", "--output", "{tmp}/lib"], 2, "SRC_DIR"),
+    ("convert-output-is-a-file", ["assets", "convert", "{nanmesh}", "--output", "{file}"], 2, "--output"),
+    ("convert-no-meshes", ["assets", "convert", "{tmp}", "--output", "{tmp}/../lib_none"], 2, "no mesh files"),
+    ("convert-nan-vertex", ["assets", "convert", "{nanmesh}", "--output", "{tmp}/lib"], 2, "NaN or infinite"),
+    ("assets-unknown-library", ["assets", "list", "no_such_library"], 2, "no asset manifest"),
+]
+
+
+def _expand(argv: list[str], tmp: Path, scenes: Path) -> list[str]:
+    out = []
+    for arg in argv:
+        if arg.startswith("{world:"):
+            out.append(_world(tmp, arg[len("{world:"):-1]))
+            continue
+        if "{file}" in arg:
+            arg = arg.replace("{file}", _file(tmp))
+        if "{scenes}" in arg:
+            arg = arg.replace("{scenes}", _scene_copy(tmp, scenes))
+        if "{nanmesh}" in arg:
+            arg = arg.replace("{nanmesh}", _nan_mesh(tmp))
+        out.append(arg.replace("{tmp}", str(tmp)))
+    return out
+
+
+def _listing(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*")}
+
+
+REPORT: dict[str, dict] = {}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_leaves_nothing(case, tmp_path, movi_a_scene, monkeypatch, tmp_path_factory):
+    name, argv, status, fragment = case
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    args = _expand(argv, work, movi_a_scene)
+    before = _listing(tmp_path)
+    cache = str(tmp_path_factory.getbasetemp() / "bad_input_cache")
+    proc = subprocess.run([sys.executable, "-m", "kubric_gen.cli", *args], cwd=work, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "KUBRIC_GEN_CACHE": cache})
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    REPORT[name] = {"argv": [a.replace(str(work), "{tmp}") for a in args], "exit": proc.returncode,
+                    "stderr": [line.replace(str(work), "{tmp}") for line in lines]}
+    assert proc.returncode == status, proc.stderr
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    assert len(lines) == 1 and lines[0].startswith("kubric-gen: error: "), proc.stderr
+    assert fragment in lines[0], lines[0]
+    assert _listing(tmp_path) == before, sorted(_listing(tmp_path) - before)
+
+
+def test_bad_input_report(tmp_path_factory):
+    """At least 60 cases ran; their endings are written down (how each case ended)."""
+    assert len(CASES) >= 60
+    path = Path(os.environ.get("KUBRIC_GEN_BAD_INPUT_REPORT") or tmp_path_factory.getbasetemp() / "bad_input.json")
+    path.write_text(json.dumps({"cases": len(REPORT), "by_exit_status": _endings(), "cases_detail": REPORT},
+                               indent=1, sort_keys=True) + "\n")
+    print(f"bad input: {len(REPORT)} cases, exit statuses {_endings()}; report: {path}")
+
+
+def _endings() -> dict[str, int]:
+    endings: dict[str, int] = {}
+    for record in REPORT.values():
+        endings[str(record["exit"])] = endings.get(str(record["exit"]), 0) + 1
+    return endings
+
+
+# ---------------------------------------------------------------- fuzzing
+NASTY = st.one_of(st.just(float("nan")), st.just(float("inf")), st.just(-float("inf")),
+                  st.integers(-10 ** 20, 10 ** 20),
+                  st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8), st.none(), st.booleans(),
+                  st.lists(st.integers(-3, 3), max_size=4), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                                               max_size=2))
+
+
+def _base_scene() -> dict:
+    scene = kg.Scene(resolution=(16, 16), num_frames=2)
+    scene.add(kg.Cube(name="floor", scale=(5, 5, 0.1), motion="static", is_background=True),
+              kg.Sphere(name="ball", position=(0, 0, 1), labels={"size": 1.0}),
+              kg.SunLight(direction=(0, 0, -1)))
+    return scene.to_dict()
+
+
+def _leaves(data, path=()):
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _leaves(v, (*path, k))
+    elif isinstance(data, list) and data and not all(isinstance(v, (int, float)) for v in data):
+        for i, v in enumerate(data):
+            yield from _leaves(v, (*path, i))
+    else:
+        yield path
+
+
+BASE = _base_scene()
+LEAVES = list(_leaves(BASE))
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(LEAVES), NASTY), min_size=1, max_size=3))
+def test_fuzzed_scene_json_is_a_scene_or_a_scene_error(changes):
+    data = json.loads(json.dumps(BASE))
+    for path, value in changes:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    try:
+        scene = kg.Scene.from_dict(data)
+    except KubricGenError:
+        return
+    text = scene.to_json()  # a scene that validates serialises, with finite numbers only
+    assert "NaN" not in text and "Infinity" not in text
+
+
+ONE_CUBE = str(Path(__file__).parent / "worlds" / "one_cube.py")
+VALUES = st.one_of(st.text(max_size=12), st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "[1, NaN]",
+                                                          "[16, 16]", "[0, 16]", "true", "null", "{}", "[]", "-1",
+                                                          "0", "1e-300", "16x16", "3"]),
+                   st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers(-10 ** 9, 10 ** 9).map(str))
+
+
+@settings(max_examples=500, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(["resolution", "num_frames", "frame_rate", "no_such_key"]), VALUES)
+def test_fuzzed_set_values_end_in_a_scene_or_one_error_line(capsys, key, value):
+    """`kubric-gen scene WORLD --set KEY=VALUE` through the whole command (a tiny world, so
+    that 500 scenes build in seconds)."""
+    status = main(["scene", ONE_CUBE, "--seed", "0", "--set", f"{key}={value}"])
+    out, err = capsys.readouterr()
+    assert status in (0, 2)
+    if status == 2:
+        assert err.startswith("kubric-gen: error: ") and err.count("\n") == 1, err
+    else:
+        assert "NaN" not in out and "Infinity" not in out
+        kg.Scene.from_json(out)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(sorted(load_world("movi_a").defaults) + ["no_such_key"]), VALUES)
+def test_fuzzed_movi_a_config_is_finite_or_a_config_error(key, value):
+    world = load_world("movi_a")
+    try:
+        config = resolve_config(world, parse_overrides([f"{key}={value}"]))
+    except KubricGenError:
+        return
+    assert "NaN" not in json.dumps(config) and "Infinity" not in json.dumps(config)
