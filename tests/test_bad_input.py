@@ -237,25 +237,43 @@ def _listing(root: Path) -> set[str]:
 REPORT: dict[str, dict] = {}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_and_leaves_nothing(case, tmp_path, movi_a_scene, monkeypatch, tmp_path_factory):
-    name, argv, status, fragment = case
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    args = _expand(argv, work, movi_a_scene)
-    before = _listing(tmp_path)
-    cache = str(tmp_path_factory.getbasetemp() / "bad_input_cache")
+def _run_case(case, root: Path, scene: Path, cache: str) -> dict:
+    """Run one case as its own `kubric-gen` process in a fresh folder; what it printed and left."""
+    name, argv, _, _ = case
+    work = root / name / "work"
+    work.mkdir(parents=True)
+    args = _expand(argv, work, scene)
+    before = _listing(root / name)
     proc = subprocess.run([sys.executable, "-m", "kubric_gen.cli", *args], cwd=work, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "KUBRIC_GEN_CACHE": cache})
+                          text=True, timeout=300, env={**os.environ, "KUBRIC_GEN_CACHE": cache})
+    return {"args": args, "work": str(work), "proc": proc, "new_files": sorted(_listing(root / name) - before)}
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory, movi_a_scene):
+    """Every case, run 4 at a time (each is mostly process start-up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = tmp_path_factory.mktemp("bad_input")
+    cache = str(tmp_path_factory.getbasetemp() / "bad_input_cache")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = pool.map(lambda case: _run_case(case, root, movi_a_scene, cache), CASES)
+        return {case[0]: result for case, result in zip(CASES, results, strict=True)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_leaves_nothing(case, outcomes):
+    name, _, status, fragment = case
+    outcome = outcomes[name]
+    proc, work = outcome["proc"], outcome["work"]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    REPORT[name] = {"argv": [a.replace(str(work), "{tmp}") for a in args], "exit": proc.returncode,
-                    "stderr": [line.replace(str(work), "{tmp}") for line in lines]}
+    REPORT[name] = {"argv": [a.replace(work, "{tmp}") for a in outcome["args"]], "exit": proc.returncode,
+                    "stderr": [line.replace(work, "{tmp}") for line in lines]}
     assert proc.returncode == status, proc.stderr
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     assert len(lines) == 1 and lines[0].startswith("kubric-gen: error: "), proc.stderr
     assert fragment in lines[0], lines[0]
-    assert _listing(tmp_path) == before, sorted(_listing(tmp_path) - before)
+    assert outcome["new_files"] == [], outcome["new_files"]
 
 
 def test_bad_input_report(tmp_path_factory):
