@@ -91,14 +91,19 @@ def check_writable_target(target: str | os.PathLike, option: str = "--output", o
         cwd = Path.cwd().resolve()
         if path.resolve() == cwd or path.resolve() in cwd.parents:
             raise ConfigError(f"{option}: {target} is the working directory or holds it; refusing to replace it")
-    parent = absolute.parent
+    _check_creatable(absolute, target, option)
+    return absolute
+
+
+def _check_creatable(path: Path, shown: str | os.PathLike, option: str) -> None:
+    """The nearest existing parent of `path` must be a writable directory."""
+    parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not parent.is_dir():
-        raise ConfigError(f"{option}: cannot create {target}: {parent} is not a directory")
+        raise ConfigError(f"{option}: cannot create {shown}: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{option}: cannot create {target}: {parent} is not writable")
-    return absolute
+        raise ConfigError(f"{option}: cannot create {shown}: {parent} is not writable")
 
 
 def check_writable_dir(directory: str | os.PathLike, option: str) -> Path:
@@ -111,13 +116,7 @@ def check_writable_dir(directory: str | os.PathLike, option: str) -> Path:
         if not os.access(path, os.W_OK | os.X_OK):
             raise ConfigError(f"{option}: {directory} is not writable")
         return path
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"{option}: cannot create {directory}: {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{option}: cannot create {directory}: {parent} is not writable")
+    _check_creatable(path, directory, option)
     return path
 
 

@@ -3,6 +3,7 @@ real local dask.distributed cluster), real child processes, tiny real scenes."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -223,32 +224,43 @@ def _ppid(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes through Linux /proc")
-def test_sigkill_of_a_worker_stops_the_run_and_resume_finishes_it(baseline, tmp_path):
-    from kubric_gen.pipeline.run import _descendants
-
-    _, _, ref_hashes = baseline
-    out = tmp_path / "worker_killed"
+@contextlib.contextmanager
+def _driver(out: Path, tmp_path: Path):
+    """A `run` of the baseline's scenes into `out`, in its own process group (killed at the end)."""
     args = [sys.executable, "-m", "kubric_gen.pipeline", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
             "--output", str(out), "--workers", "2", *TINY]
     driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=killable_env(tmp_path), start_new_session=True)
     try:
+        yield driver
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+
+
+def _render_children(driver: subprocess.Popen) -> list[int]:
+    from kubric_gen.pipeline.run import _descendants
+
+    return [p for p in _descendants(driver.pid) if b"kubric_gen.pipeline.child" in _cmdline(p)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes through Linux /proc")
+def test_sigkill_of_a_worker_stops_the_run_and_resume_finishes_it(baseline, tmp_path):
+    _, _, ref_hashes = baseline
+    out = tmp_path / "worker_killed"
+    with _driver(out, tmp_path) as driver:
         deadline = time.monotonic() + 120
         victim = None
         while victim is None and time.monotonic() < deadline and driver.poll() is None:
             if out.exists() and any(p.name.startswith("scene_") for p in out.iterdir()):
-                children = [p for p in _descendants(driver.pid) if b"kubric_gen.pipeline.child" in _cmdline(p)]
+                children = _render_children(driver)
                 if children:
                     victim = _ppid(children[0])  # the Beam worker process rendering through it
             time.sleep(0.02)
         assert victim is not None and b"sdk_worker" in _cmdline(victim), "no worker to kill"
         os.kill(victim, signal.SIGKILL)
         _, stderr = driver.communicate(timeout=60)  # Beam alone would wait for the lost bundle forever
-    finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
-            driver.wait()
     assert driver.returncode == 1, stderr
     assert "a Beam worker process died" in stderr and "run the same command again" in stderr
     assert _process_group_gone(driver.pid), "workers or children survived"
@@ -259,29 +271,19 @@ def test_sigkill_of_a_worker_stops_the_run_and_resume_finishes_it(baseline, tmp_
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes through Linux /proc")
 def test_sigkill_of_a_render_child_is_retried_and_the_dataset_is_identical(baseline, tmp_path):
-    from kubric_gen.pipeline.run import _descendants
-
     _, _, ref_hashes = baseline
     out = tmp_path / "child_killed"
-    args = [sys.executable, "-m", "kubric_gen.pipeline", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
-            "--output", str(out), "--workers", "2", *TINY]
-    driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=killable_env(tmp_path), start_new_session=True)
-    try:
+    with _driver(out, tmp_path) as driver:
         deadline = time.monotonic() + 120
         killed = False
         while not killed and time.monotonic() < deadline and driver.poll() is None:
-            children = [p for p in _descendants(driver.pid) if b"kubric_gen.pipeline.child" in _cmdline(p)]
+            children = _render_children(driver)
             if children:
                 os.kill(children[0], signal.SIGKILL)
                 killed = True
             time.sleep(0.01)
         assert killed, "no render child to kill"
         _, stderr = driver.communicate(timeout=120)
-    finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
-            driver.wait()
     assert driver.returncode == 0, stderr
     s = summary(out)
     assert s["counts"]["done"] == NUM_SCENES and s["complete"]
@@ -292,26 +294,14 @@ def test_sigkill_of_a_render_child_is_retried_and_the_dataset_is_identical(basel
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes through Linux /proc")
 def test_ctrl_c_stops_the_run_with_one_line_and_no_orphans(baseline, tmp_path):
-    from kubric_gen.pipeline.run import _descendants
-
     _, _, ref_hashes = baseline
     out = tmp_path / "interrupted"
-    args = [sys.executable, "-m", "kubric_gen.pipeline", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
-            "--output", str(out), "--workers", "2", *TINY]
-    driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=killable_env(tmp_path), start_new_session=True)
-    try:
+    with _driver(out, tmp_path) as driver:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and driver.poll() is None:
-            if any(b"kubric_gen.pipeline.child" in _cmdline(p) for p in _descendants(driver.pid)):
-                break
+        while time.monotonic() < deadline and driver.poll() is None and not _render_children(driver):
             time.sleep(0.02)
         os.killpg(driver.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
         _, stderr = driver.communicate(timeout=60)
-    finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
-            driver.wait()
     assert driver.returncode == 130, stderr
     assert "Traceback" not in stderr and "kubric-gen: interrupted" in stderr.splitlines()[-1], stderr
     assert _process_group_gone(driver.pid, timeout=10), "workers or children survived Ctrl-C"
