@@ -173,6 +173,9 @@ def _render_in_child(args: argparse.Namespace, world, settings, overrides: dict)
     bar = _ProgressBar()
     try:
         return child.run(job, timeout=args.timeout, progress=bar.update)
+    except KeyboardInterrupt:
+        child.kill()  # it ignores Ctrl-C itself: stop it at once rather than wait for it
+        raise
     except SceneFailure as failure:
         if getattr(args, "verbose", False) and failure.stderr_tail:
             print(failure.stderr_tail, file=sys.stderr)

@@ -372,3 +372,32 @@ def test_fuzzed_movi_a_config_is_finite_or_a_config_error(key, value):
     except KubricGenError:
         return
     assert "NaN" not in json.dumps(config) and "Infinity" not in json.dumps(config)
+
+
+def test_ctrl_c_stops_render_and_its_child_with_one_line(tmp_path):
+    import signal
+    import time
+
+    world = _world(tmp_path, "CONFIG = {}\ndef build(rng, config):\n    while True:\n        pass\n")
+    proc = subprocess.Popen([sys.executable, "-m", "kubric_gen.cli", "render", world, "--seed", "0", "--output",
+                             str(tmp_path / "o")], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        time.sleep(3)  # the child is looping in the world by now
+        os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole process group
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130 and err.strip() == "kubric-gen: interrupted", err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the render child survived Ctrl-C")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.py"]

@@ -199,6 +199,11 @@ class Child:
                                retryable=not answer.get("user_error", False))
         return answer
 
+    def kill(self) -> None:
+        """Stop the child now (e.g. on Ctrl-C) and clean up."""
+        self._kill()
+        self.close()
+
     def _kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
