@@ -78,7 +78,7 @@ def run_in_process(world: str, scenes: int, resolution: list[int], frames: int, 
 
 def run_pipeline(world: str, scenes: int, resolution: list[int], frames: int, samples: int, workers: int,
                  threads: int, out: Path, scenes_per_child: int | None = None) -> dict:
-    cmd = [sys.executable, "-m", "kubric_gen.pipeline", "run", world, "--num-scenes", str(scenes),
+    cmd = [sys.executable, "-m", "kubric_gen.cli", "run", world, "--num-scenes", str(scenes),
            "--output", str(out), "--workers", str(workers), "--threads", str(threads), "--samples", str(samples),
            "--resolution", f"{resolution[0]}x{resolution[1]}", "--frames", str(frames)]
     if scenes_per_child is not None:

@@ -15,6 +15,17 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from kubric_gen.cli_options import (
+    add_render_options,
+    add_truth_options,
+    config_overrides,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    preflight_scene,
+    render_settings,
+    resolution,
+)
 from kubric_gen.errors import ConfigError, KubricGenError
 
 EXIT_USER_ERROR = 2
@@ -23,114 +34,6 @@ EXIT_USER_ERROR = 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, no usage dump
         raise ConfigError(message)
-
-
-def _resolution(text: str) -> list[int]:
-    from kubric_gen.world import parse_resolution
-
-    try:
-        return parse_resolution(text, "--resolution")
-    except ConfigError as e:
-        raise argparse.ArgumentTypeError(str(e).partition(": ")[2]) from None
-
-
-def _positive_int(name: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})")
-        return value
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number (got {text!r})") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number (got {text!r})")
-    return value
-
-
-def _non_negative_int(name: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a non-negative integer (got {text!r})") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"expected a non-negative integer (got {text!r})")
-        return value
-    return parse
-
-
-def add_render_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by every command that renders."""
-    g = parser.add_argument_group("rendering")
-    g.add_argument("--resolution", type=_resolution, metavar="WxH",
-                   help="image size, e.g. 256x256 (sets the world's 'resolution' config)")
-    g.add_argument("--frames", type=_positive_int("--frames"), metavar="N",
-                   help="number of frames (sets the world's 'num_frames' config)")
-    g.add_argument("--samples", type=_positive_int("--samples"), default=64, metavar="N",
-                   help="Cycles samples per pixel (default: 64)")
-    g.add_argument("--adaptive-threshold", type=float, default=0.01, metavar="T",
-                   help="Cycles adaptive-sampling noise threshold, 0 = off (default: 0.01)")
-    g.add_argument("--no-denoise", action="store_true", help="turn off OpenImageDenoise")
-    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "optix"],
-                   help="render device; auto = the best GPU present, else CPU (default: auto)")
-    g.add_argument("--threads", type=_non_negative_int("--threads"), default=0, metavar="N",
-                   help="CPU render threads, 0 = all cores (default: 0)")
-    from kubric_gen.render.settings import VIEW_TRANSFORMS
-
-    g.add_argument("--view-transform", default=VIEW_TRANSFORMS[0], choices=VIEW_TRANSFORMS,
-                   help="how light becomes display colour: Filmic (Kubric's MOVi look, default), Standard (plain "
-                        "sRGB), AgX, Khronos PBR Neutral")
-    g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a world config value (repeatable); see `kubric-gen worlds`")
-
-
-def add_truth_options(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("ground truth")
-    g.add_argument("--tracks", type=_non_negative_int("--tracks"), default=None, metavar="N",
-                   help="point tracks to sample (tracks.npz), 0 = none (default: the world's choice, else 256)")
-    g.add_argument("--float-layers", action="store_true",
-                   help="also keep the exact float32 layers in layers.npz")
-
-
-def render_settings(args: argparse.Namespace):
-    from kubric_gen.render.settings import RenderSettings
-
-    return RenderSettings(samples=args.samples, adaptive_threshold=args.adaptive_threshold,
-                          denoise=not args.no_denoise, device=args.device, threads=args.threads,
-                          view_transform=args.view_transform)
-
-
-def config_overrides(args: argparse.Namespace) -> dict:
-    from kubric_gen.world import parse_overrides
-
-    overrides: dict = parse_overrides(args.overrides)
-    if args.resolution is not None:
-        overrides["resolution"] = args.resolution
-    if args.frames is not None:
-        overrides["num_frames"] = args.frames
-    return overrides
-
-
-def preflight_scene(config: dict, device: str, workers: int = 1) -> None:
-    """Memory for the resolution and the GPU asked for, before any scene is built."""
-    from kubric_gen import preflight
-
-    resolution = tuple(config.get("resolution") or (256, 256))
-    frames = int(config.get("num_frames") or 24)
-    if len(resolution) == 2 and all(isinstance(v, int) and v > 0 for v in resolution):
-        preflight.check_memory(resolution, frames, workers)
-    preflight.check_device(device)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -245,11 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Build scene SEED of WORLD, simulate it with PyBullet, render it with "
                                    "Blender Cycles and write a MOVi-style scene directory to OUTPUT.")
     p.add_argument("world", metavar="WORLD", help="a built-in world name (e.g. movi_a) or a path to a world .py")
-    p.add_argument("--seed", type=_non_negative_int("--seed"), required=True, help="scene seed (0 is a seed)")
+    p.add_argument("--seed", type=non_negative_int("--seed"), required=True, help="scene seed (0 is a seed)")
     p.add_argument("--output", required=True, metavar="DIR", help="the scene directory to create")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--no-preview", action="store_true", help="skip preview.gif")
-    p.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
+    p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="stop the scene after this many seconds (exit status 1; default: no limit)")
     add_render_options(p)
     add_truth_options(p)
@@ -261,9 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("scene", parents=[common], help="print the scene description (JSON) of one seed of a world")
     p.add_argument("world", metavar="WORLD")
-    p.add_argument("--seed", type=_non_negative_int("--seed"), required=True)
-    p.add_argument("--resolution", type=_resolution, metavar="WxH")
-    p.add_argument("--frames", type=_positive_int("--frames"), metavar="N")
+    p.add_argument("--seed", type=non_negative_int("--seed"), required=True)
+    p.add_argument("--resolution", type=resolution, metavar="WxH")
+    p.add_argument("--frames", type=positive_int("--frames"), metavar="N")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=_cmd_scene)
 

@@ -30,7 +30,7 @@ IGNORED = {"provenance.json"}  # timings (the _COMPLETE marker leaves them out o
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kubric_gen.pipeline", "run", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "kubric_gen.cli", "run", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -182,7 +182,7 @@ def _process_group_gone(pgid: int, timeout: float = 20) -> bool:
 def test_sigkill_mid_run_then_resume_gives_the_same_dataset(baseline, tmp_path):
     ref_out, _, ref_hashes = baseline
     out = tmp_path / "killed"
-    args = [sys.executable, "-m", "kubric_gen.pipeline", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
+    args = [sys.executable, "-m", "kubric_gen.cli", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
             "--output", str(out), "--workers", "2", *TINY]
     driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env=killable_env(tmp_path), start_new_session=True)
@@ -227,7 +227,7 @@ def _ppid(pid: int) -> int:
 @contextlib.contextmanager
 def _driver(out: Path, tmp_path: Path):
     """A `run` of the baseline's scenes into `out`, in its own process group (killed at the end)."""
-    args = [sys.executable, "-m", "kubric_gen.pipeline", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
+    args = [sys.executable, "-m", "kubric_gen.cli", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
             "--output", str(out), "--workers", "2", *TINY]
     driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=killable_env(tmp_path), start_new_session=True)

@@ -141,9 +141,11 @@ def _menger(level: int = 2) -> trimesh.Trimesh:
 
 
 def _suzanne() -> trimesh.Trimesh:
-    from kubric_gen.render.builtin_meshes import suzanne  # bpy lives under kubric_gen/render only
-
-    vertices, faces = suzanne()
+    """Blender's Suzanne, shipped as assets/suzanne.obj (exported once from Blender's own
+    `create_monkey`, so that the asset library never needs bpy)."""
+    rows = [line.split() for line in shipped_manifest_path().with_name("suzanne.obj").read_text().splitlines()]
+    vertices = np.array([r[1:4] for r in rows if r and r[0] == "v"], dtype=np.float64)
+    faces = np.array([r[1:4] for r in rows if r and r[0] == "f"], dtype=np.int64) - 1
     return trimesh.Trimesh(vertices, faces, process=True)
 
 

@@ -98,7 +98,7 @@ def _card_facts(scene: SceneInfo) -> dict:
 
 
 def _beam_pipeline_options(beam_options: Sequence[str] | None):
-    from kubric_gen.pipeline.tfds_beam import pipeline_options
+    from kubric_gen.datasets.beam import pipeline_options
 
     return pipeline_options(beam_options)
 

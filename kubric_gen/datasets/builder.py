@@ -89,7 +89,7 @@ def scene_examples(path: str, width: int, height: int, label_schema: dict,
                              num_frames=num_frames)]
     except SceneDirError as e:
         log.warning("skipping scene directory %s: %s", path, e)
-        from kubric_gen.pipeline.tfds_beam import count_skipped
+        from kubric_gen.datasets.beam import count_skipped
 
         count_skipped()
         return []
@@ -180,7 +180,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         args = {"width": cfg.width, "height": cfg.height, "label_schema": self.SPEC.label_schema,
                 "num_frames": self.SPEC.num_frames}
         if self.SPEC.use_beam:
-            from kubric_gen.pipeline.tfds_beam import examples_transform
+            from kubric_gen.datasets.beam import examples_transform
 
             return examples_transform(paths, scene_examples, **args)
         return self._examples_in_process(sorted(paths), args)
@@ -193,7 +193,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             yield from out
 
     def _process_pipeline_result(self, pipeline_result) -> None:
-        from kubric_gen.pipeline.tfds_beam import skipped_count
+        from kubric_gen.datasets.beam import skipped_count
 
         n = skipped_count(pipeline_result)
         if n:

@@ -3,7 +3,6 @@
 `add_commands(subparsers, common_parent)` adds the `run` subcommand to the `kubric-gen`
 parser. Arguments it does not know are handed to Beam as PipelineOptions (e.g.
 `--dask_client_address=HOST:PORT`, `--project=...`); write them as `--name=value`.
-`main(argv)` runs the subcommand alone: `python -m kubric_gen.pipeline run WORLD ...`.
 """
 
 from __future__ import annotations
@@ -11,21 +10,11 @@ from __future__ import annotations
 import argparse
 
 DESCRIPTION = """\
-Render scenes SEED_OFFSET .. SEED_OFFSET+N-1 of WORLD into OUTPUT/scene_XXXXXXXX (seed, 8 digits),
+Render scenes SEED_OFFSET .. SEED_OFFSET+N-1 of WORLD into OUTPUT/scene_XXXXXXXX (the seed),
 each like `kubric-gen render WORLD --seed SEED`, fanned out with Apache Beam. Each scene renders
 in a child process; crashes and timeouts are retried. Complete scenes are skipped, so running
 the same command again resumes an interrupted run. OUTPUT/_run.json summarises the run; the
 exit status is 1 if some scene failed. Unknown --options are passed to Beam."""
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds (got {text!r})") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds (got {text!r})")
-    return value
 
 
 def _pass_through(parser_class: type) -> type:
@@ -43,31 +32,36 @@ def _pass_through(parser_class: type) -> type:
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    # imported here, so that kubric_gen/cli.py may import this module at its top
-    from kubric_gen.cli import _non_negative_int, _positive_int, add_render_options, add_truth_options
+    from kubric_gen.cli_options import (
+        add_render_options,
+        add_truth_options,
+        non_negative_int,
+        positive_float,
+        positive_int,
+    )
 
     p.add_argument("world", metavar="WORLD", help="a built-in world name (e.g. movi_a) or a path to a world .py")
-    p.add_argument("--num-scenes", type=_positive_int("--num-scenes"), required=True, metavar="N",
+    p.add_argument("--num-scenes", type=positive_int("--num-scenes"), required=True, metavar="N",
                    help="number of scenes")
     p.add_argument("--output", required=True, metavar="DIR",
                    help="output directory, or an fsspec URL (gs://..., s3://..., file://...)")
-    p.add_argument("--seed-offset", type=_non_negative_int("--seed-offset"), default=0, metavar="S",
+    p.add_argument("--seed-offset", type=non_negative_int("--seed-offset"), default=0, metavar="S",
                    help="seed of the first scene; scene i has seed S+i (default: 0)")
     g = p.add_argument_group("pipeline")
     g.add_argument("--runner", default="direct", metavar="NAME",
                    help="direct (default: this machine, --workers processes), dask (with "
                         "--dask_client_address=HOST:PORT), dataflow, flink, spark, portable, prism")
-    g.add_argument("--workers", type=_positive_int("--workers"), default=None, metavar="K",
+    g.add_argument("--workers", type=positive_int("--workers"), default=None, metavar="K",
                    help="parallel scenes on the direct runner (default: the number of cores); Cycles threads "
                         "per scene default to cores // K")
-    g.add_argument("--retries", type=_non_negative_int("--retries"), default=2, metavar="N",
+    g.add_argument("--retries", type=non_negative_int("--retries"), default=2, metavar="N",
                    help="retries of a scene that crashes or times out (default: 2)")
-    g.add_argument("--scene-timeout", type=_positive_float, default=None, metavar="SECONDS",
+    g.add_argument("--scene-timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="kill and retry a scene that takes longer (default: no limit)")
-    g.add_argument("--scenes-per-child", type=_positive_int("--scenes-per-child"), default=8, metavar="N",
+    g.add_argument("--scenes-per-child", type=positive_int("--scenes-per-child"), default=8, metavar="N",
                    help="scenes a child process renders before it is replaced; 1 = a fresh process per scene "
                         "(default: 8; a failed scene always gets a fresh one)")
-    g.add_argument("--log-interval", type=_positive_float, default=30.0, metavar="SECONDS",
+    g.add_argument("--log-interval", type=positive_float, default=30.0, metavar="SECONDS",
                    help="seconds between progress lines when stderr is not a terminal (default: 30)")
     p.add_argument("--no-preview", action="store_true", help="skip preview.gif")
     g = p.add_argument_group("dataset")

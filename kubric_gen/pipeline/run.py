@@ -26,8 +26,8 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
+from kubric_gen.beam_options import validate_beam_flags
 from kubric_gen.errors import ConfigError
-from kubric_gen.pipeline.beam_options import validate_beam_flags
 from kubric_gen.pipeline.outputs import RUN_FILE, Output, open_output, scene_name
 from kubric_gen.pipeline.runs import RunRecord
 from kubric_gen.pipeline.task import DONE, FAILED, SKIPPED, RunSpec, now
@@ -194,7 +194,7 @@ def summarize(output: Output, spec: RunSpec, seeds: list[int], skipped: set[str]
 def run(args, beam_args: list[str]) -> int:
     """`kubric-gen run` (args from `pipeline.cli`); returns the exit status."""
     from kubric_gen import preflight
-    from kubric_gen.cli import config_overrides, preflight_scene, render_settings
+    from kubric_gen.cli_options import config_overrides, preflight_scene, render_settings
     from kubric_gen.pipeline.outputs import MAX_SEED
     from kubric_gen.world import load_world, resolve_config
 

@@ -1,8 +1,6 @@
-"""The Beam pieces of TFDS packaging, kept here so apache_beam lives in one package.
-
-`kubric_gen.datasets` calls these lazily when a dataset is built with Beam; each
-degrades to "no Beam" when apache_beam is not installed.
-"""
+"""The Beam pieces of TFDS packaging: the one module of `kubric_gen.datasets` that imports
+apache_beam (lazily, when a dataset is built with Beam); each degrades to "no Beam" when
+apache_beam is not installed."""
 
 from __future__ import annotations
 
@@ -20,8 +18,8 @@ def pipeline_options(beam_options: Sequence[str] | None):
     runners are ConfigErrors, before any work."""
     if beam_options is None:
         return None
+    from kubric_gen.beam_options import quiet_beam_imports, validate_beam_flags
     from kubric_gen.errors import ConfigError
-    from kubric_gen.pipeline.beam_options import quiet_beam_imports, validate_beam_flags
 
     with quiet_beam_imports():
         try:
