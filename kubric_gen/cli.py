@@ -83,7 +83,7 @@ def _render_in_child(args: argparse.Namespace, world, settings, overrides: dict)
         if getattr(args, "verbose", False) and failure.stderr_tail:
             print(failure.stderr_tail, file=sys.stderr)
         if not failure.retryable:  # a KubricGenError in the child: the input's fault
-            raise ConfigError(failure.reason.split(": ", 1)[-1]) from None
+            raise ConfigError(failure.message) from None
         hint = "" if getattr(args, "verbose", False) else " (-v shows its last output)"
         raise SceneCrashed(f"the scene's process {failure.reason.removeprefix('the child process ')}{hint}") from None
     finally:

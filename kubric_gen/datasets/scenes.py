@@ -28,7 +28,7 @@ from kubric_gen import geometry
 from kubric_gen.datasets.config import DatasetError, Resolution, downscale_factor
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import SceneDir, SceneDirError
-from kubric_gen.io.layers import MAX_16BIT, quantize
+from kubric_gen.io.layers import MAX_16BIT, boxes_from_segmentation, quantize
 from kubric_gen.io.reader import list_scene_dirs
 from kubric_gen.io.validate import errors_of
 from kubric_gen.labels import LabelError, LabelSchema
@@ -135,26 +135,6 @@ def _floats(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     if a.shape != shape:
         raise SceneDirError(f"metadata.json: {what} has shape {a.shape}, expected {shape}")
     return a
-
-
-def boxes_from_segmentation(seg: np.ndarray, num_instances: int) -> tuple[np.ndarray, list, list]:
-    """Visibility (K, T) pixel counts, and per instance bboxes (n, 4) normalised [ymin, xmin, ymax, xmax]
-    and bbox_frames (n,), from a (T, H, W) segmentation (id k = instance k-1)."""
-    t_len, h, w = seg.shape
-    vis = np.zeros((num_instances, t_len), dtype=np.int64)
-    boxes: list[list] = [[] for _ in range(num_instances)]
-    frames: list[list] = [[] for _ in range(num_instances)]
-    for t in range(t_len):
-        ids, counts = np.unique(seg[t], return_counts=True)
-        for i, c in zip(ids.tolist(), counts.tolist(), strict=True):
-            if 1 <= i <= num_instances:
-                vis[i - 1, t] = c
-                rows, cols = np.nonzero(seg[t] == i)
-                boxes[i - 1].append([rows.min() / h, cols.min() / w, (rows.max() + 1) / h, (cols.max() + 1) / w])
-                frames[i - 1].append(t)
-    return (vis,
-            [np.asarray(b, dtype=np.float32).reshape(-1, 4) for b in boxes],
-            [np.asarray(f, dtype=np.int32) for f in frames])
 
 
 def _label_arrays(values: dict[str, Any], schema_labels) -> dict[str, Any]:

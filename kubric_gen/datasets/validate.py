@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from kubric_gen.io.layers import boxes_from_segmentation
 from kubric_gen.io.validate import Problem
 
 
@@ -77,13 +78,14 @@ def _check_example(ex: dict, where: str, width: int, height: int, t_len: int) ->
         lo, hi = (float(v) for v in meta[key])
         if not lo <= hi:
             bad(f"metadata/{key} [{lo}, {hi}] has min > max")
-    for k in range(min(n, len(instances["visibility"]))):
-        counts = (seg == k + 1).sum(axis=(1, 2))
-        if not np.array_equal(np.asarray(instances["visibility"][k], dtype=np.int64), counts):
+    counted = min(n, len(instances["visibility"]))
+    visibility, _, visible_frames = boxes_from_segmentation(seg, counted)
+    for k in range(counted):
+        if not np.array_equal(np.asarray(instances["visibility"][k], dtype=np.int64), visibility[k]):
             bad(f"instances/visibility[{k}] is not the pixel count of segmentation id {k + 1}")
         frames = np.asarray(instances["bbox_frames"][k])
         boxes = np.asarray(instances["bboxes"][k])
-        if list(frames) != [int(f) for f in np.flatnonzero(counts)] or len(boxes) != len(frames):
+        if not np.array_equal(frames, visible_frames[k]) or len(boxes) != len(frames):
             bad(f"instances/bbox_frames[{k}] are not the frames where instance {k} is visible")
         elif len(boxes) and not ((boxes >= 0).all() and (boxes <= 1).all()):
             bad(f"instances/bboxes[{k}] are not normalised to [0, 1]")

@@ -47,6 +47,7 @@ class SceneDir:
         self.path = os.fspath(path)
         self._fs, self._root = _filesystem(self.path)
         self._cache: dict[str, np.ndarray] = {}
+        self._bytes: dict[str, bytes] = {}  # files read once: hashed by `validate`, then decoded
 
     def __repr__(self) -> str:
         return f"SceneDir({self.path!r})"
@@ -81,8 +82,11 @@ class SceneDir:
         return bool(self.frame_files.get(layer))
 
     def read_bytes(self, name: str) -> bytes:
+        if name in self._bytes:
+            return self._bytes[name]
         try:
-            return self._fs.cat_file(f"{self._root}/{name}")
+            self._bytes[name] = self._fs.cat_file(f"{self._root}/{name}")
+            return self._bytes[name]
         except FileNotFoundError:
             raise SceneDirError(f"{name} is missing") from None
         except OSError as e:

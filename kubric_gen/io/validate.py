@@ -37,6 +37,7 @@ import numpy as np
 from kubric_gen import geometry
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import format as fmt
+from kubric_gen.io.layers import boxes_from_segmentation
 from kubric_gen.io.reader import SceneDir
 
 FLOW_SAMPLES_PER_FRAME = 1024
@@ -266,8 +267,9 @@ def _segmentation(sd: SceneDir, problems: list[Problem]) -> None:
             problems.append(Problem(fmt.LAYER["segmentation"].file(t), "segmentation",
                                     f"id {top} but only {n} instances"))
             raise _Found
+    visibility, all_boxes, all_frames = boxes_from_segmentation(seg, n)
     for k, inst in enumerate(sd.metadata["instances"]):
-        counts = (seg == k + 1).sum(axis=(1, 2))
+        counts = visibility[k]
         vis = np.asarray(inst.get("visibility", []), dtype=np.int64)
         if vis.shape == counts.shape and not np.array_equal(vis, counts):
             t = int(np.flatnonzero(vis != counts)[0])
@@ -277,21 +279,21 @@ def _segmentation(sd: SceneDir, problems: list[Problem]) -> None:
         if counts.sum() == 0:
             problems.append(Problem(fmt.METADATA, "segmentation",
                                     f"instances[{k}] is never visible (MOVi lists only visible objects)", "warning"))
-        frames = [int(f) for f in np.flatnonzero(counts)]
+        frames = all_frames[k].tolist()
         if list(inst.get("bbox_frames", [])) != frames:
             problems.append(Problem(fmt.METADATA, "segmentation",
                                     f"instances[{k}].bbox_frames {list(inst.get('bbox_frames', []))[:6]} are not "
                                     f"the frames where it is visible {frames[:6]}"))
             continue
         boxes = np.asarray(inst.get("bboxes") or np.zeros((0, 4)), dtype=np.float64)
-        for row, f in enumerate(frames):
-            rows, cols = np.nonzero(seg[f] == k + 1)
-            expected = [rows.min() / h, cols.min() / w, (rows.max() + 1) / h, (cols.max() + 1) / w]
-            if boxes.shape == (len(frames), 4) and np.abs(boxes[row] - expected).max() > 0.5 / max(h, w):
+        if boxes.shape == all_boxes[k].shape:
+            off = np.abs(boxes - all_boxes[k]).max(axis=1, initial=0.0) > 0.5 / max(h, w)
+            if off.any():
+                row = int(np.flatnonzero(off)[0])
                 problems.append(Problem(fmt.METADATA, "segmentation",
-                                        f"instances[{k}].bboxes[{row}] {np.round(boxes[row], 4).tolist()} is not "
-                                        f"the box of its pixels in frame {f} {np.round(expected, 4).tolist()}"))
-                break
+                                        f"instances[{k}].bboxes[{row}] {np.round(boxes[row], 4).tolist()} is not the "
+                                        f"box of its pixels in frame {frames[row]} "
+                                        f"{np.round(all_boxes[k][row], 4).tolist()}"))
 
 
 def _ranges(sd: SceneDir, problems: list[Problem]) -> None:

@@ -49,11 +49,12 @@ SCRATCH_PREFIX = "kubric_gen-child-"
 class SceneFailure(Exception):
     """One failed attempt at a scene: why, the child's output tail, and whether a retry may help."""
 
-    def __init__(self, reason: str, stderr_tail: str = "", retryable: bool = True) -> None:
+    def __init__(self, reason: str, stderr_tail: str = "", retryable: bool = True, message: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.stderr_tail = stderr_tail
         self.retryable = retryable
+        self.message = message or reason  # a user error's own message, without the exception's type
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -165,19 +166,19 @@ class Child:
             self.proc.stdin.write((json.dumps(dict(job, scratch=self.scratch, progress=progress is not None))
                                    + "\n").encode())
             self.proc.stdin.flush()
-            line = self._read_line(deadline)
-            while line is not None and line.startswith(b'{"progress"'):
-                if progress is not None:
-                    progress(*json.loads(line)["progress"])
-                line = self._read_line(deadline)
+            answer = self._read_answer(deadline, progress)
         except TimeoutError:
             self._kill()
             tail = self._tail(start)
             self.close()
             raise SceneFailure(f"timed out after {timeout:g} s ({self.timeout_option})", tail) from None
         except (BrokenPipeError, OSError):
-            line = None
-        if line is None:
+            answer = None
+        except json.JSONDecodeError as e:
+            tail = self._tail(start)
+            self.close()
+            raise SceneFailure(f"the child process answered garbage: {e.doc[:200]!r}", tail) from None
+        if answer is None:
             try:
                 returncode = self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -186,18 +187,25 @@ class Child:
             tail = self._tail(start)
             self.close()
             raise SceneFailure(f"the child process {describe_exit(returncode)}", tail)
-        try:
-            answer = json.loads(line)
-        except json.JSONDecodeError:
-            tail = self._tail(start)
-            self.close()
-            raise SceneFailure(f"the child process answered garbage: {line[:200]!r}", tail) from None
         if not answer.get("ok"):
             tail = self._tail(start)
             self.close()  # its Blender state may be dirty
             raise SceneFailure(str(answer.get("error", "unknown error")), tail,
-                               retryable=not answer.get("user_error", False))
+                               retryable=not answer.get("user_error", False), message=str(answer.get("message", "")))
         return answer
+
+    def _read_answer(self, deadline: float | None, progress: Callable[[int, int], None] | None) -> dict | None:
+        """The child's answer to a job (None if it died first), passing its progress reports
+        (`{"progress": [done, total]}` lines) to `progress` on the way."""
+        while True:
+            line = self._read_line(deadline)
+            if line is None:
+                return None
+            message = json.loads(line)
+            if "progress" not in message:
+                return message
+            if progress is not None:
+                progress(*message["progress"])
 
     def kill(self) -> None:
         """Stop the child now (e.g. on Ctrl-C) and clean up."""
@@ -377,19 +385,20 @@ def main(argv: list[str] | None = None) -> int:
 
     answers = os.fdopen(args.result_fd, "wb", buffering=0)
     jobs = _LineReader(sys.stdin.fileno())
+
+    def progress(done: int, total: int) -> None:
+        answers.write((json.dumps({"progress": [done, total]}) + "\n").encode())
+
     while True:
         line = jobs.readline(args.idle_timeout if args.idle_timeout > 0 else None)
         if line is None:
             return 0
         job = json.loads(line)
         print(f"[{CHILD_MODULE} {os.getpid()}] {job.get('name')}: rendering", file=sys.stderr, flush=True)
-        def progress(done: int, total: int) -> None:
-            answers.write((json.dumps({"progress": [done, total]}) + "\n").encode())
-
         try:
             answer = {"ok": True, **run_job(job, progress if job.get("progress") else None)}
         except KubricGenError as e:
-            answer = {"ok": False, "error": f"{type(e).__name__}: {e}", "user_error": True}
+            answer = {"ok": False, "error": f"{type(e).__name__}: {e}", "message": str(e), "user_error": True}
             print(answer["error"], file=sys.stderr, flush=True)
         except Exception as e:  # noqa: BLE001 - reported to the parent, which may retry
             traceback.print_exc()
