@@ -10,6 +10,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -17,9 +18,9 @@ from typing import Any
 
 from kubric_gen import physics
 from kubric_gen.errors import ConfigError
-from kubric_gen.io.scene_dir import write_scene
+from kubric_gen.io.scene_dir import scene_writer
 from kubric_gen.render.settings import RenderSettings
-from kubric_gen.truth import compute_ground_truth
+from kubric_gen.truth import GroundTruth, compute_ground_truth
 from kubric_gen.world import build_scene, load_world, resolve_config
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,9 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
     (with `num_tracks` point tracks; default: what the scene asks for, else 256) and
     write the scene directory `output`.
 
-    `progress(frames_done, num_frames)` is called after each rendered frame.
+    `progress(frames_done, num_frames)` is called after each rendered frame. The ground truth
+    is computed and written in a thread while Cycles renders (timings: "truth_wait" is how long
+    the finished render then waited for it).
     """
     from kubric_gen.render import render
 
@@ -78,26 +81,36 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
 
     if num_tracks is None:
         num_tracks = DEFAULT_NUM_TRACKS if scene.num_tracks is None else scene.num_tracks
-    truth = compute_ground_truth(scene, trajectory, num_tracks=num_tracks)
-    timings["ground_truth"] = sum(truth.timings.values())
-
-    on_frame = (lambda i: progress(i + 1, scene.num_frames)) if progress else None
-    result = render(scene, trajectory, settings, progress=on_frame)
-    timings["render_setup"] = result.timings.get("build", 0.0)
-    timings["render"] = result.timings.get("render", 0.0)
-
     flags = {"world": world.name, "seed": seed, **config}
-    provenance = {
-        "versions": versions(),
-        "world": {"name": world.name, "file": str(world.path), "sha256": world.sha256},
-        "seed": seed,
-        "config": config,
-        "render_settings": asdict(settings),
-        "device": result.device,
-        "platform": platform.platform(),
-        "timings": timings,
-    }
-    path = write_scene(output, scene, trajectory, result.rgba, flags, provenance, truth=truth,
-                       float_layers=float_layers, overwrite=overwrite, preview=preview,
-                       label_schema=label_schema)
-    return SceneResult(path=path, device=result.device, timings=timings)
+    on_frame = (lambda i: progress(i + 1, scene.num_frames)) if progress else None
+    with scene_writer(output, overwrite=overwrite, threads=settings.threads) as writer, \
+            ThreadPoolExecutor(1, thread_name_prefix="ground-truth") as background:
+        def truth_and_layers() -> GroundTruth:
+            start = time.perf_counter()
+            truth = compute_ground_truth(scene, trajectory, num_tracks=num_tracks, threads=settings.threads)
+            timings["ground_truth"] = time.perf_counter() - start
+            writer.write_truth(truth, float_layers)
+            return truth
+
+        # the CPU stages overlap the render: Cycles releases the GIL while it renders
+        truth_job = background.submit(truth_and_layers)
+        t0 = time.perf_counter()
+        result = render(scene, trajectory, settings, progress=on_frame)
+        timings["render_setup"] = result.timings.get("build", 0.0)
+        timings["render"] = result.timings.get("render", 0.0)
+        truth = truth_job.result()
+        timings["truth_wait"] = time.perf_counter() - t0 - sum(result.timings.values())
+
+        provenance = {
+            "versions": versions(),
+            "world": {"name": world.name, "file": str(world.path), "sha256": world.sha256},
+            "seed": seed,
+            "config": config,
+            "render_settings": asdict(settings),
+            "device": result.device,
+            "platform": platform.platform(),
+            "timings": timings,
+        }
+        writer.finish(scene, trajectory, result.rgba, flags, provenance, truth=truth, preview=preview,
+                      label_schema=label_schema)
+    return SceneResult(path=output, device=result.device, timings=timings)

@@ -28,7 +28,8 @@ in any frame); flow ranges are over all pixels. Kubric's scene directories have 
 range and no occlusion files; `read_layers` reads them all the same.
 
 File names come from `kubric_gen.io.format`; `kubric_gen.io.SceneDir` reads whole directories.
-16-bit PNGs are written with pypng and read with imagecodecs (libpng): Pillow and imageio
+PNGs are written with imagecodecs (libpng, fast zlib settings; palette PNGs with Pillow) and
+16-bit ones read with imagecodecs: Pillow and imageio
 read 16-bit RGB PNGs as 8-bit.
 """
 
@@ -42,11 +43,11 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import png
 import tifffile
 
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import format as fmt
+from kubric_gen.parallel import parallel_map
 from kubric_gen.truth.result import GroundTruth, PointTracks
 
 MAX_16BIT = fmt.MAX_16BIT
@@ -144,16 +145,32 @@ def _read(path: PathLike, decode) -> np.ndarray:
         raise KubricGenError(f"{path}: cannot read ({e})") from e
 
 
-def _write_png(path: PathLike, a: np.ndarray, bitdepth: int, palette: list | None = None) -> None:
-    height, width = a.shape[:2]
-    planes = 1 if a.ndim == 2 else a.shape[2]
-    if palette is None:
-        writer = png.Writer(width, height, greyscale=planes <= 2, alpha=planes in (2, 4), bitdepth=bitdepth)
-    else:
-        writer = png.Writer(width, height, palette=palette, bitdepth=bitdepth)
-    packed = np.ascontiguousarray(a, dtype=">u2" if bitdepth == 16 else np.uint8).reshape(height, -1)
+# zlib level 1 with the SUB filter and run-length strategy (OpenCV's fast settings): about
+# 10x faster than level 6 with adaptive filters, files ~10 % larger, still lossless PNG.
+PNG_LEVEL, PNG_STRATEGY, PNG_FILTER = 1, 3, 16
+
+
+def encode_png(a: np.ndarray) -> bytes:
+    """A lossless PNG of uint8 or uint16 samples: (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA."""
+    import imagecodecs
+
+    return imagecodecs.png_encode(np.ascontiguousarray(a), level=PNG_LEVEL, strategy=PNG_STRATEGY, filter=PNG_FILTER)
+
+
+def encode_palette_png(ids: np.ndarray, palette: list[tuple[int, int, int]]) -> bytes:
+    """An 8-bit palette PNG holding `ids` (H, W) as palette indices (MOVi's segmentation)."""
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(ids, dtype=np.uint8), mode="P")
+    image.putpalette([c for colour in palette for c in colour])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=PNG_LEVEL)
+    return buffer.getvalue()
+
+
+def _write_bytes(path: PathLike, data: bytes) -> None:
     with open(path, "wb") as f:
-        writer.write_packed(f, (row.tobytes() for row in packed))
+        f.write(data)
 
 
 def write_png16(path: PathLike, array: np.ndarray) -> None:
@@ -165,7 +182,7 @@ def write_png16(path: PathLike, array: np.ndarray) -> None:
         raise ValueError(f"write_png16 needs shape (H, W) or (H, W, 1|3|4) (got {a.shape})")
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
-    _write_png(path, a, 16)
+    _write_bytes(path, encode_png(a))
 
 
 def read_png16(path: PathLike) -> np.ndarray:
@@ -198,10 +215,13 @@ def write_segmentation(path: PathLike, seg: np.ndarray, num_instances: int | Non
     top = max(int(seg.max()) if seg.size else 0, int(num_instances or 0))
     if lo < 0 or top > MAX_16BIT:
         raise ValueError(f"segmentation ids must lie in 0..{MAX_16BIT} (got {lo}..{top})")
+    _write_bytes(path, _encode_segmentation(seg, top))
+
+
+def _encode_segmentation(seg: np.ndarray, top: int) -> bytes:
     if top <= MAX_PALETTE_ID:
-        _write_png(path, seg, 8, palette=segmentation_palette(top + 1))
-    else:
-        _write_png(path, seg, 16)
+        return encode_palette_png(seg, segmentation_palette(top + 1))
+    return encode_png(seg.astype(np.uint16))
 
 
 def read_segmentation(path: PathLike) -> np.ndarray:
@@ -211,7 +231,7 @@ def read_segmentation(path: PathLike) -> np.ndarray:
 
 def write_mask(path: PathLike, mask: np.ndarray) -> None:
     """Write a boolean (H, W) mask as an 8-bit greyscale PNG holding 0 and 1."""
-    _write_png(path, np.asarray(mask).astype(np.uint8), 8)
+    _write_bytes(path, encode_png(np.asarray(mask).astype(np.uint8)))
 
 
 def read_mask(path: PathLike) -> np.ndarray:
@@ -314,10 +334,11 @@ def write_tracks(path: PathLike, tracks: PointTracks) -> None:
     save_npz(path, {"query_points": q, "target_points": p, "occluded": o})
 
 
-def write_layers(directory: PathLike, gt: GroundTruth, float_layers: bool = False) -> dict:
+def write_layers(directory: PathLike, gt: GroundTruth, float_layers: bool = False, threads: int = 0) -> dict:
     """Write gt's layers (and tracks) into `directory` in MOVi's layout; return the data ranges.
 
-    Frame files are written straight into `directory` (the caller makes the scene atomic).
+    Frame files are written straight into `directory` (the caller makes the scene atomic),
+    `threads` frames at a time (0: one per core; the encoders release the GIL).
     With `float_layers`, `layers.npz` also keeps the exact layers.
     """
     directory = Path(directory)
@@ -326,21 +347,25 @@ def write_layers(directory: PathLike, gt: GroundTruth, float_layers: bool = Fals
     ranges = {"depth": _range(depth[np.isfinite(depth)])}
     for name in FLOW_LAYERS:
         ranges[name] = _range(layers[name])
-    num_instances = len(gt.instances)
-
+    top = max(int(layers["segmentation"].max(initial=0)), len(gt.instances))
+    if int(layers["segmentation"].min(initial=0)) < 0 or top > MAX_16BIT:
+        raise ValueError(f"segmentation ids must lie in 0..{MAX_16BIT}")
     names = {layer.name: layer for layer in fmt.LAYERS}
-    for t in range(depth.shape[0]):
+
+    def frame(t: int) -> None:
         write_depth(directory / names["depth"].file(t), depth[t])
-        write_segmentation(directory / names["segmentation"].file(t), layers["segmentation"][t], num_instances)
-        write_png16(directory / names["normal"].file(t), quantize(layers["normal"][t], -1.0, 1.0))
-        write_png16(directory / names["object_coordinates"].file(t),
-                    quantize(layers["object_coordinates"][t], 0.0, 1.0))
+        files = {"segmentation": _encode_segmentation(layers["segmentation"][t], top),
+                 "normal": encode_png(quantize(layers["normal"][t], -1.0, 1.0)),
+                 "object_coordinates": encode_png(quantize(layers["object_coordinates"][t], 0.0, 1.0))}
         for name in FLOW_LAYERS:
             q = quantize(layers[name][t], ranges[name]["min"], ranges[name]["max"])
-            write_png16(directory / names[name].file(t), np.concatenate([q, np.zeros_like(q[..., :1])], axis=-1))
+            files[name] = encode_png(np.concatenate([q, np.zeros_like(q[..., :1])], axis=-1))
         for name in OCCLUSION_LAYERS:
-            write_mask(directory / names[name].file(t), layers[name][t])
+            files[name] = encode_png(layers[name][t].astype(np.uint8))
+        for name, data in files.items():
+            _write_bytes(directory / names[name].file(t), data)
 
+    parallel_map(frame, range(depth.shape[0]), threads)
     _write_json(directory / DATA_RANGES, ranges)
     if gt.tracks is not None:
         write_tracks(directory / TRACKS, gt.tracks)

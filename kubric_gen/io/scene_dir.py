@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import imageio.v3 as iio
 import numpy as np
 
 from kubric_gen import geometry, meshes
 from kubric_gen.io import format as fmt
 from kubric_gen.io import layers
 from kubric_gen.labels import GENERIC, LabelSchema
+from kubric_gen.parallel import parallel_map
 from kubric_gen.scene import Scene, SceneObject
 from kubric_gen.trajectory import Trajectory
 from kubric_gen.truth.result import GroundTruth
@@ -183,41 +183,90 @@ def atomic_directory(target: str | os.PathLike, overwrite: bool = False) -> Iter
         raise
 
 
-def write_frames(directory: Path, rgba: np.ndarray) -> None:
-    for f, frame in enumerate(rgba):
-        iio.imwrite(directory / f"rgba_{f:05d}.png", frame)
+def write_frames(directory: Path, rgba: np.ndarray, threads: int = 0) -> None:
+    """rgba_%05d.png for every frame, `threads` frames at a time (0: one per core)."""
+    def write(f: int) -> None:
+        data = layers.encode_png(rgba[f])
+        with open(directory / f"rgba_{f:05d}.png", "wb") as out:
+            out.write(data)
+
+    parallel_map(write, range(len(rgba)), threads)
 
 
 def write_preview(directory: Path, rgba: np.ndarray, frame_rate: int) -> Path:
-    """An animated GIF of the RGB frames, looping."""
+    """An animated GIF of the RGB frames, looping: one adaptive 256-colour palette per frame
+    (Pillow's fast octree), no dithering."""
+    from PIL import Image
+
     path = directory / "preview.gif"
-    iio.imwrite(path, np.ascontiguousarray(rgba[..., :3]), duration=1000.0 / frame_rate, loop=0)
+    frames = [Image.fromarray(np.ascontiguousarray(f[..., :3])).quantize(
+        256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE) for f in rgba]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=round(1000.0 / frame_rate), loop=0,
+                   optimize=False)
     return path
+
+
+class SceneWriter:
+    """A scene directory assembled piece by piece in a temporary folder (see `scene_writer`):
+    the ground-truth files may be written from another thread while the frames render."""
+
+    def __init__(self, directory: Path, threads: int = 0) -> None:
+        self.directory = directory
+        self.threads = threads
+        self.timings: dict[str, float] = {}
+
+    def write_truth(self, truth: GroundTruth, float_layers: bool = False) -> None:
+        start = time.perf_counter()
+        layers.write_layers(self.directory, truth, float_layers=float_layers, threads=self.threads)
+        self.timings["write_layers"] = time.perf_counter() - start
+
+    def finish(self, scene: Scene, trajectory: Trajectory, rgba: np.ndarray, flags: dict, provenance: dict,
+               truth: GroundTruth | None = None, preview: bool = True,
+               label_schema: LabelSchema | None = None) -> None:
+        """The frames, metadata, preview and completion marker: the directory is complete."""
+        if rgba.shape[:3] != (scene.num_frames, scene.resolution[1], scene.resolution[0]):
+            raise ValueError(f"rgba has shape {rgba.shape}, scene needs "
+                             f"({scene.num_frames}, {scene.resolution[1]}, {scene.resolution[0]}, 4)")
+        start = time.perf_counter()
+        tmp = self.directory
+        write_frames(tmp, rgba, self.threads)
+        write_json(tmp / "metadata.json", scene_metadata(scene, trajectory, flags, truth, label_schema))
+        write_json(tmp / "events.json", events(scene, trajectory, truth))
+        write_json(tmp / "scene.json", scene.to_dict())
+        if preview:
+            write_preview(tmp, rgba, scene.frame_rate)
+        self.timings["write"] = time.perf_counter() - start + self.timings.get("write_layers", 0.0)
+        if isinstance(provenance.get("timings"), dict):
+            provenance["timings"].update(self.timings)
+        write_json(tmp / "provenance.json", provenance)
+        write_json(tmp / fmt.COMPLETE, completion_marker(tmp))
+
+
+@contextlib.contextmanager
+def scene_writer(target: str | os.PathLike, overwrite: bool = False, threads: int = 0) -> Iterator[SceneWriter]:
+    """A `SceneWriter` whose directory becomes `target` when the block ends without an
+    exception (after `finish`); on an exception nothing is left behind (`atomic_directory`)."""
+    with atomic_directory(target, overwrite=overwrite) as tmp:
+        writer = SceneWriter(tmp, threads)
+        yield writer
+        if not (tmp / fmt.COMPLETE).exists():
+            raise RuntimeError("scene_writer: finish() was not called; the scene directory is incomplete")
 
 
 def write_scene(target: str | os.PathLike, scene: Scene, trajectory: Trajectory, rgba: np.ndarray,
                 flags: dict, provenance: dict, truth: GroundTruth | None = None, float_layers: bool = False,
-                overwrite: bool = False, preview: bool = True, label_schema: LabelSchema | None = None) -> Path:
+                overwrite: bool = False, preview: bool = True, label_schema: LabelSchema | None = None,
+                threads: int = 0) -> Path:
     """Write one complete scene directory atomically and return its path.
 
     `label_schema` (default: the generic one) is recorded in metadata.json for the readers."""
     if rgba.shape[:3] != (scene.num_frames, scene.resolution[1], scene.resolution[0]):
         raise ValueError(f"rgba has shape {rgba.shape}, scene needs "
                          f"({scene.num_frames}, {scene.resolution[1]}, {scene.resolution[0]}, 4)")
-    start = time.perf_counter()
-    with atomic_directory(target, overwrite=overwrite) as tmp:
-        write_frames(tmp, rgba)
+    with scene_writer(target, overwrite=overwrite, threads=threads) as writer:
         if truth is not None:
-            layers.write_layers(tmp, truth, float_layers=float_layers)
-        write_json(tmp / "metadata.json", scene_metadata(scene, trajectory, flags, truth, label_schema))
-        write_json(tmp / "events.json", events(scene, trajectory, truth))
-        write_json(tmp / "scene.json", scene.to_dict())
-        if preview:
-            write_preview(tmp, rgba, scene.frame_rate)
-        if isinstance(provenance.get("timings"), dict):
-            provenance["timings"]["write"] = time.perf_counter() - start
-        write_json(tmp / "provenance.json", provenance)
-        write_json(tmp / fmt.COMPLETE, completion_marker(tmp))
+            writer.write_truth(truth, float_layers)
+        writer.finish(scene, trajectory, rgba, flags, provenance, truth, preview, label_schema)
     return Path(target)
 
 

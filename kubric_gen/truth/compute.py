@@ -23,9 +23,10 @@ import time
 import numpy as np
 
 from kubric_gen import geometry, meshes
+from kubric_gen.parallel import parallel_map
 from kubric_gen.scene import Scene
 from kubric_gen.trajectory import Trajectory, camera_pose
-from kubric_gen.truth.raycast import Hits, PosedScene, corner_normals
+from kubric_gen.truth.raycast import Poses, SceneBVH
 from kubric_gen.truth.result import GroundTruth, PointTracks
 
 log = logging.getLogger(__name__)
@@ -41,48 +42,38 @@ def _present(objects: np.ndarray) -> np.ndarray:
 
 
 class _Frames:
-    """Camera and object poses of every frame -1..T, and posed scenes on demand."""
+    """Camera and object poses of every frame -1..T, and the scene's BVHs (built once)."""
 
     def __init__(self, scene: Scene, trajectory: Trajectory) -> None:
         self.scene = scene
         self.trajectory = trajectory
-        self.local = [meshes.object_mesh(o) for o in scene.objects]
+        self.bvh = SceneBVH([meshes.object_mesh(o) for o in scene.objects])
         self.scales = np.array([o.scale for o in scene.objects], dtype=np.float64).reshape(-1, 3)
+        self.bounds = np.array([meshes.local_bounds(o) for o in scene.objects]).reshape(-1, 2, 3)
         self.cam = scene.camera
-        self._posed: dict[int, PosedScene] = {}
+        self.k = geometry.intrinsics(self.cam.focal_length, self.cam.sensor_width, scene.resolution)
+        # unit directions through the pixel centres in the camera's own frame (Blender's axes)
+        self.centres = geometry.pixel_centres(scene.resolution).reshape(-1, 2)
+        _, self.pixel_directions = geometry.image_rays(self.centres, np.zeros(3), np.array([1.0, 0, 0, 0]),
+                                                       self.cam.focal_length, self.cam.sensor_width,
+                                                       scene.resolution)
+        self._poses = {f: Poses.of(*trajectory.poses_at(f), self.scales) for f in range(-1, scene.num_frames + 1)}
 
     def camera(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
         return camera_pose(self.scene, frame)
 
-    def objects(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.trajectory.poses_at(frame)
-
-    def posed(self, frame: int) -> PosedScene:
-        if frame not in self._posed:
-            if len(self._posed) >= 3:  # a sliding window is all the frame loop needs
-                self._posed.pop(max(self._posed, key=lambda f: abs(f - frame)))
-            self._posed[frame] = PosedScene(self.local, *self.objects(frame), self.scales)
-        return self._posed[frame]
+    def poses(self, frame: int) -> Poses:
+        return self._poses[frame] if frame in self._poses else Poses.of(*self.trajectory.poses_at(frame), self.scales)
 
     def project(self, frame: int, points: np.ndarray, at_infinity: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Image (x, y) of world points (or directions) in `frame`, and whether in front."""
         position, quaternion = self.camera(frame)
         origin = position if not at_infinity else np.zeros(3)
         p = geometry.world_to_camera(points, origin, quaternion)
-        k = geometry.intrinsics(self.cam.focal_length, self.cam.sensor_width, self.scene.resolution)
         front = p[:, 2] > 1e-12
-        xy = np.full((len(p), 2), OFFSCREEN)
-        xy[front] = (p[front] @ k.T)[:, :2] / p[front, 2:3]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xy = np.where(front[:, None], (p @ self.k[:2].T) / p[:, 2:3], OFFSCREEN)
         return xy, front
-
-    def to_world(self, frame: int, objects: np.ndarray, local_points: np.ndarray) -> np.ndarray:
-        """Local points of the given objects, posed at `frame`."""
-        positions, quaternions = self.objects(frame)
-        out = np.empty_like(local_points)
-        for i in _present(objects):
-            sel = objects == i
-            out[sel] = geometry.transform_points(local_points[sel], positions[i], quaternions[i], self.scales[i])
-        return out
 
     def visible_from(self, frame: int, points: np.ndarray, xy: np.ndarray, front: np.ndarray) -> np.ndarray:
         """On screen, in front of the camera and not hidden by a nearer surface."""
@@ -90,59 +81,47 @@ class _Frames:
         ok = front & (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)
         if ok.any():
             position, _ = self.camera(frame)
-            ok[ok] = self.posed(frame).visible(position, points[ok], OCCLUSION_TOLERANCE)
+            ok[ok] = self.bvh.visible(self.poses(frame), position, points[ok], OCCLUSION_TOLERANCE)
         return ok
 
 
-def _surface(frames: _Frames, hits: Hits) -> tuple[np.ndarray, np.ndarray]:
-    """Local surface points and local shading normals of the hit rays."""
-    points = np.zeros((len(hits.object), 3))
-    normals = np.zeros((len(hits.object), 3))
-    u, v = hits.bary[:, 0:1], hits.bary[:, 1:2]
-    for i in _present(hits.object):
-        sel = hits.object == i
-        mesh = frames.local[i]
-        tri = mesh.vertices[mesh.faces[hits.triangle[sel]]]
-        points[sel] = tri[:, 0] + u[sel] * (tri[:, 1] - tri[:, 0]) + v[sel] * (tri[:, 2] - tri[:, 0])
-        corner = corner_normals(mesh)[hits.triangle[sel]]
-        normals[sel] = (1 - u[sel] - v[sel]) * corner[:, 0] + u[sel] * corner[:, 1] + v[sel] * corner[:, 2]
-    return points, normals
-
-
-def _layers_at(frames: _Frames, t: int, image_points: np.ndarray, bounds: np.ndarray) -> dict[str, np.ndarray]:
-    """Every layer at image points (n, 2) of frame t."""
+def _layers_at(frames: _Frames, t: int, image_points: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every layer at image points (n, 2) of frame t (default: every pixel centre)."""
     scene = frames.scene
     position, quaternion = frames.camera(t)
-    origins, directions = geometry.image_rays(image_points, position, quaternion, scene.camera.focal_length,
-                                              scene.camera.sensor_width, scene.resolution)
-    hits = frames.posed(t).cast(origins, directions)
-    hit = hits.object >= 0
-    local, local_normals = _surface(frames, hits)
+    if image_points is None:  # every pixel centre: rotate the cached directions
+        image_points = frames.centres
+        directions = frames.pixel_directions @ geometry.quat_to_matrix(quaternion).T
+    else:
+        _, directions = geometry.image_rays(image_points, position, quaternion, scene.camera.focal_length,
+                                            scene.camera.sensor_width, scene.resolution)
+    poses = frames.poses(t)
+    hits = frames.bvh.cast(poses, position, directions)
+    hit = np.flatnonzero(hits.object >= 0)
+    objects = hits.object[hit]
+    local, local_normals = hits.local, frames.bvh.shading_normals(hits)
 
     normal = np.zeros_like(local)
+    n = _rotate(poses.rotation[objects], local_normals[hit] / frames.scales[objects])
+    normal[hit] = n / np.linalg.norm(n, axis=1, keepdims=True)
     coords = np.zeros_like(local)
-    positions, quaternions = frames.objects(t)
-    for i in _present(hits.object):
-        sel = hits.object == i
-        n = geometry.rotate(quaternions[i], local_normals[sel] / frames.scales[i])
-        normal[sel] = n / np.linalg.norm(n, axis=1, keepdims=True)
-        lo, hi = bounds[i]
-        extent = np.where(hi > lo, hi - lo, 1.0)
-        coords[sel] = np.clip((local[sel] - lo) / extent, 0.0, 1.0)
+    lo, hi = frames.bounds[objects, 0], frames.bounds[objects, 1]
+    coords[hit] = np.clip((local[hit] - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
 
     out = {"object_index": hits.object, "depth": hits.distance, "normal": normal, "object_coordinates": coords,
            "local": local}
+    miss = np.flatnonzero(hits.object < 0)
     for name, other in (("forward", t + 1), ("backward", t - 1)):
         xy = np.empty((len(hits.object), 2))
         front = np.empty(len(hits.object), dtype=bool)
-        moved = frames.to_world(other, hits.object[hit], local[hit])
+        moved = frames.poses(other).to_world(objects, local[hit])
         xy[hit], front[hit] = frames.project(other, moved)
-        xy[~hit], front[~hit] = frames.project(other, directions[~hit], at_infinity=True)
+        xy[miss], front[miss] = frames.project(other, directions[miss], at_infinity=True)
         visible = np.zeros(len(hits.object), dtype=bool)
         visible[hit] = frames.visible_from(other, moved, xy[hit], front[hit])
-        if (~hit).any():  # a direction at infinity is seen unless a surface lies along it
-            far = frames.camera(other)[0] + directions[~hit] * 1e12
-            visible[~hit] = frames.visible_from(other, far, xy[~hit], front[~hit])
+        if len(miss):  # a direction at infinity is seen unless a surface lies along it
+            far = frames.camera(other)[0] + directions[miss] * 1e12
+            visible[miss] = frames.visible_from(other, far, xy[miss], front[miss])
         flow = np.where(front[:, None], (xy - image_points)[:, ::-1], 0.0)  # (d_row, d_col); 0 behind the camera
         if name == "backward":
             flow = -flow  # MOVi's backward flow: the motion from t-1 to t, not from t to t-1
@@ -151,12 +130,15 @@ def _layers_at(frames: _Frames, t: int, image_points: np.ndarray, bounds: np.nda
     return out
 
 
+def _rotate(rotations: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    return np.einsum("nij,nj->ni", rotations, vectors)
+
+
 def flow_at(scene: Scene, trajectory: Trajectory, frame: int, image_points: np.ndarray) -> dict[str, np.ndarray]:
     """Ground truth at arbitrary image points (n, 2) = (x, y) of one frame (pixel
     centres are at +0.5): the same computation as the layers, off the pixel grid."""
     frames = _Frames(scene, trajectory)
-    bounds = np.array([meshes.local_bounds(o) for o in scene.objects]).reshape(-1, 2, 3)
-    out = _layers_at(frames, frame, np.asarray(image_points, dtype=np.float64).reshape(-1, 2), bounds)
+    out = _layers_at(frames, frame, np.asarray(image_points, dtype=np.float64).reshape(-1, 2))
     out.pop("local")
     return out
 
@@ -200,17 +182,11 @@ def _sample_queries(scene: Scene, frame: int, object_index: np.ndarray, count: i
     return order[starts[which] + rng.integers(counts[which])]
 
 
-def _track(frames: _Frames, objects: np.ndarray, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (N,T,2) and occlusion (N,T) of local surface points on `objects`."""
-    n, t = len(objects), frames.scene.num_frames
-    target = np.full((n, t, 2), OFFSCREEN)
-    occluded = np.ones((n, t), dtype=bool)
-    for f in range(t if n else 0):
-        world = frames.to_world(f, objects, local)
-        xy, front = frames.project(f, world)
-        target[:, f] = xy
-        occluded[:, f] = ~frames.visible_from(f, world, xy, front)
-    return target, occluded
+def _track_frame(frames: _Frames, f: int, objects: np.ndarray, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (N, 2) and occlusion (N,) in frame f of local surface points on `objects`."""
+    world = frames.poses(f).to_world(objects, local)
+    xy, front = frames.project(f, world)
+    return xy, ~frames.visible_from(f, world, xy, front)
 
 
 LAYER_TYPES = {  # name: (channels, dtype) of the per-frame layers
@@ -220,25 +196,44 @@ LAYER_TYPES = {  # name: (channels, dtype) of the per-frame layers
 }
 
 
-def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int = 256) -> GroundTruth:
+def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int = 256,
+                         threads: int = 0) -> GroundTruth:
     """Every layer for frames 0..T-1, instances, boxes, visibility and `num_tracks` point
-    tracks (queries spread evenly over the frames)."""
+    tracks (queries spread evenly over the frames).
+
+    Frames are computed by `threads` threads at once (0: one per usable core); Embree and
+    numpy release the GIL, and each frame's result is independent of the others, so the
+    output is the same for any number of threads.
+    """
     start = time.perf_counter()
     frames = _Frames(scene, trajectory)
-    bounds = np.array([meshes.local_bounds(o) for o in scene.objects]).reshape(-1, 2, 3)
     width, height = scene.resolution
-    centres = geometry.pixel_centres(scene.resolution).reshape(-1, 2)
     t = scene.num_frames
     out = {name: np.zeros((t, height * width) + ((c,) if c else ()), dtype=dtype)
            for name, (c, dtype) in LAYER_TYPES.items()}  # filled frame by frame: no float64 copies kept
-    queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (frame, pixel) ids, objects, local points
-    for f in range(t):
-        frame = _layers_at(frames, f, centres, bounds)
+    queries: list = [None] * t  # per frame: (frame, pixel) ids, objects, local points
+
+    def layers_of(f: int) -> None:
+        frame = _layers_at(frames, f)
         pixels = _sample_queries(scene, f, frame["object_index"], num_tracks // t + (f < num_tracks % t))
-        queries.append((np.stack([np.full(len(pixels), f), pixels], -1), frame["object_index"][pixels],
-                        frame["local"][pixels]))
+        queries[f] = (np.stack([np.full(len(pixels), f), pixels], -1), frame["object_index"][pixels],
+                      frame["local"][pixels])
         for name in LAYER_TYPES:
             out[name][f] = frame[name]
+
+    parallel_map(layers_of, range(t), threads)
+    layers_done = time.perf_counter()
+    tracks = None
+    if num_tracks > 0:
+        ids = np.concatenate([q[0] for q in queries]).astype(np.int64)
+        objects = np.concatenate([q[1] for q in queries])
+        local = np.concatenate([q[2] for q in queries])
+        per_frame = parallel_map(lambda f: _track_frame(frames, f, objects, local), range(t), threads)
+        target = np.stack([xy for xy, _ in per_frame], axis=1)
+        occluded = np.stack([o for _, o in per_frame], axis=1)
+        query_points = np.stack([ids[:, 0], ids[:, 1] // width + 0.5, ids[:, 1] % width + 0.5], -1)
+        tracks = PointTracks(query_points.astype(np.float32), target.astype(np.float32), occluded)
+    tracks_done = time.perf_counter()
     layers = {name: value.reshape((t, height, width) + value.shape[2:]) for name, value in out.items()}
     object_index = layers["object_index"]
     order, visibility = _instances(scene, object_index)
@@ -247,14 +242,6 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
         lookup[i + 1] = k + 1
     segmentation = lookup[object_index + 1]
     boxes = [_bboxes(segmentation, k + 1) for k in range(len(order))]
-    layers_done = time.perf_counter()
-    tracks = None
-    if num_tracks > 0:
-        ids = np.concatenate([q[0] for q in queries]).astype(np.int64)
-        target, occluded = _track(frames, np.concatenate([q[1] for q in queries]),
-                                  np.concatenate([q[2] for q in queries]))
-        query_points = np.stack([ids[:, 0], ids[:, 1] // width + 0.5, ids[:, 1] % width + 0.5], -1)
-        tracks = PointTracks(query_points.astype(np.float32), target.astype(np.float32), occluded)
     return GroundTruth(
         segmentation=segmentation,
         instances=[scene.objects[i].name for i in order],
@@ -262,6 +249,7 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
         bboxes=[b for b, _ in boxes],
         bbox_frames=[f for _, f in boxes],
         tracks=tracks,
-        timings={"layers": layers_done - start, "tracks": time.perf_counter() - layers_done},
+        timings={"layers": layers_done - start, "tracks": tracks_done - layers_done,
+                 "annotations": time.perf_counter() - tracks_done},
         **layers,
     )

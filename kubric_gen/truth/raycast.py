@@ -1,9 +1,15 @@
-"""Exact ray casting against the posed triangle meshes of a scene at one frame.
+"""Exact ray casting against the triangle meshes of a scene, posed at any frame.
 
-Embree (through embreex and trimesh) finds the first triangle along each ray in
-float32; the hit is then recomputed in float64 against that triangle
-(Moller-Trumbore), so distances and surface points are exact to rounding. The
-triangles are those of `kubric_gen.meshes`, i.e. the ones Blender renders.
+Each object's triangles get one Embree BVH (through embreex), built once per scene in the
+object's own frame; a frame's poses move the rays into each object's frame instead of moving
+the triangles into the world (an affine map keeps the ray parameter, so distances stay world
+distances). Only rays that pass an object's bounding sphere are cast against it. Embree finds
+the first triangle in float32; the hit is then recomputed in float64 against that triangle
+(Moller-Trumbore, in the object's frame), so distances and surface points are exact to
+rounding. The triangles are those of `kubric_gen.meshes`, i.e. the ones Blender renders.
+
+Embree releases the GIL while it traces, and the BVHs are read-only after construction, so
+several threads may cast against one `SceneBVH` at once (one frame per thread).
 """
 
 from __future__ import annotations
@@ -13,87 +19,204 @@ from dataclasses import dataclass
 
 import numpy as np
 import trimesh
-from embreex import rtcore_scene
+from embreex import rtcore, rtcore_scene
 from embreex.mesh_construction import TriangleMesh
 
 from kubric_gen import geometry
 
 SMOOTH_ANGLE = np.radians(30.0)  # as the renderer: edges sharper than this stay sharp
+NO_HIT = -1
+
+
+@functools.lru_cache(maxsize=1)
+def _device() -> rtcore.EmbreeDevice:
+    """One Embree device per process (each one starts its own thread pool)."""
+    return rtcore.EmbreeDevice()
 
 
 @dataclass
 class Hits:
-    """First hits of n rays: object index (-1 = none), local triangle, barycentrics
-    (u, v) of vertices 1 and 2, distance along the (unit) ray (inf = none)."""
+    """First hits of n rays: object index (-1 = none), face (index into `SceneBVH`'s
+    concatenated faces), barycentrics (u, v) of vertices 1 and 2, the distance along the
+    (unit) ray (inf = none) and the hit point in the object's frame (0 = none)."""
 
     object: np.ndarray
-    triangle: np.ndarray
+    face: np.ndarray
     bary: np.ndarray
     distance: np.ndarray
+    local: np.ndarray
 
 
-class PosedScene:
-    """All objects' triangles at given poses, in world space, with an Embree BVH."""
+@dataclass
+class Poses:
+    """Every object's pose at one frame: world = rotation @ (scale * local) + position."""
 
-    def __init__(self, local_meshes: list[trimesh.Trimesh], positions: np.ndarray, quaternions: np.ndarray,
-                 scales: np.ndarray) -> None:
-        vertices, faces, owner, first_face = [], [], [], []
-        n_vertices = n_faces = 0
+    rotation: np.ndarray  # (N, 3, 3)
+    position: np.ndarray  # (N, 3)
+    scale: np.ndarray  # (N, 3)
+
+    @classmethod
+    def of(cls, positions: np.ndarray, quaternions: np.ndarray, scales: np.ndarray) -> Poses:
+        return cls(geometry.quat_to_matrix(np.asarray(quaternions, dtype=np.float64).reshape(-1, 4)),
+                   np.asarray(positions, dtype=np.float64).reshape(-1, 3), scales)
+
+    def to_world(self, objects: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """Local points (n, 3) of `objects` (n,) in world space."""
+        return _apply(self.rotation[objects], local * self.scale[objects]) + self.position[objects]
+
+
+def _apply(matrices: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """matrices[i] @ vectors[i] for (n, 3, 3) and (n, 3)."""
+    return np.einsum("nij,nj->ni", matrices, vectors)
+
+
+class SceneBVH:
+    """Every object's triangles in its own frame, with one Embree BVH per object."""
+
+    def __init__(self, local_meshes: list[trimesh.Trimesh]) -> None:
+        self.count = len(local_meshes)
+        self.first_face = np.zeros(self.count, dtype=np.int64)
+        self.centre = np.zeros((self.count, 3))  # of each object's bounding sphere, local frame
+        self.radius = np.zeros(self.count)
+        self.scenes: list[rtcore_scene.EmbreeScene | None] = []
+        tris, corners, owners = [], [], []
+        n_faces = 0
         for i, mesh in enumerate(local_meshes):
-            vertices.append(geometry.transform_points(mesh.vertices, positions[i], quaternions[i], scales[i]))
-            faces.append(np.asarray(mesh.faces) + n_vertices)
-            owner.append(np.full(len(mesh.faces), i, dtype=np.int32))
-            first_face.append(n_faces)
-            n_vertices += len(mesh.vertices)
-            n_faces += len(mesh.faces)
-        self.first_face = np.asarray(first_face, dtype=np.int64)
-        self.embree = None
-        if n_faces == 0:
-            return
-        self.owner = np.concatenate(owner)
-        world, faces = np.concatenate(vertices), np.concatenate(faces)
-        tri = world[faces]  # (F, 3, 3) float64
-        self.a = tri[:, 0]
-        self.e1 = tri[:, 1] - tri[:, 0]
-        self.e2 = tri[:, 2] - tri[:, 0]
-        self.centre = world.mean(axis=0)  # Embree works in float32: keep coordinates near its origin
-        self.embree = rtcore_scene.EmbreeScene()
-        TriangleMesh(scene=self.embree, vertices=(world - self.centre).astype(np.float32),
-                     indices=faces.astype(np.int32))
+            vertices = np.ascontiguousarray(mesh.vertices, dtype=np.float64)
+            faces = np.ascontiguousarray(mesh.faces, dtype=np.int64)
+            self.first_face[i] = n_faces
+            n_faces += len(faces)
+            if len(faces) == 0:
+                self.scenes.append(None)
+                continue
+            lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+            self.centre[i] = (lo + hi) / 2
+            self.radius[i] = np.sqrt(((vertices - self.centre[i]) ** 2).sum(axis=1).max())
+            bvh = rtcore_scene.EmbreeScene(_device())
+            TriangleMesh(scene=bvh, vertices=(vertices - self.centre[i]).astype(np.float32),
+                         indices=faces.astype(np.int32))
+            bvh.run(np.zeros((1, 3), np.float32), np.ones((1, 3), np.float32))  # build now, before threads share it
+            self.scenes.append(bvh)
+            tris.append(vertices[faces])
+            corners.append(corner_normals(mesh))
+            owners.append(np.full(len(faces), i, dtype=np.int32))
+        tri = np.concatenate(tris) if tris else np.zeros((0, 3, 3))
+        self.a, self.e1, self.e2 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+        self.corner_normals = np.concatenate(corners) if corners else np.zeros((0, 3, 3))
+        self.owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int32)
 
-    def cast(self, origins: np.ndarray, directions: np.ndarray) -> Hits:
-        """First hit of each ray (origins and unit directions, (n, 3))."""
-        n = len(origins)
-        hits = Hits(np.full(n, -1, np.int32), np.zeros(n, np.int64), np.zeros((n, 2)), np.full(n, np.inf))
-        if self.embree is None or n == 0:
+    def _candidates(self, poses: Poses, origins: np.ndarray, directions: np.ndarray,
+                    far: np.ndarray | None = None) -> np.ndarray:
+        """(N, n) whether ray r may hit object i: it passes the object's bounding sphere in
+        front of its origin (and, with `far`, before distance far[r])."""
+        centres = _apply(poses.rotation, poses.scale * self.centre) + poses.position
+        radii = (self.radius * np.abs(poses.scale).max(axis=1) * (1 + 1e-6) + 1e-9)[:, None]
+        if origins.ndim == 1:  # one origin for every ray
+            to_centre = centres - origins  # (N, 3)
+            along = to_centre @ directions.T  # (N, n)
+            across = np.einsum("ij,ij->i", to_centre, to_centre)[:, None]
+        else:
+            to_centre = centres[:, None, :] - origins[None, :, :]  # (N, n, 3)
+            along = np.einsum("inj,nj->in", to_centre, directions)
+            across = np.einsum("inj,inj->in", to_centre, to_centre)
+        keep = np.square(along) >= across - radii * radii  # the line passes within the radius
+        keep &= along >= -radii  # and the sphere is not wholly behind the origin
+        if far is not None:
+            keep &= along - radii <= far[None, :]
+        keep[[bvh is None for bvh in self.scenes]] = False
+        return keep
+
+    def _local_rays(self, poses: Poses, i: int, origins: np.ndarray, directions: np.ndarray,
+                    rays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rays in object i's frame (float64, (len(rays), 3) each)."""
+        rotation, scale = poses.rotation[i], poses.scale[i]
+        o = origins if origins.ndim == 1 else origins[rays]
+        local_d = (directions[rays] @ rotation) / scale
+        local_o = np.broadcast_to(((o - poses.position[i]) @ rotation) / scale, local_d.shape)
+        return local_o, local_d
+
+    def _embree_rays(self, i: int, local_o: np.ndarray, local_d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Local rays as Embree takes them: float32, origins relative to the sphere's centre."""
+        return (np.ascontiguousarray(local_o - self.centre[i], dtype=np.float32),
+                np.ascontiguousarray(local_d, dtype=np.float32))
+
+    def cast(self, poses: Poses, origins: np.ndarray, directions: np.ndarray) -> Hits:
+        """First hit of each ray: origins (n, 3) or one shared origin (3,), unit directions (n, 3)."""
+        n = len(directions)
+        best = np.full(n, np.inf, dtype=np.float32)
+        obj = np.full(n, NO_HIT, dtype=np.int32)
+        face = np.zeros(n, dtype=np.int64)
+        shared = origins.ndim == 1
+        ray_o = np.zeros((self.count, 3) if shared else (n, 3))  # the rays in the frame of the object they hit
+        ray_d = np.zeros((n, 3))
+        candidates = self._candidates(poses, origins, directions)
+        for i in range(self.count):
+            rays = np.flatnonzero(candidates[i])
+            if len(rays) == 0:
+                continue
+            local_o, local_d = self._local_rays(poses, i, origins, directions, rays)
+            result = self.scenes[i].run(*self._embree_rays(i, local_o, local_d), output=1)
+            hit = (result["primID"] >= 0) & (result["tfar"] < best[rays])
+            won = rays[hit]
+            best[won] = result["tfar"][hit]
+            obj[won] = i
+            face[won] = self.first_face[i] + result["primID"][hit]
+            ray_d[won] = local_d[hit]
+            if shared:
+                ray_o[i] = local_o[0]
+            else:
+                ray_o[won] = local_o[hit]
+        hits = Hits(np.full(n, NO_HIT, np.int32), np.zeros(n, np.int64), np.zeros((n, 2)), np.full(n, np.inf),
+                    np.zeros((n, 3)))
+        ray = np.flatnonzero(obj >= 0)
+        if len(ray) == 0:
             return hits
-        result = self.embree.run((origins - self.centre).astype(np.float32), directions.astype(np.float32),
-                                 output=1)
-        ray = np.flatnonzero(result["primID"] >= 0)
-        tri = result["primID"][ray].astype(np.int64)
-        t, u, v = _moller_trumbore(origins[ray], directions[ray], self.a[tri], self.e1[tri], self.e2[tri])
+        faces = face[ray]
+        a, e1, e2 = self.a[faces], self.e1[faces], self.e2[faces]
+        t, u, v = _moller_trumbore(ray_o[obj[ray]] if shared else ray_o[ray], ray_d[ray], a, e1, e2)
         keep = np.isfinite(t) & (t > 0)
-        ray, tri = ray[keep], tri[keep]
-        hits.object[ray] = self.owner[tri]
-        hits.triangle[ray] = tri - self.first_face[self.owner[tri]]
-        hits.bary[ray, 0] = u[keep]
-        hits.bary[ray, 1] = v[keep]
-        hits.distance[ray] = t[keep]
+        hit = ray[keep]
+        hits.object[hit] = obj[hit]
+        hits.face[hit] = faces[keep]
+        u, v = u[keep, None], v[keep, None]
+        hits.bary[hit] = np.concatenate([u, v], axis=1)
+        hits.distance[hit] = t[keep]
+        hits.local[hit] = a[keep] + u * e1[keep] + v * e2[keep]
         return hits
 
-    def visible(self, camera_position: np.ndarray, points: np.ndarray, tolerance: tuple[float, float]) -> np.ndarray:
-        """Whether each world point is the first surface seen from the camera.
+    def visible(self, poses: Poses, camera_position: np.ndarray, points: np.ndarray,
+                tolerance: tuple[float, float]) -> np.ndarray:
+        """Whether each world point (n, 3) is the first surface seen from the camera.
 
         A point counts as hidden when a surface lies more than
-        `tolerance[0] * d + tolerance[1]` metres in front of it (d its distance).
+        `tolerance[0] * d + tolerance[1]` metres in front of it (d its distance): an Embree
+        occlusion query up to there (float32 is ~1e-7 d, far inside the tolerance).
         """
         delta = points - camera_position
         dist = np.sqrt(np.einsum("ij,ij->i", delta, delta))
         ok = dist > 0
-        directions = np.zeros_like(delta)
-        directions[ok] = delta[ok] / dist[ok, None]
-        hits = self.cast(np.broadcast_to(camera_position, points.shape), directions)
-        return ok & (hits.distance >= dist - (tolerance[0] * dist + tolerance[1]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            directions = np.where(ok[:, None], delta / dist[:, None], 0.0)
+        far = dist - (tolerance[0] * dist + tolerance[1])
+        hidden = ~ok | (far < 0)
+        candidates = self._candidates(poses, camera_position, directions, far)
+        for i in range(self.count):
+            rays = np.flatnonzero(candidates[i] & ~hidden)
+            if len(rays) == 0:
+                continue
+            local_rays = self._embree_rays(i, *self._local_rays(poses, i, camera_position, directions, rays))
+            result = self.scenes[i].run(*local_rays, dists=far[rays].astype(np.float32), query="OCCLUDED")
+            hidden[rays[result != NO_HIT]] = True
+        return ~hidden
+
+    def shading_normals(self, hits: Hits) -> np.ndarray:
+        """Local (unscaled) shading normals of the hit rays (0 where nothing is hit)."""
+        normals = np.zeros((len(hits.object), 3))
+        ray = np.flatnonzero(hits.object >= 0)
+        corner = self.corner_normals[hits.face[ray]]
+        u, v = hits.bary[ray, 0:1], hits.bary[ray, 1:2]
+        normals[ray] = (1 - u - v) * corner[:, 0] + u * corner[:, 1] + v * corner[:, 2]
+        return normals
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
