@@ -200,12 +200,16 @@ class SceneBVH:
         far = dist - (tolerance[0] * dist + tolerance[1])
         hidden = ~ok | (far < 0)
         candidates = self._candidates(poses, camera_position, directions, far)
+        directions32, far32 = directions.astype(np.float32), far.astype(np.float32)  # a yes/no answer: float32 will do
         for i in range(self.count):
             rays = np.flatnonzero(candidates[i] & ~hidden)
             if len(rays) == 0:
                 continue
-            local_rays = self._embree_rays(i, *self._local_rays(poses, i, camera_position, directions, rays))
-            result = self.scenes[i].run(*local_rays, dists=far[rays].astype(np.float32), query="OCCLUDED")
+            rotation, scale = poses.rotation[i], poses.scale[i]
+            local_o = ((camera_position - poses.position[i]) @ rotation) / scale - self.centre[i]
+            local_d = directions32[rays] @ (rotation / scale).astype(np.float32)
+            local_o = np.ascontiguousarray(np.broadcast_to(local_o.astype(np.float32), local_d.shape))
+            result = self.scenes[i].run(local_o, local_d, dists=far32[rays], query="OCCLUDED")
             hidden[rays[result != NO_HIT]] = True
         return ~hidden
 
