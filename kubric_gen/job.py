@@ -59,7 +59,7 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
     is computed and written in a thread while Cycles renders (timings: "truth_wait" is how long
     the finished render then waited for it).
     """
-    from kubric_gen.render import render
+    from kubric_gen.render import load_blender, render
 
     settings = settings or RenderSettings()
     output = Path(output)
@@ -93,6 +93,7 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
             return truth
 
         # the CPU stages overlap the render: Cycles releases the GIL while it renders
+        load_blender()  # first: loading bpy while Embree starts up in the other thread can deadlock
         truth_job = background.submit(truth_and_layers)
         t0 = time.perf_counter()
         result = render(scene, trajectory, settings, progress=on_frame)

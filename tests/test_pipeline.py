@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kubric_gen import cli
+from kubric_gen import cli, gpus
 from kubric_gen.pipeline import cli as pipeline_cli
 from kubric_gen.pipeline.outputs import COMPLETE_MARKER, scene_name, seed_of
 
@@ -484,3 +484,22 @@ def test_add_commands_wires_run_into_the_kubric_gen_parser():
     assert args.beam_args == ["--dask_client_address=127.0.0.1:1"] and args.samples == 4
     with pytest.raises(Exception, match="unrecognized arguments"):
         parser.parse_args(["render", ONE_CUBE, "--seed", "0", "--output", "o", "--bogus=1"])
+
+
+def test_gpus_from_cuda_visible_devices_get_their_share_of_render_children(baseline, tmp_path):
+    """Each render child is pinned to one of the GPUs listed in CUDA_VISIBLE_DEVICES, round robin.
+    This machine has no GPU, so `--device auto` renders on the CPU and the dataset must equal
+    the baseline; what the children saw in CUDA_VISIBLE_DEVICES is in their status records."""
+    out = tmp_path / "pinned"
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="0,1")
+    proc = subprocess.run([sys.executable, "-m", "kubric_gen.cli", "run", ONE_CUBE, "--num-scenes", "4",
+                           "--output", str(out), "--workers-per-gpu", "1", *TINY], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 workers on 2 GPU(s) (0, 1)" in proc.stderr
+    records = [json.loads(p.read_text()) for p in sorted((out / "_status").glob("scene_*.json"))]
+    assert sorted(r["gpu"] for r in records) == ["0", "0", "1", "1"]
+    assert summary(out)["gpus"] == ["0", "1"] and summary(out)["workers"] == 2
+    reference = {k: v for k, v in baseline[2].items() if k.split("/")[0] in {scene_name(s) for s in range(4)}}
+    assert scene_hashes(out) == reference
+    assert not gpus.slot_directory(summary(out)["run_id"]).exists()  # the run removed its slot files

@@ -96,8 +96,10 @@ def _clean_stale_scratch() -> None:
 class Child:
     """One child process rendering the scenes sent to it, one at a time."""
 
-    def __init__(self, idle_timeout: float = IDLE_TIMEOUT_S, timeout_option: str = "--scene-timeout") -> None:
+    def __init__(self, idle_timeout: float = IDLE_TIMEOUT_S, timeout_option: str = "--scene-timeout",
+                 gpu: str | None = None) -> None:
         self.idle_timeout = idle_timeout
+        self.gpu = gpu  # CUDA_VISIBLE_DEVICES of the child: the one GPU it renders on
         self.timeout_option = timeout_option  # named in the timeout message
         self.proc: subprocess.Popen | None = None
         self.scratch: str | None = None
@@ -115,6 +117,8 @@ class Child:
         self._log = tempfile.TemporaryFile(dir=self.scratch)
         read_fd, write_fd = os.pipe()
         env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        if self.gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpu
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", CHILD_MODULE, "--result-fd", str(write_fd),
@@ -250,9 +254,10 @@ class Child:
 class SceneRunner:
     """A `Child` replaced after `scenes_per_child` scenes and after every failure."""
 
-    def __init__(self, scenes_per_child: int = 1) -> None:
+    def __init__(self, scenes_per_child: int = 1, gpu: str | None = None) -> None:
         self.scenes_per_child = max(1, int(scenes_per_child))
-        self.child = Child()
+        self.gpu = gpu
+        self.child = Child(gpu=gpu)
         self.served = 0
 
     def run(self, job: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
@@ -273,14 +278,14 @@ class SceneRunner:
 _local = threading.local()
 
 
-def thread_runner(scenes_per_child: int) -> SceneRunner:
+def thread_runner(scenes_per_child: int, gpu: str | None = None) -> SceneRunner:
     """This thread's SceneRunner (a child process is used by the thread that started it:
-    on Linux it dies with that thread)."""
+    on Linux it dies with that thread), its children pinned to `gpu` if given."""
     runner = getattr(_local, "runner", None)
-    if runner is None or runner.scenes_per_child != max(1, int(scenes_per_child)):
+    if runner is None or runner.scenes_per_child != max(1, int(scenes_per_child)) or runner.gpu != gpu:
         if runner is not None:
             runner.close()
-        runner = _local.runner = SceneRunner(scenes_per_child)
+        runner = _local.runner = SceneRunner(scenes_per_child, gpu)
     return runner
 
 
@@ -352,7 +357,8 @@ def run_job(job: dict[str, Any], progress: Callable[[int, int], None] | None = N
             shutil.rmtree(local, ignore_errors=True)
     else:
         result = render_scene(world, seed, output.scene_path(name), **kwargs)
-    return {"device": result.device, "timings": result.timings, "seconds": time.perf_counter() - t0}
+    return {"device": result.device, "timings": result.timings, "seconds": time.perf_counter() - t0,
+            "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
 
 class _LineReader:

@@ -52,8 +52,12 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="direct (default: this machine, --workers processes), dask (with "
                         "--dask_client_address=HOST:PORT), dataflow, flink, spark, portable, prism")
     g.add_argument("--workers", type=positive_int("--workers"), default=None, metavar="K",
-                   help="parallel scenes on the direct runner (default: the number of cores); Cycles threads "
-                        "per scene default to cores // K")
+                   help="parallel scenes on the direct runner (default: the number of cores, or --workers-per-gpu "
+                        "per GPU); Cycles and ground-truth threads per scene default to cores // K")
+    g.add_argument("--workers-per-gpu", type=positive_int("--workers-per-gpu"), default=None, metavar="N",
+                   help="with GPUs (--device auto, cuda or optix): scenes rendered at once on each GPU, each "
+                        "render child pinned to one GPU; default: 8, fewer when the machine has under 2 cores "
+                        "per worker (--workers overrides the total)")
     g.add_argument("--retries", type=non_negative_int("--retries"), default=2, metavar="N",
                    help="retries of a scene that crashes or times out (default: 2)")
     g.add_argument("--scene-timeout", type=positive_float, default=None, metavar="SECONDS",

@@ -26,8 +26,10 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
+from kubric_gen import gpus
 from kubric_gen.beam_options import validate_beam_flags
 from kubric_gen.errors import ConfigError
+from kubric_gen.parallel import usable_cores
 from kubric_gen.pipeline.outputs import RUN_FILE, Output, open_output, scene_name
 from kubric_gen.pipeline.runs import RunRecord
 from kubric_gen.pipeline.task import DONE, FAILED, SKIPPED, RunSpec, now
@@ -213,11 +215,13 @@ def run(args, beam_args: list[str]) -> int:
     settings = render_settings(args)
     output = open_output(args.output)
     output.check()
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     flags = list(beam_args)
+    host_gpus = gpus.visible_gpus() if gpus.uses_gpu(settings.device) else []
     if runner == "direct":
         if not _has_flag(flags, "--direct_num_workers"):
-            flags.append(f"--direct_num_workers={args.workers or cores}")
+            default = gpus.plan_workers(len(host_gpus), cores, args.workers_per_gpu) if host_gpus else cores
+            flags.append(f"--direct_num_workers={args.workers or default}")
         if not _has_flag(flags, "--direct_running_mode"):
             flags.append("--direct_running_mode=multi_processing")
     elif args.workers:
@@ -234,6 +238,9 @@ def run(args, beam_args: list[str]) -> int:
         if not settings.threads:  # split the cores between the workers
             settings = type(settings)(**{**asdict(settings), "threads": max(1, cores // workers)})
         preflight_scene(config, settings.device, workers)  # the workers run on this machine
+        if host_gpus:
+            print(f"kubric-gen run: {workers} workers on {len(host_gpus)} GPU(s) "
+                  f"({', '.join(host_gpus)}), each render pinned to one", file=sys.stderr)
     elif runner == "dask":
         from apache_beam.runners.dask.dask_runner import DaskOptions
 
@@ -303,6 +310,7 @@ def run(args, beam_args: list[str]) -> int:
         "output": output.url,
         "runner": runner,
         "workers": workers,
+        "gpus": host_gpus if runner == "direct" else None,
         "retries": args.retries,
         "scene_timeout": spec.timeout,
         "scenes_per_child": spec.scenes_per_child,
@@ -315,6 +323,7 @@ def run(args, beam_args: list[str]) -> int:
         "pipeline_s": pipeline_s if pending else 0.0,
         "total_s": time.perf_counter() - t_start,
     }
+    gpus.release_slots(spec.run_id)
     summary = summarize(output, spec, seeds, complete, pending, info)
     record.finish(summary, "interrupted" if interrupted else "finished")
     c = summary["counts"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kubric_gen import gpus
 from kubric_gen.pipeline.child import SceneFailure, thread_runner
 from kubric_gen.pipeline.outputs import Output, open_output, scene_name
 
@@ -78,6 +79,20 @@ def worker_threads(spec: RunSpec) -> int:
     return max(1, cores // max(1, worker.state.nthreads))
 
 
+_host_gpus: list[str] | None = None
+
+
+def _gpu(spec: RunSpec) -> str | None:
+    """The GPU this worker thread's render children use (None: no GPU on this machine, or
+    the run renders on the CPU)."""
+    global _host_gpus
+    if not gpus.uses_gpu(spec.settings.get("device", "auto")):
+        return None
+    if _host_gpus is None:
+        _host_gpus = gpus.visible_gpus()
+    return gpus.gpu_for_this_thread(spec.run_id, _host_gpus) if _host_gpus else None
+
+
 def process_scene(seed: int, spec: RunSpec) -> dict[str, Any]:
     output = _output(spec.output)
     name = scene_name(seed)
@@ -91,7 +106,7 @@ def process_scene(seed: int, spec: RunSpec) -> dict[str, Any]:
         job = {"name": name, "seed": seed, "output": spec.output, "world": spec.world, "overrides": spec.overrides,
                "settings": settings, "num_tracks": spec.num_tracks, "float_layers": spec.float_layers,
                "preview": spec.preview}
-        runner = thread_runner(spec.scenes_per_child)
+        runner = thread_runner(spec.scenes_per_child, _gpu(spec))
         for _attempt in range(spec.retries + 1):
             record["attempts"] += 1
             try:
@@ -110,7 +125,7 @@ def process_scene(seed: int, spec: RunSpec) -> dict[str, Any]:
                     break
                 continue
             record.update(status=DONE, device=answer.get("device"), timings=answer.get("timings", {}),
-                          threads=settings["threads"])
+                          threads=settings["threads"], gpu=answer.get("gpu"))
             record.pop("reason", None)
             record.pop("stderr_tail", None)
             break

@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from kubric_gen.scene import Scene
     from kubric_gen.trajectory import Trajectory
 
-__all__ = ["RenderResult", "RenderSettings", "render", "render_passes"]
+__all__ = ["RenderResult", "RenderSettings", "load_blender", "render", "render_passes"]
+
+
+def load_blender() -> None:
+    """Import `bpy` now. Call it before starting threads that use other native libraries:
+    `bpy` loading in one thread while another thread starts Embree's thread pool deadlocks
+    (seen about once in ten scenes)."""
+    from kubric_gen.render import blender  # noqa: F401 - imports bpy
 
 
 def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings | None = None,
