@@ -396,3 +396,20 @@ def test_importing_assets_imports_neither_pybullet_nor_bpy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}).stdout
     assert out.strip() == "[]"
+
+
+def test_prepare_makes_every_missing_file_once_in_worker_processes(tmp_path, capsys):
+    src = make_gso_folder(tmp_path)
+    out = tmp_path / "lib"
+    convert_folder(src, out, collision="lazy", progress=False)
+    library = AssetLibrary.load(out)
+    assert sorted(library.unprepared()) == ["ball", "box"]  # collision meshes are made on first use
+    calls = []
+    assert sorted(library.prepare(workers=2, progress=lambda done, total: calls.append((done, total)))) == \
+        ["ball", "box"]
+    assert calls[-1] == (2, 2) and library.unprepared() == []
+    for asset_id in ("ball", "box"):
+        assert Path(library.collision_file(asset_id)).is_file()
+    assert library.prepare() == []
+    assert _run_cli(["assets", "prepare", str(out)]) == 0
+    assert "0 of 2 assets prepared" in capsys.readouterr().out

@@ -238,6 +238,11 @@ def test_image_entrypoint_and_contents(pm, image):
     proc = harness.run(pm, image, "sh", "-c", "ls -d /tmp/kubric_gen-src /root/.cache/pip /srv/* /mnt/* "
                        "2>/dev/null; true", options=["--user", "0"])
     assert proc.stdout.strip() == ""
+    # The built-in libraries come prepared: nothing left to make, for the image's user or any uid in group 0.
+    for user in ("1000", "4242:0"):
+        proc = harness.run(pm, image, "assets", "prepare", options=["--user", user])
+        assert proc.returncode == 0, proc.stderr
+        assert "kubasic: 0 of 11 assets prepared" in proc.stdout and "pybullet_data: 0 of 1015" in proc.stdout
     # The default target has no Beam boot, and says so when a runner starts it as a worker.
     proc = harness.run(pm, image, "--id=1-1", "--provision_endpoint=localhost:1")
     assert proc.returncode == 2 and "--target beam" in proc.stderr

@@ -503,3 +503,23 @@ def test_gpus_from_cuda_visible_devices_get_their_share_of_render_children(basel
     reference = {k: v for k, v in baseline[2].items() if k.split("/")[0] in {scene_name(s) for s in range(4)}}
     assert scene_hashes(out) == reference
     assert not gpus.slot_directory(summary(out)["run_id"]).exists()  # the run removed its slot files
+
+
+def test_the_driver_prepares_a_library_once_for_all_workers(tmp_path):
+    from assetgen import make_gso_folder
+
+    from kubric_gen.assets import AssetLibrary, convert_folder
+
+    library_dir = tmp_path / "lib"
+    convert_folder(make_gso_folder(tmp_path), library_dir, collision="lazy", progress=False)
+    assert len(AssetLibrary.load(library_dir).unprepared()) == 2
+    out = tmp_path / "dataset"
+    proc = run_cli(str(ROOT / "tests" / "worlds" / "library_object.py"), "--num-scenes", "2", "--output", str(out),
+                   "--workers", "2", *TINY, "--set", f"library={library_dir}")
+    assert proc.returncode == 0, proc.stderr
+    # the trial build of the first scene made its object's files; the driver prepares the rest
+    assert "preparing 1 asset(s) of library lib once for all workers" in proc.stderr
+    assert AssetLibrary.load(library_dir).unprepared() == []
+    again = run_cli(str(ROOT / "tests" / "worlds" / "library_object.py"), "--num-scenes", "3", "--output", str(out),
+                    "--workers", "2", *TINY, "--set", f"library={library_dir}")
+    assert again.returncode == 0 and "preparing" not in again.stderr

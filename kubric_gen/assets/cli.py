@@ -44,7 +44,36 @@ def add_commands(subparsers, parents: Sequence[argparse.ArgumentParser] = ()) ->
     p.add_argument("--force", action="store_true", help="convert again even models that did not change")
     p.add_argument("--skip-errors", action="store_true", help="skip meshes that cannot be read instead of stopping")
     p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("prepare", parents=parents, help="make every asset's files now (shapes, collision meshes)",
+                       description="Generate, fetch or extract every available asset of each LIBRARY and compute "
+                                   "its collision mesh, into the cache ($KUBRIC_GEN_CACHE), so that no scene pays "
+                                   "for it later. Our images run this for the built-in libraries.")
+    p.add_argument("libraries", nargs="*", metavar="LIBRARY", default=["kubasic", "pybullet_data"],
+                   help="built-in names, manifest paths or URLs (default: kubasic pybullet_data)")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="processes (default: one per core)")
+    p.set_defaults(func=_cmd_prepare)
     return assets
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    import time
+
+    from kubric_gen.assets.library import AssetLibrary
+
+    if args.workers < 0:
+        raise ConfigError(f"--workers: must be >= 0 (got {args.workers})")
+    for source in args.libraries:
+        start = time.perf_counter()
+        library = AssetLibrary.load(source)
+        bar = _Bar(f"preparing {library.name}")
+        try:
+            done = library.prepare(workers=args.workers, progress=bar.update)
+        finally:
+            bar.close()
+        print(f"{library.name}: {len(done)} of {len(library)} assets prepared in {time.perf_counter() - start:.1f} s "
+              f"({library.root})")
+    return 0
 
 
 def _fmt_bounds(bounds) -> str:

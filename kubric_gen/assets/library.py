@@ -63,6 +63,16 @@ def _obj_diffuse_map(obj: Path) -> str | None:
     return None
 
 
+_loaded: dict[str, AssetLibrary] = {}
+
+
+def _prepare_assets(source: str, ids: list[str]) -> None:
+    """`AssetLibrary.prepare`'s work in a pool process."""
+    library = AssetLibrary.load(source)
+    for asset_id in ids:
+        library._prepare_one(asset_id)
+
+
 class AssetLibrary:
     """A manifest and the location of its files: a local folder, or a URL mirrored in the cache."""
 
@@ -78,6 +88,7 @@ class AssetLibrary:
             self.root = Path(remote.local_path(root)).absolute()
         self.location = location or root
         self.archive_roots: list[str] = []  # where a Kubric-format library's per-asset archives are looked up
+        self.source: str | None = None  # what `load` was given: another process loads the same library from it
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -86,6 +97,18 @@ class AssetLibrary:
         (.zip, .tar, .tar.gz), a URL of any of these (fsspec), or a built-in name
         ("kubasic", "pybullet_data")."""
         source = os.fspath(source)
+        library = cls._load(source)
+        library.source = source
+        _loaded[source] = library
+        return library
+
+    @staticmethod
+    def loaded() -> list[AssetLibrary]:
+        """The libraries `load` has returned in this process, latest per source."""
+        return list(_loaded.values())
+
+    @classmethod
+    def _load(cls, source: str) -> AssetLibrary:
         if source in BUILTIN:
             return cls.builtin(source)
         if remote.is_url(source):
@@ -366,6 +389,53 @@ class AssetLibrary:
         if entry.kind == "object" and entry.source.get("kubric") and entry.visual.lower().endswith(".obj"):
             return _obj_diffuse_map(Path(self.path(asset_id)))
         return None
+
+    # ------------------------------------------------------------ preparing the cache
+    def _files_present(self, entry: AssetEntry) -> bool:
+        return all((self.root / rel).exists() for rel in entry.files().values())
+
+    def unprepared(self) -> list[str]:
+        """Ids of the available assets some of whose files (visual, collision, texture) are
+        not made, fetched or extracted yet."""
+        return [e.id for e in self if e.available and not self._files_present(e)]
+
+    def prepare(self, workers: int = 0, progress: Callable[[int, int], None] | None = None) -> list[str]:
+        """Make every available asset's files present now (generated shapes, fetched or
+        extracted files, collision meshes), so that no scene pays for them later; return the
+        ids prepared. `workers` processes share the work (0: one per usable core; VHACD holds
+        the GIL); `progress(done, total)` is called as assets finish."""
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from kubric_gen.parallel import usable_cores
+
+        todo = self.unprepared()
+        workers = max(1, min(workers or usable_cores(), len(todo)))
+        if not todo:
+            return []
+        if workers == 1 or self.source is None:
+            for done, asset_id in enumerate(todo, 1):
+                self._prepare_one(asset_id)
+                if progress:
+                    progress(done, len(todo))
+            return todo
+        import multiprocessing
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            jobs = [pool.submit(_prepare_assets, self.source, [asset_id]) for asset_id in todo]
+            for done, job in enumerate(as_completed(jobs), 1):
+                job.result()
+                if progress:
+                    progress(done, len(todo))
+        return todo
+
+    def _prepare_one(self, asset_id: str) -> None:
+        entry = self._require(asset_id)
+        if entry.visual:
+            self.path(asset_id)
+        if entry.collision:
+            self.collision_file(asset_id)
+        if entry.texture:
+            self.path(asset_id, "texture")
 
     # ------------------------------------------------------------ objects
     def make(self, asset_id: str, name: str | None = None, *, scale: Any = None, material: Any = None,

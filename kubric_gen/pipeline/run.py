@@ -256,6 +256,8 @@ def run(args, beam_args: list[str]) -> int:
     resolution = config.get("resolution")
     if pending and not output.remote and isinstance(resolution, (list, tuple)) and len(resolution) == 2:
         preflight.check_free_space(output.root, tuple(resolution), int(config.get("num_frames") or 24), len(pending))
+    if pending and runner == "direct":  # the workers share this machine's cache
+        prepare_assets(world, config, pending[0])
     output.prepare()
     run_id = uuid.uuid4().hex
     record = RunRecord(output, run_id, seeds, started)
@@ -337,6 +339,27 @@ def run(args, beam_args: list[str]) -> int:
         attempts = f" after {f['attempts']} attempts" if f.get("attempts") else ""
         print(f"kubric-gen: failed: {f['scene']} (seed {f['seed']}){attempts}: {f['reason']}", file=sys.stderr)
     return 0 if summary["complete"] else 1
+
+
+def prepare_assets(world, config: dict, seed: int) -> None:
+    """Prepare the caches of the asset libraries the world uses once, here, for all workers:
+    build one scene (which loads the libraries), then make every asset's files in parallel.
+    A scene that fails to build is left to the workers, which report it."""
+    from kubric_gen.assets.library import AssetLibrary
+    from kubric_gen.world import build_scene
+
+    try:
+        build_scene(world, seed, config)
+    except Exception as e:  # noqa: BLE001 - the workers report it with the scene
+        log.debug("trial build of seed %d failed: %s", seed, e)
+    for library in AssetLibrary.loaded():
+        missing = library.unprepared()
+        if missing:
+            start = time.perf_counter()
+            print(f"kubric-gen run: preparing {len(missing)} asset(s) of library {library.name} once for all workers",
+                  file=sys.stderr)
+            library.prepare()
+            log.info("prepared library %s in %.1f s", library.name, time.perf_counter() - start)
 
 
 def run_beam(runner: str, options, seeds: list[int], spec: RunSpec, verbose: bool = False) -> None:
