@@ -26,6 +26,7 @@ from kubric_gen.world import build_scene, load_world, resolve_config
 log = logging.getLogger(__name__)
 
 DEFAULT_NUM_TRACKS = 256
+OVERLAPPED = ("ground_truth", "write_layers")  # timings of the thread that runs beside the render
 VERSIONED_PACKAGES = ("kubric_gen", "bpy", "pybullet", "numpy", "trimesh", "embreex", "imageio")
 
 
@@ -42,9 +43,16 @@ def versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
 
 @dataclass
 class SceneResult:
+    """What `render_scene` made: the scene directory, the render device and the timings."""
+
     path: Path
     device: str
     timings: dict[str, float]
+
+    @property
+    def seconds(self) -> float:
+        """The stages in sequence (the ground truth overlaps the render)."""
+        return sum(v for k, v in self.timings.items() if k not in OVERLAPPED)
 
 
 def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings: RenderSettings | None = None,
@@ -56,8 +64,10 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
     write the scene directory `output`.
 
     `progress(frames_done, num_frames)` is called after each rendered frame. The ground truth
-    is computed and written in a thread while Cycles renders (timings: "truth_wait" is how long
-    the finished render then waited for it).
+    is computed and its files written in a thread while Cycles renders. Timings (seconds):
+    in sequence build_scene, physics, render_setup, render, truth_wait (how long the finished
+    render then waited for the ground truth) and write (frames, metadata, preview); in the
+    thread, overlapping the render, ground_truth and write_layers.
     """
     from kubric_gen.render import load_blender, render
 

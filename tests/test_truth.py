@@ -272,13 +272,14 @@ def test_instances_sorted_by_visibility():
     assert gt.visibility[0, 0] > gt.visibility[1, 0] > 0
 
 
-def test_ground_truth_is_bit_identical_across_runs():
+@pytest.mark.parametrize("threads", [1, 3])
+def test_ground_truth_is_bit_identical_across_runs_and_thread_counts(threads):
     from kubric_gen.world import build_scene, load_world, resolve_config
 
     w = load_world("movi_a")
     scene = build_scene(w, 4, resolve_config(w, {"resolution": [40, 32], "num_frames": 4}))
-    a = compute_ground_truth(scene, physics.simulate(scene), num_tracks=64)
-    b = compute_ground_truth(scene, physics.simulate(scene), num_tracks=64)
+    a = compute_ground_truth(scene, physics.simulate(scene), num_tracks=64)  # one thread per core
+    b = compute_ground_truth(scene, physics.simulate(scene), num_tracks=64, threads=threads)
     for name in ("depth", "segmentation", "normal", "object_coordinates", "forward_flow", "backward_flow",
                  "forward_flow_occlusion", "backward_flow_occlusion"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name

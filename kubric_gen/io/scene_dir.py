@@ -235,7 +235,7 @@ class SceneWriter:
         write_json(tmp / "scene.json", scene.to_dict())
         if preview:
             write_preview(tmp, rgba, scene.frame_rate)
-        self.timings["write"] = time.perf_counter() - start + self.timings.get("write_layers", 0.0)
+        self.timings["write"] = time.perf_counter() - start  # the layers' files: "write_layers"
         if isinstance(provenance.get("timings"), dict):
             provenance["timings"].update(self.timings)
         write_json(tmp / "provenance.json", provenance)

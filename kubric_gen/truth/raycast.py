@@ -79,7 +79,7 @@ class SceneBVH:
         self.centre = np.zeros((self.count, 3))  # of each object's bounding sphere, local frame
         self.radius = np.zeros(self.count)
         self.scenes: list[rtcore_scene.EmbreeScene | None] = []
-        tris, corners, owners = [], [], []
+        tris, corners = [], []
         n_faces = 0
         for i, mesh in enumerate(local_meshes):
             vertices = np.ascontiguousarray(mesh.vertices, dtype=np.float64)
@@ -99,11 +99,9 @@ class SceneBVH:
             self.scenes.append(bvh)
             tris.append(vertices[faces])
             corners.append(corner_normals(mesh))
-            owners.append(np.full(len(faces), i, dtype=np.int32))
         tri = np.concatenate(tris) if tris else np.zeros((0, 3, 3))
         self.a, self.e1, self.e2 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
         self.corner_normals = np.concatenate(corners) if corners else np.zeros((0, 3, 3))
-        self.owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int32)
 
     def _candidates(self, poses: Poses, origins: np.ndarray, directions: np.ndarray,
                     far: np.ndarray | None = None) -> np.ndarray:
