@@ -40,13 +40,20 @@ KUBRIC = [  # Kubric 4.2, MOVi-A seed 5, 128x128, 8 frames, this machine (issue 
 # variant -> (RenderSettings changes, Cycles attributes set on top of kubric_gen's configuration)
 VARIANTS: dict[str, tuple[dict, dict]] = {
     "default": ({}, {}),
+    "before": ({"adaptive_threshold": 0.01, "adaptive_min_samples": 0, "light_tree": "on"}, {}),  # until issue 12
+    "light_tree": ({"light_tree": "on"}, {}),
     "no_adaptive": ({"adaptive_threshold": 0.0}, {}),
-    "adaptive_0.05": ({"adaptive_threshold": 0.05}, {}),
-    "no_light_tree": ({}, {"use_light_tree": False}),
-    "bounces_4": ({}, {"max_bounces": 4, "diffuse_bounces": 2, "glossy_bounces": 2, "transmission_bounces": 4}),
+    "adaptive_0.02": ({"adaptive_threshold": 0.02}, {}),
+    "adaptive_0.03": ({"adaptive_threshold": 0.03}, {}),
+    "adaptive_min_8": ({"adaptive_min_samples": 8}, {}),
     "no_denoise": ({"denoise": False}, {}),
+    "denoise_balanced": ({}, {"denoising_quality": "BALANCED"}),
     "denoise_rgb_only": ({}, {"denoising_input_passes": "RGB"}),
-    "denoise_fast_prefilter": ({}, {"denoising_prefilter": "FAST"}),
+    "diffuse_2": ({}, {"diffuse_bounces": 2}),
+    "bounces_4": ({}, {"max_bounces": 4, "diffuse_bounces": 2, "glossy_bounces": 2, "transmission_bounces": 4}),
+    "no_caustics": ({}, {"caustics_reflective": False, "caustics_refractive": False}),
+    "blue_noise": ({}, {"sampling_pattern": "BLUE_NOISE"}),
+    "guiding": ({}, {"use_guiding": True}),
 }
 
 
@@ -80,9 +87,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--samples", type=int, nargs="+", default=[8, 16, 32, 64, 128])
+    parser.add_argument("--samples", type=int, nargs="+", default=[16, 32, 64, 128, 256])
     parser.add_argument("--reference-samples", type=int, default=1024)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=["default", "before"], choices=list(VARIANTS))
+    parser.add_argument("--reference-cache", help="an .npz holding the reference frames: read if it exists "
+                                                   "(same seed, size, frames and samples), else written")
     parser.add_argument("--output", help="also write the JSON here")
     args = parser.parse_args()
 
@@ -92,8 +101,15 @@ def main() -> None:
     trajectory = physics.simulate(scene)
     base = RenderSettings(device="cpu")
     start = time.perf_counter()
-    reference, reference_spf = render_with(
-        scene, trajectory, replace(base, samples=args.reference_samples, adaptive_threshold=0.0), {})
+    key = f"{args.seed}-{args.resolution}-{args.frames}-{args.reference_samples}"
+    cache = Path(args.reference_cache) if args.reference_cache else None
+    if cache and cache.is_file() and str(np.load(cache)["key"]) == key:
+        reference, reference_spf = np.load(cache)["rgba"], float(np.load(cache)["seconds_per_frame"])
+    else:
+        reference, reference_spf = render_with(
+            scene, trajectory, replace(base, samples=args.reference_samples, adaptive_threshold=0.0), {})
+        if cache:
+            np.savez(cache, key=key, rgba=reference, seconds_per_frame=reference_spf)
     runs = []
     for name in args.variants:
         changes, cycles = VARIANTS[name]
@@ -102,15 +118,17 @@ def main() -> None:
             runs.append({"variant": name, "samples": samples, "psnr_db": round(psnr(rgba, reference), 2),
                          "seconds_per_frame": round(spf, 3)})
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
-    default_64 = next((r for r in runs if r["variant"] == "default" and r["samples"] == base.samples), None)
+    default_point = next((r for r in runs if r["variant"] == "default" and r["samples"] == base.samples), None)
     results = {
         "benchmark": "render_quality", "cpus": os.cpu_count(), "world": "movi_a", "seed": args.seed,
         "resolution": args.resolution, "frames": args.frames,
-        "defaults": {"samples": base.samples, "adaptive_threshold": base.adaptive_threshold, "denoise": base.denoise},
+        "defaults": {"samples": base.samples, "adaptive_threshold": base.adaptive_threshold,
+                     "adaptive_min_samples": base.adaptive_min_samples, "light_tree": base.light_tree,
+                     "denoise": base.denoise},
         "reference": {"samples": args.reference_samples, "adaptive_threshold": 0.0,
                       "seconds_per_frame": round(reference_spf, 3)},
         "kubric": KUBRIC,
-        "default_point": default_64,
+        "default_point": default_point,
         "target": {"psnr_db": 44.2, "seconds_per_frame": round(3.39 / 2, 3)},
         "runs": runs,
         "seconds": round(time.perf_counter() - start, 1),

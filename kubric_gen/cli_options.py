@@ -61,17 +61,24 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
                    help="image size, e.g. 256x256 (sets the world's 'resolution' config)")
     g.add_argument("--frames", type=positive_int("--frames"), metavar="N",
                    help="number of frames (sets the world's 'num_frames' config)")
-    g.add_argument("--samples", type=positive_int("--samples"), default=64, metavar="N",
-                   help="Cycles samples per pixel (default: 64)")
-    g.add_argument("--adaptive-threshold", type=float, default=0.01, metavar="T",
-                   help="Cycles adaptive-sampling noise threshold, 0 = off (default: 0.01)")
+    from kubric_gen.render.settings import LIGHT_TREE, VIEW_TRANSFORMS, RenderSettings
+
+    defaults = RenderSettings()
+    g.add_argument("--samples", type=positive_int("--samples"), default=defaults.samples, metavar="N",
+                   help=f"Cycles samples per pixel, the most with adaptive sampling (default: {defaults.samples})")
+    g.add_argument("--adaptive-threshold", type=float, default=defaults.adaptive_threshold, metavar="T",
+                   help=f"Cycles adaptive-sampling noise threshold, 0 = off (default: {defaults.adaptive_threshold})")
+    g.add_argument("--adaptive-min-samples", type=non_negative_int("--adaptive-min-samples"),
+                   default=defaults.adaptive_min_samples, metavar="N",
+                   help="samples before adaptive sampling may stop a pixel, 0 = Cycles' choice "
+                        f"(default: {defaults.adaptive_min_samples})")
+    g.add_argument("--light-tree", default=defaults.light_tree, choices=LIGHT_TREE,
+                   help="Cycles' light tree: auto = on for emitting surfaces or many lights (default: auto)")
     g.add_argument("--no-denoise", action="store_true", help="turn off OpenImageDenoise")
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "optix"],
                    help="render device; auto = the best GPU present, else CPU (default: auto)")
     g.add_argument("--threads", type=non_negative_int("--threads"), default=0, metavar="N",
                    help="CPU render threads, 0 = all cores (default: 0)")
-    from kubric_gen.render.settings import VIEW_TRANSFORMS
-
     g.add_argument("--view-transform", default=VIEW_TRANSFORMS[0], choices=VIEW_TRANSFORMS,
                    help="how light becomes display colour: Filmic (Kubric's MOVi look, default), Standard (plain "
                         "sRGB), AgX, Khronos PBR Neutral")
@@ -91,6 +98,7 @@ def render_settings(args: argparse.Namespace):
     from kubric_gen.render.settings import RenderSettings
 
     return RenderSettings(samples=args.samples, adaptive_threshold=args.adaptive_threshold,
+                          adaptive_min_samples=args.adaptive_min_samples, light_tree=args.light_tree,
                           denoise=not args.no_denoise, device=args.device, threads=args.threads,
                           view_transform=args.view_transform)
 

@@ -313,6 +313,9 @@ def test_blender_meshes_keep_the_triangles_and_shade_by_angle():
     ({"threads": -2}, "threads"),
     ({"motion_blur": float("nan")}, "motion_blur"),
     ({"denoise": "yes"}, "denoise"),
+    ({"adaptive_min_samples": -1}, "adaptive_min_samples"),
+    ({"adaptive_min_samples": 1.5}, "adaptive_min_samples"),
+    ({"light_tree": "yes"}, "light_tree"),
 ])
 def test_settings_validation(kwargs, field):
     with pytest.raises(ConfigError, match=f"^{field}: "):
@@ -321,8 +324,8 @@ def test_settings_validation(kwargs, field):
 
 def test_settings_defaults():
     s = RenderSettings()
-    assert (s.samples, s.adaptive_threshold, s.denoise, s.device, s.threads, s.motion_blur) == (
-        64, 0.01, True, "auto", 0, 0.0)
+    assert (s.samples, s.adaptive_threshold, s.adaptive_min_samples, s.light_tree, s.denoise, s.device, s.threads,
+            s.motion_blur) == (256, 0.05, 16, "auto", True, "auto", 0, 0.0)
     assert RenderSettings(device="OPTIX").device == "optix"
 
 
@@ -353,3 +356,21 @@ def test_unavailable_gpu_is_a_config_error():
 def test_importing_does_not_import_bpy():
     code = "import sys, kubric_gen, kubric_gen.render; assert 'bpy' not in sys.modules, 'bpy imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_light_tree_is_on_for_emitting_surfaces_or_many_lights_unless_asked():
+    from kubric_gen.render import blender
+
+    lit = _cube_scene()  # a Flat (emitting) cube
+    plain = Scene(resolution=(32, 32), num_frames=1)
+    plain.add(Cube(name="cube", material=Principled(color=(0.5, 0.5, 0.5))))
+    plain.add(SunLight(direction=(0, 0, -1)))
+    glowing = Scene(resolution=(32, 32), num_frames=1)
+    glowing.add(Cube(name="cube", material=Principled(emission_strength=2.0)))
+    assert blender._light_tree(lit, RenderSettings()) and blender._light_tree(glowing, RenderSettings())
+    assert not blender._light_tree(plain, RenderSettings())
+    for _ in range(9):
+        plain.add(SunLight(direction=(0, 0, -1)))
+    assert blender._light_tree(plain, RenderSettings())
+    assert not blender._light_tree(lit, RenderSettings(light_tree="off"))
+    assert blender._light_tree(Scene(resolution=(8, 8), num_frames=1), RenderSettings(light_tree="on"))

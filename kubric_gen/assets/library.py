@@ -63,7 +63,15 @@ def _obj_diffuse_map(obj: Path) -> str | None:
     return None
 
 
-_loaded: dict[str, AssetLibrary] = {}
+_used: dict[int, AssetLibrary] = {}  # libraries whose assets were used, since `used_libraries(reset=True)`
+
+
+def used_libraries(reset: bool = False) -> list[AssetLibrary]:
+    """The libraries whose assets were used (made, or their files asked for) in this
+    process since the last reset, e.g. while a world built a scene; `reset` starts anew."""
+    if reset:
+        _used.clear()
+    return list(_used.values())
 
 
 def _prepare_assets(source: str, ids: list[str]) -> None:
@@ -99,13 +107,7 @@ class AssetLibrary:
         source = os.fspath(source)
         library = cls._load(source)
         library.source = source
-        _loaded[source] = library
         return library
-
-    @staticmethod
-    def loaded() -> list[AssetLibrary]:
-        """The libraries `load` has returned in this process, latest per source."""
-        return list(_loaded.values())
 
     @classmethod
     def _load(cls, source: str) -> AssetLibrary:
@@ -266,6 +268,7 @@ class AssetLibrary:
 
     # ------------------------------------------------------------ files
     def _require(self, asset_id: str) -> AssetEntry:
+        _used[id(self)] = self
         entry = self.entry(asset_id)
         if not entry.available:
             raise AssetError(f"library {self.name!r}: asset {asset_id!r} is not available: {entry.reason}")

@@ -345,21 +345,26 @@ def prepare_assets(world, config: dict, seed: int) -> None:
     """Prepare the caches of the asset libraries the world uses once, here, for all workers:
     build one scene (which loads the libraries), then make every asset's files in parallel.
     A scene that fails to build is left to the workers, which report it."""
-    from kubric_gen.assets.library import AssetLibrary
+    from kubric_gen.assets.library import used_libraries
+    from kubric_gen.errors import KubricGenError
     from kubric_gen.world import build_scene
 
+    used_libraries(reset=True)
     try:
         build_scene(world, seed, config)
     except Exception as e:  # noqa: BLE001 - the workers report it with the scene
         log.debug("trial build of seed %d failed: %s", seed, e)
-    for library in AssetLibrary.loaded():
-        missing = library.unprepared()
-        if missing:
-            start = time.perf_counter()
-            print(f"kubric-gen run: preparing {len(missing)} asset(s) of library {library.name} once for all workers",
-                  file=sys.stderr)
-            library.prepare()
-            log.info("prepared library %s in %.1f s", library.name, time.perf_counter() - start)
+    for library in used_libraries():
+        try:
+            missing = library.unprepared()
+            if missing:
+                start = time.perf_counter()
+                print(f"kubric-gen run: preparing {len(missing)} asset(s) of library {library.name} once for all "
+                      "workers", file=sys.stderr)
+                library.prepare()
+                log.info("prepared library %s in %.1f s", library.name, time.perf_counter() - start)
+        except KubricGenError as e:  # the scenes that need the asset report it
+            log.warning("could not prepare library %s: %s", library.name, e)
 
 
 def run_beam(runner: str, options, seeds: list[int], spec: RunSpec, verbose: bool = False) -> None:

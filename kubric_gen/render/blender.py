@@ -193,6 +193,8 @@ def _configure(bscene: bpy.types.Scene, scene: Scene, settings: RenderSettings, 
     c.use_adaptive_sampling = settings.adaptive_threshold > 0
     if settings.adaptive_threshold > 0:
         c.adaptive_threshold = settings.adaptive_threshold
+        c.adaptive_min_samples = settings.adaptive_min_samples
+    c.use_light_tree = _light_tree(scene, settings)
     c.use_denoising = settings.denoise
     c.denoiser = "OPENIMAGEDENOISE"
     c.denoising_use_gpu = gpu
@@ -201,6 +203,18 @@ def _configure(bscene: bpy.types.Scene, scene: Scene, settings: RenderSettings, 
     v = bscene.view_settings
     bscene.display_settings.display_device = "sRGB"
     v.view_transform, v.look, v.exposure, v.gamma = settings.view_transform, "None", 0.0, 1.0
+
+
+def _light_tree(scene: Scene, settings: RenderSettings) -> bool:
+    """Whether Cycles' light tree is on: it pays off for emitting surfaces (an HDRI dome,
+    glowing objects) or many lights; with a few lights it costs a quarter of the render time
+    (MOVi-A, benchmarks/render_quality.py)."""
+    if settings.light_tree != "auto":
+        return settings.light_tree == "on"
+    emitting = any(isinstance(o.material, Flat) or (isinstance(o.material, Principled)
+                                                   and o.material.emission_strength > 0)
+                   for o in scene.objects if getattr(o, "material", None) is not None)
+    return emitting or len(scene.lights) > 8
 
 
 def _new_mesh(key: str, obj) -> bpy.types.Mesh:
