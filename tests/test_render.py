@@ -369,8 +369,8 @@ def test_light_tree_is_on_for_emitting_surfaces_or_many_lights_unless_asked():
     glowing.add(Cube(name="cube", material=Principled(emission_strength=2.0)))
     assert blender._light_tree(lit, RenderSettings()) and blender._light_tree(glowing, RenderSettings())
     assert not blender._light_tree(plain, RenderSettings())
-    for _ in range(9):
-        plain.add(SunLight(direction=(0, 0, -1)))
+    for k in range(9):
+        plain.add(SunLight(name=f"sun{k}", direction=(0, 0, -1)))
     assert blender._light_tree(plain, RenderSettings())
     assert not blender._light_tree(lit, RenderSettings(light_tree="off"))
     assert blender._light_tree(Scene(resolution=(8, 8), num_frames=1), RenderSettings(light_tree="on"))
