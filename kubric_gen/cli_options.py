@@ -73,7 +73,7 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
                    help="samples before adaptive sampling may stop a pixel, 0 = Cycles' choice "
                         f"(default: {defaults.adaptive_min_samples})")
     g.add_argument("--light-tree", default=defaults.light_tree, choices=LIGHT_TREE,
-                   help="Cycles' light tree: auto = on for emitting surfaces or many lights (default: auto)")
+                   help="Cycles' light tree: auto = on for more than 8 lights and emitting objects (default: auto)")
     g.add_argument("--no-denoise", action="store_true", help="turn off OpenImageDenoise")
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "optix"],
                    help="render device; auto = the best GPU present, else CPU (default: auto)")

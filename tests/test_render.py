@@ -358,19 +358,14 @@ def test_importing_does_not_import_bpy():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_light_tree_is_on_for_emitting_surfaces_or_many_lights_unless_asked():
+def test_light_tree_is_on_for_more_than_8_emitters_unless_asked():
     from kubric_gen.render import blender
 
-    lit = _cube_scene()  # a Flat (emitting) cube
-    plain = Scene(resolution=(32, 32), num_frames=1)
-    plain.add(Cube(name="cube", material=Principled(color=(0.5, 0.5, 0.5))))
-    plain.add(SunLight(direction=(0, 0, -1)))
-    glowing = Scene(resolution=(32, 32), num_frames=1)
-    glowing.add(Cube(name="cube", material=Principled(emission_strength=2.0)))
-    assert blender._light_tree(lit, RenderSettings()) and blender._light_tree(glowing, RenderSettings())
-    assert not blender._light_tree(plain, RenderSettings())
-    for k in range(9):
-        plain.add(SunLight(name=f"sun{k}", direction=(0, 0, -1)))
-    assert blender._light_tree(plain, RenderSettings())
-    assert not blender._light_tree(lit, RenderSettings(light_tree="off"))
+    scene = _cube_scene()  # one Flat (emitting) cube
+    for k in range(7):
+        scene.add(SunLight(name=f"sun{k}", direction=(0, 0, -1)))
+    assert not blender._light_tree(scene, RenderSettings())  # 8 emitters: off
+    scene.add(Cube(name="glowing", position=(3, 0, 0), material=Principled(emission_strength=2.0)))
+    assert blender._light_tree(scene, RenderSettings())  # 9
+    assert not blender._light_tree(scene, RenderSettings(light_tree="off"))
     assert blender._light_tree(Scene(resolution=(8, 8), num_frames=1), RenderSettings(light_tree="on"))

@@ -206,15 +206,15 @@ def _configure(bscene: bpy.types.Scene, scene: Scene, settings: RenderSettings, 
 
 
 def _light_tree(scene: Scene, settings: RenderSettings) -> bool:
-    """Whether Cycles' light tree is on: it pays off for emitting surfaces (an HDRI dome,
-    glowing objects) or many lights; with a few lights it costs a quarter of the render time
-    (MOVi-A, benchmarks/render_quality.py)."""
+    """Whether Cycles' light tree is on: "auto" turns it on for more than 8 emitters (lights
+    and emitting objects). With a few it only costs: a quarter of the render time for MOVi-A's
+    4 lights and for MOVi-C's emitting HDRI dome, for 0.1-0.25 dB (benchmarks/README.md)."""
     if settings.light_tree != "auto":
         return settings.light_tree == "on"
-    emitting = any(isinstance(o.material, Flat) or (isinstance(o.material, Principled)
+    emitting = sum(isinstance(o.material, Flat) or (isinstance(o.material, Principled)
                                                    and o.material.emission_strength > 0)
                    for o in scene.objects if getattr(o, "material", None) is not None)
-    return emitting or len(scene.lights) > 8
+    return emitting + len(scene.lights) > 8
 
 
 def _new_mesh(key: str, obj) -> bpy.types.Mesh:

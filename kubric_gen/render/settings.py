@@ -31,8 +31,8 @@ class RenderSettings:
     adaptive_threshold: noise threshold of adaptive sampling; 0 disables it.
     adaptive_min_samples: samples every pixel gets before adaptive sampling may stop it
         (0: Cycles' own choice, which at small thresholds never stops below ~128 samples).
-    light_tree: Cycles' light tree: "auto" (on when the scene has emitting surfaces, e.g. an
-        HDRI dome, or more than 8 lights; off for a few lights, where it only costs), "on", "off".
+    light_tree: Cycles' light tree: "auto" (on for more than 8 emitters, lights and emitting
+        objects together; with a few it only costs), "on", "off".
     denoise: OpenImageDenoise on the final image.
     device: "auto" (OptiX, else CUDA, else CPU), "cpu", "cuda" or "optix"; asking for a
         GPU kind that is not present is an error.
