@@ -211,11 +211,18 @@ def write_segmentation(path: PathLike, seg: np.ndarray, num_instances: int | Non
     seg = np.asarray(seg)
     if seg.ndim != 2 or not np.issubdtype(seg.dtype, np.integer):
         raise ValueError(f"segmentation must be an integer (H, W) array (got {seg.dtype} {seg.shape})")
-    lo = int(seg.min()) if seg.size else 0
-    top = max(int(seg.max()) if seg.size else 0, int(num_instances or 0))
+    top = _segmentation_top(seg, num_instances)
+    _write_bytes(path, _encode_segmentation(seg, top))
+
+
+def _segmentation_top(seg: np.ndarray, num_instances: int | None) -> int:
+    """The largest id the segmentation's PNGs must hold (its own, or the instance count);
+    ValueError unless every id lies in 0..65535 (nothing wraps)."""
+    lo = int(seg.min(initial=0))
+    top = max(int(seg.max(initial=0)), int(num_instances or 0))
     if lo < 0 or top > MAX_16BIT:
         raise ValueError(f"segmentation ids must lie in 0..{MAX_16BIT} (got {lo}..{top})")
-    _write_bytes(path, _encode_segmentation(seg, top))
+    return top
 
 
 def _encode_segmentation(seg: np.ndarray, top: int) -> bytes:
@@ -347,9 +354,7 @@ def write_layers(directory: PathLike, gt: GroundTruth, float_layers: bool = Fals
     ranges = {"depth": _range(depth[np.isfinite(depth)])}
     for name in FLOW_LAYERS:
         ranges[name] = _range(layers[name])
-    top = max(int(layers["segmentation"].max(initial=0)), len(gt.instances))
-    if int(layers["segmentation"].min(initial=0)) < 0 or top > MAX_16BIT:
-        raise ValueError(f"segmentation ids must lie in 0..{MAX_16BIT}")
+    top = _segmentation_top(layers["segmentation"], len(gt.instances))
     names = {layer.name: layer for layer in fmt.LAYERS}
 
     def frame(t: int) -> None:

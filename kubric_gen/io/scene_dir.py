@@ -206,6 +206,12 @@ def write_preview(directory: Path, rgba: np.ndarray, frame_rate: int) -> Path:
     return path
 
 
+def _check_rgba(scene: Scene, rgba: np.ndarray) -> None:
+    if rgba.shape[:3] != (scene.num_frames, scene.resolution[1], scene.resolution[0]):
+        raise ValueError(f"rgba has shape {rgba.shape}, scene needs "
+                         f"({scene.num_frames}, {scene.resolution[1]}, {scene.resolution[0]}, 4)")
+
+
 class SceneWriter:
     """A scene directory assembled piece by piece in a temporary folder (see `scene_writer`):
     the ground-truth files may be written from another thread while the frames render."""
@@ -224,9 +230,7 @@ class SceneWriter:
                truth: GroundTruth | None = None, preview: bool = True,
                label_schema: LabelSchema | None = None) -> None:
         """The frames, metadata, preview and completion marker: the directory is complete."""
-        if rgba.shape[:3] != (scene.num_frames, scene.resolution[1], scene.resolution[0]):
-            raise ValueError(f"rgba has shape {rgba.shape}, scene needs "
-                             f"({scene.num_frames}, {scene.resolution[1]}, {scene.resolution[0]}, 4)")
+        _check_rgba(scene, rgba)
         start = time.perf_counter()
         tmp = self.directory
         write_frames(tmp, rgba, self.threads)
@@ -260,9 +264,7 @@ def write_scene(target: str | os.PathLike, scene: Scene, trajectory: Trajectory,
     """Write one complete scene directory atomically and return its path.
 
     `label_schema` (default: the generic one) is recorded in metadata.json for the readers."""
-    if rgba.shape[:3] != (scene.num_frames, scene.resolution[1], scene.resolution[0]):
-        raise ValueError(f"rgba has shape {rgba.shape}, scene needs "
-                         f"({scene.num_frames}, {scene.resolution[1]}, {scene.resolution[0]}, 4)")
+    _check_rgba(scene, rgba)  # before anything is written
     with scene_writer(target, overwrite=overwrite, threads=threads) as writer:
         if truth is not None:
             writer.write_truth(truth, float_layers)
