@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import emit
+
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "d6e4f42"  # the last commit before issue 12's ground-truth and writing changes
 
@@ -103,10 +105,7 @@ def main() -> None:
         best = min(r["total_s"] for r in results["current"]["runs"])
         results["speedup_total"] = round(results["baseline"]["runs"][0]["total_s"] / best, 2)
     results["target_total_s"] = 2.0
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
+    emit(results, args.output)
 
 
 if __name__ == "__main__":

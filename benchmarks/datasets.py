@@ -37,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import emit
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -185,10 +187,7 @@ def main(argv=None) -> int:
             "read_speedup_vs_kubric_gen_io": round(full_rate / (n / io_s), 2),
             "read_speedup_vs_decoding_scene_dirs": round(full_rate / (n / decode_s), 2),
         }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.output:
-        args.output.write_text(text + "\n")
+    emit(result, args.output)
     return 0
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from report import emit  # noqa: E402 - benchmarks/ is on the path of a script run from it
+
 from kubric_gen import gpus  # noqa: E402
 
 
@@ -73,10 +75,7 @@ def main() -> None:
                "cpu_smoke": args.cpu_smoke, "scenes": args.scenes, "resolution": args.resolution,
                "frames": args.frames, "samples": args.samples, "runs": runs,
                "best_seconds_per_scene": min(r["seconds_per_scene"] for r in runs), "target_seconds_per_scene": 1.0}
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
+    emit(results, args.output)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ meaningful even on a noisy machine. Target: ground truth under 5 % of rendering.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
+
+from report import emit
 
 from kubric_gen import physics
 from kubric_gen.render import RenderSettings, render
@@ -54,11 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     results = {"benchmark": "ground_truth", "cpus": os.cpu_count(),
                "runs": [measure(r, args.frames, args.samples, args.seed) for r in args.resolutions]}
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
+    emit(results, args.output)
 
 
 if __name__ == "__main__":

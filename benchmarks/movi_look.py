@@ -16,7 +16,6 @@ a git worktree) to measure "before" in the same way.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from report import emit
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "kubric_movi_a_128"
 PERCENTILES = (5, 50, 95)
@@ -96,10 +96,7 @@ def main() -> None:
         "ratio_to_kubric": ratios,
         "mean_and_median_within_15_percent": all(abs(ratios[k] - 1) <= TARGET for k in ("mean", "p50")),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
+    emit(result, args.output)
 
 
 if __name__ == "__main__":

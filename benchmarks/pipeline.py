@@ -42,6 +42,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import emit
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN_1X2 = ("run_1x2", "run_1x2_fresh")  # the run configurations with the in-process loop's threads
 
@@ -149,11 +151,7 @@ def main() -> None:
                              - n * (results[k]["scene_s_mean"] - results["in_process"]["scene_s_mean"])
                              for k in RUN_1X2},
     }
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+    emit(out, args.output)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from report import emit  # noqa: E402 - benchmarks/ is on the path of a script run from it
+
 from kubric_gen import physics  # noqa: E402
 from kubric_gen.render import RenderSettings, render  # noqa: E402
 from kubric_gen.world import build_scene, load_world, resolve_config  # noqa: E402
@@ -133,10 +135,7 @@ def main() -> None:
         "runs": runs,
         "seconds": round(time.perf_counter() - start, 1),
     }
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.output:
-        Path(args.output).write_text(text + "\n")
+    emit(results, args.output)
 
 
 if __name__ == "__main__":
