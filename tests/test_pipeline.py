@@ -29,8 +29,8 @@ NUM_SCENES = 6
 IGNORED = {"provenance.json"}  # timings (the _COMPLETE marker leaves them out of its hashes)
 
 
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kubric_gen.cli", "run", *args], cwd=ROOT,
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kubric_gen.cli", "run", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -491,10 +491,8 @@ def test_gpus_from_cuda_visible_devices_get_their_share_of_render_children(basel
     This machine has no GPU, so `--device auto` renders on the CPU and the dataset must equal
     the baseline; what the children saw in CUDA_VISIBLE_DEVICES is in their status records."""
     out = tmp_path / "pinned"
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="0,1")
-    proc = subprocess.run([sys.executable, "-m", "kubric_gen.cli", "run", ONE_CUBE, "--num-scenes", "4",
-                           "--output", str(out), "--workers-per-gpu", "1", *TINY], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = run_cli(ONE_CUBE, "--num-scenes", "4", "--output", str(out), "--workers-per-gpu", "1", *TINY,
+                   env=dict(os.environ, CUDA_VISIBLE_DEVICES="0,1"))
     assert proc.returncode == 0, proc.stderr
     assert "2 workers on 2 GPU(s) (0, 1)" in proc.stderr
     records = [json.loads(p.read_text()) for p in sorted((out / "_status").glob("scene_*.json"))]
