@@ -186,7 +186,7 @@ def test_image_renders_a_scene_into_a_mounted_folder(pm, image, tmp_path):
             assert f"{layer}_{frame:05d}.png" in names
         assert f"depth_{frame:05d}.tiff" in names
     assert {"metadata.json", "events.json", "data_ranges.json", "provenance.json", "scene.json", "tracks.npz",
-            "preview.gif"} <= names
+            "preview.mp4", "contact_sheet.png"} <= names
     assert scene_dir.stat().st_uid == 1000  # written by the image's non-root user
 
     rgba = np.asarray(Image.open(scene_dir / "rgba_00000.png"))

@@ -17,8 +17,8 @@ def test_scene_directory_layout(movi_a_scene):
                  "object_coordinates_{:05d}.png", "forward_flow_{:05d}.png", "backward_flow_{:05d}.png",
                  "occlusion_forward_{:05d}.png", "occlusion_backward_{:05d}.png"]
     expected = {p.format(t) for p in per_frame for t in range(3)} | {
-        "events.json", "metadata.json", "data_ranges.json", "preview.gif", "provenance.json", "scene.json",
-        "tracks.npz", "layers.npz", "_COMPLETE"}
+        "events.json", "metadata.json", "data_ranges.json", "preview.mp4", "contact_sheet.png", "provenance.json",
+        "scene.json", "tracks.npz", "layers.npz", "_COMPLETE"}
     assert names == expected
     rgba = io.read_rgba(movi_a_scene)
     assert rgba.shape == (3, 32, 32, 4) and rgba.dtype == np.uint8

@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 PACKAGES = ["kubric_gen", "kubric_gen.io", "kubric_gen.assets", "kubric_gen.truth", "kubric_gen.render",
-            "kubric_gen.datasets", "kubric_gen.pipeline"]
+            "kubric_gen.datasets", "kubric_gen.pipeline", "kubric_gen.visual"]
 
 
 @pytest.mark.parametrize("package", PACKAGES)

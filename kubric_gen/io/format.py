@@ -19,6 +19,10 @@ dataset builder does) see exactly MOVi's files.
 
 Scene directories written before the occlusion files were renamed
 (``forward_flow_occlusion_%05d.png``) are still read.
+
+Besides the layers, a scene directory may hold previews for people (`PREVIEWS`: the RGB
+frames as ``preview.mp4``, or ``preview.gif`` where ffmpeg is missing; `CONTACT_SHEET`);
+readers need neither, and Kubric's directories have none.
 """
 
 from __future__ import annotations
@@ -34,7 +38,10 @@ PROVENANCE = "provenance.json"
 SCENE = "scene.json"
 TRACKS = "tracks.npz"
 FLOAT_LAYERS_FILE = "layers.npz"
-PREVIEW = "preview.gif"
+PREVIEW = "preview.mp4"  # ours: the RGB frames as H.264 (bit-exact settings: the same frames, the same bytes)
+PREVIEW_GIF = "preview.gif"  # ours: instead of preview.mp4 where ffmpeg is missing or fails (and in older versions)
+PREVIEWS = (PREVIEW, PREVIEW_GIF)  # a scene directory holds at most one of them (Kubric's hold none)
+CONTACT_SHEET = "contact_sheet.png"  # ours: RGB / segmentation / depth / flow of a few frames in one image
 COMPLETE = "_COMPLETE"  # written last: every other file with its SHA-256, and the scene's content hash
 UNHASHED = (PROVENANCE,)  # listed in the marker without a hash: it records timings, which vary by run
 MOVI_FILES = (DATA_RANGES, METADATA, EVENTS)  # what MOVi's builder requires besides the frames

@@ -153,6 +153,12 @@ class SceneDir:
                              if n not in fmt.UNHASHED and n != fmt.COMPLETE and "." in n})
 
     @property
+    def preview(self) -> str | None:
+        """The name of the scene's preview animation (preview.mp4, or preview.gif where ffmpeg
+        was missing and in older directories), or None (Kubric's directories have none)."""
+        return next((name for name in fmt.PREVIEWS if name in self.files), None)
+
+    @property
     def num_frames(self) -> int:
         return int(self.metadata["metadata"]["num_frames"])
 
@@ -344,7 +350,8 @@ def list_scene_dirs(scenes_dir: str | os.PathLike) -> list[str]:
     if fmt.METADATA in names or any(fmt.layer_of_file(n) for n in names):  # a scene directory, maybe broken
         return [os.fspath(scenes_dir)]
     base = os.fspath(scenes_dir).rstrip("/")
-    names = sorted(n for n, e in zip(names, entries, strict=True) if e.get("type") == "directory")
+    names = sorted(n for n, e in zip(names, entries, strict=True)  # symbolic links to directories too
+                   if e.get("type") == "directory" or (e.get("islink") and fs.isdir(e["name"])))
     return [f"{base}/{n}" for n in names if not n.startswith((".", "_"))]
 
 

@@ -1,7 +1,8 @@
 """The scene directory: MOVi's layout, written atomically.
 
 Layout (see docs/scene_directory.md): rgba_%05d.png, metadata.json, events.json,
-provenance.json (ours), preview.gif (ours). The directory is assembled under a
+provenance.json (ours), preview.mp4 (ours; preview.gif without ffmpeg) and
+contact_sheet.png (ours). The directory is assembled under a
 temporary name beside the target and renamed into place at the end, so a crash
 never leaves a directory that looks complete.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -29,8 +31,10 @@ from kubric_gen.parallel import parallel_map
 from kubric_gen.scene import Scene, SceneObject
 from kubric_gen.trajectory import Trajectory
 from kubric_gen.truth.result import GroundTruth
+from kubric_gen.visual import sheet, video
 
 TMP_PREFIX = ".tmp-"
+log = logging.getLogger(__name__)
 
 
 def _rounded(value: Any) -> Any:
@@ -194,16 +198,22 @@ def write_frames(directory: Path, rgba: np.ndarray, threads: int = 0) -> None:
 
 
 def write_preview(directory: Path, rgba: np.ndarray, frame_rate: int) -> Path:
-    """An animated GIF of the RGB frames, looping: one adaptive 256-colour palette per frame
-    (Pillow's fast octree), no dithering."""
-    from PIL import Image
+    """The RGB frames as a looping preview at the scene's frame rate: preview.mp4 (H.264,
+    deterministic bytes), or preview.gif where ffmpeg is missing or fails (logged)."""
+    try:
+        return video.write_mp4(directory / fmt.PREVIEW, rgba, frame_rate)
+    except video.VideoError as e:
+        log.warning("%s: %s; writing %s instead", fmt.PREVIEW, e, fmt.PREVIEW_GIF)
+    return video.write_gif(directory / fmt.PREVIEW_GIF, rgba, frame_rate)
 
-    path = directory / "preview.gif"
-    frames = [Image.fromarray(np.ascontiguousarray(f[..., :3])).quantize(
-        256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE) for f in rgba]
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=round(1000.0 / frame_rate), loop=0,
-                   optimize=False)
-    return path
+
+def write_contact_sheet(directory: Path, rgba: np.ndarray, truth: GroundTruth | None = None) -> Path:
+    """contact_sheet.png: RGB / segmentation / depth / forward flow of 4 frames (only RGB
+    without ground truth), from the arrays in memory."""
+    if truth is None:
+        return sheet.write_contact_sheet(directory / fmt.CONTACT_SHEET, rgba)
+    return sheet.write_contact_sheet(directory / fmt.CONTACT_SHEET, rgba, truth.segmentation, truth.depth,
+                                     truth.forward_flow)
 
 
 def _check_rgba(scene: Scene, rgba: np.ndarray) -> None:
@@ -238,7 +248,10 @@ class SceneWriter:
         write_json(tmp / "events.json", events(scene, trajectory, truth))
         write_json(tmp / "scene.json", scene.to_dict())
         if preview:
+            preview_start = time.perf_counter()
             write_preview(tmp, rgba, scene.frame_rate)
+            write_contact_sheet(tmp, rgba, truth)
+            self.timings["preview"] = time.perf_counter() - preview_start  # part of "write"
         self.timings["write"] = time.perf_counter() - start  # the layers' files: "write_layers"
         if isinstance(provenance.get("timings"), dict):
             provenance["timings"].update(self.timings)
