@@ -55,7 +55,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
     print(f"wrote {path}/ ({answer['device']}; physics {t['physics']:.1f} s, "
           f"ground truth {t['ground_truth']:.1f} s, render {t['render']:.1f} s)")
     if not args.no_preview:
-        print(f"preview: {path / 'preview.gif'}")
+        from kubric_gen.io.reader import SceneDir
+
+        print(f"preview: {path / (SceneDir(path).preview or 'preview.mp4')}")
     return 0
 
 
@@ -151,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=non_negative_int("--seed"), required=True, help="scene seed (0 is a seed)")
     p.add_argument("--output", required=True, metavar="DIR", help="the scene directory to create")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
-    p.add_argument("--no-preview", action="store_true", help="skip preview.gif")
+    p.add_argument("--no-preview", action="store_true", help="skip preview.mp4 and contact_sheet.png")
     p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="stop the scene after this many seconds (exit status 1; default: no limit)")
     add_render_options(p)
@@ -185,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     from kubric_gen.cli_validate import add_commands as add_validate_commands
 
     add_validate_commands(sub, common)
+
+    from kubric_gen.cli_view import add_commands as add_view_commands
+
+    add_view_commands(sub, common)
     return parser
 
 

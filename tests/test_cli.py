@@ -68,6 +68,6 @@ def test_scene_prints_valid_json_with_overrides():
 
 def test_help_for_every_command():
     for args in (["--help"], ["render", "--help"], ["worlds", "--help"], ["scene", "--help"], ["run", "--help"],
-                 ["build-dataset", "--help"], ["assets", "--help"]):
+                 ["build-dataset", "--help"], ["assets", "--help"], ["view", "--help"]):
         result = kubric_gen(*args)
         assert result.returncode == 0 and "usage:" in result.stdout

@@ -1,0 +1,312 @@
+"""`kubric-gen view PATH`: a static HTML viewer (opens from disk, no server) of what was made.
+
+PATH is one scene directory (ours or Kubric's), a folder of them (a gallery page linking to
+one page per scene), or a prepared TFDS dataset (a few examples per split). Scene
+directories are read with `kubric_gen.io.SceneDir`, datasets with TFDS (lazily); the pages
+are written by `kubric_gen.visual.html`. Bad input is one line ``kubric-gen: error: ...``
+with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kubric_gen.cli_options import positive_int
+from kubric_gen.errors import ConfigError
+
+# class-label features named as metadata.json names the labels (MOVi-A: shape, material; size_label, color_label)
+_LABEL_KEYS = {"shape_label": "shape", "material_label": "material", "category_label": "category"}
+
+
+def _log(message: str) -> None:
+    print(f"kubric-gen view: {message}", file=sys.stderr, flush=True)
+
+
+def _camera(camera: dict, width: int, height: int) -> dict:
+    """The camera dict with OpenCV pixel intrinsics (derived from focal length and sensor width
+    where the directory has none, as in Kubric's)."""
+    from kubric_gen import geometry
+
+    camera = dict(camera)
+    if "intrinsics" not in camera and "focal_length" in camera and "sensor_width" in camera:
+        try:
+            camera["intrinsics"] = geometry.intrinsics(float(camera["focal_length"]), float(camera["sensor_width"]),
+                                                       (width, height))
+            camera["intrinsics_derived"] = True
+        except (TypeError, ValueError):
+            pass
+    return camera
+
+
+def scene_from_dir(path: str | os.PathLike, max_frames: int | None = None):
+    """A `ViewScene` of one scene directory (ours or Kubric's): the layers it has, tracks,
+    camera and instances. SceneDirError when it has no readable frames or metadata."""
+    from kubric_gen.io.reader import SceneDir, SceneDirError
+    from kubric_gen.visual.html import ViewScene
+
+    sd = SceneDir(path)
+    meta = sd.metadata
+    rgb = sd.stored("rgba")[..., :3]
+    t = len(rgb) if max_frames is None else min(len(rgb), max_frames)
+
+    def optional(layer: str) -> np.ndarray | None:
+        if not sd.has(layer):
+            return None
+        try:
+            return sd.layer(layer)[:t]
+        except SceneDirError as e:
+            _log(f"{sd.name}: {layer} not shown ({e})")
+            return None
+
+    tracks = sd.tracks()
+    width, height = sd.resolution
+    depth_range = None
+    if "depth" in sd.data_ranges:
+        try:
+            depth_range = sd.range("depth")
+        except SceneDirError:
+            depth_range = None
+    m = meta["metadata"]
+    info = {"source": sd.path, "world": sd.world or "?", "seed": m.get("seed"), "resolution": f"{width}x{height}",
+            "frames": f"{t} of {sd.num_frames}" if t < sd.num_frames else t, "frame rate": m.get("frame_rate"),
+            "instances": len(meta["instances"]), "preview": sd.preview or "none",
+            "complete": "yes (_COMPLETE)" if sd.marker else "no _COMPLETE marker (e.g. Kubric's)"}
+    return ViewScene(
+        name=sd.name, rgb=rgb[:t], segmentation=optional("segmentation"), depth=optional("depth"),
+        forward_flow=optional("forward_flow"),
+        target_points=None if tracks is None else tracks.target_points[:, :t],
+        occluded=None if tracks is None else tracks.occluded[:, :t],
+        camera=_camera(meta["camera"], width, height), instances=list(meta["instances"]), info=info,
+        frame_rate=float(m.get("frame_rate") or 12), depth_range=(depth_range if depth_range and depth_range[1] > 0
+                                                                 else None))
+
+
+def _plain(value: Any) -> Any:
+    """numpy / ragged TFDS values as numpy arrays or lists."""
+    if hasattr(value, "to_list"):
+        return value.to_list()
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        return value.numpy()
+    return value
+
+
+def scene_from_example(example: dict, name: str, class_names: dict[str, list[str]], max_frames: int | None = None,
+                       source: str = ""):
+    """A `ViewScene` of one example of a prepared dataset (MOVi's features), its quantised
+    layers decoded with `kubric_gen.datasets.loading`."""
+    from kubric_gen.datasets.loading import decode_depth, decode_flow
+    from kubric_gen.visual.html import ViewScene
+
+    video = np.asarray(example["video"])
+    t = len(video) if max_frames is None else min(len(video), max_frames)
+    seg = np.asarray(example["segmentations"])[..., 0] if "segmentations" in example else None
+    depth = np.asarray(decode_depth(example))[..., 0] if "depth" in example else None
+    flow = np.asarray(decode_flow(example, "forward")) if "forward_flow" in example else None
+    height, width = video.shape[1:3]
+    instances_in = example.get("instances", {})
+    n = int(np.asarray(example["metadata"].get("num_instances", 0)))
+    instances: list[dict] = [{} for _ in range(n)]
+    for key, values in instances_in.items():
+        values = _plain(values)
+        for k in range(min(n, len(values))):
+            v = values[k]
+            if key in class_names and np.ndim(v) == 0:  # shape_label 2 -> shape "sphere", as in metadata.json
+                label = class_names[key][int(v)] if 0 <= int(v) < len(class_names[key]) else int(v)
+                instances[k][_LABEL_KEYS.get(key, key)] = label
+            else:
+                instances[k][key] = np.asarray(v).tolist() if not isinstance(v, list) else v
+    camera = {key: np.asarray(_plain(v)) for key, v in example.get("camera", {}).items()}
+    tracks = example.get("tracks")
+    meta = example["metadata"]
+    depth_range = tuple(float(v) for v in np.asarray(meta["depth_range"])) if "depth_range" in meta else None
+    info = {"source": source, "example": name, "resolution": f"{width}x{height}", "frames": t, "instances": n}
+    return ViewScene(
+        name=name, rgb=video[:t], segmentation=None if seg is None else seg[:t],
+        depth=None if depth is None else depth[:t], forward_flow=None if flow is None else flow[:t],
+        target_points=None if tracks is None else np.asarray(tracks["target_points"])[:, :t],
+        occluded=None if tracks is None else np.asarray(tracks["occluded"])[:, :t],
+        camera=_camera(camera, width, height), instances=instances, info=info,
+        depth_range=depth_range if depth_range and depth_range[1] > depth_range[0] else None)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".") or "scene"
+
+
+def _thumbnail(scene, path: Path) -> None:
+    from kubric_gen.visual.sheet import write_contact_sheet
+
+    write_contact_sheet(path, scene.rgb, scene.segmentation, scene.depth, scene.forward_flow,
+                        depth_range=scene.depth_range)
+
+
+def _view_scene_dirs(paths: list[str], out: Path, max_frames: int | None, gallery: bool, title: str) -> Path:
+    from kubric_gen.io.reader import SceneDirError
+    from kubric_gen.visual.html import GalleryEntry, prepare_folder, write_gallery, write_scene_page
+
+    if not gallery:
+        try:
+            scene = scene_from_dir(paths[0], max_frames)
+        except SceneDirError as e:
+            raise ConfigError(f"PATH: {paths[0]} is not a readable scene directory ({e})") from None
+        return write_scene_page(out, scene)
+    prepare_folder(out)
+    entries, problems = [], []
+    for i, path in enumerate(paths):
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        _log(f"[{i + 1}/{len(paths)}] {name}")
+        try:
+            scene = scene_from_dir(path, max_frames)
+        except SceneDirError as e:
+            _log(f"{name}: not shown ({e})")
+            problems.append(f"{name}: {e}")
+            continue
+        folder = _safe(name)
+        write_scene_page(out / folder, scene, back="../index.html")
+        _thumbnail(scene, out / folder / "contact_sheet.png")
+        caption = f"{scene.info.get('world')} · seed {scene.info.get('seed')} · {scene.num_frames} frames · " \
+                  f"{len(scene.instances)} instances"
+        entries.append(GalleryEntry(name, f"{folder}/index.html", f"{folder}/contact_sheet.png", caption))
+    if not entries:
+        raise ConfigError(f"PATH: no readable scene directory in {title} ({'; '.join(problems[:3])})")
+    return write_gallery(out, entries, title, problems)
+
+
+def _dataset_examples(version_dir: str, per_split: int) -> tuple[Any, dict[str, list[dict]]]:
+    """(builder, {split: [numpy examples]}): the first `per_split` examples of every split."""
+    import logging
+
+    import tensorflow_datasets as tfds
+
+    logging.getLogger("absl").setLevel(logging.ERROR)  # TFDS's deprecation notices are not the user's concern
+    try:
+        builder = tfds.builder_from_directory(version_dir)
+    except Exception as e:  # a broken dataset_info.json / features.json: any TFDS error
+        raise ConfigError(f"PATH: TFDS cannot read {version_dir} ({type(e).__name__}: {e})") from None
+    out: dict[str, list[dict]] = {}
+    for split in builder.info.splits:
+        examples: list[dict] = []
+        if "array_record" in str(getattr(builder.info, "file_format", "")).lower():
+            source = builder.as_data_source(split=split)
+            examples = [source[i] for i in range(min(per_split, len(source)))]
+        else:
+            ds = builder.as_dataset(split=split, shuffle_files=False).take(per_split)
+            examples = list(tfds.as_numpy(ds))
+        out[split] = examples
+    return builder, out
+
+
+def _class_names(builder: Any) -> dict[str, list[str]]:
+    try:
+        features = builder.info.features["instances"].feature
+    except (KeyError, AttributeError, TypeError):
+        return {}
+    out = {}
+    for key in getattr(features, "keys", lambda: [])():
+        names = getattr(features[key], "names", None)
+        if names:
+            out[key] = list(names)
+    return out
+
+
+def _view_dataset(versions: list[str], out: Path, max_frames: int | None, per_split: int) -> Path:
+    from kubric_gen.visual.html import GalleryEntry, prepare_folder, write_gallery, write_scene_page
+
+    prepare_folder(out)
+    entries = []
+    for version in versions:
+        parts = version.rstrip("/").split("/")
+        label = "/".join(parts[-3:])
+        _log(f"reading {label} ({per_split} examples per split)")
+        builder, splits = _dataset_examples(version, per_split)
+        names = _class_names(builder)
+        for split, examples in splits.items():
+            for i, ex in enumerate(examples):
+                video_name = ex["metadata"].get("video_name", f"{i}")
+                video_name = video_name.decode() if isinstance(video_name, bytes) else str(video_name)
+                folder = _safe(f"{'_'.join(parts[-3:])}_{split}_{i}")
+                _log(f"{label} {split}[{i}] {video_name}")
+                scene = scene_from_example(ex, f"{split}[{i}] {video_name}", names, max_frames, source=version)
+                write_scene_page(out / folder, scene, back="../index.html")
+                _thumbnail(scene, out / folder / "contact_sheet.png")
+                entries.append(GalleryEntry(f"{split}[{i}] {video_name}", f"{folder}/index.html",
+                                            f"{folder}/contact_sheet.png",
+                                            f"{scene.num_frames} frames · {len(scene.instances)} instances",
+                                            section=f"{label} · {split}"))
+    if not entries:
+        raise ConfigError(f"PATH: the dataset {versions[0]} holds no examples")
+    return write_gallery(out, entries, f"dataset {', '.join(v.rstrip('/').rsplit('/', 3)[-3] for v in versions)}")
+
+
+def _check_output(output: Path, source: Path) -> Path:
+    """The output folder: creatable, not a file, not inside the input, and either new, empty,
+    or a folder the viewer wrote before (which is replaced)."""
+    from kubric_gen import preflight
+    from kubric_gen.visual.html import MARKER
+
+    target = preflight.check_writable_target(output, "--output", overwrite=True)
+    resolved, src = target.resolve(), source.resolve()
+    if resolved == src or src in resolved.parents:
+        raise ConfigError(f"--output: {output} is inside the input {source}; choose a folder outside it")
+    if resolved in src.parents:
+        raise ConfigError(f"--output: {output} holds the input {source}; choose another folder")
+    if target.exists() and any(target.iterdir()) and not (target / MARKER).exists():
+        raise ConfigError(f"--output: {output} exists and is not a folder written by kubric-gen view "
+                          "(choose a new or empty folder)")
+    return target
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from kubric_gen.datasets.validate import find_dataset_versions
+    from kubric_gen.io.reader import SceneDir, SceneDirError, list_scene_dirs
+
+    path = Path(os.path.expanduser(args.path))
+    if not path.exists():
+        raise ConfigError(f"PATH: {args.path} does not exist")
+    if not path.is_dir():
+        raise ConfigError(f"PATH: {args.path} is not a directory (a scene directory, a folder of them or a dataset)")
+    output = Path(args.output) if args.output else Path.cwd() / f"view_{_safe(path.resolve().name)}"
+    out = _check_output(output, path)
+    versions = find_dataset_versions(str(path))
+    if versions:
+        index = _view_dataset(versions, out, args.frames, args.examples)
+    else:
+        try:
+            paths = list_scene_dirs(str(path))
+        except SceneDirError as e:
+            raise ConfigError(f"PATH: {e}") from None
+        single = len(paths) == 1 and Path(paths[0]) == path
+        if not single:
+            paths = [p for p in paths if "metadata.json" in SceneDir(p).files]
+        if not paths:
+            raise ConfigError(f"PATH: {args.path} holds no scene directory and no prepared dataset")
+        index = _view_scene_dirs(paths, out, args.frames, gallery=not single, title=path.resolve().name)
+    print(f"wrote {index} (open it in a browser: file://{index.resolve()})")
+    return 0
+
+
+def add_commands(subparsers, common_parent: argparse.ArgumentParser) -> None:
+    """Add `view` to the `kubric-gen` subcommands."""
+    p = subparsers.add_parser(
+        "view", parents=[common_parent],
+        help="write a static HTML viewer of a scene directory, a folder of them, or a prepared dataset",
+        description="Write a folder of static HTML (open its index.html from disk; no server, no network) showing "
+                    "a scene directory (ours or Kubric's), a folder of them (a gallery of contact sheets linking to "
+                    "one page per scene), or a prepared TFDS dataset (a few examples per split): frames with a "
+                    "scrubber, segmentation overlay, depth and flow colours, flow arrows, 2D boxes, point tracks, "
+                    "camera and instances. See docs/viewer.md.")
+    p.add_argument("path", metavar="PATH", help="scene directory, folder of scene directories, or dataset directory")
+    p.add_argument("--output", metavar="DIR", default=None,
+                   help="the folder to write (default: ./view_<name>; a folder written by view before is replaced)")
+    p.add_argument("--frames", type=positive_int("--frames"), default=None, metavar="N",
+                   help="show only the first N frames")
+    p.add_argument("--examples", type=positive_int("--examples"), default=3, metavar="N",
+                   help="datasets: examples shown per split (default: 3)")
+    p.set_defaults(func=_cmd_view)
+
