@@ -189,17 +189,9 @@ def _dataset_examples(version_dir: str, per_split: int) -> tuple[Any, dict[str, 
         builder = tfds.builder_from_directory(version_dir)
     except Exception as e:  # a broken dataset_info.json / features.json: any TFDS error
         raise ConfigError(f"PATH: TFDS cannot read {version_dir} ({type(e).__name__}: {e})") from None
-    out: dict[str, list[dict]] = {}
-    for split in builder.info.splits:
-        examples: list[dict] = []
-        if "array_record" in str(getattr(builder.info, "file_format", "")).lower():
-            source = builder.as_data_source(split=split)
-            examples = [source[i] for i in range(min(per_split, len(source)))]
-        else:
-            ds = builder.as_dataset(split=split, shuffle_files=False).take(per_split)
-            examples = list(tfds.as_numpy(ds))
-        out[split] = examples
-    return builder, out
+    from kubric_gen.datasets.loading import numpy_examples
+
+    return builder, {split: list(numpy_examples(builder, split, per_split)) for split in builder.info.splits}
 
 
 def _class_names(builder: Any) -> dict[str, list[str]]:

@@ -20,6 +20,7 @@ from kubric_gen.datasets.config import (
     DatasetError,
     Resolution,
     assign_splits,
+    check_file_format,
     check_name,
     downscale_factor,
     parse_splits,
@@ -47,6 +48,7 @@ class BuildResult:
     reused: bool = False
     used_beam: bool = False
     seconds: float = 0.0
+    file_format: str = "tfrecord"
 
     @property
     def num_examples(self) -> int:
@@ -55,7 +57,7 @@ class BuildResult:
     def summary(self) -> str:
         counts = ", ".join(f"{s} {n}" for s, n in self.splits.items())
         verb = "reused" if self.reused else "wrote"
-        line = f"{verb} {self.name}/{self.config}:{self.version} in {self.path} ({counts})"
+        line = f"{verb} {self.name}/{self.config}:{self.version} ({self.file_format}) in {self.path} ({counts})"
         if self.skipped:
             line += f"; skipped {len(self.skipped)} scene directories (see the warnings)"
         return line
@@ -162,7 +164,7 @@ def _quiet_tfds_deprecations() -> Iterator[None]:
 def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.PathLike,
                   config: str | None = None, beam_options: Sequence[str] | None = None,
                   splits: str | Mapping[str, float] | Sequence[str] | None = None,
-                  overwrite: bool = False) -> BuildResult:
+                  overwrite: bool = False, file_format: str = "tfrecord") -> BuildResult:
     """Package the scene directories under `scenes_dir` as the TFDS dataset `name` in `data_dir`.
 
     config: "WxH" (default: the scenes' own resolution; otherwise it must divide it by an
@@ -170,12 +172,15 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     None, or no apache_beam installed, generates in this process. splits: fractions by
     name (default train 0.9, validation 0.1; e.g. "train=0.8,validation=0.1,test=0.1").
     Incomplete or invalid scene directories are skipped with a warning and listed in the
-    result. A dataset already prepared from the same scenes is reused; one prepared from
-    other scenes is an error unless `overwrite`.
+    result. A dataset already prepared from the same scenes (and file format) is reused; one
+    prepared from other scenes is an error unless `overwrite`. file_format: "tfrecord"
+    (MOVi's, read with tfds.load) or "array_record" (also random access with
+    tfds.data_source and `kubric_gen.datasets.torch`).
     """
     start = time.perf_counter()
     scenes_dir, data_dir = os.path.expanduser(os.fspath(scenes_dir)), os.path.expanduser(os.fspath(data_dir))
     check_name(name)
+    check_file_format(file_format)
     fractions = parse_splits(splits)
     options = _beam_pipeline_options(beam_options)  # bad runners and options fail before any work
     scenes, skipped = find_scenes(os.fspath(scenes_dir))
@@ -211,11 +216,13 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
                        configs=tuple(dict.fromkeys([source, target])), split_paths=split_paths,
                        card=_card_facts(first), use_beam=options is not None, fingerprint=fingerprint)
     cls = make_builder_class(spec)
-    builder = cls(config=target.name, data_dir=os.fspath(data_dir))
+    def make_builder():
+        return cls(config=target.name, data_dir=os.fspath(data_dir), file_format=file_format)
+
+    builder = cls(config=target.name, data_dir=os.fspath(data_dir))  # its path; it may hold another format
     out = epath.Path(builder.data_dir)
     with _build_lock(out.parent):
-        prepared = _prepare(lambda: cls(config=target.name, data_dir=os.fspath(data_dir)), out, fingerprint, options,
-                            overwrite)
+        prepared = _prepare(make_builder, out, fingerprint, options, overwrite, file_format)
         reused = prepared is None
         if prepared is not None:
             builder = prepared
@@ -225,13 +232,22 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
                        path=str(out), splits={s: int(builder.info.splits[s].num_examples) for s in split_paths
                                               if s in builder.info.splits},
                        skipped=skipped, reused=reused, used_beam=options is not None,
-                       seconds=time.perf_counter() - start)
+                       seconds=time.perf_counter() - start, file_format=file_format)
 
 
-def _prepare(make_builder, out, fingerprint: dict, options, overwrite: bool):
+def _prepared_file_format(out) -> str | None:
+    """The file format of a prepared config (dataset_info.json), None when unreadable."""
+    try:
+        return json.loads((out / "dataset_info.json").read_text()).get("fileFormat", "tfrecord")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _prepare(make_builder, out, fingerprint: dict, options, overwrite: bool, file_format: str):
     """Prepare the dataset config and return its builder, or None when it is already
-    prepared from the same scenes with the same content (reused). Scenes re-rendered since
-    (same names, other content) are rebuilt; other scenes need `overwrite`."""
+    prepared from the same scenes with the same content and file format (reused). Scenes
+    re-rendered since (same names, other content), or another file format, are rebuilt;
+    other scenes need `overwrite`."""
     import tensorflow_datasets as tfds
 
     if (out / "dataset_info.json").exists():
@@ -239,13 +255,16 @@ def _prepare(make_builder, out, fingerprint: dict, options, overwrite: bool):
             previous = json.loads((out / "metadata.json").read_text())["kubric_gen"]["scenes"]
         except (OSError, ValueError, KeyError, TypeError):
             previous = None
-        if previous == fingerprint:
+        same_format = _prepared_file_format(out) == file_format
+        if previous == fingerprint and same_format:
             return None
         same_names = isinstance(previous, dict) and {s: sorted(v) for s, v in previous.items()} == \
             {s: sorted(v) for s, v in fingerprint.items()}
         if not (overwrite or same_names):
             raise DatasetError(f"--data-dir: {out} exists with other scenes (pass --overwrite to rebuild it)")
-        if same_names:
+        if same_names and not same_format:
+            log.warning("%s was built as %s: rebuilding it as %s", out, _prepared_file_format(out), file_format)
+        elif same_names:
             changed = sum(previous[s][n] != h for s, v in fingerprint.items() for n, h in v.items())
             log.warning("%d scene(s) changed since %s was built: rebuilding it", changed, out)
         out.rmtree()

@@ -37,12 +37,24 @@ def _cmd_build_dataset(args: argparse.Namespace) -> int:
 
     result = build_dataset(args.scenes_dir, args.name, args.data_dir, config=args.config,
                            beam_options=beam_options_from_args(args), splits=args.splits,
-                           overwrite=args.overwrite)
+                           overwrite=args.overwrite, file_format=args.file_format)
     print(result.summary())
     for path, reason in result.skipped:
         print(f"  skipped {path}: {reason}")
     print(f"load it with: tfds.load({args.name!r}, data_dir={str(args.data_dir)!r}, split='train')")
+    if args.file_format == "array_record":
+        print(f"random access: tfds.data_source({args.name!r}, data_dir={str(args.data_dir)!r}, split='train'); "
+              f"PyTorch: kubric_gen.datasets.torch.TFDSDataset({args.name!r}, data_dir={str(args.data_dir)!r})")
     return 0
+
+
+def add_file_format_option(parser: argparse.ArgumentParser) -> None:
+    """`--file-format` of build-dataset and run --tfds."""
+    from kubric_gen.datasets.config import FILE_FORMATS
+
+    parser.add_argument("--file-format", choices=FILE_FORMATS, default="tfrecord",
+                        help="tfrecord (default; MOVi's, read with tfds.load) or array_record (also random access: "
+                             "tfds.data_source, kubric_gen.datasets.torch)")
 
 
 def add_commands(subparsers, common_parent: argparse.ArgumentParser) -> None:
@@ -65,6 +77,7 @@ def add_commands(subparsers, common_parent: argparse.ArgumentParser) -> None:
                         "(default: train=0.9,validation=0.1)")
     p.add_argument("--overwrite", action="store_true",
                    help="rebuild the config if it was prepared from other scenes")
+    add_file_format_option(p)
     g = p.add_argument_group("Apache Beam")
     g.add_argument("--runner", metavar="RUNNER",
                    help="Beam runner (default: DirectRunner when apache_beam is installed, else no Beam)")

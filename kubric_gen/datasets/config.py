@@ -133,3 +133,12 @@ def assign_splits(names: Sequence[str], splits: Mapping[str, float]) -> dict[str
                     out[s].remove(nearest)
             out[split].append(nearest)
     return {s: sorted(v) for s, v in out.items()}
+
+
+FILE_FORMATS = ("tfrecord", "array_record")  # TFRecord: MOVi's, for tf.data; ArrayRecord: random access too
+
+
+def check_file_format(file_format: str) -> None:
+    """Raise DatasetError unless `file_format` is one we build (checked before any work)."""
+    if file_format not in FILE_FORMATS:
+        raise DatasetError(f"--file-format: {file_format!r} is not one of {', '.join(FILE_FORMATS)}")

@@ -10,6 +10,7 @@ These helpers only add the path look-up and the MOVi decoding formulas.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from kubric_gen.datasets.config import DatasetError
@@ -89,3 +90,39 @@ def decode_flow(example: dict, direction: str = "forward") -> Any:
     if direction not in ("forward", "backward"):
         raise ValueError(f"direction must be 'forward' or 'backward' (got {direction!r})")
     return _dequantize(example[f"{direction}_flow"], example["metadata"][f"{direction}_flow_range"])
+
+
+def file_format(builder: Any) -> str:
+    """"tfrecord" or "array_record": how a prepared dataset's records are stored."""
+    value = builder.info.file_format
+    return str(getattr(value, "value", value) or "tfrecord")
+
+
+def _stacked(tree: Any) -> Any:
+    """Lists of equal-shaped arrays (how data sources give sequences) as one array, like tfds.as_numpy."""
+    import numpy as np
+
+    if isinstance(tree, dict):
+        return {k: _stacked(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        items = [_stacked(v) for v in tree]
+        shapes = {np.shape(v) for v in items}
+        if len(shapes) == 1 and not any(isinstance(v, (dict, list, bytes, str)) for v in items):
+            return np.stack(items) if items else np.zeros((0,), np.float32)
+        return items
+    return tree
+
+
+def numpy_examples(builder: Any, split: str, limit: int | None = None) -> Iterator[dict]:
+    """The examples of a split as numpy, in stored order, whatever the file format: TFRecord
+    through tf.data (`tfds.as_numpy`), ArrayRecord through `tfds.data_source` (which
+    `as_dataset` cannot read)."""
+    import tensorflow_datasets as tfds
+
+    if file_format(builder) == "array_record":
+        source = builder.as_data_source(split=split)
+        for i in range(len(source) if limit is None else min(limit, len(source))):
+            yield _stacked(source[i])
+        return
+    ds = builder.as_dataset(split=split, shuffle_files=False)
+    yield from tfds.as_numpy(ds if limit is None else ds.take(limit))

@@ -102,6 +102,8 @@ def check_dataset(version_dir: str | os.PathLike) -> tuple[list[Problem], int]:
     """(problems, number of examples read) of one prepared dataset version directory."""
     import tensorflow_datasets as tfds
 
+    from kubric_gen.datasets.loading import numpy_examples
+
     try:
         builder = tfds.builder_from_directory(os.fspath(version_dir))
     except Exception as e:  # a broken dataset_info.json / features.json: any TFDS error
@@ -114,7 +116,7 @@ def check_dataset(version_dir: str | os.PathLike) -> tuple[list[Problem], int]:
     for split, split_info in info.splits.items():
         count = 0
         try:
-            for i, ex in enumerate(tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False))):
+            for i, ex in enumerate(numpy_examples(builder, split)):
                 name = ex["metadata"]["video_name"]
                 name = name.decode() if isinstance(name, bytes) else str(name)
                 problems += _check_example(ex, f"{split}[{i}] {name}", width, height, t_len)

@@ -67,12 +67,15 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: 8; a failed scene always gets a fresh one)")
     g.add_argument("--log-interval", type=positive_float, default=30.0, metavar="SECONDS",
                    help="seconds between progress lines when stderr is not a terminal (default: 30)")
-    p.add_argument("--no-preview", action="store_true", help="skip preview.gif")
+    p.add_argument("--no-preview", action="store_true", help="skip preview.mp4 and contact_sheet.png")
     g = p.add_argument_group("dataset")
     g.add_argument("--tfds", metavar="NAME", default=None,
                    help="after rendering, package OUTPUT as the TFDS dataset NAME (needs the 'tfds' extra)")
     g.add_argument("--tfds-data-dir", metavar="DIR", default=None,
                    help="TFDS data directory for --tfds (default: OUTPUT/_tfds)")
+    from kubric_gen.datasets.cli import add_file_format_option
+
+    add_file_format_option(g)
     add_render_options(p)
     add_truth_options(p)
     for action in p._actions:
@@ -98,6 +101,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         from kubric_gen.datasets.config import check_name
 
         check_name(args.tfds)
+    elif args.file_format != "tfrecord":
+        from kubric_gen.errors import ConfigError
+
+        raise ConfigError(f"--file-format {args.file_format}: only used with --tfds NAME")
 
     status = run(args, list(getattr(args, "beam_args", []) or []))
     if status != 0 or not args.tfds:
@@ -105,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from kubric_gen.datasets import build_dataset
 
     data_dir = args.tfds_data_dir or f"{args.output.rstrip('/')}/_tfds"
-    result = build_dataset(args.output, args.tfds, data_dir, overwrite=True)
+    result = build_dataset(args.output, args.tfds, data_dir, overwrite=True, file_format=args.file_format)
     counts = ", ".join(f"{split} {n}" for split, n in sorted(result.splits.items()))
     print(f"dataset {args.tfds} ({counts}) in {data_dir}: tfds.load({args.tfds!r}, data_dir={str(data_dir)!r})")
     return 0
