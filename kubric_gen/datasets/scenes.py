@@ -192,16 +192,17 @@ def _tracks(sd: SceneDir, t_len: int, f: int) -> dict:
 
 
 def read_example(path: str | os.PathLike, target: Resolution | None = None, schema: LabelSchema | None = None,
-                 num_frames: int | None = None) -> tuple[str, dict]:
+                 num_frames: int | None = None, check: bool = True) -> tuple[str, dict]:
     """Check one scene directory (the checks of `kubric-gen validate`) and decode it into
-    (key, example) at resolution `target` (default: its own).
+    (key, example) at resolution `target` (default: its own). `check=False` skips the content
+    checks (for readers of directories already validated, e.g. in a training loop).
 
     `schema` / `num_frames`, when given, must match the scene's (a dataset has one label
     schema and one video length). Raises SceneDirError for anything incomplete, invalid or
     unreadable.
     """
     try:
-        return _read_example(path, target, schema, num_frames)
+        return _read_example(path, target, schema, num_frames, check)
     except SceneDirError:
         raise
     except KubricGenError as e:
@@ -211,7 +212,7 @@ def read_example(path: str | os.PathLike, target: Resolution | None = None, sche
 
 
 def _read_example(path: str | os.PathLike, target: Resolution | None, schema: LabelSchema | None,
-                  num_frames: int | None) -> tuple[str, dict]:
+                  num_frames: int | None, check: bool) -> tuple[str, dict]:
     info, sd = inspect_scene(path)
     if schema is not None and info.label_schema.fingerprint() != schema.fingerprint():
         raise SceneDirError(f"label schema {info.label_schema.name!r} ({info.label_schema.fingerprint()}) differs "
@@ -219,7 +220,7 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
     schema = info.label_schema
     if num_frames is not None and info.num_frames != num_frames:
         raise SceneDirError(f"{info.num_frames} frames, the dataset has {num_frames}")
-    errors = errors_of(sd)
+    errors = errors_of(sd) if check else []
     if errors:
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         raise SceneDirError(f"{errors[0].file}: {errors[0].message}{more}; see `kubric-gen validate {sd.path}`")
