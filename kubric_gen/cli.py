@@ -58,6 +58,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
         from kubric_gen.io.reader import SceneDir
 
         print(f"preview: {path / (SceneDir(path).preview or 'preview.mp4')}")
+    if args.save_blend:
+        from kubric_gen.io.format import BLEND
+
+        print(f"blender scene: {path / BLEND}")
     return 0
 
 
@@ -73,7 +77,7 @@ def _render_in_child(args: argparse.Namespace, world, settings, overrides: dict)
     job = {"name": Path(args.output).name, "seed": args.seed, "target": str(Path(args.output).absolute()),
            "overwrite": args.overwrite, "world": world_spec(world), "overrides": overrides,
            "settings": asdict(settings), "num_tracks": args.tracks, "float_layers": args.float_layers,
-           "preview": not args.no_preview, "output": None}
+           "preview": not args.no_preview, "save_blend": args.save_blend, "output": None}
     child = Child(idle_timeout=0, timeout_option="--timeout")
     bar = _ProgressBar()
     try:
@@ -154,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, metavar="DIR", help="the scene directory to create")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--no-preview", action="store_true", help="skip preview.mp4 and contact_sheet.png")
+    p.add_argument("--save-blend", action="store_true",
+                   help="also save the Blender scene of frame 0 as OUTPUT/scene.blend (images packed), "
+                        "to open in Blender 5")
     p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="stop the scene after this many seconds (exit status 1; default: no limit)")
     add_render_options(p)

@@ -18,6 +18,7 @@ from typing import Any
 
 from kubric_gen import physics
 from kubric_gen.errors import ConfigError
+from kubric_gen.io import format as fmt
 from kubric_gen.io.scene_dir import scene_writer
 from kubric_gen.render.settings import RenderSettings
 from kubric_gen.truth import GroundTruth, compute_ground_truth
@@ -58,7 +59,7 @@ class SceneResult:
 def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings: RenderSettings | None = None,
                  overrides: dict[str, Any] | None = None, overwrite: bool = False, preview: bool = True,
                  num_tracks: int | None = None, float_layers: bool = False,
-                 progress: Callable[[int, int], None] | None = None) -> SceneResult:
+                 progress: Callable[[int, int], None] | None = None, save_blend: bool = False) -> SceneResult:
     """Build, simulate and render scene `seed` of a world, compute its ground truth
     (with `num_tracks` point tracks; default: what the scene asks for, else 256) and
     write the scene directory `output`.
@@ -68,6 +69,8 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
     in sequence build_scene, physics, render_setup, render, truth_wait (how long the finished
     render then waited for the ground truth) and write (frames, metadata, preview); in the
     thread, overlapping the render, ground_truth and write_layers.
+    With `save_blend`, the Blender scene of frame 0 is also saved as scene.blend in the scene
+    directory (timing save_blend; the file is listed unhashed in _COMPLETE, see io.format).
     """
     from kubric_gen.render import load_blender, render
 
@@ -106,9 +109,12 @@ def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings
         load_blender()  # first: loading bpy while Embree starts up in the other thread can deadlock
         truth_job = background.submit(truth_and_layers)
         t0 = time.perf_counter()
-        result = render(scene, trajectory, settings, progress=on_frame)
+        result = render(scene, trajectory, settings, progress=on_frame,
+                        save_blend=writer.directory / fmt.BLEND if save_blend else None)
         timings["render_setup"] = result.timings.get("build", 0.0)
         timings["render"] = result.timings.get("render", 0.0)
+        if "save_blend" in result.timings:
+            timings["save_blend"] = result.timings["save_blend"]
         truth = truth_job.result()
         timings["truth_wait"] = time.perf_counter() - t0 - sum(result.timings.values())
 

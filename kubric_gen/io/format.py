@@ -43,7 +43,8 @@ PREVIEW_GIF = "preview.gif"  # ours: instead of preview.mp4 where ffmpeg is miss
 PREVIEWS = (PREVIEW, PREVIEW_GIF)  # a scene directory holds at most one of them (Kubric's hold none)
 CONTACT_SHEET = "contact_sheet.png"  # ours: RGB / segmentation / depth / flow of a few frames in one image
 COMPLETE = "_COMPLETE"  # written last: every other file with its SHA-256, and the scene's content hash
-UNHASHED = (PROVENANCE,)  # listed in the marker without a hash: it records timings, which vary by run
+BLEND = "scene.blend"  # ours, with `render --save-blend`: the Blender scene of frame 0 (not byte-deterministic)
+UNHASHED = (PROVENANCE, BLEND)  # listed in the marker without a hash: timings, Blender's pointers vary by run
 MOVI_FILES = (DATA_RANGES, METADATA, EVENTS)  # what MOVi's builder requires besides the frames
 
 MAX_16BIT = 65535

@@ -336,7 +336,8 @@ def run_job(job: dict[str, Any], progress: Callable[[int, int], None] | None = N
     name, seed = job["name"], int(job["seed"])
     world = _world_ref(job["world"], job["scratch"])
     kwargs = dict(settings=RenderSettings(**job["settings"]), overrides=job["overrides"], preview=job["preview"],
-                  num_tracks=job["num_tracks"], float_layers=job["float_layers"], progress=progress)
+                  num_tracks=job["num_tracks"], float_layers=job["float_layers"], progress=progress,
+                  save_blend=bool(job.get("save_blend")))
     t0 = time.perf_counter()
     if job.get("target"):
         result = render_scene(world, seed, job["target"], overwrite=bool(job.get("overwrite")), **kwargs)

@@ -6,6 +6,7 @@ package stays cheap.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,8 @@ def load_blender() -> None:
 
 def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings | None = None,
            frames: Sequence[int] | None = None,
-           progress: Callable[[int], None] | None = None) -> RenderResult:
+           progress: Callable[[int], None] | None = None,
+           save_blend: str | os.PathLike | None = None) -> RenderResult:
     """Render `frames` (default: all) of `scene` posed by `trajectory` with Cycles.
 
     Every call starts from Blender's empty factory state, so one process can render
@@ -37,13 +39,18 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings | None
     Material textures are mapped with the mesh file's UV coordinates; an `HdriBackground`
     lights the scene and shows where no object is. Motion blur is on when
     `scene.motion_blur` or `settings.motion_blur` is > 0 (the longer shutter wins).
+    With `save_blend` (a file path), the Blender scene is also saved there as a .blend file
+    after the frames are rendered (so the frames are the same with or without it): set to
+    frame 0, keyframes kept, images packed into the file; `timings["save_blend"]` says how long
+    it took, and OSError is raised if it cannot be written.
     Raises `ConfigError` for bad arguments (frames out of range, a trajectory that
     does not match the scene, an unavailable GPU device, a texture on a mesh without
     UV coordinates, an image Blender cannot read).
     """
     from kubric_gen.render import blender  # imports bpy
 
-    return blender.render(scene, trajectory, settings or RenderSettings(), frames=frames, progress=progress)
+    return blender.render(scene, trajectory, settings or RenderSettings(), frames=frames, progress=progress,
+                          save_blend=save_blend)
 
 
 def render_passes(scene: Scene, trajectory: Trajectory, frames: Sequence[int] | None = None,

@@ -499,7 +499,8 @@ def _render_frame(bscene: bpy.types.Scene, frame: int, path: str, resolution: tu
 
 
 def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings, frames: Sequence[int] | None = None,
-           progress: Callable[[int], None] | None = None) -> RenderResult:
+           progress: Callable[[int], None] | None = None,
+           save_blend: str | os.PathLike | None = None) -> RenderResult:
     """See `kubric_gen.render.render`."""
     if not isinstance(settings, RenderSettings):
         raise ConfigError(f"settings: expected RenderSettings (got {type(settings).__name__})")
@@ -525,7 +526,32 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings, frame
                 if progress is not None:
                     progress(frame)
         t2 = time.perf_counter()
-    return RenderResult(rgba=out, device=device, timings={"build": t1 - t0, "render": t2 - t1}, frames=frame_list)
+        timings = {"build": t1 - t0, "render": t2 - t1}
+        if save_blend is not None:  # after the frames, so that it cannot change what they show
+            _save_blend(bscene, save_blend)
+            timings["save_blend"] = time.perf_counter() - t2
+    return RenderResult(rgba=out, device=device, timings=timings, frames=frame_list)
+
+
+def _save_blend(bscene: bpy.types.Scene, path: str | os.PathLike) -> None:
+    """Save the built scene as a .blend file (zstd-compressed) at its first frame, keyframes
+    kept, every image packed into the file (absolute paths kept as a record of the sources),
+    so that it opens on its own in Blender anywhere. Raises OSError if Blender cannot write it."""
+    path = os.path.abspath(os.fspath(path))
+    bscene.frame_set(bscene.frame_start)
+    bscene.render.filepath = "//render/"  # an animation rendered from the file goes beside it
+    status: set[str] = set()
+    with _blender_log():
+        try:
+            for image in bpy.data.images:
+                if image.source == "FILE" and image.packed_file is None:
+                    image.pack()
+            status = bpy.ops.wm.save_as_mainfile(filepath=path, copy=True, compress=True, relative_remap=False)
+        except RuntimeError as e:
+            raise OSError(f"{path}: Blender could not save the .blend file "
+                          f"({str(e).strip().splitlines()[-1] if str(e).strip() else e!r})") from None
+    if "FINISHED" not in status or not os.path.isfile(path):
+        raise OSError(f"{path}: Blender could not save the .blend file ({status})")
 
 
 # ---------------------------------------------------------------- render passes

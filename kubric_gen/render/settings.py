@@ -103,7 +103,8 @@ class RenderResult:
     rgba: uint8 (T, H, W, 4) sRGB frames, in the order of the `frames` asked for.
     frames: the frame numbers rendered.
     device: what rendered them, e.g. "CPU" or "OPTIX (NVIDIA H100)".
-    timings: seconds spent in "build" (scene setup in Blender) and "render" (all frames).
+    timings: seconds spent in "build" (scene setup in Blender) and "render" (all frames), and
+        in "save_blend" when a .blend file was saved.
     """
 
     rgba: np.ndarray
