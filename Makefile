@@ -22,7 +22,7 @@ demo: $(STAMP)
 		print('loaded movi_a_demo:', {k: tuple(ex[k].shape) for k in ('video', 'segmentations', 'forward_flow', 'depth')})"
 	@echo "scenes:   output/movi_a/scene_0000000{0..3}/ (frames, ground truth, metadata.json; run summary output/movi_a/_run.json)"
 	@echo "previews: output/movi_a/scene_*/preview.mp4 (or .gif), contact_sheet.png"
-	@echo "dataset:  output/tfds/movi_a_demo/128x128/1.0.0 (tfds.load('movi_a_demo', data_dir='output/tfds'))"
+	@echo "dataset:  output/tfds/movi_a_demo/128x128/1.1.0 (tfds.load('movi_a_demo', data_dir='output/tfds'))"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -19,6 +19,7 @@ tf = pytest.importorskip("tensorflow")
 tfds = pytest.importorskip("tensorflow_datasets")
 
 from kubric_gen.datasets import DatasetError, build_dataset, decode_depth, decode_flow  # noqa: E402
+from kubric_gen.datasets.builder import VERSION  # noqa: E402
 from kubric_gen.datasets.config import assign_splits, parse_splits, scene_hash  # noqa: E402
 from kubric_gen.datasets.loading import builder_from_directory, dataset_dir, load  # noqa: E402
 from kubric_gen.io import read_float_layers, read_layers, read_rgba  # noqa: E402
@@ -130,7 +131,7 @@ def test_importing_kubric_gen_does_not_import_tensorflow():
 def test_build_makes_train_and_validation_with_a_card(built):
     assert built.splits.keys() == {"train", "validation"} and built.num_examples == len(SEEDS)
     assert all(n > 0 for n in built.splits.values()) and not built.skipped and not built.reused
-    assert built.config == f"{W}x{H}" and Path(built.path) == Path(built.data_dir) / NAME / f"{W}x{H}" / "1.0.0"
+    assert built.config == f"{W}x{H}" and Path(built.path) == Path(built.data_dir) / NAME / f"{W}x{H}" / VERSION
     info = builder_from_directory(NAME, built.data_dir).info
     assert "movi_a" in info.description and "Kubric" in info.citation
     assert info.metadata["kubric_gen"]["world"] == "movi_a"
@@ -399,7 +400,7 @@ def test_build_dataset_command(scenes, root, capsys):
                               str(root / "tfds"), "--config", "16x16", "--no-beam"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    assert "kg_test_cli/16x16:1.0.0" in out and "tfds.load('kg_test_cli'" in out
+    assert f"kg_test_cli/16x16:{VERSION}" in out and "tfds.load('kg_test_cli'" in out
     for argv, message in ((["--name", "Bad-Name"], "snake_case"), (["--name", "mnist"], "TFDS catalog"),
                           (["--name", "ok", "--config", "abc"], "WxH")):
         args = parser.parse_args(["build-dataset", str(scenes), "--data-dir", str(root / "tfds"), "--no-beam",
@@ -416,7 +417,7 @@ def test_validate_reads_every_example_of_a_built_dataset(built, root, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["kind"] == "dataset" and report["ok"]
     assert report["items"] and all(item["examples"] == built.num_examples for item in report["items"])
-    damaged = root / "damaged" / NAME / "32x32" / "1.0.0"
+    damaged = root / "damaged" / NAME / "32x32" / VERSION
     shutil.copytree(built.path, damaged)
     record = sorted(damaged.glob("*train.tfrecord*"))[0]
     record.write_bytes(record.read_bytes()[: len(record.read_bytes()) // 2])  # a truncated record file

