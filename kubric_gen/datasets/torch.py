@@ -33,7 +33,10 @@ PyTorch is imported here only (the optional extra `torch`).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,6 +44,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+
+# Triton (which torch loads lazily, e.g. with its optimizers) crashes the process when it is
+# imported after TensorFlow (which TFDS imports); imported first, both work.
+if "tensorflow" not in sys.modules:
+    with contextlib.suppress(ImportError):
+        import triton  # noqa: F401
+elif "triton" not in sys.modules:
+    logging.getLogger(__name__).warning(
+        "TensorFlow was imported before kubric_gen.datasets.torch: if torch later loads Triton (torch.compile, "
+        "some optimizers) the process may crash; import kubric_gen.datasets.torch (or triton) first")
 
 from kubric_gen.datasets.config import DatasetError
 from kubric_gen.io.format import MAX_16BIT
@@ -351,6 +364,8 @@ class Resize:
 
     def __call__(self, sample: Sample) -> Sample:
         (h, w), (nh, nw) = _image_size(sample), self.size
+        if (h, w) == (nh, nw):
+            return sample
         sy, sx = nh / h, nw / w
         out = dict(sample)
         for name in IMAGE_LAYERS:
