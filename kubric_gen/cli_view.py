@@ -180,18 +180,13 @@ def _view_scene_dirs(paths: list[str], out: Path, max_frames: int | None, galler
 
 def _dataset_examples(version_dir: str, per_split: int) -> tuple[Any, dict[str, list[dict]]]:
     """(builder, {split: [numpy examples]}): the first `per_split` examples of every split."""
-    import logging
+    from kubric_gen.datasets.config import DatasetError
+    from kubric_gen.datasets.loading import first_examples
 
-    import tensorflow_datasets as tfds
-
-    logging.getLogger("absl").setLevel(logging.ERROR)  # TFDS's deprecation notices are not the user's concern
     try:
-        builder = tfds.builder_from_directory(version_dir)
-    except Exception as e:  # a broken dataset_info.json / features.json: any TFDS error
-        raise ConfigError(f"PATH: TFDS cannot read {version_dir} ({type(e).__name__}: {e})") from None
-    from kubric_gen.datasets.loading import numpy_examples
-
-    return builder, {split: list(numpy_examples(builder, split, per_split)) for split in builder.info.splits}
+        return first_examples(version_dir, per_split)
+    except DatasetError as e:
+        raise ConfigError(f"PATH: {e}") from None
 
 
 def _class_names(builder: Any) -> dict[str, list[str]]:

@@ -1,3 +1,4 @@
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,13 @@ from kubric_gen.render.settings import RenderSettings
 
 REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "kubric_movi_a_128"
 TINY = RenderSettings(samples=4, denoise=False, threads=1)
+
+
+def ctrl_c_default() -> None:
+    """A `preexec_fn` for processes a test interrupts with SIGINT: they get Ctrl-C's default
+    action as under a terminal, even when the tests themselves run with SIGINT ignored (a
+    background job of a shell without job control), which Python would keep ignoring."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")

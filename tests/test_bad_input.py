@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ctrl_c_default
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -183,6 +184,8 @@ CASES = [
      2, "--scene-timeout"),
     ("run-huge-resolution", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--resolution",
                              "100000x100000"], 2, "needs about"),
+    ("run-file-format-without-tfds", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--file-format",
+                                      "array_record"], 2, "--file-format"),
     ("run-negative-retries", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--retries", "-1"], 2,
      "--retries"),
     # -- build-dataset
@@ -209,8 +212,11 @@ CASES = [
                                 "NoSuchRunner"], 2, "--runner"),
     ("dataset-unknown-beam-option", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{tmp}/tfds",
                                      "--beam-option=--bogus"], 2, "unrecognized"),
-    # -- validate, assets
+    ("dataset-unknown-file-format", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{tmp}/tfds",
+                                     "--file-format", "parquet"], 2, "--file-format"),
+    # -- validate, view, assets
     ("validate-missing", ["validate", "{tmp}/none"], 2, "does not exist"),
+    ("view-missing", ["view", "{tmp}/none"], 2, "does not exist"),
     ("validate-empty", ["validate", "{tmp}"], 2, "no scene directory"),
     ("convert-missing-source", ["assets", "convert", "{tmp}/none", "--output", "{tmp}/lib"], 2, "SRC_DIR"),
     ("convert-output-is-a-file", ["assets", "convert", "{nanmesh}", "--output", "{file}"], 2, "--output"),
@@ -387,7 +393,7 @@ def test_ctrl_c_stops_render_and_its_child_with_one_line(tmp_path):
     world = _world(tmp_path, "CONFIG = {}\ndef build(rng, config):\n    while True:\n        pass\n")
     proc = subprocess.Popen([sys.executable, "-m", "kubric_gen.cli", "render", world, "--seed", "0", "--output",
                              str(tmp_path / "o")], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=ctrl_c_default)
     try:
         time.sleep(3)  # the child is looping in the world by now
         os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole process group

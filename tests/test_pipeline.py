@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ctrl_c_default
 
 from kubric_gen import cli, gpus
 from kubric_gen.pipeline import cli as pipeline_cli
@@ -232,7 +233,7 @@ def _driver(out: Path, tmp_path: Path):
     args = [sys.executable, "-m", "kubric_gen.cli", "run", ONE_CUBE, "--num-scenes", str(NUM_SCENES),
             "--output", str(out), "--workers", "2", *TINY]
     driver = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=killable_env(tmp_path), start_new_session=True)
+                              env=killable_env(tmp_path), start_new_session=True, preexec_fn=ctrl_c_default)
     try:
         yield driver
     finally:

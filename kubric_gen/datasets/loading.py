@@ -126,3 +126,18 @@ def numpy_examples(builder: Any, split: str, limit: int | None = None) -> Iterat
         return
     ds = builder.as_dataset(split=split, shuffle_files=False)
     yield from tfds.as_numpy(ds if limit is None else ds.take(limit))
+
+
+def first_examples(version_dir: str | os.PathLike, per_split: int) -> tuple[Any, dict[str, list[dict]]]:
+    """(read-only builder, {split: the first `per_split` examples as numpy}) of a prepared dataset
+    version directory, either file format. Raises DatasetError if TFDS cannot read it."""
+    import logging
+
+    import tensorflow_datasets as tfds
+
+    logging.getLogger("absl").setLevel(logging.ERROR)  # TFDS's deprecation notices are not the user's concern
+    try:
+        builder = tfds.builder_from_directory(os.fspath(version_dir))
+    except Exception as e:  # a broken dataset_info.json / features.json: any TFDS error
+        raise DatasetError(f"TFDS cannot read {os.fspath(version_dir)} ({type(e).__name__}: {e})") from None
+    return builder, {split: list(numpy_examples(builder, split, per_split)) for split in builder.info.splits}
