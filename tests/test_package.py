@@ -20,3 +20,32 @@ def test_star_import_of_the_package_works():
     namespace: dict = {}
     exec("from kubric_gen import *", namespace)  # noqa: S102 - the statement users write
     assert "HdriBackground" in namespace and "Scene" in namespace
+
+
+def test_the_wheel_holds_every_package_its_data_py_typed_and_the_license(tmp_path):
+    """What `pip install kubric_gen` (not editable) gets: a new package or data file missing from
+    setup.cfg would only show up in the container image or on a user's machine."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    source = tmp_path / "source"  # a clean copy: a stale build/ folder in the checkout would hide omissions
+    source.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(root / name, source / name)
+    for name in ("kubric_gen", "worlds", "assets"):
+        shutil.copytree(root / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(source)], check=True, capture_output=True, cwd=tmp_path)
+    (wheel,) = tmp_path.glob("kubric_gen-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    sources = {str(p.relative_to(root)) for p in (root / "kubric_gen").rglob("*.py")}
+    assert sources <= names, sorted(sources - names)
+    worlds = {f"kubric_gen/worlds/{p.name}" for p in (root / "worlds").glob("*.py")}
+    assert worlds <= names, sorted(worlds - names)
+    assert {"kubric_gen/py.typed", "kubric_gen/assets/manifests/kubasic.json",
+            "kubric_gen/assets/manifests/suzanne.obj"} <= names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names)
