@@ -25,7 +25,7 @@ from kubric_gen.world import builtin_world_names, load_world
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 tfds = pytest.importorskip("tensorflow_datasets")
 
-TINY = ["--resolution", "32x32", "--frames", "4", "--samples", "2", "--no-preview", "--workers", "2"]
+TINY = ["--resolution", "32x32", "--frames", "4", "--samples", "2", "--workers", "2"]
 WORLDS = builtin_world_names()
 
 
@@ -86,6 +86,9 @@ def test_world_runs_validates_packages_and_loads(world, variant, matrix, capsys)
     assert report["checked"] == (2 if variant == "default" else 1) and report["errors"] == 0, report
     if world != "helloworld":  # no MOVi world shows the sky (a depth of +inf is a warning)
         assert report["warnings"] == 0, report
+
+    for scene in scenes.glob("scene_*"):
+        assert (scene / "preview.mp4").stat().st_size > 0 and (scene / "contact_sheet.png").stat().st_size > 0
 
     builder = tfds.builder(name, data_dir=str(data_dir))
     examples = list(tfds.as_numpy(builder.as_dataset(split="all")))
@@ -160,6 +163,24 @@ def test_world_array_record_and_torch_read_the_same(world, variant, matrix, tmp_
         sample = from_records[i]
         _assert_same_samples(sample, by_name[sample["video_name"]])
         assert sample["video"].shape[1:] == (3, 32, 32) and 0 <= sample["video"].min() <= sample["video"].max() <= 1
+
+
+@pytest.mark.parametrize("world,variant", RUNS, ids=[f"{w}-{v}" for w, v in RUNS])
+def test_world_view_of_its_scenes_and_dataset(world, variant, matrix, tmp_path, capsys):
+    """`kubric-gen view` of every run's scenes (a gallery) and of its dataset; for each world's
+    default run, the segmentation overlay of a scene page is checked in headless Chromium."""
+    from test_view import _check_segmentation_overlay
+
+    scenes, name, data_dir, status = matrix[(world, variant)]
+    assert status == 0, f"kubric-gen run {world} ({variant}) failed"
+    assert main(["view", str(scenes), "--output", str(tmp_path / "scenes")]) == 0
+    pages = sorted((tmp_path / "scenes").glob("scene_*/index.html"))
+    assert (tmp_path / "scenes" / "index.html").exists() and len(pages) == (2 if variant == "default" else 1)
+    assert main(["view", str(data_dir / name), "--output", str(tmp_path / "dataset")]) == 0
+    assert len(list((tmp_path / "dataset").glob("*/index.html"))) == len(pages)
+    capsys.readouterr()
+    if variant == "default":
+        _check_segmentation_overlay(pages[0], SceneDir(scenes / pages[0].parent.name), 2, tmp_path)
 
 
 def _assert_same_tree(a, b, path=""):
