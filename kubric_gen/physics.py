@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from kubric_gen import geometry, meshes
+from kubric_gen.cache import cache_dir
 from kubric_gen.errors import AssetError, PlacementError, SceneError
 from kubric_gen.scene import Cube, Cylinder, MeshObject, Scene, SceneObject, Sphere
 from kubric_gen.trajectory import Collision, Trajectory
@@ -36,13 +37,6 @@ log = logging.getLogger(__name__)
 CONTACT_DISTANCE = 1e-4  # a pair closer than this (m) counts as touching
 INTERPENETRATION_TOLERANCE = 2e-3  # m: deeper overlaps of a dynamic object at frame 0 are an error
 VHACD_RESOLUTION = 100_000  # voxels; VHACD's own default (PyBullet's wrapper uses 1e6: 10x slower)
-
-
-def cache_dir() -> str:
-    """Where kubric_gen caches derived files: $KUBRIC_GEN_CACHE, else $XDG_CACHE_HOME/kubric_gen."""
-    if os.environ.get("KUBRIC_GEN_CACHE"):
-        return os.environ["KUBRIC_GEN_CACHE"]
-    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kubric_gen")
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 Any URL fsspec opens works (`gs://`, `s3://`, `https://`, `memory://`, ...) where the
 user's environment has the filesystem package and can reach it. Fetched files are
-cached under `kubric_gen.physics.cache_dir()/assets/remote/<hash of the library URL>/`
+cached under `kubric_gen.cache.cache_dir()/assets/remote/<hash of the library URL>/`
 with their relative paths, written atomically, and never fetched twice; manifests are
 fetched again on each load (falling back to the cached copy when the fetch fails).
 """
@@ -36,7 +36,7 @@ def local_path(source: str) -> str:
 
 
 def assets_cache() -> Path:
-    from kubric_gen.physics import cache_dir
+    from kubric_gen.cache import cache_dir
 
     return Path(cache_dir()) / "assets"
 
