@@ -38,3 +38,33 @@ def floor():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def assert_same_tree(a, b, path: str = "") -> None:
+    """Equal nested examples: dicts by key, arrays and ragged lists (tf.data's RaggedTensors too)
+    element by element."""
+    a, b = (x.to_list() if hasattr(x, "to_list") else x for x in (a, b))
+    if isinstance(a, dict):
+        assert sorted(a) == sorted(b), path
+        for k in a:
+            assert_same_tree(a[k], b[k], f"{path}/{k}")
+    elif isinstance(a, (list, tuple)) or (isinstance(a, np.ndarray) and a.dtype == object):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_tree(x, y, f"{path}[{i}]")
+    else:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=path)
+
+
+def assert_same_samples(a, b, path: str = "") -> None:
+    """Equal PyTorch samples: the same keys, tensors equal in dtype and value."""
+    import torch
+
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            assert_same_samples(a[k], b[k], f"{path}/{k}")
+    elif isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and torch.equal(a, b), path
+    else:
+        assert a == b, path

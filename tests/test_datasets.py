@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import assert_same_tree
 
 pytestmark = pytest.mark.filterwarnings("ignore:label\\(\\) is deprecated:DeprecationWarning")
 tf = pytest.importorskip("tensorflow")
@@ -426,21 +427,6 @@ def test_validate_reads_every_example_of_a_built_dataset(built, root, capsys):
     assert "train" in out and "error" in out
 
 
-def _assert_same_tree(a, b, path=""):
-    """Equal nested examples: dicts by key, arrays and ragged lists element by element."""
-    a, b = (x.to_list() if hasattr(x, "to_list") else x for x in (a, b))  # tf.data gives RaggedTensors
-    if isinstance(a, dict):
-        assert sorted(a) == sorted(b), path
-        for k in a:
-            _assert_same_tree(a[k], b[k], f"{path}/{k}")
-    elif isinstance(a, (list, tuple)) or (isinstance(a, np.ndarray) and a.dtype == object):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _assert_same_tree(x, y, f"{path}[{i}]")
-    else:
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=path)
-
-
 def test_array_record_build_reads_with_data_source_like_tfds_load(scenes, root, examples, capsys):
     """`--file-format array_record`: tfds.data_source gives random access to every feature, equal to
     what tfds.load gives for the TFRecord build of the same scenes; validate reads it too."""
@@ -460,7 +446,7 @@ def test_array_record_build_reads_with_data_source_like_tfds_load(scenes, root, 
         for i, stacked in enumerate(numpy_examples(builder, split)):
             name = stacked["metadata"]["video_name"].decode()
             assert source[i]["metadata"]["video_name"].decode() == name  # random access, stored order
-            _assert_same_tree(stacked, examples[name])
+            assert_same_tree(stacked, examples[name])
             seen.add(name)
     assert seen == set(examples)
     assert main(["validate", str(data_dir)]) == 0

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from assetgen import make_gso_folder, make_hdri_folder, make_kubric_mirror
+from conftest import assert_same_samples, assert_same_tree
 
 from kubric_gen.cli import main
 from kubric_gen.io import SceneDir
@@ -157,13 +158,13 @@ def test_world_array_record_and_torch_read_the_same(world, variant, matrix, tmp_
     read = list(numpy_examples(tfds.builder_from_directory(records.path), "train"))
     assert sorted(ex["metadata"]["video_name"].decode() for ex in read) == sorted(loaded)
     for ex in read:
-        _assert_same_tree(ex, loaded[ex["metadata"]["video_name"].decode()])
+        assert_same_tree(ex, loaded[ex["metadata"]["video_name"].decode()])
     from_dirs = kt.SceneDirDataset(scenes)
     by_name = {from_dirs[i]["video_name"]: from_dirs[i] for i in range(len(from_dirs))}
     from_records = kt.TFDSDataset(name, tmp_path)
     for i in range(len(from_records)):
         sample = from_records[i]
-        _assert_same_samples(sample, by_name[sample["video_name"]])
+        assert_same_samples(sample, by_name[sample["video_name"]])
         assert sample["video"].shape[1:] == (3, 32, 32) and 0 <= sample["video"].min() <= sample["video"].max() <= 1
 
 
@@ -183,30 +184,3 @@ def test_world_view_of_its_scenes_and_dataset(world, matrix, tmp_path, capsys):
     assert len(list((tmp_path / "dataset").glob("*/index.html"))) == len(pages)
     capsys.readouterr()
     _check_segmentation_overlay(pages[0], SceneDir(scenes / pages[0].parent.name), 2, tmp_path)
-
-
-def _assert_same_tree(a, b, path=""):
-    a, b = (x.to_list() if hasattr(x, "to_list") else x for x in (a, b))  # tf.data gives RaggedTensors
-    if isinstance(a, dict):
-        assert sorted(a) == sorted(b), path
-        for k in a:
-            _assert_same_tree(a[k], b[k], f"{path}/{k}")
-    elif isinstance(a, (list, tuple)) or (isinstance(a, np.ndarray) and a.dtype == object):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _assert_same_tree(x, y, f"{path}[{i}]")
-    else:
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=path)
-
-
-def _assert_same_samples(a, b, path=""):
-    import torch
-
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for k in a:
-            _assert_same_samples(a[k], b[k], f"{path}/{k}")
-    elif isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and torch.equal(a, b), path
-    else:
-        assert a == b, path

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import assert_same_samples
 
 from kubric_gen import geometry
 from kubric_gen.datasets.config import DatasetError
@@ -42,17 +43,6 @@ def array_record(scenes, tmp_path_factory):
     result = build_dataset(scenes, NAME, data_dir, file_format="array_record", splits="train=1.0")
     assert result.file_format == "array_record" and result.splits == {"train": 2}
     return data_dir
-
-
-def _assert_same(a, b, path=""):
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for k in a:
-            _assert_same(a[k], b[k], f"{path}/{k}")
-    elif isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and torch.equal(a, b), path
-    else:
-        assert a == b, path
 
 
 def test_sample_units_match_the_scene_directory(scenes, movi_a_scene):
@@ -99,7 +89,7 @@ def test_array_record_build_gives_the_same_samples(scenes, array_record):
     by_name = {from_dirs[i]["video_name"]: from_dirs[i] for i in range(len(from_dirs))}
     for i in range(len(from_records)):
         sample = from_records[i]
-        _assert_same(sample, by_name[sample["video_name"]])
+        assert_same_samples(sample, by_name[sample["video_name"]])
     assert from_records[-1]["video_name"] == from_records[1]["video_name"]
     with pytest.raises(IndexError):
         from_records[2]
@@ -167,7 +157,7 @@ def test_random_crop_is_seeded_by_torch(scenes):
     a = crop(s)
     torch.manual_seed(3)
     b = crop(s)
-    _assert_same(a, b)
+    assert_same_samples(a, b)
     with pytest.raises(ValueError, match="larger than the image"):
         kt.RandomCrop(33)(s)
 

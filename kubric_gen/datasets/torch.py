@@ -325,33 +325,35 @@ def _crop(sample: Sample, top: int, left: int, height: int, width: int) -> Sampl
     return out
 
 
-class RandomCrop:
-    """A random (height, width) window, the same for every frame and layer (torch's RNG: seed it with
-    `torch.manual_seed`; DataLoader seeds each worker)."""
+class _Crop:
+    """A (height, width) window, the same for every frame and layer; subclasses choose where."""
 
     def __init__(self, size: int | Sequence[int]) -> None:
         self.size = _size(size)
+
+    def _corner(self, spare_rows: int, spare_cols: int) -> tuple[int, int]:
+        raise NotImplementedError
 
     def __call__(self, sample: Sample) -> Sample:
         (h, w), (ch, cw) = _image_size(sample), self.size
         if ch > h or cw > w:
             raise ValueError(f"crop {ch}x{cw} is larger than the image {h}x{w}")
-        top = int(torch.randint(0, h - ch + 1, ()).item())
-        left = int(torch.randint(0, w - cw + 1, ()).item())
+        top, left = self._corner(h - ch, w - cw)
         return _crop(sample, top, left, ch, cw)
 
 
-class CenterCrop:
-    """The central (height, width) window."""
+class RandomCrop(_Crop):
+    """A random window (torch's RNG: seed it with `torch.manual_seed`; DataLoader seeds each worker)."""
 
-    def __init__(self, size: int | Sequence[int]) -> None:
-        self.size = _size(size)
+    def _corner(self, spare_rows: int, spare_cols: int) -> tuple[int, int]:
+        return int(torch.randint(0, spare_rows + 1, ()).item()), int(torch.randint(0, spare_cols + 1, ()).item())
 
-    def __call__(self, sample: Sample) -> Sample:
-        (h, w), (ch, cw) = _image_size(sample), self.size
-        if ch > h or cw > w:
-            raise ValueError(f"crop {ch}x{cw} is larger than the image {h}x{w}")
-        return _crop(sample, (h - ch) // 2, (w - cw) // 2, ch, cw)
+
+class CenterCrop(_Crop):
+    """The central window."""
+
+    def _corner(self, spare_rows: int, spare_cols: int) -> tuple[int, int]:
+        return spare_rows // 2, spare_cols // 2
 
 
 class Resize:
