@@ -252,13 +252,13 @@ def run(pm: Podman, image: str, *args: str, mounts: Sequence[tuple[Path, str, st
 FIRST_FRAME = """
 import json, sys, time
 t_start = float(sys.argv[1])
-from kubric_gen.job import render_scene
+from kubric_gen.generate import generate_scene
 from kubric_gen.render.settings import RenderSettings
 first = []
 def progress(done, total):
     if not first:
         first.append(time.time())
-render_scene(sys.argv[2], 3, sys.argv[3], RenderSettings(device="cpu"), progress=progress)
+generate_scene(sys.argv[2], 3, sys.argv[3], RenderSettings(device="cpu"), progress=progress)
 print(json.dumps({"first_frame_s": first[0] - t_start, "scene_s": time.time() - t_start}))
 """
 

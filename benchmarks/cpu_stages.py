@@ -35,8 +35,8 @@ def child(args: argparse.Namespace) -> dict:
 
     import numpy as np
 
-    from kubric_gen import physics
     from kubric_gen.io.scene_dir import write_scene
+    from kubric_gen.simulate import physics
     from kubric_gen.truth import compute_ground_truth
     from kubric_gen.world import build_scene, load_world, resolve_config
 

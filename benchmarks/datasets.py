@@ -55,12 +55,12 @@ def _samples(scene: str):
 
 
 def render_scenes(out: Path, n: int, resolution: tuple[int, int], frames: int, samples: int) -> float:
-    from kubric_gen.job import render_scene
+    from kubric_gen.generate import generate_scene
     from kubric_gen.render.settings import RenderSettings
 
     start = time.perf_counter()
     for seed in range(n):
-        render_scene("movi_a", seed, out / f"seed_{seed:05d}", RenderSettings(samples=samples, denoise=False),
+        generate_scene("movi_a", seed, out / f"seed_{seed:05d}", RenderSettings(samples=samples, denoise=False),
                      {"resolution": list(resolution), "num_frames": frames}, preview=False)
     return time.perf_counter() - start
 

@@ -2,7 +2,7 @@
 
 Two measurements, each in its own child process (so each has its own peak RSS):
 
-1. kubric_gen: `kubric_gen.job.render_scene("movi_a", seed, ...)` on the CPU. Reports the seconds of
+1. kubric_gen: `kubric_gen.generate.generate_scene("movi_a", seed, ...)` on the CPU. Reports the seconds of
    each stage from `SceneResult.timings` (build_scene, physics, ground_truth, render_setup, render,
    write), their total, the wall time of the call (which also includes the lazy `import bpy`), the
    seconds of each frame (from the progress callback) and the peak RSS.
@@ -67,7 +67,7 @@ def parse_resolution(text: str) -> tuple[int, int]:
 # ---------------------------------------------------------------- child 1: kubric_gen
 def child_kubric_gen(args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(ROOT))
-    from kubric_gen.job import render_scene
+    from kubric_gen.generate import generate_scene
     from kubric_gen.render.settings import RenderSettings
 
     settings = RenderSettings(samples=args.samples, adaptive_threshold=ADAPTIVE_THRESHOLD, denoise=True,
@@ -76,7 +76,7 @@ def child_kubric_gen(args: argparse.Namespace) -> dict:
     done_at: list[float] = []  # when each frame was finished (progress callback)
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
-    result = render_scene(WORLD, args.seed, args.scene_dir, settings, overrides,
+    result = generate_scene(WORLD, args.seed, args.scene_dir, settings, overrides,
                           progress=lambda done, total: done_at.append(time.perf_counter()))
     call_s = time.perf_counter() - start
     timings = {k: round(v, 3) for k, v in result.timings.items()}

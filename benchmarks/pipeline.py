@@ -3,7 +3,7 @@
 Renders the same scenes (default: MOVi-A seeds 0-5 at 64x64, 4 frames, 16 samples) four ways,
 each in its own process and output directory, one after the other:
 
-1. in_process: a plain loop calling `kubric_gen.job.render_scene` in one Python process with
+1. in_process: a plain loop calling `kubric_gen.generate.generate_scene` in one Python process with
    2 Cycles threads (no Beam, no child processes) - the baseline.
 2. run_1x2: `kubric-gen run --workers 1 --threads 2` (1 worker x 2 threads).
 3. run_2x1: `kubric-gen run --workers 2 --threads 1` (2 workers x 1 thread; the default on 2 cores).
@@ -21,7 +21,7 @@ command (Beam start-up included: what a user waits for). Prints one JSON object:
     overhead_ratio             wall of a run configuration / wall of in_process
     scene_overhead_s           mean seconds per scene as the workers measure it (child round trip
                                and each new child's `import bpy` included) - mean seconds of
-                               render_scene in the in-process loop
+                               generate_scene in the in-process loop
     fixed_overhead_s           the rest of the difference, paid once per run: importing Beam,
                                starting and stopping the pipeline and its worker processes
 
@@ -50,7 +50,7 @@ RUN_1X2 = ("run_1x2", "run_1x2_fresh")  # the run configurations with the in-pro
 IN_PROCESS = """
 import json, sys, time
 t0 = time.perf_counter()
-from kubric_gen.job import render_scene
+from kubric_gen.generate import generate_scene
 from kubric_gen.render.settings import RenderSettings
 import bpy  # noqa: F401 - the import is part of the in-process cost
 t_import = time.perf_counter() - t0
@@ -59,7 +59,7 @@ settings = RenderSettings(samples=args["samples"], threads=args["threads"])
 seconds = []
 for seed in range(args["scenes"]):
     t = time.perf_counter()
-    render_scene(args["world"], seed, f"{args['out']}/scene_{seed:08d}", settings,
+    generate_scene(args["world"], seed, f"{args['out']}/scene_{seed:08d}", settings,
                  {"resolution": args["resolution"], "num_frames": args["frames"]})
     seconds.append(time.perf_counter() - t)
 print(json.dumps({"import_s": t_import, "scene_s": seconds}))

@@ -5,7 +5,6 @@ each is imported lazily by the one stage that needs it.
 """
 
 from kubric_gen.errors import AssetError, ConfigError, KubricGenError, PlacementError, SceneError, WorldError
-from kubric_gen.physics import place_without_overlap, settle, simulate
 from kubric_gen.randomness import (
                                choice,
                                make_rng,
@@ -34,7 +33,8 @@ from kubric_gen.scene import (
                                SpotLight,
                                SunLight,
 )
-from kubric_gen.trajectory import Collision, Trajectory
+from kubric_gen.simulate.physics import place_without_overlap, settle, simulate
+from kubric_gen.simulate.trajectory import Collision, Trajectory
 
 __version__ = "0.2.0"
 

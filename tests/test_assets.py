@@ -19,7 +19,7 @@ from assetgen import make_gso_folder, write_hdr
 from PIL import Image
 
 import kubric_gen as kg
-from kubric_gen import meshes, physics
+from kubric_gen import meshes
 from kubric_gen.assets import (
     AssetLibrary,
     convert_folder,
@@ -33,6 +33,7 @@ from kubric_gen.assets import (
 from kubric_gen.assets import cli as assets_cli
 from kubric_gen.assets.dome import equirect_uv
 from kubric_gen.errors import AssetError, ConfigError, KubricGenError
+from kubric_gen.simulate import physics
 
 KUBASIC_SHAPES = [s for s in kubasic.SHAPES if s != "spot"]
 

@@ -5,9 +5,10 @@ import trimesh
 from PIL import Image
 
 import kubric_gen as kg
-from kubric_gen import geometry, physics
+from kubric_gen import geometry
 from kubric_gen.assets import AssetLibrary, convert_folder
 from kubric_gen.render import RenderSettings, render
+from kubric_gen.simulate import physics
 
 
 def _gso_panel(root):

@@ -23,8 +23,8 @@ from kubric_gen.datasets import DatasetError, build_dataset, decode_depth, decod
 from kubric_gen.datasets.builder import VERSION  # noqa: E402
 from kubric_gen.datasets.config import assign_splits, parse_splits, scene_hash  # noqa: E402
 from kubric_gen.datasets.loading import builder_from_directory, dataset_dir, load  # noqa: E402
+from kubric_gen.generate import generate_scene  # noqa: E402
 from kubric_gen.io import read_float_layers, read_layers, read_rgba  # noqa: E402
-from kubric_gen.job import render_scene  # noqa: E402
 from kubric_gen.render.settings import RenderSettings  # noqa: E402
 
 REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "kubric_movi_a_128"
@@ -102,7 +102,7 @@ def root(tmp_path_factory):
 def scenes(root):
     out = root / "scenes"
     for seed in SEEDS:
-        render_scene("movi_a", seed, out / f"seed_{seed:05d}", RenderSettings(samples=4, denoise=False, threads=1),
+        generate_scene("movi_a", seed, out / f"seed_{seed:05d}", RenderSettings(samples=4, denoise=False, threads=1),
                      {"resolution": [W, H], "num_frames": T}, num_tracks=16, float_layers=True, preview=False)
     return out
 

@@ -7,7 +7,8 @@ import pytest
 import trimesh
 
 import kubric_gen as kg
-from kubric_gen import geometry, physics
+from kubric_gen import geometry
+from kubric_gen.simulate import physics
 
 
 @pytest.mark.parametrize("step_rate", [240, 480])

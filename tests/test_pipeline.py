@@ -78,14 +78,14 @@ def test_six_scenes_with_two_workers(baseline):
     assert len({h for k, h in hashes.items() if k.endswith("rgba_00000.png")}) == NUM_SCENES  # different scenes
 
 
-def test_pipeline_scene_equals_render_scene(baseline, tmp_path):
+def test_pipeline_scene_equals_generate_scene(baseline, tmp_path):
     """Scene s of a run is what `kubric-gen render WORLD --seed s` writes with the same options."""
-    from kubric_gen.job import render_scene
+    from kubric_gen.generate import generate_scene
     from kubric_gen.render.settings import RenderSettings
 
     out, _, hashes = baseline
     threads = summary(out)["render_settings"]["threads"]
-    render_scene(ONE_CUBE, 3, tmp_path / "scene_00000003", RenderSettings(samples=4, threads=threads), {},
+    generate_scene(ONE_CUBE, 3, tmp_path / "scene_00000003", RenderSettings(samples=4, threads=threads), {},
                  num_tracks=16)
     assert scene_hashes(tmp_path) == {k: v for k, v in hashes.items() if k.startswith("scene_00000003/")}
 

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from kubric_gen import physics
-from kubric_gen.job import render_scene
+from kubric_gen.generate import generate_scene
 from kubric_gen.render.settings import RenderSettings
+from kubric_gen.simulate import physics
 from kubric_gen.world import build_scene, builtin_world_names, load_world, resolve_config
 
 WORLDS = ["helloworld", "movi_a", "movi_b", "movi_c", "movi_d", "movi_e", "movi_f", "point_tracking"]
@@ -69,7 +69,7 @@ def test_world_labels():
 @pytest.mark.parametrize("name", WORLDS)
 def test_world_renders_two_tiny_frames(name, tmp_path):
     out = tmp_path / name
-    render_scene(name, 0, out, RenderSettings(samples=2, denoise=False, threads=1),
+    generate_scene(name, 0, out, RenderSettings(samples=2, denoise=False, threads=1),
                  {"resolution": [32, 32], "num_frames": 2}, num_tracks=8)
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["metadata"]["num_frames"] == 2 and len(meta["instances"]) >= 1

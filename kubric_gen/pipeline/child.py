@@ -8,7 +8,7 @@ with the tail of its stdout/stderr; the next job starts a fresh child. A child s
 most `scenes_per_child` scenes (`SceneRunner`), then is replaced, so a leak cannot pile up.
 
 Child side (`main`): dies with its parent (Linux `PR_SET_PDEATHSIG`), reads jobs, runs
-`kubric_gen.job.render_scene` into the output (a local scene directory, or a local
+`kubric_gen.generate.generate_scene` into the output (a local scene directory, or a local
 scratch directory uploaded with fsspec) and answers `{"ok": true, "timings": ...}` or
 `{"ok": false, "error": ..., "user_error": ...}`. It exits on end of input or after
 `--idle-timeout` seconds without a job.
@@ -330,7 +330,7 @@ def _world_ref(spec: dict[str, Any], scratch: str) -> str:
 def run_job(job: dict[str, Any], progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Render one scene into the output (see module docstring), or into `job["target"]`
     (one scene directory, as `kubric-gen render` asks); in the child process."""
-    from kubric_gen.job import render_scene
+    from kubric_gen.generate import generate_scene
     from kubric_gen.render.settings import RenderSettings
 
     name, seed = job["name"], int(job["seed"])
@@ -340,7 +340,7 @@ def run_job(job: dict[str, Any], progress: Callable[[int, int], None] | None = N
                   save_blend=bool(job.get("save_blend")))
     t0 = time.perf_counter()
     if job.get("target"):
-        result = render_scene(world, seed, job["target"], overwrite=bool(job.get("overwrite")), **kwargs)
+        result = generate_scene(world, seed, job["target"], overwrite=bool(job.get("overwrite")), **kwargs)
         return {"device": result.device, "timings": result.timings, "seconds": time.perf_counter() - t0,
                 "path": str(result.path)}
     from kubric_gen.pipeline.outputs import open_output
@@ -350,14 +350,14 @@ def run_job(job: dict[str, Any], progress: Callable[[int, int], None] | None = N
         local = Path(job["scratch"]) / name
         shutil.rmtree(local, ignore_errors=True)
         try:
-            result = render_scene(world, seed, local, **kwargs)
+            result = generate_scene(world, seed, local, **kwargs)
             t1 = time.perf_counter()
             output.upload_scene(local, name)
             result.timings["upload"] = time.perf_counter() - t1
         finally:
             shutil.rmtree(local, ignore_errors=True)
     else:
-        result = render_scene(world, seed, output.scene_path(name), **kwargs)
+        result = generate_scene(world, seed, output.scene_path(name), **kwargs)
     return {"device": result.device, "timings": result.timings, "seconds": time.perf_counter() - t0,
             "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}
 

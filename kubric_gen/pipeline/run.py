@@ -124,7 +124,7 @@ def _beam_runner(runner: str, options, verbose: bool = False):
 
 
 def versions() -> dict[str, str]:
-    from kubric_gen.job import versions as job_versions
+    from kubric_gen.generate import versions as job_versions
 
     return job_versions(PIPELINE_PACKAGES)
 

@@ -16,7 +16,7 @@ from kubric_gen.render.settings import RenderResult, RenderSettings
 
 if TYPE_CHECKING:
     from kubric_gen.scene import Scene
-    from kubric_gen.trajectory import Trajectory
+    from kubric_gen.simulate.trajectory import Trajectory
 
 __all__ = ["RenderResult", "RenderSettings", "load_blender", "render", "render_passes"]
 
@@ -69,6 +69,6 @@ def render_passes(scene: Scene, trajectory: Trajectory, frames: Sequence[int] | 
     `device` is "cpu" (default), "auto", "cuda" or "optix", as in `RenderSettings`.
     Raises `ConfigError` for bad arguments, like `render`.
     """
-    from kubric_gen.render import blender  # imports bpy
+    from kubric_gen.render import passes  # imports bpy
 
-    return blender.render_passes(scene, trajectory, frames=frames, device=device)
+    return passes.render_passes(scene, trajectory, frames=frames, device=device)

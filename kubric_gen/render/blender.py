@@ -13,11 +13,8 @@ Environment Texture (equirectangular) looked up with the ray direction rotated a
 image file is loaded once per render. Motion blur uses the longer of the scene's and the
 settings' shutter, centred on the frame.
 
-`render` writes RGBA frames; `render_passes` builds the very same geometry, camera and
-poses and reads Cycles' own Object Index and Depth passes, to check the ray-cast ground
-truth against Blender. Passes go through an uncompressed multi-layer OpenEXR file per
-frame (the in-memory Render Result has no pixels when headless, and an EXR loaded with
-`bpy.data.images.load` has none either), read back by the small reader at the end.
+`render` writes RGBA frames. `render.passes` reuses this module's scene building to read
+Cycles' own Object Index and Depth passes (the check of the ray-cast ground truth).
 
 Blender writes its log (CLOG) to the C-level stdout; it is captured around each Blender
 call and forwarded to the "kubric_gen.render" logger (debug; errors as warnings).
@@ -43,8 +40,7 @@ import numpy as np
 from kubric_gen import geometry, meshes
 from kubric_gen.errors import ConfigError
 from kubric_gen.render.device import configure_device
-from kubric_gen.render.exr import read_exr
-from kubric_gen.render.settings import DEVICES, RenderResult, RenderSettings
+from kubric_gen.render.settings import RenderResult, RenderSettings
 from kubric_gen.scene import (
     AreaLight,
     ColorBackground,
@@ -59,7 +55,7 @@ from kubric_gen.scene import (
     SpotLight,
     SunLight,
 )
-from kubric_gen.trajectory import Trajectory, camera_pose
+from kubric_gen.simulate.trajectory import Trajectory, camera_pose
 
 logger = logging.getLogger("kubric_gen.render")
 
@@ -77,7 +73,7 @@ def _flush_c_stdout() -> None:
 
 
 @contextlib.contextmanager
-def _blender_log() -> Iterator[None]:
+def blender_log() -> Iterator[None]:
     """Capture what Blender prints to fd 1 during the block and log it."""
     with contextlib.suppress(Exception):
         sys.stdout.flush()
@@ -104,7 +100,7 @@ def _blender_log() -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- argument checks
-def _check_frames(scene: Scene, frames: Sequence[int] | None) -> list[int]:
+def check_frames(scene: Scene, frames: Sequence[int] | None) -> list[int]:
     if frames is None:
         return list(range(scene.num_frames))
     try:
@@ -118,7 +114,7 @@ def _check_frames(scene: Scene, frames: Sequence[int] | None) -> list[int]:
     return out
 
 
-def _check_trajectory(scene: Scene, trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
+def check_trajectory(scene: Scene, trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
     names = [o.name for o in scene.objects]
     if list(trajectory.names) != names:
         raise ConfigError(f"trajectory.names: must list the scene's objects in order {names} "
@@ -141,7 +137,7 @@ def _check_trajectory(scene: Scene, trajectory: Trajectory) -> tuple[np.ndarray,
     return pos, geometry.quat_normalize(quat)
 
 
-def _check_textures(scene: Scene) -> None:
+def check_textures(scene: Scene) -> None:
     """A textured material needs a mesh with UV coordinates."""
     for i, obj in enumerate(scene.objects):
         texture = getattr(obj.material, "texture", None)
@@ -157,7 +153,7 @@ def _reset() -> None:
     bpy.ops.wm.read_factory_settings(use_empty=True)
 
 
-def _configure_frame(bscene: bpy.types.Scene, scene: Scene) -> bpy.types.RenderSettings:
+def configure_frame(bscene: bpy.types.Scene, scene: Scene) -> bpy.types.RenderSettings:
     """Resolution, frame range and persistent data, shared by `render` and `render_passes`."""
     r = bscene.render
     r.engine = "CYCLES"
@@ -172,7 +168,7 @@ def _configure_frame(bscene: bpy.types.Scene, scene: Scene) -> bpy.types.RenderS
 
 
 def _configure(bscene: bpy.types.Scene, scene: Scene, settings: RenderSettings, gpu: bool) -> None:
-    r = _configure_frame(bscene, scene)
+    r = configure_frame(bscene, scene)
     r.dither_intensity = 0.0  # no noise added when quantizing to 8 bits
     r.use_compositing = False
     r.use_sequencer = False
@@ -414,7 +410,7 @@ def _pose(obj: bpy.types.Object, positions: np.ndarray, quats: np.ndarray) -> No
     anim.action_slot = slot
 
 
-def _build(bscene: bpy.types.Scene, scene: Scene, positions: np.ndarray, quaternions: np.ndarray,
+def build(bscene: bpy.types.Scene, scene: Scene, positions: np.ndarray, quaternions: np.ndarray,
            shading: bool = True) -> None:
     """Objects (with `pass_index` = scene index + 1), camera and, if `shading`, lights and world."""
     collection = bscene.collection
@@ -464,31 +460,31 @@ def _build(bscene: bpy.types.Scene, scene: Scene, positions: np.ndarray, quatern
 
 # ---------------------------------------------------------------- rendering
 @contextlib.contextmanager
-def _session() -> Iterator[bpy.types.Scene]:
+def session() -> Iterator[bpy.types.Scene]:
     """Blender's scene from a fresh factory state, one user at a time, reset again afterwards
     (which frees the scene and Cycles' persistent data now, not at the next call)."""
     with _LOCK:
         try:
-            with _blender_log():
+            with blender_log():
                 _reset()
             yield bpy.context.scene
         finally:
-            with _blender_log():
+            with blender_log():
                 _reset()
 
 
-def _write_frame(bscene: bpy.types.Scene, frame: int, path: str) -> None:
+def write_frame(bscene: bpy.types.Scene, frame: int, path: str) -> None:
     """Render `frame` and write it to `path` with the scene's output settings."""
     bscene.frame_set(frame)
     bscene.render.filepath = path
-    with _blender_log():
+    with blender_log():
         status = bpy.ops.render.render(write_still=True)
     if "FINISHED" not in status or not os.path.isfile(path):
         raise RuntimeError(f"Blender did not render frame {frame} ({status}); see the kubric_gen.render log")
 
 
 def _render_frame(bscene: bpy.types.Scene, frame: int, path: str, resolution: tuple[int, int]) -> np.ndarray:
-    _write_frame(bscene, frame, path)
+    write_frame(bscene, frame, path)
     rgba = iio.imread(path)
     os.remove(path)
     width, height = resolution
@@ -505,18 +501,18 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings, frame
     if not isinstance(settings, RenderSettings):
         raise ConfigError(f"settings: expected RenderSettings (got {type(settings).__name__})")
     scene.validate()
-    frame_list = _check_frames(scene, frames)
-    positions, quaternions = _check_trajectory(scene, trajectory)
-    _check_textures(scene)
+    frame_list = check_frames(scene, frames)
+    positions, quaternions = check_trajectory(scene, trajectory)
+    check_textures(scene)
 
     width, height = scene.resolution
     out = np.empty((len(frame_list), height, width, 4), dtype=np.uint8)
     t0 = time.perf_counter()
-    with _session() as bscene:
-        with _blender_log():
+    with session() as bscene:
+        with blender_log():
             device = configure_device(bscene, settings.device)
             _configure(bscene, scene, settings, gpu=device != "CPU")
-            _build(bscene, scene, positions, quaternions)
+            build(bscene, scene, positions, quaternions)
         logger.info("rendering %d frame(s) of %dx%d, %d samples on %s", len(frame_list), width, height,
                     settings.samples, device)
         t1 = time.perf_counter()
@@ -541,7 +537,7 @@ def _save_blend(bscene: bpy.types.Scene, path: str | os.PathLike) -> None:
     bscene.frame_set(bscene.frame_start)
     bscene.render.filepath = "//render/"  # an animation rendered from the file goes beside it
     status: set[str] = set()
-    with _blender_log():
+    with blender_log():
         try:
             for image in bpy.data.images:
                 if image.source == "FILE" and image.packed_file is None:
@@ -552,94 +548,3 @@ def _save_blend(bscene: bpy.types.Scene, path: str | os.PathLike) -> None:
                           f"({str(e).strip().splitlines()[-1] if str(e).strip() else e!r})") from None
     if "FINISHED" not in status or not os.path.isfile(path):
         raise OSError(f"{path}: Blender could not save the .blend file ({status})")
-
-
-# ---------------------------------------------------------------- render passes
-# Box filter of Cycles' minimum width: the one sample lies within 0.005 px of the pixel centre
-# (measured with a tilted plane in 5.0.1: 0.0002-0.0007 px).
-PASS_FILTER_WIDTH = 0.01
-# Cycles 5.0.1 writes camera-space z (not the ray length) in the Depth pass of a perspective camera,
-# and 1e10 where the ray hits nothing; tests/test_render_passes.py checks both conversions.
-Z_PASS_IS_PLANAR = True
-
-
-def _configure_passes(bscene: bpy.types.Scene, scene: Scene) -> None:
-    """One sample at the pixel centre, no denoising, no motion blur; Depth and Object Index passes
-    written with the combined image to a 32-bit float, uncompressed multi-layer OpenEXR file."""
-    r = _configure_frame(bscene, scene)
-    r.use_compositing = False
-    r.use_sequencer = False
-    r.use_motion_blur = False
-    r.threads_mode = "AUTO"
-    img = r.image_settings
-    img.media_type = "MULTI_LAYER_IMAGE"
-    img.file_format = "OPEN_EXR_MULTILAYER"
-    img.color_depth = "32"
-    img.exr_codec = "NONE"
-
-    c = bscene.cycles
-    c.samples = 1
-    c.use_adaptive_sampling = False
-    c.use_denoising = False
-    c.pixel_filter_type = "BOX"
-    c.filter_width = PASS_FILTER_WIDTH
-    c.seed, c.use_animated_seed = 0, False
-
-    layer = bscene.view_layers[0]
-    layer.use_pass_z = True
-    layer.use_pass_object_index = True
-
-
-def _ray_length_per_z(scene: Scene) -> np.ndarray:
-    """(H, W) length of the ray through each pixel centre per unit of camera-space depth: 1 / cos of
-    the angle between that ray and the optical axis."""
-    cam = scene.camera
-    k = geometry.intrinsics(cam.focal_length, cam.sensor_width, scene.resolution)
-    width, height = scene.resolution
-    x = (np.arange(width) + 0.5 - k[0, 2]) / k[0, 0]
-    y = (np.arange(height) + 0.5 - k[1, 2]) / k[1, 1]
-    return np.sqrt(1.0 + x[None, :] ** 2 + y[:, None] ** 2)
-
-
-def render_passes(scene: Scene, trajectory: Trajectory, frames: Sequence[int] | None = None,
-                  device: str = "cpu") -> dict[str, np.ndarray]:
-    """See `kubric_gen.render.render_passes`."""
-    scene.validate()
-    frame_list = _check_frames(scene, frames)
-    positions, quaternions = _check_trajectory(scene, trajectory)
-    _check_textures(scene)
-    device = device.lower() if isinstance(device, str) else device
-    if device not in DEVICES:
-        raise ConfigError(f"device: must be one of {', '.join(DEVICES)} (got {device!r})")
-
-    width, height = scene.resolution
-    index = np.empty((len(frame_list), height, width), dtype=np.int32)
-    depth = np.empty((len(frame_list), height, width), dtype=np.float32)
-    ray_per_z = _ray_length_per_z(scene) if Z_PASS_IS_PLANAR else 1.0
-    with _session() as bscene:
-        with _blender_log():
-            described = configure_device(bscene, device)
-            _configure_passes(bscene, scene)
-            _build(bscene, scene, positions, quaternions, shading=False)
-        layer = bscene.view_layers[0].name
-        logger.info("rendering passes of %d frame(s) of %dx%d on %s", len(frame_list), width, height, described)
-        with tempfile.TemporaryDirectory(prefix="kubric_gen_passes_") as tmp:
-            for i, frame in enumerate(frame_list):
-                path = os.path.join(tmp, f"passes_{frame:05d}.exr")
-                _write_frame(bscene, frame, path)
-                channels = read_exr(path)
-                os.remove(path)
-                z = _channel(channels, f"{layer}.Depth.Z", frame, (height, width))
-                ids = _channel(channels, f"{layer}.Object Index.X", frame, (height, width))
-                index[i] = np.rint(ids).astype(np.int32) - 1
-                depth[i] = np.where(index[i] >= 0, z * ray_per_z, np.inf)
-    return {"object_index": index, "depth": depth}
-
-
-def _channel(channels: dict[str, np.ndarray], name: str, frame: int, shape: tuple[int, int]) -> np.ndarray:
-    if name not in channels:
-        raise RuntimeError(f"frame {frame}: Blender wrote no {name!r} channel (got {sorted(channels)})")
-    data = channels[name]
-    if data.shape != shape:
-        raise RuntimeError(f"frame {frame}: channel {name!r} has shape {data.shape}, expected {shape}")
-    return data.astype(np.float64)

@@ -16,11 +16,11 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from kubric_gen import physics
 from kubric_gen.errors import ConfigError
 from kubric_gen.io import format as fmt
 from kubric_gen.io.scene_dir import scene_writer
 from kubric_gen.render.settings import RenderSettings
+from kubric_gen.simulate import physics
 from kubric_gen.truth import GroundTruth, compute_ground_truth
 from kubric_gen.world import build_scene, load_world, resolve_config
 
@@ -44,7 +44,7 @@ def versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
 
 @dataclass
 class SceneResult:
-    """What `render_scene` made: the scene directory, the render device and the timings."""
+    """What `generate_scene` made: the scene directory, the render device and the timings."""
 
     path: Path
     device: str
@@ -56,7 +56,7 @@ class SceneResult:
         return sum(v for k, v in self.timings.items() if k not in OVERLAPPED)
 
 
-def render_scene(world_name: str, seed: int, output: str | os.PathLike, settings: RenderSettings | None = None,
+def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settings: RenderSettings | None = None,
                  overrides: dict[str, Any] | None = None, overwrite: bool = False, preview: bool = True,
                  num_tracks: int | None = None, float_layers: bool = False,
                  progress: Callable[[int, int], None] | None = None, save_blend: bool = False) -> SceneResult:

@@ -30,7 +30,7 @@ from kubric_gen import geometry, meshes
 from kubric_gen.cache import cache_dir
 from kubric_gen.errors import AssetError, PlacementError, SceneError
 from kubric_gen.scene import Cube, Cylinder, MeshObject, Scene, SceneObject, Sphere
-from kubric_gen.trajectory import Collision, Trajectory
+from kubric_gen.simulate.trajectory import Collision, Trajectory
 
 log = logging.getLogger(__name__)
 

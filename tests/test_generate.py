@@ -8,7 +8,7 @@ from conftest import REFERENCE, TINY
 
 from kubric_gen import io
 from kubric_gen.errors import KubricGenError
-from kubric_gen.job import render_scene
+from kubric_gen.generate import generate_scene
 
 
 def test_scene_directory_layout(movi_a_scene):
@@ -54,7 +54,7 @@ def test_metadata_has_kubric_movi_a_structure(movi_a_scene):
 
 def test_same_world_seed_config_give_identical_outputs(movi_a_scene, tmp_path):
     again = tmp_path / "again"
-    render_scene("movi_a", 5, again, TINY, {"resolution": [32, 32], "num_frames": 3}, num_tracks=40,
+    generate_scene("movi_a", 5, again, TINY, {"resolution": [32, 32], "num_frames": 3}, num_tracks=40,
                  float_layers=True)
     again_files = sorted(p.name for p in again.iterdir())
     assert again_files == sorted(p.name for p in movi_a_scene.iterdir())
@@ -86,7 +86,7 @@ def test_quantised_layers_decode_to_the_float_layers(movi_a_scene):
 
 def test_different_seeds_differ(movi_a_scene, tmp_path):
     other = tmp_path / "other"
-    render_scene("movi_a", 0, other, TINY, {"resolution": [32, 32], "num_frames": 3})
+    generate_scene("movi_a", 0, other, TINY, {"resolution": [32, 32], "num_frames": 3})
     assert (other / "metadata.json").read_bytes() != (movi_a_scene / "metadata.json").read_bytes()
 
 
@@ -98,13 +98,13 @@ def test_failure_leaves_nothing_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(scene_dir, "write_preview", broken)
     with pytest.raises(OSError):
-        render_scene("movi_a", 1, tmp_path / "scene", TINY, {"resolution": [16, 16], "num_frames": 1})
+        generate_scene("movi_a", 1, tmp_path / "scene", TINY, {"resolution": [16, 16], "num_frames": 1})
     assert list(tmp_path.iterdir()) == []
 
 
 def test_world_errors_are_user_errors(tmp_path):
     with pytest.raises(KubricGenError):
-        render_scene("movi_a", 1, tmp_path / "x", TINY, {"min_num_objects": 0})
+        generate_scene("movi_a", 1, tmp_path / "x", TINY, {"min_num_objects": 0})
     assert list(tmp_path.iterdir()) == []
 
 
