@@ -1,0 +1,36 @@
+"""The scene description: plain, validated data that round-trips through JSON.
+
+Everything a stage needs to know about a scene lives here, so a scene built in one
+process can be simulated and rendered in another. Components (objects,
+materials, lights, camera, background) are frozen dataclasses validated at
+construction; `Scene` holds them in lists and re-validates the whole with
+`Scene.validate()` (called by `add`, `to_json` and every stage).
+
+Errors are `SceneError`s whose message names the field and the value.
+"""
+
+from kubric_gen.scene.backgrounds import Background, ColorBackground, HdriBackground, SkyBackground
+from kubric_gen.scene.camera import PerspectiveCamera
+from kubric_gen.scene.container import Scene
+from kubric_gen.scene.fields import Color, Quat, Vec3
+from kubric_gen.scene.lights import AreaLight, Light, PointLight, SpotLight, SunLight
+from kubric_gen.scene.materials import Flat, Material, Principled
+from kubric_gen.scene.objects import (
+    COLLISION_SHAPES,
+    MAX_ANGULAR_SPEED,
+    MAX_SPEED,
+    MOTION_TYPES,
+    Cube,
+    Cylinder,
+    MeshObject,
+    SceneObject,
+    Sphere,
+)
+from kubric_gen.scene.poses import Pose
+
+__all__ = [
+    "COLLISION_SHAPES", "MAX_ANGULAR_SPEED", "MAX_SPEED", "MOTION_TYPES", "AreaLight", "Background", "Color",
+    "ColorBackground", "Cube", "Cylinder", "Flat", "HdriBackground", "Light", "Material", "MeshObject",
+    "PerspectiveCamera", "PointLight", "Pose", "Principled", "Quat", "Scene", "SceneObject", "SkyBackground",
+    "Sphere", "SpotLight", "SunLight", "Vec3",
+]

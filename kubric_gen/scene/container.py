@@ -1,0 +1,172 @@
+"""`Scene`: the container of a scene's components and settings, validated as a whole and
+round-tripping through JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kubric_gen.errors import SceneError
+from kubric_gen.scene.backgrounds import Background, ColorBackground
+from kubric_gen.scene.camera import PerspectiveCamera
+from kubric_gen.scene.fields import Vec3, integer, json_value, number, vector
+from kubric_gen.scene.lights import Light
+from kubric_gen.scene.objects import SceneObject
+from kubric_gen.scene.serialize import from_data, to_data
+
+
+@dataclass(kw_only=True)
+class Scene:
+    """One scene: what the world script returns and every later stage reads.
+
+    Frame i is at time i / frame_rate; frame 0 shows the initial state.
+    `motion_blur` is the camera shutter in frames (0 = sharp; rendering with motion
+    blur). `num_tracks` is how many point tracks the world asks for (None = the
+    command's default). Dynamic objects that interpenetrate others at frame 0 by more
+    than `physics.INTERPENETRATION_TOLERANCE` are an error (the engine would eject them at
+    speed) unless `allow_interpenetration`.
+    """
+
+    resolution: tuple[int, int] = (256, 256)
+    num_frames: int = 24
+    frame_rate: int = 12
+    step_rate: int = 240
+    gravity: Vec3 = (0.0, 0.0, -10.0)
+    background: Background = field(default_factory=ColorBackground)
+    camera: PerspectiveCamera = field(default_factory=PerspectiveCamera)
+    lights: list[Light] = field(default_factory=list)
+    objects: list[SceneObject] = field(default_factory=list)
+    motion_blur: float = 0.0
+    num_tracks: int | None = None
+    seed: int | None = None
+    allow_interpenetration: bool = False
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- building
+    def add(self, *items: SceneObject | Light) -> None:
+        """Add objects or lights (names must be unique)."""
+        for item in items:
+            if isinstance(item, SceneObject):
+                self.objects.append(item)
+            elif isinstance(item, Light):
+                self.lights.append(item)
+            else:
+                raise SceneError("Scene.add", item, "expected a scene object or a light")
+            try:
+                self.validate()
+            except SceneError:
+                (self.objects if isinstance(item, SceneObject) else self.lights).pop()
+                raise
+
+    def object(self, name: str) -> SceneObject:
+        for obj in self.objects:
+            if obj.name == name:
+                return obj
+        raise SceneError("Scene.objects", name, "no object of that name")
+
+    def replace_object(self, new: SceneObject) -> None:
+        """Swap the object with the same name for `new` (objects are immutable)."""
+        for i, obj in enumerate(self.objects):
+            if obj.name == new.name:
+                self.objects[i] = new
+                return
+        raise SceneError("Scene.objects", new.name, "no object of that name")
+
+    @property
+    def steps_per_frame(self) -> int:
+        return self.step_rate // self.frame_rate
+
+    # -- validation
+    def validate(self) -> Scene:
+        """Check the whole scene; raise SceneError naming the first bad field."""
+        res = self.resolution
+        if (not isinstance(res, (tuple, list)) or len(res) != 2
+                or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in res)):
+            raise SceneError("Scene.resolution", res, "expected (width, height) integers")
+        if res[0] <= 0 or res[1] <= 0:
+            raise SceneError("Scene.resolution", tuple(res), "width and height must be > 0")
+        self.resolution = (int(res[0]), int(res[1]))
+        self.num_frames = integer("Scene", "num_frames", self.num_frames, 1)
+        self.frame_rate = integer("Scene", "frame_rate", self.frame_rate, 1)
+        self.step_rate = integer("Scene", "step_rate", self.step_rate, 1)
+        if self.step_rate % self.frame_rate:
+            raise SceneError("Scene.step_rate", self.step_rate,
+                             f"must be a multiple of frame_rate ({self.frame_rate})")
+        self.gravity = vector("Scene", "gravity", self.gravity, 3)  # type: ignore[assignment]
+        if self.seed is not None:
+            self.seed = integer("Scene", "seed", self.seed, 0)
+        self.motion_blur = number("Scene", "motion_blur", self.motion_blur, 0.0, 1.0)
+        if not isinstance(self.allow_interpenetration, bool):
+            raise SceneError("Scene.allow_interpenetration", self.allow_interpenetration, "expected true or false")
+        if self.num_tracks is not None:
+            self.num_tracks = integer("Scene", "num_tracks", self.num_tracks, 0)
+        self.metadata = json_value("Scene", "metadata", dict(self.metadata))
+        if not isinstance(self.background, Background):
+            raise SceneError("Scene.background", self.background,
+                             "expected ColorBackground, SkyBackground or HdriBackground")
+        if not isinstance(self.camera, PerspectiveCamera):
+            raise SceneError("Scene.camera", self.camera, "expected a PerspectiveCamera")
+        self.objects = list(self.objects)
+        self.lights = list(self.lights)
+        seen: set[str] = set()
+        for group, items, base in (("objects", self.objects, SceneObject), ("lights", self.lights, Light)):
+            for i, item in enumerate(items):
+                if not isinstance(item, base):
+                    raise SceneError(f"Scene.{group}[{i}]", item, f"expected a {base.__name__}")
+                if item.name in seen:
+                    raise SceneError(f"Scene.{group}[{i}].name", item.name, "duplicate name")
+                seen.add(item.name)
+        for label, poses in [(f"{o.name}.keyframes", o.keyframes) for o in self.objects] + [
+                ("camera.path", self.camera.path)]:
+            if poses is not None and len(poses) != self.num_frames:
+                raise SceneError(f"Scene.{label}", len(poses), f"needs one pose per frame ({self.num_frames})")
+        return self
+
+    # -- JSON
+    def to_dict(self) -> dict:
+        self.validate()
+        return to_data(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Scene:
+        if not isinstance(data, dict):
+            raise SceneError("Scene", data, "expected a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SceneError(f"Scene.{unknown[0]}", data[unknown[0]], "unknown field")
+        kwargs = dict(data)
+        if "resolution" in kwargs and isinstance(kwargs["resolution"], list):
+            kwargs["resolution"] = tuple(kwargs["resolution"])
+        if "background" in kwargs:
+            kwargs["background"] = from_data(kwargs["background"], "Scene.background", (Background,))
+        if "camera" in kwargs:
+            kwargs["camera"] = from_data(kwargs["camera"], "Scene.camera", (PerspectiveCamera,))
+        for group, base in (("objects", SceneObject), ("lights", Light)):
+            items = kwargs.get(group, [])
+            if not isinstance(items, list):
+                raise SceneError(f"Scene.{group}", items, "expected a list")
+            kwargs[group] = [from_data(o, f"Scene.{group}[{i}]", (base,)) for i, o in enumerate(items)]
+        try:
+            return cls(**kwargs)
+        except SceneError:
+            raise
+        except (TypeError, ValueError, OverflowError, AttributeError, KeyError, IndexError) as e:
+            raise SceneError("Scene", "...", f"malformed ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> Scene:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SceneError("Scene", text[:40], f"not valid JSON: {e}") from None
+        return cls.from_dict(data)
