@@ -10,12 +10,12 @@ in `assets/README.md` and `docs/assets.md`.
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
 
+from kubric_gen import checks
 from kubric_gen.errors import AssetError
 
 FORMAT = "kubric_gen.assets"
@@ -96,7 +96,7 @@ class Manifest:
         seen: set[str] = set()
         for i, entry in enumerate(self.assets):
             if entry.id in seen:
-                raise AssetError(f"manifest {self.name!r}: assets[{i}].id: duplicate id (got {entry.id!r})")
+                raise AssetError.at(f"manifest {self.name!r}: assets[{i}].id", entry.id, "duplicate id")
             seen.add(entry.id)
 
     @property
@@ -164,85 +164,49 @@ def _dumps(value: Any, level: int) -> str:
 
 
 # ---------------------------------------------------------------- validation
-def _fail(where: str, value: Any, reason: str) -> AssetError:
-    text = repr(value)
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return AssetError(f"{where}: {reason} (got {text})")
-
-
-def _string(where: str, value: Any, allow_empty: bool = True) -> str:
-    if not isinstance(value, str) or (not allow_empty and not value):
-        raise _fail(where, value, "expected a non-empty string" if not allow_empty else "expected a string")
-    return value
-
-
-def _number(where: str, value: Any, lo: float | None = None, hi: float | None = None, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(where, value, "expected a number")
-    value = float(value)
-    if not math.isfinite(value):
-        raise _fail(where, value, "must be finite")
-    if positive and value <= 0:
-        raise _fail(where, value, "must be > 0")
-    if lo is not None and value < lo or hi is not None and value > hi:
-        raise _fail(where, value, f"must be in [{lo:g}, {hi:g}]")
-    return value
-
-
-def _choice(where: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise _fail(where, value, f"must be one of {', '.join(choices)}")
-    return value
+def _number(where: str, value: Any, lo: float | None = None, hi: float | None = None,
+            positive: bool = False) -> float:
+    return checks.number(AssetError, where, value, 0.0 if positive else lo, hi, lo_open=positive)
 
 
 def relative_path(where: str, value: Any) -> str:
     """A relative POSIX path that stays inside the library (no '..', not absolute)."""
-    _string(where, value, allow_empty=False)
+    checks.string(AssetError, where, value, empty=False)
     path = PurePosixPath(value)
     if (path.is_absolute() or "\\" in value or ".." in path.parts or re.match(r"^[A-Za-z]:", value)
             or "://" in value):
-        raise _fail(where, value, "must be a relative path inside the library (no '..', no absolute path)")
+        raise AssetError.at(where, value, "must be a relative path inside the library (no '..', no absolute path)")
     return path.as_posix()
-
-
-def _json(where: str, value: Any) -> dict:
-    if not isinstance(value, dict):
-        raise _fail(where, value, "expected a JSON object")
-    try:
-        return json.loads(json.dumps(value, allow_nan=False))
-    except (TypeError, ValueError):
-        raise _fail(where, value, "must be JSON data (no NaN/inf)") from None
 
 
 def _bounds(where: str, value: Any) -> tuple:
     if (not isinstance(value, (list, tuple)) or len(value) != 2
             or not all(isinstance(v, (list, tuple)) and len(v) == 3 for v in value)):
-        raise _fail(where, value, "expected [[xmin, ymin, zmin], [xmax, ymax, zmax]]")
+        raise AssetError.at(where, value, "expected [[xmin, ymin, zmin], [xmax, ymax, zmax]]")
     lo = tuple(_number(where, v) for v in value[0])
     hi = tuple(_number(where, v) for v in value[1])
     if any(a > b for a, b in zip(lo, hi, strict=True)):
-        raise _fail(where, value, "min must not exceed max")
+        raise AssetError.at(where, value, "min must not exceed max")
     return lo, hi
 
 
 def _scale(where: str, value: Any) -> float | tuple[float, float, float]:
     if isinstance(value, (list, tuple)):
         if len(value) != 3:
-            raise _fail(where, value, "expected a positive number or 3 positive numbers")
+            raise AssetError.at(where, value, "expected a positive number or 3 positive numbers")
         return tuple(_number(where, v, positive=True) for v in value)  # type: ignore[return-value]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(where, value, "expected a positive number or 3 positive numbers")
+        raise AssetError.at(where, value, "expected a positive number or 3 positive numbers")
     return _number(where, value, positive=True)
 
 
 def _physics(where: str, value: Any) -> dict:
     if not isinstance(value, dict):
-        raise _fail(where, value, "expected an object with density, mass, friction, restitution")
+        raise AssetError.at(where, value, "expected an object with density, mass, friction, restitution")
     out = {}
     for key, v in value.items():
         if key not in PHYSICS_KEYS:
-            raise _fail(f"{where}.{key}", v, f"unknown field (known: {', '.join(PHYSICS_KEYS)})")
+            raise AssetError.at(f"{where}.{key}", v, f"unknown field (known: {', '.join(PHYSICS_KEYS)})")
         if key in ("density", "mass"):
             out[key] = _number(f"{where}.{key}", v, positive=True)
         else:
@@ -252,94 +216,91 @@ def _physics(where: str, value: Any) -> dict:
 
 def parse_entry(data: Any, where: str) -> AssetEntry:
     if not isinstance(data, dict):
-        raise _fail(where, data, "expected a JSON object")
+        raise AssetError.at(where, data, "expected a JSON object")
     if "id" not in data:
-        raise _fail(f"{where}.id", None, "missing field")
-    asset_id = _string(f"{where}.id", data["id"], allow_empty=False)
+        raise AssetError.at(f"{where}.id", None, "missing field")
+    asset_id = checks.string(AssetError, f"{where}.id", data["id"], empty=False)
     if not _ID.match(asset_id):
-        raise _fail(f"{where}.id", asset_id, "ids use letters, digits, '_', '-' and '.' (not first)")
+        raise AssetError.at(f"{where}.id", asset_id, "ids use letters, digits, '_', '-' and '.' (not first)")
     where = f"{where} ({asset_id!r})"
     for key in data:
         if key not in _ENTRY_FIELDS:
-            raise _fail(f"{where}.{key}", data[key], f"unknown field (known: {', '.join(_ENTRY_FIELDS)})")
+            raise AssetError.at(f"{where}.{key}", data[key], f"unknown field (known: {', '.join(_ENTRY_FIELDS)})")
     if "kind" not in data:
-        raise _fail(f"{where}.kind", None, "missing field")
-    kw: dict[str, Any] = {"id": asset_id, "kind": _choice(f"{where}.kind", data["kind"], KINDS)}
+        raise AssetError.at(f"{where}.kind", None, "missing field")
+    kw: dict[str, Any] = {"id": asset_id, "kind": checks.choice(AssetError, f"{where}.kind", data["kind"], KINDS)}
     for name in ("visual", "collision", "texture"):
         if data.get(name) is not None:
             kw[name] = relative_path(f"{where}.{name}", data[name])
     if "collision_shape" in data:
-        kw["collision_shape"] = _choice(f"{where}.collision_shape", data["collision_shape"], COLLISION_SHAPES)
+        kw["collision_shape"] = checks.choice(AssetError, f"{where}.collision_shape", data["collision_shape"],
+                                              COLLISION_SHAPES)
     if data.get("bounds") is not None:
         kw["bounds"] = _bounds(f"{where}.bounds", data["bounds"])
     if "scale" in data:
         kw["scale"] = _scale(f"{where}.scale", data["scale"])
     if "physics" in data:
         kw["physics"] = _physics(f"{where}.physics", data["physics"])
-    for name in ("category", "reason"):
+    for name in ("category", "reason", "licence"):
         if data.get(name) is not None:
-            kw[name] = _string(f"{where}.{name}", data[name])
-    if data.get("licence") is not None:
-        kw["licence"] = _string(f"{where}.licence", data["licence"])
+            kw[name] = checks.string(AssetError, f"{where}.{name}", data[name])
     for name in ("metadata", "source"):
         if name in data:
-            kw[name] = _json(f"{where}.{name}", data[name])
+            kw[name] = checks.json_object(AssetError, f"{where}.{name}", data[name])
     if data.get("volume") is not None:
         kw["volume"] = _number(f"{where}.volume", data["volume"], lo=0.0)
     for name in ("watertight", "available"):
         if data.get(name) is not None:
-            if not isinstance(data[name], bool):
-                raise _fail(f"{where}.{name}", data[name], "expected true or false")
-            kw[name] = data[name]
+            kw[name] = checks.boolean(AssetError, f"{where}.{name}", data[name])
     entry = AssetEntry(**kw)
     if not entry.available and not entry.reason:
-        raise _fail(f"{where}.reason", None, "an unavailable asset needs a reason")
+        raise AssetError.at(f"{where}.reason", None, "an unavailable asset needs a reason")
     generated = entry.generator is not None
     if entry.kind == "object" and entry.available and not entry.visual:
-        raise _fail(f"{where}.visual", None, "an object needs a visual mesh file")
+        raise AssetError.at(f"{where}.visual", None, "an object needs a visual mesh file")
     if entry.kind in ("texture", "background") and entry.available and not entry.texture and not generated:
-        raise _fail(f"{where}.texture", None, f"a {entry.kind} needs an image file")
+        raise AssetError.at(f"{where}.texture", None, f"a {entry.kind} needs an image file")
     if entry.kind == "object" and entry.available and entry.bounds is None:
-        raise _fail(f"{where}.bounds", None, "an object needs its local bounds")
+        raise AssetError.at(f"{where}.bounds", None, "an object needs its local bounds")
     return entry
 
 
 def parse_manifest(data: Any, where: str = "manifest") -> Manifest:
     """Validate a manifest's JSON object; raise AssetError naming the field and the value."""
     if not isinstance(data, dict):
-        raise _fail(where, data, "expected a JSON object")
+        raise AssetError.at(where, data, "expected a JSON object")
     for key in data:
         if key not in _TOP_FIELDS:
-            raise _fail(f"{where}.{key}", data[key], f"unknown field (known: {', '.join(_TOP_FIELDS)})")
+            raise AssetError.at(f"{where}.{key}", data[key], f"unknown field (known: {', '.join(_TOP_FIELDS)})")
     if data.get("format", FORMAT) != FORMAT:
-        raise _fail(f"{where}.format", data.get("format"), f"expected {FORMAT!r}")
+        raise AssetError.at(f"{where}.format", data.get("format"), f"expected {FORMAT!r}")
     if "version" not in data:
-        raise _fail(f"{where}.version", None, "missing field")
-    version = data["version"]
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise _fail(f"{where}.version", version, "expected an integer")
+        raise AssetError.at(f"{where}.version", None, "missing field")
+    version = checks.integer(AssetError, f"{where}.version", data["version"])
     if version != VERSION:
-        raise _fail(f"{where}.version", version, f"unsupported manifest version (this kubric_gen reads {VERSION})")
-    name = _string(f"{where}.name", data.get("name"), allow_empty=False) if "name" in data else "unnamed"
+        raise AssetError.at(f"{where}.version", version,
+                            f"unsupported manifest version (this kubric_gen reads {VERSION})")
+    name = checks.string(AssetError, f"{where}.name", data["name"], empty=False) if "name" in data else "unnamed"
     if "assets" not in data:
-        raise _fail(f"{where}.assets", None, "missing field")
+        raise AssetError.at(f"{where}.assets", None, "missing field")
     if not isinstance(data["assets"], list):
-        raise _fail(f"{where}.assets", data["assets"], "expected a list")
+        raise AssetError.at(f"{where}.assets", data["assets"], "expected a list")
     entries = tuple(parse_entry(e, f"{where}.assets[{i}]") for i, e in enumerate(data["assets"]))
     categories = data.get("categories", [])
     if (not isinstance(categories, list) or not all(isinstance(c, str) and c for c in categories)
             or len(set(categories)) != len(categories)):
-        raise _fail(f"{where}.categories", categories, "expected a list of distinct non-empty strings")
+        raise AssetError.at(f"{where}.categories", categories, "expected a list of distinct non-empty strings")
     for i, e in enumerate(entries):
         if categories and e.kind == "object" and (e.category or e.id) not in categories:
-            raise _fail(f"{where}.assets[{i}] ({e.id!r}).category", e.category or e.id,
+            raise AssetError.at(f"{where}.assets[{i}] ({e.id!r}).category", e.category or e.id,
                         "is not in the manifest's categories")
     return Manifest(
         categories=tuple(categories),
         name=name, assets=entries,
-        description=_string(f"{where}.description", data.get("description", "")),
-        licence=_string(f"{where}.licence", data["licence"]) if data.get("licence") is not None else None,
-        root=_choice(f"{where}.root", data.get("root", "manifest"), ROOTS))
+        description=checks.string(AssetError, f"{where}.description", data.get("description", "")),
+        licence=checks.string(AssetError, f"{where}.licence", data["licence"]) if data.get("licence") is not None
+        else None,
+        root=checks.choice(AssetError, f"{where}.root", data.get("root", "manifest"), ROOTS))
 
 
 def parse_manifest_text(text: str | bytes, where: str = "manifest") -> Manifest:

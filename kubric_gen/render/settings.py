@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from kubric_gen import checks
 from kubric_gen.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "optix")
@@ -17,10 +18,6 @@ LIGHT_TREE = ("auto", "on", "off")
 DEFAULT_SAMPLES, DEFAULT_ADAPTIVE_THRESHOLD, DEFAULT_ADAPTIVE_MIN_SAMPLES = 256, 0.05, 16
 # Blender's view transforms; Filmic is what Kubric's MOVi frames were rendered with
 VIEW_TRANSFORMS = ("Filmic", "Standard", "AgX", "Khronos PBR Neutral")
-
-
-def _bad(name: str, value: object, reason: str) -> ConfigError:
-    return ConfigError(f"{name}: {reason} (got {value!r})")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,46 +51,20 @@ class RenderSettings:
     view_transform: str = "Filmic"
 
     def __post_init__(self) -> None:
-        if isinstance(self.samples, bool) or not isinstance(self.samples, (int, np.integer)):
-            raise _bad("samples", self.samples, "expected an integer")
-        if self.samples < 1:
-            raise _bad("samples", self.samples, "must be >= 1")
-        object.__setattr__(self, "samples", int(self.samples))
-        object.__setattr__(self, "adaptive_threshold", _float("adaptive_threshold", self.adaptive_threshold))
-        if isinstance(self.adaptive_min_samples, bool) or not isinstance(self.adaptive_min_samples,
-                                                                         (int, np.integer)):
-            raise _bad("adaptive_min_samples", self.adaptive_min_samples, "expected an integer")
-        if self.adaptive_min_samples < 0:
-            raise _bad("adaptive_min_samples", self.adaptive_min_samples, "must be >= 0 (0: Cycles' choice)")
-        object.__setattr__(self, "adaptive_min_samples", int(self.adaptive_min_samples))
-        if self.light_tree not in LIGHT_TREE:
-            raise _bad("light_tree", self.light_tree, f"must be one of {', '.join(LIGHT_TREE)}")
-        if not isinstance(self.denoise, (bool, np.bool_)):
-            raise _bad("denoise", self.denoise, "expected true or false")
-        object.__setattr__(self, "denoise", bool(self.denoise))
-        device = self.device.lower() if isinstance(self.device, str) else self.device
-        if device not in DEVICES:
-            raise _bad("device", self.device, f"must be one of {', '.join(DEVICES)}")
-        object.__setattr__(self, "device", device)
-        if isinstance(self.threads, bool) or not isinstance(self.threads, (int, np.integer)):
-            raise _bad("threads", self.threads, "expected an integer")
-        if self.threads < 0:
-            raise _bad("threads", self.threads, "must be >= 0 (0 uses all cores)")
-        object.__setattr__(self, "threads", int(self.threads))
-        object.__setattr__(self, "motion_blur", _float("motion_blur", self.motion_blur))
-        if self.view_transform not in VIEW_TRANSFORMS:
-            raise _bad("view_transform", self.view_transform, f"must be one of {', '.join(VIEW_TRANSFORMS)}")
+        def check(name: str, kind: Callable, *args: Any, **kwargs: Any) -> None:
+            object.__setattr__(self, name, kind(ConfigError, name, getattr(self, name), *args, **kwargs))
 
-
-def _float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise _bad(name, value, "expected a number")
-    out = float(value)
-    if not math.isfinite(out):
-        raise _bad(name, value, "must be finite")
-    if out < 0:
-        raise _bad(name, value, "must be >= 0")
-    return out
+        check("samples", checks.integer, 1)
+        check("adaptive_threshold", checks.number, 0)
+        check("adaptive_min_samples", checks.integer, 0, hint="0: Cycles' choice")
+        check("light_tree", checks.choice, LIGHT_TREE)
+        check("denoise", checks.boolean)
+        if isinstance(self.device, str):
+            object.__setattr__(self, "device", self.device.lower())
+        check("device", checks.choice, DEVICES)
+        check("threads", checks.integer, 0, hint="0 uses all cores")
+        check("motion_blur", checks.number, 0)
+        check("view_transform", checks.choice, VIEW_TRANSFORMS)
 
 
 @dataclass

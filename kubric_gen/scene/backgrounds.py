@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from kubric_gen.errors import SceneError
-from kubric_gen.scene.fields import Color, assign, number, unit_color
+from kubric_gen.scene.fields import Color, assign, boolean, number, unit_color
 from kubric_gen.scene.serialize import register
 
 
@@ -22,9 +22,7 @@ class Background:
     visible_to_camera: bool = True
 
     def _check_visible(self) -> None:
-        if not isinstance(self.visible_to_camera, bool):
-            raise SceneError(f"{type(self).__name__}.visible_to_camera", self.visible_to_camera,
-                             "expected true or false")
+        assign(self, "visible_to_camera", boolean(type(self).__name__, "visible_to_camera", self.visible_to_camera))
 
 
 @register

@@ -6,8 +6,7 @@ from dataclasses import InitVar, dataclass
 from typing import ClassVar
 
 from kubric_gen import geometry
-from kubric_gen.errors import SceneError
-from kubric_gen.scene.fields import Quat, Vec3, assign, number, vector
+from kubric_gen.scene.fields import Quat, Vec3, assign, nonempty_string, number, vector
 from kubric_gen.scene.poses import Pose, decode_poses, orientation
 from kubric_gen.scene.serialize import register
 
@@ -28,9 +27,7 @@ class PerspectiveCamera:
     look_at: InitVar[Vec3 | None] = None
 
     def __post_init__(self, look_at: Vec3 | None) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise SceneError("PerspectiveCamera.name", self.name, "must be a non-empty string")
-        o = f"PerspectiveCamera({self.name!r})"
+        o = f"PerspectiveCamera({nonempty_string('PerspectiveCamera', 'name', self.name)!r})"
         assign(self, "focal_length", number(o, "focal_length", self.focal_length, 0.0, lo_open=True))
         assign(self, "sensor_width", number(o, "sensor_width", self.sensor_width, 0.0, lo_open=True))
         assign(self, "position", vector(o, "position", self.position, 3))

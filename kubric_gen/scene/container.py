@@ -12,7 +12,7 @@ import numpy as np
 from kubric_gen.errors import SceneError
 from kubric_gen.scene.backgrounds import Background, ColorBackground
 from kubric_gen.scene.camera import PerspectiveCamera
-from kubric_gen.scene.fields import Vec3, integer, json_value, number, vector
+from kubric_gen.scene.fields import Vec3, boolean, integer, json_object, number, vector
 from kubric_gen.scene.lights import Light
 from kubric_gen.scene.objects import SceneObject
 from kubric_gen.scene.serialize import from_data, to_data
@@ -102,11 +102,10 @@ class Scene:
         if self.seed is not None:
             self.seed = integer("Scene", "seed", self.seed, 0)
         self.motion_blur = number("Scene", "motion_blur", self.motion_blur, 0.0, 1.0)
-        if not isinstance(self.allow_interpenetration, bool):
-            raise SceneError("Scene.allow_interpenetration", self.allow_interpenetration, "expected true or false")
+        self.allow_interpenetration = boolean("Scene", "allow_interpenetration", self.allow_interpenetration)
         if self.num_tracks is not None:
             self.num_tracks = integer("Scene", "num_tracks", self.num_tracks, 0)
-        self.metadata = json_value("Scene", "metadata", dict(self.metadata))
+        self.metadata = json_object("Scene", "metadata", self.metadata)
         if not isinstance(self.background, Background):
             raise SceneError("Scene.background", self.background,
                              "expected ColorBackground, SkyBackground or HdriBackground")

@@ -7,8 +7,7 @@ import math
 from dataclasses import InitVar, dataclass
 from typing import ClassVar
 
-from kubric_gen.errors import SceneError
-from kubric_gen.scene.fields import Color, Quat, Vec3, assign, number, unit_color, vector
+from kubric_gen.scene.fields import Color, Quat, Vec3, assign, nonempty_string, number, unit_color, vector
 from kubric_gen.scene.poses import orientation
 from kubric_gen.scene.serialize import register
 
@@ -26,9 +25,7 @@ class Light:
     direction: InitVar[Vec3 | None] = None
 
     def __post_init__(self, look_at: Vec3 | None, direction: Vec3 | None) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise SceneError(f"{type(self).__name__}.name", self.name, "must be a non-empty string")
-        o = f"{type(self).__name__}({self.name!r})"
+        o = f"{type(self).__name__}({nonempty_string(type(self).__name__, 'name', self.name)!r})"
         assign(self, "position", vector(o, "position", self.position, 3))
         orientation(o, self, look_at, None, direction)
         assign(self, "color", unit_color(o, "color", self.color))

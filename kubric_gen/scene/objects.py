@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from kubric_gen.errors import SceneError
 from kubric_gen.labels import RESERVED_INSTANCE_KEYS
-from kubric_gen.scene.fields import Quat, Vec3, assign, choice, json_value, number, vector
+from kubric_gen.scene.fields import Quat, Vec3, assign, boolean, choice, json_object, nonempty_string, number, vector
 from kubric_gen.scene.materials import Material, Principled
 from kubric_gen.scene.poses import Pose, decode_poses, orientation
 from kubric_gen.scene.serialize import from_data, register
@@ -58,9 +58,7 @@ class SceneObject:
     euler: InitVar[Vec3 | None] = None
 
     def __post_init__(self, look_at: Vec3 | None, euler: Vec3 | None) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise SceneError(f"{type(self).__name__}.name", self.name, "must be a non-empty string")
-        o = f"{type(self).__name__}({self.name!r})"
+        o = f"{type(self).__name__}({nonempty_string(type(self).__name__, 'name', self.name)!r})"
         assign(self, "position", vector(o, "position", self.position, 3))
         orientation(o, self, look_at, euler)
         scale = vector(o, "scale", self.scale, 3)
@@ -85,10 +83,8 @@ class SceneObject:
             raise SceneError(f"{o}.keyframes", self.keyframes, "a kinematic object needs one pose per frame")
         if self.motion != "kinematic" and self.keyframes is not None:
             raise SceneError(f"{o}.keyframes", "...", "only kinematic objects take keyframes")
-        if not isinstance(self.is_background, bool):
-            raise SceneError(f"{o}.is_background", self.is_background, "expected true or false")
-        if self.casts_shadows is not None and not isinstance(self.casts_shadows, bool):
-            raise SceneError(f"{o}.casts_shadows", self.casts_shadows, "expected true, false or null")
+        assign(self, "is_background", boolean(o, "is_background", self.is_background))
+        assign(self, "casts_shadows", boolean(o, "casts_shadows", self.casts_shadows, optional=True))
         if self.motion == "dynamic":
             if self.mass == 0:
                 raise SceneError(f"{o}.mass", self.mass, "a dynamic object needs a mass > 0 (the physics engine "
@@ -101,9 +97,8 @@ class SceneObject:
                                  f"faster than {MAX_ANGULAR_SPEED:g} rad/s, the most the physics engine simulates")
         if self.asset_id is None:
             assign(self, "asset_id", self.kind)
-        if not isinstance(self.asset_id, str) or not self.asset_id:
-            raise SceneError(f"{o}.asset_id", self.asset_id, "must be a non-empty string")
-        assign(self, "labels", json_value(o, "labels", dict(self.labels)))
+        nonempty_string(o, "asset_id", self.asset_id)
+        assign(self, "labels", json_object(o, "labels", self.labels))
         reserved = sorted(set(self.labels) & RESERVED_INSTANCE_KEYS)
         if reserved:
             raise SceneError(f"{o}.labels", reserved[0], "is a per-instance field that metadata.json fills itself")
