@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from kubric_gen import checks
@@ -18,34 +19,21 @@ def assign(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
-def vector(owner: str, name: str, value: Any, size: int) -> tuple[float, ...]:
-    return checks.vector(SceneError, f"{owner}.{name}", value, size)
+def _scene_check(check: Callable) -> Callable:
+    """`check` for a scene component: called as (owner, name, value, ...) about field "owner.name"."""
+    return lambda owner, name, value, *args, **kwargs: check(SceneError, f"{owner}.{name}", value, *args, **kwargs)
 
 
-def number(owner: str, name: str, value: Any, lo: float | None = None, hi: float | None = None,
-           lo_open: bool = False) -> float:
-    return checks.number(SceneError, f"{owner}.{name}", value, lo, hi, lo_open)
-
-
-def integer(owner: str, name: str, value: Any, lo: int) -> int:
-    return checks.integer(SceneError, f"{owner}.{name}", value, lo)
-
-
-def choice(owner: str, name: str, value: Any, choices: tuple[str, ...]) -> str:
-    return checks.choice(SceneError, f"{owner}.{name}", value, choices)
-
-
-def boolean(owner: str, name: str, value: Any, optional: bool = False) -> bool | None:
-    return checks.boolean(SceneError, f"{owner}.{name}", value, optional)
+vector = _scene_check(checks.vector)  # (owner, name, value, size)
+number = _scene_check(checks.number)  # (owner, name, value, lo=None, hi=None, lo_open=False)
+integer = _scene_check(checks.integer)  # (owner, name, value, lo)
+choice = _scene_check(checks.choice)  # (owner, name, value, choices)
+boolean = _scene_check(checks.boolean)  # (owner, name, value, optional=False)
+json_object = _scene_check(checks.json_object)  # (owner, name, value): free-form labels and metadata
 
 
 def nonempty_string(owner: str, name: str, value: Any) -> str:
     return checks.string(SceneError, f"{owner}.{name}", value, empty=False)
-
-
-def json_object(owner: str, name: str, value: Any) -> dict:
-    """Free-form labels and metadata must survive JSON unchanged."""
-    return checks.json_object(SceneError, f"{owner}.{name}", value)
 
 
 def unit_quaternion(owner: str, name: str, value: Any) -> Quat:
