@@ -1,6 +1,7 @@
 """Scene description: validation errors and exact JSON round trips."""
 
 import math
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -140,3 +141,55 @@ def test_orientation_helpers():
     assert geometry.rotate(cube.quaternion, (1, 0, 0)) == pytest.approx([0, 1, 0], abs=1e-12)
     with pytest.raises(SceneError, match="give only one"):
         kg.Cube(name="c", euler=(0, 0, 1), look_at=(1, 0, 0))
+
+
+# ---------------------------------------------------------------- changing a scene: update and +=
+def test_update_swaps_in_a_validated_copy_and_returns_it():
+    scene = kg.Scene()
+    scene += kg.Cube(name="a", friction=0.2)
+    old = scene.object("a")
+    new = scene.update("a", velocity=(1, 0, 0), friction=0.9)
+    assert new is scene.object("a") and new.velocity == (1.0, 0.0, 0.0) and new.friction == 0.9
+    assert (old.velocity, old.friction) == ((0.0, 0.0, 0.0), 0.2)  # the old object is untouched
+    turned = scene.update("a", position=(0, -5, 0), look_at=(0, 0, 0))  # orientation helpers work too
+    assert turned.quaternion == kg.Cube(name="a", position=(0, -5, 0), look_at=(0, 0, 0)).quaternion
+    scene += kg.SunLight(name="sun")
+    assert scene.update("sun", strength=1.5).strength == 1.5 and scene.lights[0].strength == 1.5
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"colour": (1, 0, 0)}, "Cube('a').colour", "unknown field (known: name, position,"),
+    ({"friction": 2.0}, "Cube('a').friction", "must be in [0, 1] (got 2.0)"),
+    ({"velocity": (0, math.nan, 0)}, "Cube('a').velocity", "must be finite"),
+    ({"name": "b"}, "Cube('a').name", "update keeps the name"),
+    ({"motion": "kinematic", "keyframes": [kg.Pose()] * 2}, "Scene.a.keyframes", "one pose per frame (3)"),
+])
+def test_update_errors_name_the_field_and_leave_the_scene_unchanged(changes, field, message):
+    scene = kg.Scene(num_frames=3, objects=[kg.Cube(name="a")])
+    before = scene.to_json()
+    with pytest.raises(SceneError, match=f"^{re.escape(field)}: .*{re.escape(message)}") as info:
+        scene.update("a", **changes)
+    assert info.value.field == field
+    assert scene.to_json() == before
+
+
+def test_update_keeps_names_and_needs_a_known_one():
+    scene = kg.Scene(objects=[kg.Cube(name="a")])
+    assert scene.update("a", name="a").name == "a"  # naming the same name is no change
+    with pytest.raises(SceneError, match="no object or light of that name"):
+        scene.update("b", friction=0.1)
+
+
+def test_plus_equals_adds_like_add():
+    scene = kg.Scene()
+    scene += kg.Cube(name="a")
+    scene += [kg.Sphere(name="b"), kg.SunLight(name="sun")]
+    scene += (kg.Cylinder(name="c"),)
+    assert [o.name for o in scene.objects] == ["a", "b", "c"] and [x.name for x in scene.lights] == ["sun"]
+    with pytest.raises(SceneError, match="duplicate name"):
+        scene += kg.Sphere(name="a")
+    with pytest.raises(SceneError, match="expected a scene object or a light"):
+        scene += "a cube"
+    assert [o.name for o in scene.objects] == ["a", "b", "c"]
+    scene.replace_object(kg.Cube(name="a", friction=0.1))  # the long form still works
+    assert scene.object("a").friction == 0.1

@@ -4,7 +4,8 @@ Everything a stage needs to know about a scene lives here, so a scene built in o
 process can be simulated and rendered in another. Components (objects,
 materials, lights, camera, background) are frozen dataclasses validated at
 construction; `Scene` holds them in lists and re-validates the whole with
-`Scene.validate()` (called by `add`, `to_json` and every stage).
+`Scene.validate()` (called by `add`/`+=`, `update`, `to_json` and every stage).
+`scene.update(name, **changes)` swaps an object for a changed, validated copy.
 
 Errors are `SceneError`s whose message names the field and the value.
 """

@@ -4,8 +4,10 @@ round-tripping through JSON."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -64,14 +66,48 @@ class Scene:
                 (self.objects if isinstance(item, SceneObject) else self.lights).pop()
                 raise
 
+    def __iadd__(self, items: SceneObject | Light | list[SceneObject | Light]) -> Scene:
+        """`scene += obj` or `scene += [a, b]` (a list or tuple): the same as `scene.add`."""
+        self.add(*(items if isinstance(items, (list, tuple)) else [items]))
+        return self
+
     def object(self, name: str) -> SceneObject:
         for obj in self.objects:
             if obj.name == name:
                 return obj
         raise SceneError("Scene.objects", name, "no object of that name")
 
+    def update(self, name: str, /, **changes: Any) -> SceneObject | Light:
+        """Change fields of the object (or light) `name`, e.g. `scene.update("ball", velocity=(1, 0, 0))`.
+
+        Objects are frozen: this swaps in a copy with `changes` (`dataclasses.replace`), which
+        is validated, and returns it; objects held elsewhere keep their old values. An unknown
+        field is an error naming it, and so is a new `name` (a scene's names identify its
+        objects from the world script to the dataset: add a new object instead).
+        """
+        where = [(group, i) for group in ("objects", "lights") for i, item in enumerate(getattr(self, group))
+                 if item.name == name]
+        if not where:
+            raise SceneError("Scene.update", name, "no object or light of that name")
+        group, i = where[0]
+        old = getattr(self, group)[i]
+        owner = f"{type(old).__name__}({name!r})"
+        known = inspect.signature(type(old)).parameters
+        for key, value in changes.items():
+            if key not in known:
+                raise SceneError(f"{owner}.{key}", value, f"unknown field (known: {', '.join(known)})")
+        if changes.get("name", name) != name:
+            raise SceneError(f"{owner}.name", changes["name"], "update keeps the name (add a new object instead)")
+        getattr(self, group)[i] = new = dataclasses.replace(old, **changes)
+        try:
+            self.validate()
+        except SceneError:
+            getattr(self, group)[i] = old  # (validate swaps the lists for copies: look it up again)
+            raise
+        return new
+
     def replace_object(self, new: SceneObject) -> None:
-        """Swap the object with the same name for `new` (objects are immutable)."""
+        """Swap the object with the same name for `new` (see also `update`)."""
         for i, obj in enumerate(self.objects):
             if obj.name == new.name:
                 self.objects[i] = new
