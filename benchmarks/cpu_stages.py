@@ -36,7 +36,7 @@ def child(args: argparse.Namespace) -> dict:
     import numpy as np
 
     from kubric_gen.io.scene_dir import write_scene
-    from kubric_gen.simulate import physics
+    from kubric_gen.simulation import physics
     from kubric_gen.truth import compute_ground_truth
     from kubric_gen.world import build_scene, load_world, resolve_config
 

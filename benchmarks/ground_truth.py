@@ -18,7 +18,7 @@ import time
 from report import emit
 
 from kubric_gen.render import RenderSettings, render
-from kubric_gen.simulate import physics
+from kubric_gen.simulation import physics
 from kubric_gen.truth import compute_ground_truth
 from kubric_gen.world import build_scene, load_world, resolve_config
 

@@ -33,7 +33,7 @@ from kubric_gen.scene import (  # noqa: E402
     Sphere,
     SunLight,
 )
-from kubric_gen.simulate.trajectory import Trajectory  # noqa: E402
+from kubric_gen.simulation.trajectory import Trajectory  # noqa: E402
 
 
 def rss_mb() -> float:

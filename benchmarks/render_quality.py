@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from report import emit  # noqa: E402 - benchmarks/ is on the path of a script run from it
 
 from kubric_gen.render import RenderSettings, render  # noqa: E402
-from kubric_gen.simulate import physics  # noqa: E402
+from kubric_gen.simulation import physics  # noqa: E402
 from kubric_gen.world import build_scene, load_world, resolve_config  # noqa: E402
 
 KUBRIC = [  # Kubric 4.2, MOVi-A seed 5, 128x128, 8 frames, this machine (issue 12)

@@ -33,8 +33,8 @@ from kubric_gen.scene import (
                                SpotLight,
                                SunLight,
 )
-from kubric_gen.simulate.physics import place_without_overlap, settle, simulate
-from kubric_gen.simulate.trajectory import Collision, Trajectory
+from kubric_gen.simulation.physics import place_without_overlap, settle, simulate
+from kubric_gen.simulation.trajectory import Collision, Trajectory
 
 __version__ = "0.2.0"
 

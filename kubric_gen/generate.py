@@ -20,7 +20,7 @@ from kubric_gen.errors import ConfigError
 from kubric_gen.io import format as fmt
 from kubric_gen.io.scene_dir import scene_writer
 from kubric_gen.render.settings import RenderSettings
-from kubric_gen.simulate import physics
+from kubric_gen.simulation import physics
 from kubric_gen.truth import GroundTruth, compute_ground_truth
 from kubric_gen.world import build_scene, load_world, resolve_config
 

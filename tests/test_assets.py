@@ -33,7 +33,7 @@ from kubric_gen.assets import (
 from kubric_gen.assets import cli as assets_cli
 from kubric_gen.assets.dome import equirect_uv
 from kubric_gen.errors import AssetError, ConfigError, KubricGenError
-from kubric_gen.simulate import physics
+from kubric_gen.simulation import physics
 
 KUBASIC_SHAPES = [s for s in kubasic.SHAPES if s != "spot"]
 

@@ -8,7 +8,7 @@ import kubric_gen as kg
 from kubric_gen import geometry
 from kubric_gen.assets import AssetLibrary, convert_folder
 from kubric_gen.render import RenderSettings, render
-from kubric_gen.simulate import physics
+from kubric_gen.simulation import physics
 
 
 def _gso_panel(root):

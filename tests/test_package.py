@@ -4,7 +4,8 @@ import importlib
 
 import pytest
 
-PACKAGES = ["kubric_gen", "kubric_gen.io", "kubric_gen.assets", "kubric_gen.truth", "kubric_gen.render",
+PACKAGES = ["kubric_gen", "kubric_gen.scene", "kubric_gen.simulation", "kubric_gen.io",
+            "kubric_gen.assets", "kubric_gen.truth", "kubric_gen.render",
             "kubric_gen.datasets", "kubric_gen.pipeline", "kubric_gen.visual"]
 
 

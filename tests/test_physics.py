@@ -8,7 +8,7 @@ import trimesh
 
 import kubric_gen as kg
 from kubric_gen import geometry
-from kubric_gen.simulate import physics
+from kubric_gen.simulation import physics
 
 
 @pytest.mark.parametrize("step_rate", [240, 480])

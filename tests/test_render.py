@@ -28,7 +28,7 @@ from kubric_gen.scene import (
     SpotLight,
     SunLight,
 )
-from kubric_gen.simulate.trajectory import Trajectory
+from kubric_gen.simulation.trajectory import Trajectory
 
 pytest.importorskip("bpy")
 

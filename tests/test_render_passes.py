@@ -9,7 +9,7 @@ from kubric_gen import geometry, meshes
 from kubric_gen.errors import ConfigError
 from kubric_gen.render import RenderSettings, render, render_passes
 from kubric_gen.scene import Cube, Cylinder, Flat, PerspectiveCamera, Pose, Scene, Sphere
-from kubric_gen.simulate.trajectory import Trajectory
+from kubric_gen.simulation.trajectory import Trajectory
 
 pytest.importorskip("bpy")
 

@@ -27,7 +27,7 @@ from kubric_gen.scene import (
     Scene,
     Sphere,
 )
-from kubric_gen.simulate.trajectory import Trajectory
+from kubric_gen.simulation.trajectory import Trajectory
 
 pytest.importorskip("bpy")
 

@@ -18,7 +18,7 @@ from PIL import Image
 from kubric_gen.io import format as fmt
 from kubric_gen.render import RenderSettings, render
 from kubric_gen.scene import ColorBackground, Cube, HdriBackground, MeshObject, PerspectiveCamera, Principled, Scene
-from kubric_gen.simulate.trajectory import Trajectory
+from kubric_gen.simulation.trajectory import Trajectory
 
 pytest.importorskip("bpy")
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ import trimesh
 
 import kubric_gen as kg
 from kubric_gen import geometry
-from kubric_gen.simulate import physics
-from kubric_gen.simulate.trajectory import Trajectory
+from kubric_gen.simulation import physics
+from kubric_gen.simulation.trajectory import Trajectory
 from kubric_gen.truth import compute_ground_truth, flow_at
 
 RES = (48, 36)

@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from kubric_gen.render import render_passes
-from kubric_gen.simulate import physics
+from kubric_gen.simulation import physics
 from kubric_gen.truth import compute_ground_truth
 from kubric_gen.world import build_scene, load_world, resolve_config
 

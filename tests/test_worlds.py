@@ -8,7 +8,7 @@ import pytest
 
 from kubric_gen.generate import generate_scene
 from kubric_gen.render.settings import RenderSettings
-from kubric_gen.simulate import physics
+from kubric_gen.simulation import physics
 from kubric_gen.world import build_scene, builtin_world_names, load_world, resolve_config
 
 WORLDS = ["helloworld", "movi_a", "movi_b", "movi_c", "movi_d", "movi_e", "movi_f", "point_tracking"]

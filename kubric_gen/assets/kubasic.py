@@ -191,7 +191,7 @@ def generate(shape: str, root: str | os.PathLike, collision: bool = True) -> dic
 
     Existing files are kept (the cache). Returns the absolute paths by role. The collision
     mesh is the convex hull for convex shapes and PyBullet's VHACD decomposition
-    (about 10 s, cached by content in kubric_gen.simulate.physics' VHACD cache) otherwise.
+    (about 10 s, cached by content in kubric_gen.simulation.physics' VHACD cache) otherwise.
     """
     if shape not in SHAPES:
         raise AssetError(f"kubasic: unknown shape {shape!r} (known: {', '.join(SHAPES)})")

@@ -2,7 +2,7 @@
 
 Normalised meshes follow Kubric's KuBasic convention: the centre of mass is at the
 origin and the mesh fits in [-1, 1]^3, touching it (its largest coordinate magnitude is
-1). The centre of mass is computed the way `kubric_gen.simulate.physics` computes it (from the
+1). The centre of mass is computed the way `kubric_gen.simulation.physics` computes it (from the
 mesh if it is watertight, else from its convex hull), so a normalised mesh reloaded by
 `kubric_gen.meshes` has its centre of mass at its origin.
 
@@ -58,7 +58,7 @@ def load_mesh(path: str | os.PathLike) -> trimesh.Trimesh:
 
 
 def centre_of_mass(mesh: trimesh.Trimesh) -> np.ndarray:
-    """As kubric_gen.simulate.physics computes it: the solid's if watertight, else its convex hull's."""
+    """As kubric_gen.simulation.physics computes it: the solid's if watertight, else its convex hull's."""
     if mesh.is_watertight and abs(mesh.volume) > 1e-12:
         return np.asarray(mesh.center_mass, dtype=np.float64)
     return np.asarray(mesh.convex_hull.center_mass, dtype=np.float64)
@@ -216,13 +216,13 @@ def convex_hull_file(visual: str | os.PathLike, target: str | os.PathLike) -> st
 
 
 def vhacd_into(visual: str | os.PathLike, target: str | os.PathLike) -> str:
-    """VHACD convex decomposition of a mesh file (kubric_gen.simulate.physics' cached one), copied to `target`.
+    """VHACD convex decomposition of a mesh file (kubric_gen.simulation.physics' cached one), copied to `target`.
 
     Physics computes the same decomposition, cached by file content, when it simulates an
     object of this mesh with collision="vhacd": computing it here warms that cache.
     """
     from kubric_gen.scene import MeshObject
-    from kubric_gen.simulate import physics
+    from kubric_gen.simulation import physics
 
     source = physics.vhacd_file(MeshObject(name="vhacd", path=os.fspath(visual)))
     atomic_copy(source, target)

@@ -29,7 +29,7 @@ from kubric_gen.io import layers
 from kubric_gen.labels import GENERIC, LabelSchema
 from kubric_gen.parallel import parallel_map
 from kubric_gen.scene import Scene, SceneObject
-from kubric_gen.simulate.trajectory import Trajectory
+from kubric_gen.simulation.trajectory import Trajectory
 from kubric_gen.truth.result import GroundTruth
 from kubric_gen.visual import sheet, video
 

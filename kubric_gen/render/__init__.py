@@ -16,7 +16,7 @@ from kubric_gen.render.settings import RenderResult, RenderSettings
 
 if TYPE_CHECKING:
     from kubric_gen.scene import Scene
-    from kubric_gen.simulate.trajectory import Trajectory
+    from kubric_gen.simulation.trajectory import Trajectory
 
 __all__ = ["RenderResult", "RenderSettings", "load_blender", "render", "render_passes"]
 

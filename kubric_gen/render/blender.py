@@ -55,7 +55,7 @@ from kubric_gen.scene import (
     SpotLight,
     SunLight,
 )
-from kubric_gen.simulate.trajectory import Trajectory, camera_pose
+from kubric_gen.simulation.trajectory import Trajectory, camera_pose
 
 logger = logging.getLogger("kubric_gen.render")
 

@@ -25,7 +25,7 @@ from kubric_gen.render.device import configure_device
 from kubric_gen.render.exr import read_exr
 from kubric_gen.render.settings import DEVICES
 from kubric_gen.scene import Scene
-from kubric_gen.simulate.trajectory import Trajectory
+from kubric_gen.simulation.trajectory import Trajectory
 
 if TYPE_CHECKING:
     import bpy

@@ -25,7 +25,7 @@ import numpy as np
 from kubric_gen import geometry, meshes
 from kubric_gen.parallel import parallel_map
 from kubric_gen.scene import Scene
-from kubric_gen.simulate.trajectory import Trajectory, camera_pose
+from kubric_gen.simulation.trajectory import Trajectory, camera_pose
 from kubric_gen.truth.raycast import Poses, SceneBVH
 from kubric_gen.truth.result import GroundTruth, PointTracks
 

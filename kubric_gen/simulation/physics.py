@@ -23,6 +23,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from types import ModuleType
 
 import numpy as np
 
@@ -30,7 +31,7 @@ from kubric_gen import geometry, meshes
 from kubric_gen.cache import cache_dir
 from kubric_gen.errors import AssetError, PlacementError, SceneError
 from kubric_gen.scene import Cube, Cylinder, MeshObject, Scene, SceneObject, Sphere
-from kubric_gen.simulate.trajectory import Collision, Trajectory
+from kubric_gen.simulation.trajectory import Collision, Trajectory
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def _silenced_fds() -> Iterator[None]:
             os.close(fd)
 
 
-def _pybullet():
+def _pybullet() -> ModuleType:
     """Import pybullet without its build banner (it would clutter CLI output)."""
     import sys
 
@@ -73,7 +74,11 @@ def _pybullet():
     return sys.modules["pybullet"]
 
 
-def _xyzw(q: Sequence[float]) -> list[float]:
+# A pose component as PyBullet and numpy both give it: a sequence of floats or an array.
+Vector = Sequence[float] | np.ndarray
+
+
+def _xyzw(q: Vector) -> list[float]:
     return [q[1], q[2], q[3], q[0]]
 
 
@@ -170,10 +175,10 @@ class _World:
         return body
 
     @staticmethod
-    def _body_position(position: Sequence[float], quaternion: Sequence[float], offset: np.ndarray) -> np.ndarray:
+    def _body_position(position: Vector, quaternion: Vector, offset: np.ndarray) -> np.ndarray:
         return np.asarray(position) + geometry.rotate(quaternion, offset)
 
-    def set_pose(self, i: int, position: Sequence[float], quaternion: Sequence[float]) -> None:
+    def set_pose(self, i: int, position: Vector, quaternion: Vector) -> None:
         self.p.resetBasePositionAndOrientation(
             self.bodies[i], list(self._body_position(position, quaternion, self.offsets[i])),
             _xyzw(quaternion), physicsClientId=self.client)
@@ -248,6 +253,7 @@ def _world(scene: Scene, objects: Sequence[SceneObject] | None = None) -> Iterat
 
 def _keyframes(obj: SceneObject, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
     """A kinematic object's poses for frames 0..num_frames (the last extrapolated)."""
+    assert obj.keyframes is not None  # SceneObject: a kinematic object has its keyframes
     pos = np.array([k.position for k in obj.keyframes], dtype=np.float64)
     quat = np.array([k.quaternion for k in obj.keyframes], dtype=np.float64)
     if len(pos) > 1:
@@ -279,6 +285,7 @@ def _pose_before(obj: SceneObject, frame_time: float) -> tuple[np.ndarray, np.nd
     dynamic objects, extrapolated keyframes for kinematic ones."""
     if obj.motion == "kinematic":
         keys = obj.keyframes
+        assert keys is not None  # SceneObject: a kinematic object has its keyframes
         if len(keys) < 2:
             return np.asarray(keys[0].position), np.asarray(keys[0].quaternion)
         return geometry.extrapolate_poses(keys[1].position, keys[1].quaternion, keys[0].position, keys[0].quaternion)
@@ -366,8 +373,12 @@ def _collision(step: int, spf: int, names: list[str], pair: tuple[int, int], poi
         frame=(step - 1) / spf,  # a step finds contacts on the state it starts from
         objects=(names[pair[0]], names[pair[1]]),
         force=float(sum(pt[9] for pt in points)),
-        position=tuple(float(v) for v in np.mean([pt[5] for pt in points], axis=0)),
-        normal=tuple(float(v) for v in normal / np.linalg.norm(normal)))
+        position=_vec3(np.mean([pt[5] for pt in points], axis=0)),
+        normal=_vec3(normal / np.linalg.norm(normal)))
+
+
+def _vec3(v: np.ndarray) -> tuple[float, float, float]:
+    return float(v[0]), float(v[1]), float(v[2])
 
 
 def settle(scene: Scene, seconds: float = 2.0) -> Scene:
@@ -396,7 +407,7 @@ def settle(scene: Scene, seconds: float = 2.0) -> Scene:
     return settled.validate()
 
 
-def _moved(obj: SceneObject, position: Sequence[float], quaternion: Sequence[float],
+def _moved(obj: SceneObject, position: Vector, quaternion: Vector,
            zero_velocity: bool = False) -> SceneObject:
     import dataclasses
 
