@@ -12,16 +12,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
-ArrayLike = np.ndarray | tuple | list
+# Anything np.asarray takes: arrays, sequences (of sequences) of numbers, scalars.
+ArrayLike = npt.ArrayLike
 
 
 # ---------------------------------------------------------------- quaternions
 def quat_normalize(q: ArrayLike) -> np.ndarray:
     """Unit quaternion (w, x, y, z) with w >= 0 (a canonical sign)."""
-    q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
+    qa = np.asarray(q, dtype=np.float64)
+    qa = qa / np.linalg.norm(qa, axis=-1, keepdims=True)
+    return np.where(qa[..., :1] < 0, -qa, qa)
 
 
 def quat_multiply(a: ArrayLike, b: ArrayLike) -> np.ndarray:
@@ -38,9 +40,9 @@ def quat_multiply(a: ArrayLike, b: ArrayLike) -> np.ndarray:
 
 def quat_to_matrix(q: ArrayLike) -> np.ndarray:
     """3x3 rotation matrix (or ...x3x3) of unit quaternion(s) (w, x, y, z)."""
-    q = np.asarray(q, dtype=np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
+    qa = np.asarray(q, dtype=np.float64)
+    qa = qa / np.linalg.norm(qa, axis=-1, keepdims=True)
+    w, x, y, z = np.moveaxis(qa, -1, 0)
     return np.stack([
         np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
         np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
@@ -69,15 +71,15 @@ def quat_from_matrix(m: ArrayLike) -> np.ndarray:
 
 def quat_from_axis_angle(axis: ArrayLike, angle: float) -> np.ndarray:
     """Rotation by `angle` radians about `axis`."""
-    axis = np.asarray(axis, dtype=np.float64)
-    axis = axis / np.linalg.norm(axis)
+    unit = np.asarray(axis, dtype=np.float64)
+    unit = unit / np.linalg.norm(unit)
     half = 0.5 * angle
-    return np.concatenate([[math.cos(half)], math.sin(half) * axis])
+    return np.concatenate([[math.cos(half)], math.sin(half) * unit])
 
 
 def quat_from_euler(euler: ArrayLike) -> np.ndarray:
     """Quaternion of Blender's 'XYZ' Euler angles (radians): R = Rz @ Ry @ Rx."""
-    rx, ry, rz = (float(a) for a in euler)
+    rx, ry, rz = (float(a) for a in np.asarray(euler, dtype=np.float64))
     q = quat_multiply(quat_from_axis_angle((0, 0, 1), rz),
                       quat_multiply(quat_from_axis_angle((0, 1, 0), ry),
                                     quat_from_axis_angle((1, 0, 0), rx)))

@@ -131,10 +131,11 @@ class Label:
         unknown = sorted(set(data) - {"feature", "kind", "keys", "names", "doc", "default"})
         if unknown:
             raise LabelError(f"{where}.{unknown[0]}: unknown field (got {data[unknown[0]]!r})")
+        raw: Any = data  # JSON values, unchecked: Label checks each one (None included) and names it
         try:
-            return cls(feature=data.get("feature"), kind=data.get("kind"), keys=tuple(data.get("keys", ())),
-                       names=tuple(data.get("names", ())), doc=str(data.get("doc", "")),
-                       default=data.get("default"))
+            return cls(feature=raw.get("feature"), kind=raw.get("kind"), keys=tuple(raw.get("keys", ())),
+                       names=tuple(raw.get("names", ())), doc=str(raw.get("doc", "")),
+                       default=raw.get("default"))
         except LabelError as e:
             raise LabelError(f"{where}: {e}") from None
         except TypeError as e:
@@ -203,7 +204,8 @@ class LabelSchema:
             if not isinstance(items, list):
                 raise LabelError(f"{where}.{group}: expected a list (got {items!r})")
             groups[group] = tuple(Label.from_dict(d, f"{where}.{group}[{i}]") for i, d in enumerate(items))
-        return cls(name=data.get("name"), **groups)
+        name: Any = data.get("name")  # unchecked JSON (None included): __post_init__ checks it
+        return cls(name=name, **groups)
 
     def fingerprint(self) -> str:
         """A short stable text identifying the schema (datasets require one schema per build)."""

@@ -46,14 +46,15 @@ def dataset_dir(name: str, data_dir: str | os.PathLike, config: str | None = Non
 
 
 def builder_from_directory(name: str, data_dir: str | os.PathLike, config: str | None = None,
-                           version: str | None = None):
+                           version: str | None = None) -> Any:  # a tfds ReadOnlyBuilder (TFDS is untyped)
     """The read-only TFDS builder of a prepared dataset (no builder code needed)."""
     import tensorflow_datasets as tfds
 
     return tfds.builder_from_directory(dataset_dir(name, data_dir, config, version))
 
 
-def load(name: str, data_dir: str | os.PathLike, split: str = "train", config: str | None = None, **kwargs: Any):
+def load(name: str, data_dir: str | os.PathLike, split: str = "train", config: str | None = None,
+         **kwargs: Any) -> Any:  # a tf.data.Dataset (TensorFlow is untyped here)
     """``tfds.load("NAME[/CONFIG]", data_dir=DATA_DIR, split=SPLIT, **kwargs)``: a tf.data.Dataset."""
     import tensorflow_datasets as tfds
 

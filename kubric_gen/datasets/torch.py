@@ -57,7 +57,7 @@ elif "triton" not in sys.modules:
 
 from kubric_gen.datasets.config import DatasetError
 from kubric_gen.io.format import MAX_16BIT
-from kubric_gen.labels import LabelSchema
+from kubric_gen.labels import Label, LabelSchema
 
 LAYERS = ("video", "segmentation", "depth", "forward_flow", "backward_flow", "forward_flow_occlusion",
           "backward_flow_occlusion", "normal", "object_coordinates")
@@ -103,7 +103,7 @@ def _instances_by_key(instances: Any) -> dict[str, list]:
     return {k: [inst[k] for inst in instances] for k in keys}
 
 
-def _label_tensor(label, values: list) -> Any:
+def _label_tensor(label: Label, values: list) -> torch.Tensor | list[str]:
     if label.kind == "class":
         ids = [v if isinstance(v, (int, np.integer)) else label.names.index(v.decode() if isinstance(v, bytes) else v)
                for v in values]
@@ -249,7 +249,7 @@ class TFDSDataset(Dataset):
     def __len__(self) -> int:
         return self._length
 
-    def _reader(self):
+    def _reader(self) -> Any:  # array_record's ArrayRecordDataSource (untyped)
         """The split's records, opened once per process (readers are not shared with DataLoader workers)."""
         if self._source is None or self._pid != os.getpid():
             import tensorflow_datasets as tfds

@@ -40,7 +40,9 @@ import io
 import json
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import tifffile
@@ -135,7 +137,7 @@ def decode_segmentation(data: bytes) -> np.ndarray:
     return (decode_png16(data) if bitdepth == 16 else decode_png8(data)).astype(np.int32)
 
 
-def _read(path: PathLike, decode) -> np.ndarray:
+def _read(path: PathLike, decode: Callable[[bytes], np.ndarray]) -> np.ndarray:
     try:
         with open(path, "rb") as f:
             return decode(f.read())
@@ -154,7 +156,9 @@ def encode_png(a: np.ndarray) -> bytes:
     """A lossless PNG of uint8 or uint16 samples: (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA."""
     import imagecodecs
 
-    return imagecodecs.png_encode(np.ascontiguousarray(a), level=PNG_LEVEL, strategy=PNG_STRATEGY, filter=PNG_FILTER)
+    # bytes: png_encode returns a bytearray only when given one as out= (its stub has no overload for that)
+    return cast(bytes, imagecodecs.png_encode(np.ascontiguousarray(a), level=PNG_LEVEL, strategy=PNG_STRATEGY,
+                                              filter=PNG_FILTER))
 
 
 def encode_palette_png(ids: np.ndarray, palette: list[tuple[int, int, int]]) -> bytes:
@@ -201,7 +205,8 @@ def segmentation_palette(n: int) -> list[tuple[int, int, int]]:
         hue = ((k - 1) * 0.6180339887498949) % 1.0
         sat = (0.85, 0.55, 1.0)[(k - 1) % 3]
         val = (0.9, 1.0, 0.7)[((k - 1) // 3) % 3]
-        colours.append(tuple(int(round(c * 255)) for c in colorsys.hsv_to_rgb(hue, sat, val)))
+        r, g, b = colorsys.hsv_to_rgb(hue, sat, val)
+        colours.append((int(round(r * 255)), int(round(g * 255)), int(round(b * 255))))
     return colours
 
 

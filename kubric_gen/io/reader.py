@@ -180,7 +180,8 @@ class SceneDir:
         flags = flags if isinstance(flags, dict) else {}
         if flags.get("world"):
             return str(flags["world"])
-        return {"clevr": "movi_a", "kubasic": "movi_b"}.get(flags.get("objects_set"), "")
+        objects_set = flags.get("objects_set")
+        return {"clevr": "movi_a", "kubasic": "movi_b"}.get(objects_set, "") if isinstance(objects_set, str) else ""
 
     @cached_property
     def label_schema(self) -> LabelSchema:
@@ -263,7 +264,7 @@ class SceneDir:
             raise SceneDirError(f"{layer.prefix}_%05d.{layer.ext} files are not frames 0..{t - 1} "
                                 f"(found {sorted(files)[:8]})")
         width, height = self.resolution if with_metadata else (-1, -1)
-        frames = []
+        frames: list[np.ndarray] = []
         for f in range(t):
             file = files[f]
             try:

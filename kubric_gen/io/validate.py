@@ -334,8 +334,9 @@ def expected_motion(sd: SceneDir, t: int, other: int, rows: np.ndarray, cols: np
     meta = sd.metadata
     n_frames = sd.num_frames
     cam = _poses(meta["camera"], n_frames)
-    objects = [_poses(inst, n_frames) for inst in meta["instances"]]
-    if cam is None or any(o is None for o in objects):
+    poses = [_poses(inst, n_frames) for inst in meta["instances"]]
+    objects = [o for o in poses if o is not None]
+    if cam is None or len(objects) < len(poses):
         return None
     f, sw = float(meta["camera"]["focal_length"]), float(meta["camera"]["sensor_width"])
     resolution = sd.resolution
@@ -362,7 +363,7 @@ def _flow(sd: SceneDir, problems: list[Problem]) -> None:
         flow = _layer(sd, name, problems)
         lo, hi = sd.range(name)
         quantum = (hi - lo) / fmt.MAX_16BIT / 2
-        worst = (0.0, -1, 0, 0, None, None)
+        worst = (0.0, -1, 0, 0, np.zeros(2), np.zeros(2))  # (excess, frame, row, col, got, expected)
         for t in range(t_len):
             other = t + step
             if not 0 <= other < t_len:

@@ -153,7 +153,9 @@ class SceneBVH:
             if len(rays) == 0:
                 continue
             local_o, local_d = self._local_rays(poses, i, origins, directions, rays)
-            result = self.scenes[i].run(*self._embree_rays(i, local_o, local_d), output=1)
+            bvh = self.scenes[i]
+            assert bvh is not None  # _candidates leaves out objects without triangles
+            result = bvh.run(*self._embree_rays(i, local_o, local_d), output=1)
             hit = (result["primID"] >= 0) & (result["tfar"] < best[rays])
             won = rays[hit]
             best[won] = result["tfar"][hit]
@@ -207,7 +209,9 @@ class SceneBVH:
             local_o = ((camera_position - poses.position[i]) @ rotation) / scale - self.centre[i]
             local_d = directions32[rays] @ (rotation / scale).astype(np.float32)
             local_o = np.ascontiguousarray(np.broadcast_to(local_o.astype(np.float32), local_d.shape))
-            result = self.scenes[i].run(local_o, local_d, dists=far32[rays], query="OCCLUDED")
+            bvh = self.scenes[i]
+            assert bvh is not None  # _candidates leaves out objects without triangles
+            result = bvh.run(local_o, local_d, dists=far32[rays], query="OCCLUDED")
             hidden[rays[result != NO_HIT]] = True
         return ~hidden
 
@@ -226,7 +230,8 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                      a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], -1)
 
 
-def _moller_trumbore(origins: np.ndarray, directions: np.ndarray, a: np.ndarray, e1: np.ndarray, e2: np.ndarray):
+def _moller_trumbore(origins: np.ndarray, directions: np.ndarray, a: np.ndarray, e1: np.ndarray,
+                     e2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ray/triangle-plane intersection in float64: distance and barycentrics (u, v)."""
     p = _cross(directions, e2)
     det = np.einsum("ij,ij->i", e1, p)
