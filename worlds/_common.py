@@ -1,12 +1,11 @@
-"""Pieces shared by the MOVi worlds: materials, lights, cameras, libraries, backgrounds.
+"""Pieces shared by the MOVi worlds: config checks, floors, cameras, libraries, backgrounds.
 
 The look follows Kubric's MOVi workers (facts from Kubric's paper and published code):
-Blender's Filmic view transform (kubric_gen's default), CLEVR's light rig with each light
-jittered upwards by up to 1 m, an ambient light of 0.05 that the camera never sees, a dome
-floor, and colours given to the renderer as linear values.
+Blender's Filmic view transform (kubric_gen's default), CLEVR's light rig (`_clevr.py`)
+with each light jittered upwards by up to 1 m, an ambient light of 0.05 that the camera
+never sees, a dome floor, and colours given to the renderer as linear values.
 """
 
-import dataclasses
 import functools
 from pathlib import Path
 
@@ -14,22 +13,9 @@ import numpy as np
 
 import kubric_gen as kg
 
-MATERIALS = {  # appearance and physics of CLEVR's two materials (as MOVi uses them)
-    "metal": {"look": {"metallic": 1.0, "roughness": 0.2, "ior": 2.5},
-              "friction": 0.4, "restitution": 0.3, "density": 2.7},
-    "rubber": {"look": {"metallic": 0.0, "roughness": 0.7, "ior": 1.25, "specular": 0.33},
-               "friction": 0.8, "restitution": 0.7, "density": 1.1},
-}
 SPAWN_REGION = ((-5.0, -5.0, 1.0), (5.0, 5.0, 5.0))
 VELOCITY_RANGE = ((-4.0, -4.0, 0.0), (4.0, 4.0, 0.0))
 AMBIENT = kg.ColorBackground(color=(0.05, 0.05, 0.05), strength=1.0, visible_to_camera=False)
-# CLEVR's lights as MOVi places them: (kind, name, colour, power or strength, size, position before jitter)
-CLEVR_LIGHTS = (
-    ("sun", "sun", (1.0, 1.0, 1.0), 0.45, 0.0, (11.6608, -6.62799, 25.8232)),
-    ("area", "lamp_back", (1.0, 1.0, 1.0), 50.0, 1.0, (-1.1685, 2.64602, 5.81574)),
-    ("area", "lamp_key", (1.0, 0xED / 255, 0xD0 / 255), 100.0, 0.5, (6.44671, -2.90517, 4.2584)),
-    ("area", "lamp_fill", (0xC2 / 255, 0xD0 / 255, 1.0), 30.0, 0.5, (-4.67112, -4.0136, 3.01122)),
-)
 
 
 def base_scene(config, background, metadata):
@@ -50,17 +36,6 @@ def check_range(config, key, positive=True):
     if len(value) != 2 or value[0] > value[1] or (positive and value[0] <= 0):
         raise kg.ConfigError(f"config '{key}': expected [low, high] with 0 < low <= high (got {value})")
     return float(value[0]), float(value[1])
-
-
-def add_clevr_lights(scene, rng, jitter=1.0):
-    """CLEVR's rig (a sun, and back, key and fill area lights), each moved by a uniform
-    [0, jitter) metres along +x, +y and +z and aimed at the origin, as MOVi-A/B do."""
-    for kind, name, color, power, size, position in CLEVR_LIGHTS:
-        p = tuple(float(v) for v in np.asarray(position) + rng.uniform(0.0, 1.0, 3) * jitter)
-        if kind == "sun":
-            scene.add(kg.SunLight(name=name, color=color, strength=power, position=p, look_at=(0, 0, 0)))
-        else:
-            scene.add(kg.AreaLight(name=name, color=color, power=power, size=size, position=p, look_at=(0, 0, 0)))
 
 
 def floor_dome(color, friction, restitution, name="floor"):
@@ -151,7 +126,7 @@ def background(rng, scene, config):
         scene.metadata["background"] = "sky"  # the sky texture's own sun lights the scene
 
 
-def toss(rng, obj, position):
-    """A horizontal velocity towards the scene centre, as MOVi throws its objects."""
+def toss(rng, position):
+    """The velocity of an object thrown from `position`: horizontal, towards the scene centre, as in MOVi."""
     vx, vy, _ = rng.uniform(*VELOCITY_RANGE)
-    return dataclasses.replace(obj, velocity=(float(vx - position[0]), float(vy - position[1]), 0.0))
+    return float(vx - position[0]), float(vy - position[1]), 0.0

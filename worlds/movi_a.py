@@ -24,7 +24,9 @@ Config:
 
 import kubric_gen as kg
 from kubric_gen.labels import Label, LabelSchema
+from kubric_gen.worlds import _clevr as clevr
 from kubric_gen.worlds import _common as common
+from kubric_gen.worlds._clevr import COLORS, MATERIALS, SHAPES, SIZES
 
 CONFIG = {
     "resolution": [256, 256],
@@ -38,13 +40,6 @@ CONFIG = {
     "floor_restitution": 0.5,
 }
 
-SHAPES = {"cube": kg.Cube, "cylinder": kg.Cylinder, "sphere": kg.Sphere}
-SIZES = {"small": 0.7, "large": 1.4}
-COLORS = {  # CLEVR's palette, as Kubric's MOVi-A uses it
-    "blue": (42, 75, 215), "brown": (129, 74, 25), "cyan": (41, 208, 208), "gray": (87, 87, 87),
-    "green": (29, 105, 20), "purple": (129, 38, 192), "red": (173, 35, 35), "yellow": (255, 238, 51),
-}
-CLEVR_CAMERA = (7.48113, -6.50764, 5.34367)
 FLOOR_GREY = (128 / 255,) * 3  # MOVi-A's floor: CSS "gray", as a linear colour
 
 LABELS = LabelSchema("movi_a", (  # MOVi-A's features, names and label ids
@@ -52,7 +47,7 @@ LABELS = LabelSchema("movi_a", (  # MOVi-A's features, names and label ids
     Label("size_label", "class", names=tuple(SIZES), doc="size class"),
     Label("color", "float3", doc="RGB colour in [0, 1] (linear, as given to the renderer)"),
     Label("color_label", "class", names=tuple(COLORS), doc="CLEVR colour name"),
-    Label("material_label", "class", keys=("material",), names=tuple(common.MATERIALS), doc="material"),
+    Label("material_label", "class", keys=("material",), names=tuple(MATERIALS), doc="material"),
 ))
 
 
@@ -62,24 +57,18 @@ def build(rng, config):
     if not jitter >= 0:
         raise kg.ConfigError(f"config 'camera_jitter': must be >= 0 (got {jitter})")
     scene = common.base_scene(config, common.AMBIENT, {"background": "clevr"})
-    scene.add(common.floor_dome(FLOOR_GREY, config["floor_friction"], config["floor_restitution"]))
-    common.add_clevr_lights(scene, rng)
-    position = tuple(float(c) for c in rng.uniform(0.0, 1.0, 3) * jitter + CLEVR_CAMERA)
+    scene += common.floor_dome(FLOOR_GREY, config["floor_friction"], config["floor_restitution"])
+    clevr.add_lights(scene, rng)
+    position = tuple(float(c) for c in rng.uniform(0.0, 1.0, 3) * jitter + clevr.CAMERA)
     scene.camera = kg.PerspectiveCamera(focal_length=35.0, sensor_width=32.0, position=position,
                                         look_at=(0.0, 0.0, 0.0))
     for i in range(int(rng.integers(lo, hi + 1))):
-        shape = kg.choice(rng, list(SHAPES))
-        size_label = kg.choice(rng, list(SIZES))
-        color_label = kg.choice(rng, list(COLORS))
-        material = kg.choice(rng, list(common.MATERIALS))
-        color = tuple(c / 255 for c in COLORS[color_label])
-        spec = common.MATERIALS[material]
-        obj = SHAPES[shape](
-            name=f"object_{i}", scale=SIZES[size_label], asset_id=shape,
-            material=kg.Principled(color=color, **spec["look"]),
-            density=spec["density"], friction=spec["friction"], restitution=spec["restitution"],
-            labels={"shape": shape, "size": SIZES[size_label], "size_label": size_label,
-                    "color": list(color), "color_label": color_label, "material": material})
+        shape, size = kg.choice(rng, list(SHAPES)), kg.choice(rng, list(SIZES))
+        color, material = kg.choice(rng, list(COLORS)), kg.choice(rng, list(MATERIALS))
+        rgb = clevr.rgb(color)
+        obj = SHAPES[shape](name=f"object_{i}", scale=SIZES[size], asset_id=shape, **clevr.made_of(material, rgb),
+                            labels={"shape": shape, "size": SIZES[size], "size_label": size, "color": list(rgb),
+                                    "color_label": color, "material": material})
         obj = kg.place_without_overlap(scene, obj, region=common.SPAWN_REGION, rng=rng, random_rotation=True)
-        scene.replace_object(common.toss(rng, obj, obj.position))
+        scene.update(obj.name, velocity=common.toss(rng, obj.position))
     return scene

@@ -18,6 +18,7 @@ Config:
 
 import kubric_gen as kg
 from kubric_gen.labels import Label, LabelSchema
+from kubric_gen.worlds import _clevr as clevr
 from kubric_gen.worlds import _common as common
 
 CONFIG = {
@@ -35,7 +36,7 @@ def labels(config):
               doc="shape"),
         Label("scale", "float", doc="uniform scale of the object"),
         Label("color", "float3", doc="RGB colour in [0, 1] (linear, as given to the renderer)"),
-        Label("material_label", "class", keys=("material",), names=tuple(common.MATERIALS), doc="material"),
+        Label("material_label", "class", keys=("material",), names=tuple(clevr.MATERIALS), doc="material"),
     ), scene=(Label("metadata/background_color", "float3", keys=("background_color", "background"),
                     doc="floor colour"),))
 
@@ -49,19 +50,14 @@ def build(rng, config):
     floor_color = kg.random_hue_color(rng)
     scene.metadata["background"] = "#" + "".join(f"{round(c * 255):02x}" for c in floor_color)  # as MOVi-B
     scene.metadata["background_color"] = list(floor_color)
-    scene.add(common.floor_dome(floor_color, config["floor_friction"], config["floor_restitution"]))
-    common.add_clevr_lights(scene, rng)
+    scene += common.floor_dome(floor_color, config["floor_friction"], config["floor_restitution"])
+    clevr.add_lights(scene, rng)
     scene.camera = common.shell_camera(rng, inner, outer)
     for i in range(int(rng.integers(lo, hi + 1))):
-        shape = shapes.sample(rng)
-        scale = float(rng.uniform(scale_lo, scale_hi))
-        color = kg.random_hue_color(rng)
-        material = kg.choice(rng, list(common.MATERIALS))
-        spec = common.MATERIALS[material]
-        obj = shapes.make(shape, name=f"object_{i}", scale=scale,
-                          material=kg.Principled(color=color, **spec["look"]), density=spec["density"],
-                          friction=spec["friction"], restitution=spec["restitution"],
+        shape, scale = shapes.sample(rng), float(rng.uniform(scale_lo, scale_hi))
+        color, material = kg.random_hue_color(rng), kg.choice(rng, list(clevr.MATERIALS))
+        obj = shapes.make(shape, name=f"object_{i}", scale=scale, **clevr.made_of(material, color),
                           labels={"shape": shape, "scale": scale, "color": list(color), "material": material})
         obj = kg.place_without_overlap(scene, obj, region=common.SPAWN_REGION, rng=rng, random_rotation=True)
-        scene.replace_object(common.toss(rng, obj, obj.position))
+        scene.update(obj.name, velocity=common.toss(rng, obj.position))
     return scene

@@ -75,5 +75,5 @@ def build(rng, config):
     scene.camera = common.shell_camera(rng, inner, outer)
     for i in range(int(rng.integers(lo, hi + 1))):
         obj = add_object(rng, scene, objects, f"object_{i}", scale_range, SPAWN_REGION)
-        scene.replace_object(common.toss(rng, obj, obj.position))
+        scene.update(obj.name, velocity=common.toss(rng, obj.position))
     return scene

@@ -47,6 +47,6 @@ def build(rng, config, camera=None):
     for i in range(int(rng.integers(n_dynamic[0], n_dynamic[1] + 1))):
         obj = add_object(rng, scene, objects, f"dynamic_{i}", scale_range, DYNAMIC_REGION,
                          labels={"is_dynamic": True})
-        scene.replace_object(common.toss(rng, obj, obj.position))
+        scene.update(obj.name, velocity=common.toss(rng, obj.position))
     scene.camera = camera(rng, scene) if camera else common.shell_camera(rng, inner, outer)
     return scene
