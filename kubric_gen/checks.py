@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -74,6 +74,10 @@ def choice(error: Error, field: str, value: Any, choices: tuple[str, ...]) -> An
     return value
 
 
+@overload
+def boolean(error: Error, field: str, value: Any, optional: Literal[False] = False) -> bool: ...
+@overload
+def boolean(error: Error, field: str, value: Any, optional: bool) -> bool | None: ...
 def boolean(error: Error, field: str, value: Any, optional: bool = False) -> bool | None:
     """True or false (numpy's too); with `optional` also None."""
     if optional and value is None:

@@ -24,16 +24,19 @@ def random_rotation(rng: np.random.Generator) -> tuple[float, float, float, floa
     q = rng.normal(size=4)
     while np.linalg.norm(q) < 1e-8:  # practically never
         q = rng.normal(size=4)
+    # 4 floats: tuple() of a generator has no fixed length for mypy
     return tuple(float(v) for v in geometry.quat_normalize(q))  # type: ignore[return-value]
 
 
 def random_z_rotation(rng: np.random.Generator) -> tuple[float, float, float, float]:
     """A rotation about the world Z axis by a uniform angle."""
+    # 4 floats: tuple() of a generator has no fixed length for mypy
     return tuple(float(v) for v in geometry.quat_from_axis_angle((0, 0, 1), rng.uniform(0, 2 * np.pi)))  # type: ignore[return-value]
 
 
 def point_in_box(rng: np.random.Generator, low: Sequence[float], high: Sequence[float]) -> tuple[float, float, float]:
     """A uniform point in the axis-aligned box [low, high]."""
+    # 3 floats: tuple() of a generator has no fixed length for mypy
     return tuple(float(v) for v in rng.uniform(low, high))  # type: ignore[return-value]
 
 
@@ -46,12 +49,14 @@ def point_in_half_sphere_shell(rng: np.random.Generator, inner_radius: float, ou
     direction /= np.linalg.norm(direction)
     direction[2] = abs(direction[2])
     r3 = rng.uniform(inner_radius ** 3, outer_radius ** 3)
+    # 3 floats: tuple() of a generator has no fixed length for mypy
     return tuple(float(v) for v in direction * r3 ** (1 / 3) + np.asarray(offset, dtype=float))  # type: ignore[return-value]
 
 
 def random_hue_color(rng: np.random.Generator, saturation: float = 1.0,
                      value: float = 1.0) -> tuple[float, float, float]:
     """An RGB colour of uniformly random hue."""
+    # 3 floats: tuple() of a generator has no fixed length for mypy
     return tuple(float(v) for v in colorsys.hsv_to_rgb(rng.uniform(), saturation, value))  # type: ignore[return-value]
 
 

@@ -134,6 +134,7 @@ class Scene:
         if self.step_rate % self.frame_rate:
             raise SceneError("Scene.step_rate", self.step_rate,
                              f"must be a multiple of frame_rate ({self.frame_rate})")
+        # 3 floats (vector checks the length): mypy cannot tie the tuple's length to `size`
         self.gravity = vector("Scene", "gravity", self.gravity, 3)  # type: ignore[assignment]
         if self.seed is not None:
             self.seed = integer("Scene", "seed", self.seed, 0)

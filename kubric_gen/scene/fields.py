@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from kubric_gen import checks
 from kubric_gen.errors import SceneError
@@ -13,15 +13,20 @@ from kubric_gen.errors import SceneError
 Vec3 = tuple[float, float, float]
 Quat = tuple[float, float, float, float]
 Color = tuple[float, float, float]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def assign(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)
 
 
-def _scene_check(check: Callable) -> Callable:
+def _scene_check(check: Callable[Concatenate[checks.Error, str, Any, P], R],
+                 ) -> Callable[Concatenate[str, str, Any, P], R]:
     """`check` for a scene component: called as (owner, name, value, ...) about field "owner.name"."""
-    return lambda owner, name, value, *args, **kwargs: check(SceneError, f"{owner}.{name}", value, *args, **kwargs)
+    def scene_check(owner: str, name: str, value: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return check(SceneError, f"{owner}.{name}", value, *args, **kwargs)
+    return scene_check  # typed as `check` less its first argument, so callers keep its types
 
 
 vector = _scene_check(checks.vector)  # (owner, name, value, size)
@@ -45,11 +50,11 @@ def unit_quaternion(owner: str, name: str, value: Any) -> Quat:
         q = tuple(v / norm for v in q)
     if q[0] < 0:
         q = tuple(-v for v in q)
-    return q  # type: ignore[return-value]
+    return q  # type: ignore[return-value]  # 4 floats (vector checked): mypy cannot tie the length to `size`
 
 
 def unit_color(owner: str, name: str, value: Any) -> Color:
     c = vector(owner, name, value, 3)
     if any(v < 0 or v > 1 for v in c):
         raise SceneError(f"{owner}.{name}", value, "colour components must be in [0, 1]")
-    return c  # type: ignore[return-value]
+    return c  # type: ignore[return-value]  # 3 floats (vector checked): mypy cannot tie the length to `size`

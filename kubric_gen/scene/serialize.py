@@ -4,14 +4,23 @@ which is the `type` field of its JSON object."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from kubric_gen.errors import SceneError
 
-REGISTRY: dict[str, type] = {}
+
+class Component(Protocol):
+    """What `register` takes: a dataclass whose `kind` names it in JSON."""
+
+    kind: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
 
-def register(cls: type) -> type:
+C = TypeVar("C", bound="type[Component]")
+REGISTRY: dict[str, type[Component]] = {}
+
+
+def register(cls: C) -> C:  # returns the class itself, so it keeps its type
     REGISTRY[cls.kind] = cls
     return cls
 
