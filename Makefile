@@ -30,6 +30,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/hadolint docker/Dockerfile docker/Dockerfile.gpu
+	$(BIN)/mypy --cache-dir .mypy_cache   # the public API's types ([tool.mypy] in pyproject.toml)
 
 clean:
 	rm -rf $(VENV) output .pytest_cache .ruff_cache .hypothesis
