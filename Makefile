@@ -33,4 +33,4 @@ lint: $(STAMP)
 	$(BIN)/mypy --cache-dir .mypy_cache   # the public API's types ([tool.mypy] in pyproject.toml)
 
 clean:
-	rm -rf $(VENV) output .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) output .pytest_cache .ruff_cache .mypy_cache .hypothesis
