@@ -66,22 +66,21 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _render_in_child(args: argparse.Namespace, world, settings, overrides: dict) -> dict:
-    """Run the scene in a child process (`kubric_gen.pipeline.child`): a world that loops
-    forever meets --timeout, a crash (segfault, os._exit, the OOM killer) is one line, and
-    Ctrl-C stops the child with this process."""
+    """Generate the scene in a child process (`kubric_gen.pipeline.isolation`): a world that
+    loops forever meets --timeout, a crash (segfault, os._exit, the OOM killer) is one line,
+    and Ctrl-C stops the child with this process."""
     from dataclasses import asdict
 
-    from kubric_gen.pipeline.child import Child, SceneFailure
-    from kubric_gen.pipeline.run import world_spec
+    from kubric_gen.pipeline.isolation import ChildProcess, SceneFailure, world_spec
 
-    job = {"name": Path(args.output).name, "seed": args.seed, "target": str(Path(args.output).absolute()),
+    request = {"name": Path(args.output).name, "seed": args.seed, "target": str(Path(args.output).absolute()),
            "overwrite": args.overwrite, "world": world_spec(world), "overrides": overrides,
            "settings": asdict(settings), "num_tracks": args.tracks, "float_layers": args.float_layers,
            "preview": not args.no_preview, "save_blend": args.save_blend, "output": None}
-    child = Child(idle_timeout=0, timeout_option="--timeout")
+    child = ChildProcess(idle_timeout=0, timeout_option="--timeout")
     bar = _ProgressBar()
     try:
-        return child.run(job, timeout=args.timeout, progress=bar.update)
+        return child.generate(request, timeout=args.timeout, progress=bar.update)
     except KeyboardInterrupt:
         child.kill()  # it ignores Ctrl-C itself: stop it at once rather than wait for it
         raise
@@ -118,6 +117,26 @@ class _ProgressBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """`kubric-gen run` (pipeline.driver), then with --tfds `build-dataset` on its output."""
+    from kubric_gen import beam
+    from kubric_gen.pipeline.cli import check_dataset_options, run_options
+    from kubric_gen.pipeline.driver import drive
+
+    beam.require("kubric-gen run")
+    check_dataset_options(args)
+    status = drive(run_options(args))
+    if status != 0 or not args.tfds:
+        return status
+    from kubric_gen.datasets import build_dataset
+
+    data_dir = args.tfds_data_dir or f"{args.output.rstrip('/')}/_tfds"
+    result = build_dataset(args.output, args.tfds, data_dir, overwrite=True, file_format=args.file_format)
+    counts = ", ".join(f"{split} {n}" for split, n in sorted(result.splits.items()))
+    print(f"dataset {args.tfds} ({counts}) in {data_dir}: tfds.load({args.tfds!r}, data_dir={str(data_dir)!r})")
+    return 0
 
 
 def _cmd_worlds(args: argparse.Namespace) -> int:
@@ -187,9 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dataset_commands(sub, common)
 
-    from kubric_gen.pipeline.cli import add_commands as add_pipeline_commands
+    from kubric_gen.pipeline.cli import add_run_parser
 
-    add_pipeline_commands(sub, common)
+    add_run_parser(sub, common).set_defaults(func=_cmd_run)
 
     from kubric_gen.cli_validate import add_commands as add_validate_commands
 

@@ -1,8 +1,10 @@
-"""`kubric-gen run`: render many scenes of a world with Apache Beam.
+"""The command line of `kubric-gen run`: render many scenes of a world with Apache Beam.
 
-`add_commands(subparsers, common_parent)` adds the `run` subcommand to the `kubric-gen`
-parser. Arguments it does not know are handed to Beam as PipelineOptions (e.g.
-`--dask_client_address=HOST:PORT`, `--project=...`); write them as `--name=value`.
+`add_run_parser(subparsers, common_parent)` adds the `run` subcommand to the `kubric-gen`
+parser (kubric_gen/cli.py wires it to `driver.drive`, then `build-dataset` for `--tfds`);
+`run_options(args)` turns its parsed arguments into the driver's `RunOptions`. Arguments it
+does not know are handed to Beam as PipelineOptions (e.g. `--dask_client_address=HOST:PORT`,
+`--project=...`); write them as `--name=value`.
 """
 
 from __future__ import annotations
@@ -84,20 +86,22 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                            "the host's cores / its worker threads on Dask, all cores elsewhere (default: 0)")
 
 
-def add_commands(subparsers, common_parent: argparse.ArgumentParser) -> None:
-    """Add `run` to the `kubric-gen` subcommands (`subparsers` from add_subparsers)."""
+def add_run_parser(subparsers, common_parent: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add `run` to the `kubric-gen` subcommands (`subparsers` from add_subparsers); return its
+    parser (the caller sets its `func`)."""
     p = subparsers.add_parser("run", parents=[common_parent], allow_abbrev=False,
                               help="render many scenes of a world with Apache Beam (resumable)",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.__class__ = _pass_through(type(p))
     add_run_arguments(p)
-    p.set_defaults(func=cmd_run, beam_args=[])
+    p.set_defaults(beam_args=[])
+    return p
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from kubric_gen.pipeline.run import run
-
-    if args.tfds:  # checked before any scene is rendered
+def check_dataset_options(args: argparse.Namespace) -> None:
+    """`--tfds NAME` is a valid dataset name; `--file-format` only goes with it (checked
+    before any scene is rendered)."""
+    if args.tfds:
         from kubric_gen.datasets.config import check_name
 
         check_name(args.tfds)
@@ -106,13 +110,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         raise ConfigError(f"--file-format {args.file_format}: only used with --tfds NAME")
 
-    status = run(args, list(getattr(args, "beam_args", []) or []))
-    if status != 0 or not args.tfds:
-        return status
-    from kubric_gen.datasets import build_dataset
 
-    data_dir = args.tfds_data_dir or f"{args.output.rstrip('/')}/_tfds"
-    result = build_dataset(args.output, args.tfds, data_dir, overwrite=True, file_format=args.file_format)
-    counts = ", ".join(f"{split} {n}" for split, n in sorted(result.splits.items()))
-    print(f"dataset {args.tfds} ({counts}) in {data_dir}: tfds.load({args.tfds!r}, data_dir={str(data_dir)!r})")
-    return 0
+def run_options(args: argparse.Namespace):
+    """The driver's RunOptions from the parsed command line."""
+    from kubric_gen.cli_options import config_overrides, render_settings
+    from kubric_gen.pipeline.driver import RunOptions
+
+    return RunOptions(
+        world=args.world, num_scenes=args.num_scenes, output=args.output, seed_offset=args.seed_offset,
+        overrides=config_overrides(args), settings=render_settings(args), num_tracks=args.tracks,
+        float_layers=args.float_layers, preview=not args.no_preview, runner=args.runner, workers=args.workers,
+        workers_per_gpu=args.workers_per_gpu, retries=args.retries, scene_timeout=args.scene_timeout,
+        scenes_per_child=args.scenes_per_child, log_interval=args.log_interval,
+        verbose=bool(getattr(args, "verbose", False)), beam_args=list(getattr(args, "beam_args", []) or []),
+        command_line=getattr(args, "command_line", None))

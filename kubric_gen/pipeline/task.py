@@ -1,9 +1,10 @@
 """One scene of a run, as a pipeline worker does it (no Beam here).
 
-`process_scene(seed, spec)`: skip the scene if it is complete; otherwise render it in a
-child process (`child.SceneRunner`), retrying crashes, timeouts and unexpected errors up
-to `spec.retries` times (errors of the user's world or config are not retried); write its
-status record `OUTPUT/_status/scene_XXXXXXXX.json`; return the record.
+`process_scene(seed, spec)`: skip the scene if it is complete; otherwise generate it in a
+child process (`isolation.IsolatedScenes`), retrying crashes, timeouts and unexpected errors
+up to `spec.retries` times (errors of the user's world or config are not retried); write its
+status record `OUTPUT/_status/scene_XXXXXXXX.json`; return the record. When the run is being
+stopped (Ctrl-C: `isolation.stop_all`) it writes nothing and returns None.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubric_gen import gpus
-from kubric_gen.pipeline.child import SceneFailure, thread_runner
+from kubric_gen.pipeline.isolation import SceneFailure, Stopped, this_thread_scenes
 from kubric_gen.pipeline.outputs import Output, open_output, scene_name
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,8 @@ DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 
 
 @dataclass(frozen=True)
-class RunSpec:
-    """Everything a worker needs to render scenes of one run (plain, picklable data)."""
+class PipelineSpec:
+    """Everything a worker needs to generate the scenes of one run (plain, picklable data)."""
 
     run_id: str
     output: str
@@ -61,7 +62,7 @@ def _host_of(address: str) -> str:
     return host.rsplit(":", 1)[0].strip("[]")
 
 
-def worker_threads(spec: RunSpec) -> int:
+def worker_threads(spec: PipelineSpec) -> int:
     """Cycles threads for a scene on this worker: the spec's, else this Dask host's share
     of its cores, else every core."""
     if spec.settings.get("threads"):
@@ -82,7 +83,7 @@ def worker_threads(spec: RunSpec) -> int:
 _host_gpus: list[str] | None = None
 
 
-def _gpu(spec: RunSpec) -> str | None:
+def _gpu(spec: PipelineSpec) -> str | None:
     """The GPU this worker thread's render children use (None: no GPU on this machine, or
     the run renders on the CPU)."""
     global _host_gpus
@@ -93,7 +94,7 @@ def _gpu(spec: RunSpec) -> str | None:
     return gpus.gpu_for_this_thread(spec.run_id, _host_gpus) if _host_gpus else None
 
 
-def process_scene(seed: int, spec: RunSpec) -> dict[str, Any]:
+def process_scene(seed: int, spec: PipelineSpec) -> dict[str, Any] | None:
     output = _output(spec.output)
     name = scene_name(seed)
     t0 = time.perf_counter()
@@ -103,16 +104,18 @@ def process_scene(seed: int, spec: RunSpec) -> dict[str, Any]:
         record["status"] = SKIPPED
     else:
         settings = dict(spec.settings, threads=worker_threads(spec))
-        job = {"name": name, "seed": seed, "output": spec.output, "world": spec.world, "overrides": spec.overrides,
-               "settings": settings, "num_tracks": spec.num_tracks, "float_layers": spec.float_layers,
-               "preview": spec.preview}
-        runner = thread_runner(spec.scenes_per_child, _gpu(spec))
+        request = {"name": name, "seed": seed, "output": spec.output, "world": spec.world,
+                   "overrides": spec.overrides, "settings": settings, "num_tracks": spec.num_tracks,
+                   "float_layers": spec.float_layers, "preview": spec.preview}
+        scenes = this_thread_scenes(spec.scenes_per_child, _gpu(spec))
         for _attempt in range(spec.retries + 1):
             record["attempts"] += 1
             try:
-                answer = runner.run(job, spec.timeout)
+                answer = scenes.generate(request, spec.timeout)
+            except Stopped:  # the next run generates this scene
+                return None
             except SceneFailure as failure:
-                log.warning("%s: attempt %d failed: %s", name, record["attempts"], failure.reason)
+                log.info("%s: attempt %d failed: %s", name, record["attempts"], failure.reason)
                 record["errors"].append(failure.reason)
                 record["reason"] = failure.reason
                 record["stderr_tail"] = failure.stderr_tail

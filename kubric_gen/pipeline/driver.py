@@ -1,13 +1,18 @@
 """The driver of `kubric-gen run`: validate, list what is done, run Beam, summarise.
 
+`drive(options)` takes a `RunOptions` (plain data; `pipeline.cli` makes it from the command
+line) and returns the exit status:
+
 1. Validate everything in this process before anything is written or started: the world,
    its config (scene 0's, through `resolve_config`), the render settings, the runner, the
    Beam options (unknown ones are errors) and the output (creatable, writable); for
    `--runner dask` with `--dask_client_address`, that the scheduler answers.
 2. List the complete scenes (they are skipped without starting a worker) and remove what
    killed runs left behind (`.tmp-*` directories; remote scene prefixes without marker).
-3. Run the pipeline (`transforms.RenderSceneDirectories`) over the other seeds, with a
-   progress thread polling the status records.
+3. Run the pipeline (`transforms.GenerateScenes`) over the other seeds, with a progress
+   thread polling the status records. On the direct runner the workers are threads of this
+   process (`--direct_running_mode=multi_threading`), each driving one child process at a
+   time (`isolation`): the children isolate crashes, so Beam needs no worker processes.
 4. Read the status records back and write `OUTPUT/_run.json`. Exit status 0 when every
    scene is complete, 1 when some failed (they are listed), 2 for bad input.
 """
@@ -17,26 +22,56 @@ from __future__ import annotations
 import logging
 import os
 import platform
-import signal
 import statistics
 import sys
 import threading
 import time
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from kubric_gen import gpus
-from kubric_gen.beam_options import validate_beam_flags
+from kubric_gen import beam, gpus
 from kubric_gen.errors import ConfigError
 from kubric_gen.parallel import usable_cores
+from kubric_gen.pipeline.isolation import world_spec
 from kubric_gen.pipeline.outputs import RUN_FILE, Output, open_output, scene_name
 from kubric_gen.pipeline.runs import RunRecord
-from kubric_gen.pipeline.task import DONE, FAILED, SKIPPED, RunSpec, now
+from kubric_gen.pipeline.task import DONE, FAILED, SKIPPED, PipelineSpec, now
+from kubric_gen.render.settings import RenderSettings
 
 log = logging.getLogger(__name__)
 
-# --runner NAME -> Beam runner (None: the DirectRunner's batch engine, built in `_direct_runner`)
+WHAT = "kubric-gen run"
+DIRECT_MODES = ("multi_threading", "in_memory")  # --direct_running_mode values kubric-gen runs with
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of `kubric-gen run`, as plain data (`pipeline.cli.run_options` makes them
+    from the command line; a script can build them directly)."""
+
+    world: str  # a built-in world's name or a world file
+    num_scenes: int
+    output: str  # a directory or an fsspec URL
+    seed_offset: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)  # world config (already parsed)
+    settings: RenderSettings = field(default_factory=RenderSettings)  # threads 0 = share the cores
+    num_tracks: int | None = None
+    float_layers: bool = False
+    preview: bool = True
+    runner: str = "direct"
+    workers: int | None = None  # direct runner: scenes at once (None: cores, or GPUs x workers_per_gpu)
+    workers_per_gpu: int | None = None
+    retries: int = 2
+    scene_timeout: float | None = None
+    scenes_per_child: int = 8
+    log_interval: float = 30.0
+    verbose: bool = False
+    beam_args: list[str] = field(default_factory=list)  # passed to Beam as PipelineOptions
+    command_line: list[str] | None = None  # recorded in _run.json (default: sys.argv)
+
+
+# --runner NAME -> Beam runner (None: built in `_beam_runner`)
 RUNNERS = {
     "direct": None,
     "dask": "apache_beam.runners.dask.dask_runner.DaskRunner",
@@ -86,61 +121,21 @@ def probe_dask(address: str, timeout: float = 10.0) -> dict[str, int]:
     return {h: max(1, cores[h] // max(1, slots[h])) for h in slots}
 
 
-def _direct_runner(options, quiet: bool = True):
-    """The DirectRunner's batch engine (FnApiRunner), chosen directly: Beam's DirectRunner
-    would first try the Prism runner, which downloads a binary and ignores
-    --direct_running_mode. With `quiet`, its worker processes run `kubric_gen.pipeline.sdk_worker`
-    (Beam's worker without the start-up chatter on stderr)."""
-    try:
-        from apache_beam.portability import python_urns
-        from apache_beam.portability.api import beam_provision_api_pb2
-        from apache_beam.runners.portability.fn_api_runner import fn_runner
-        from apache_beam.runners.portability.portable_runner import JobServiceHandle
-    except ImportError:  # pragma: no cover - a Beam that moved things
-        return "DirectRunner"
-
-    class FnApiRunner(fn_runner.FnApiRunner):
-        def run_via_runner_api(self, pipeline_proto, options):
-            if quiet:
-                for env in pipeline_proto.components.environments.values():
-                    if env.urn == python_urns.SUBPROCESS_SDK:
-                        env.payload = env.payload.replace(b"-m apache_beam.runners.worker.sdk_worker_main",
-                                                          b"-m kubric_gen.pipeline.sdk_worker")
-            return super().run_via_runner_api(pipeline_proto, options)
-
-    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
-    info = fn_runner.ExtendedProvisionInfo(beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded))
-    return FnApiRunner(provision_info=info)
-
-
-def _beam_runner(runner: str, options, verbose: bool = False):
+def _beam_runner(runner: str):
     if runner == "direct":
-        return _direct_runner(options, quiet=not verbose)
+        return beam.direct_runner()
     if runner == "dask":
-        from apache_beam.runners.dask.dask_runner import DaskRunner
-
-        return DaskRunner()
+        return beam.dask_runner()
     return RUNNERS[runner]
 
 
 def versions() -> dict[str, str]:
-    from kubric_gen.generate import versions as job_versions
+    from kubric_gen.generate import versions as package_versions
 
-    return job_versions(PIPELINE_PACKAGES)
-
-
-def world_spec(world) -> dict[str, Any]:
-    """How workers find the world: a built-in by name, else the file (its source travels
-    along for workers on other machines)."""
-    from kubric_gen.world import builtin_worlds_dir
-
-    if world.path.parent.resolve() == builtin_worlds_dir().resolve():
-        return {"ref": world.name, "path": None, "sha256": None, "source": None}
-    path = world.path.resolve()
-    return {"ref": str(path), "path": str(path), "sha256": world.sha256, "source": path.read_text()}
+    return package_versions(PIPELINE_PACKAGES)
 
 
-def summarize(output: Output, spec: RunSpec, seeds: list[int], skipped: set[str], pending: list[int],
+def summarize(output: Output, spec: PipelineSpec, seeds: list[int], skipped: set[str], pending: list[int],
               info: dict[str, Any]) -> dict[str, Any]:
     """The run summary from the status records of this run (a scene without one is
     checked directly: complete means done, else failed)."""
@@ -193,63 +188,65 @@ def summarize(output: Output, spec: RunSpec, seeds: list[int], skipped: set[str]
     }
 
 
-def run(args, beam_args: list[str]) -> int:
-    """`kubric-gen run` (args from `pipeline.cli`); returns the exit status."""
+def drive(options: RunOptions) -> int:
+    """`kubric-gen run`: returns the exit status (0 complete, 1 some scene or the pipeline
+    failed); ConfigError for bad input, before anything is written; KeyboardInterrupt after
+    summarising an interrupted run."""
     from kubric_gen import preflight
-    from kubric_gen.cli_options import config_overrides, preflight_scene, render_settings
     from kubric_gen.pipeline.outputs import MAX_SEED
     from kubric_gen.world import load_world, resolve_config
 
     t_start = time.perf_counter()
     started = now()
+    opts = options
     # 1. validate; nothing is written before this block ends
-    if args.num_scenes < 1:
-        raise ConfigError(f"--num-scenes: expected a positive integer (got {args.num_scenes})")
-    if args.seed_offset + args.num_scenes - 1 > MAX_SEED:
+    beam.require(WHAT)
+    if opts.num_scenes < 1:
+        raise ConfigError(f"--num-scenes: expected a positive integer (got {opts.num_scenes})")
+    if opts.seed_offset + opts.num_scenes - 1 > MAX_SEED:
         raise ConfigError(f"--seed-offset/--num-scenes: seeds must stay below 2^64 (the last would be "
-                          f"{args.seed_offset + args.num_scenes - 1})")
-    runner = runner_name(args.runner)
-    world = load_world(args.world)
-    overrides = config_overrides(args)
-    config = resolve_config(world, overrides)
-    settings = render_settings(args)
-    output = open_output(args.output)
+                          f"{opts.seed_offset + opts.num_scenes - 1})")
+    runner = runner_name(opts.runner)
+    world = load_world(opts.world)
+    config = resolve_config(world, opts.overrides)
+    settings = opts.settings
+    output = open_output(opts.output)
     output.check()
     cores = usable_cores()
-    flags = list(beam_args)
+    flags = list(opts.beam_args)
     host_gpus = gpus.visible_gpus() if gpus.uses_gpu(settings.device) else []
     if runner == "direct":
         if not _has_flag(flags, "--direct_num_workers"):
-            default = gpus.plan_workers(len(host_gpus), cores, args.workers_per_gpu) if host_gpus else cores
-            flags.append(f"--direct_num_workers={args.workers or default}")
+            default = gpus.plan_workers(len(host_gpus), cores, opts.workers_per_gpu) if host_gpus else cores
+            flags.append(f"--direct_num_workers={opts.workers or default}")
         if not _has_flag(flags, "--direct_running_mode"):
-            flags.append("--direct_running_mode=multi_processing")
-    elif args.workers:
+            flags.append("--direct_running_mode=multi_threading")
+    elif opts.workers:
         log.warning("--workers applies to the direct runner only; the %s runner decides its parallelism", runner)
-    if not _has_flag(flags, "--default_sdk_harness_log_level") and not getattr(args, "verbose", False):
+    if runner != "direct" and not _has_flag(flags, "--default_sdk_harness_log_level") and not opts.verbose:
         flags.append("--default_sdk_harness_log_level=WARNING")
-    options = validate_beam_flags(flags, runner)
+    beam_options = beam.pipeline_options(flags, runner, what=WHAT)
     workers = None
     threads_by_host: dict[str, int] = {}
     if runner == "direct":
-        from apache_beam.options.pipeline_options import DirectOptions
-
-        workers = options.view_as(DirectOptions).direct_num_workers or cores
+        num_workers, mode = beam.direct_options(beam_options)
+        if mode not in DIRECT_MODES:
+            raise ConfigError(f"--direct_running_mode={mode}: kubric-gen runs the direct runner's workers as threads "
+                              f"({' or '.join(DIRECT_MODES)}); every scene already runs in a child process of its own")
+        workers = (num_workers or cores) if mode == "multi_threading" else 1
         if not settings.threads:  # split the cores between the workers
-            settings = type(settings)(**{**asdict(settings), "threads": max(1, cores // workers)})
-        preflight_scene(config, settings.device, workers)  # the workers run on this machine
+            settings = replace(settings, threads=max(1, cores // workers))
+        _preflight_scene(config, settings.device, workers)  # the workers run on this machine
         if host_gpus:
             print(f"kubric-gen run: {workers} workers on {len(host_gpus)} GPU(s) "
                   f"({', '.join(host_gpus)}), each render pinned to one", file=sys.stderr)
     elif runner == "dask":
-        from apache_beam.runners.dask.dask_runner import DaskOptions
-
-        address = options.view_as(DaskOptions).address
+        address = beam.dask_address(beam_options)
         if address:
             threads_by_host = probe_dask(address)
 
     # 2. what is done, what is left
-    seeds = list(range(args.seed_offset, args.seed_offset + args.num_scenes))
+    seeds = list(range(opts.seed_offset, opts.seed_offset + opts.num_scenes))
     names = [scene_name(s) for s in seeds]
     complete = output.complete_scenes() & set(names)
     pending = [s for s, n in zip(seeds, names, strict=True) if n not in complete]
@@ -266,10 +263,10 @@ def run(args, beam_args: list[str]) -> int:
     output.remove_status([scene_name(s) for s in pending])  # stale records of earlier runs
     if removed:
         log.warning("removed %d leftovers of an interrupted run: %s", len(removed), ", ".join(removed[:5]))
-    spec = RunSpec(run_id=run_id, output=output.url, world=world_spec(world), overrides=overrides,
-                   settings=asdict(settings), num_tracks=args.tracks, float_layers=args.float_layers,
-                   preview=not args.no_preview, retries=args.retries, timeout=args.scene_timeout or None,
-                   scenes_per_child=args.scenes_per_child, threads_by_host=threads_by_host)
+    spec = PipelineSpec(run_id=run_id, output=output.url, world=world_spec(world), overrides=opts.overrides,
+                        settings=asdict(settings), num_tracks=opts.num_tracks, float_layers=opts.float_layers,
+                        preview=opts.preview, retries=opts.retries, timeout=opts.scene_timeout or None,
+                        scenes_per_child=opts.scenes_per_child, threads_by_host=threads_by_host)
     if complete:
         print(f"kubric-gen run: {len(complete)} of {len(seeds)} scenes already complete, skipping them",
               file=sys.stderr)
@@ -283,15 +280,13 @@ def run(args, beam_args: list[str]) -> int:
 
         if runner == "dask" and not _has_flag(flags, "--dask_npartitions", "--dask_partition_size"):
             flags.append(f"--dask_npartitions={len(pending)}")  # one task per scene (Beam's default: 128)
-            options = validate_beam_flags(flags, runner)
+            beam_options = beam.pipeline_options(flags, runner, what=WHAT)
         with Progress(output, spec.run_id, [scene_name(s) for s in pending], skipped=len(complete),
-                      log_interval=args.log_interval):
+                      log_interval=opts.log_interval):
             try:
-                run_beam(runner, options, pending, spec, verbose=bool(getattr(args, "verbose", False)))
+                execute(runner, beam_options, pending, spec, verbose=opts.verbose)
             except KeyboardInterrupt:  # summarised like any stop; re-raised below (exit status 130)
                 interrupted = True
-                for name in ("apache_beam", "grpc"):  # the stopped workers' connections report errors
-                    logging.getLogger(name).setLevel(logging.CRITICAL + 1)
                 pipeline_error = "interrupted (Ctrl-C); run the same command again to finish"
             except Exception as e:  # noqa: BLE001 - reported, summarised, exit status 1
                 log.debug("pipeline failed", exc_info=True)
@@ -303,17 +298,17 @@ def run(args, beam_args: list[str]) -> int:
     # 4. summary
     info = {
         "run_id": spec.run_id,
-        "command": getattr(args, "command_line", None) or [os.path.basename(sys.argv[0]), *sys.argv[1:]],
+        "command": opts.command_line or [os.path.basename(sys.argv[0]), *sys.argv[1:]],
         "world": {"name": world.name, "file": str(world.path), "sha256": world.sha256},
         "config": config,
         "render_settings": spec.settings,
-        "seed_offset": args.seed_offset,
-        "num_scenes": args.num_scenes,
+        "seed_offset": opts.seed_offset,
+        "num_scenes": opts.num_scenes,
         "output": output.url,
         "runner": runner,
         "workers": workers,
         "gpus": host_gpus if runner == "direct" else None,
-        "retries": args.retries,
+        "retries": opts.retries,
         "scene_timeout": spec.timeout,
         "scenes_per_child": spec.scenes_per_child,
         "beam_options": flags,
@@ -339,6 +334,16 @@ def run(args, beam_args: list[str]) -> int:
         attempts = f" after {f['attempts']} attempts" if f.get("attempts") else ""
         print(f"kubric-gen: failed: {f['scene']} (seed {f['seed']}){attempts}: {f['reason']}", file=sys.stderr)
     return 0 if summary["complete"] else 1
+
+
+def _preflight_scene(config: dict, device: str, workers: int) -> None:
+    """Memory for `workers` scenes at once at the config's resolution, and the GPU asked for."""
+    from kubric_gen import preflight
+
+    resolution = tuple(config.get("resolution") or (256, 256))
+    if len(resolution) == 2 and all(isinstance(v, int) and v > 0 for v in resolution):
+        preflight.check_memory(resolution, int(config.get("num_frames") or 24), workers)
+    preflight.check_device(device)
 
 
 def prepare_assets(world, config: dict, seed: int) -> None:
@@ -367,110 +372,41 @@ def prepare_assets(world, config: dict, seed: int) -> None:
             log.warning("could not prepare library %s: %s", library.name, e)
 
 
-def run_beam(runner: str, options, seeds: list[int], spec: RunSpec, verbose: bool = False) -> None:
-    import apache_beam as beam
-
-    from kubric_gen.pipeline.transforms import RenderSceneDirectories
+def execute(runner: str, options, seeds: list[int], spec: PipelineSpec, verbose: bool = False) -> None:
+    """Run the pipeline over `seeds`; KeyboardInterrupt stops it (every child process killed)."""
+    from kubric_gen.pipeline import isolation
+    from kubric_gen.pipeline.transforms import GenerateScenes
 
     for name in ("apache_beam", "distributed"):
         logging.getLogger(name).setLevel(logging.WARNING if verbose else logging.ERROR)
-    pipeline = beam.Pipeline(runner=_beam_runner(runner, options, verbose), options=options)
-    _ = pipeline | "RenderScenes" >> RenderSceneDirectories(seeds, spec)
-    if runner == "direct":
-        _run_watching_workers(pipeline)
-    else:
-        pipeline.run().wait_until_finish()
 
+    def build(root) -> None:
+        _ = root | "GenerateScenes" >> GenerateScenes(seeds, spec)
 
-class WorkerLost(RuntimeError):
-    pass
-
-
-def _run_watching_workers(pipeline) -> None:
-    """Run a direct-runner pipeline, stopping it if one of its worker processes dies.
-
-    Beam's FnApiRunner waits forever for the bundle of a worker process that died (e.g. was
-    sent SIGKILL): its thread only reports "Worker subprocess exited with return code ...".
-    Here that report stops the run: the other worker processes are killed (their render
-    children die with them) and WorkerLost is raised; what was finished is kept, and running
-    the same command again renders the rest.
-    """
-    lost: list[str] = []
-    stop = threading.Event()
+    if runner != "direct":
+        beam.run_pipeline(_beam_runner(runner), options, build)
+        return
+    # The direct runner's workers are threads of this process, waiting on their children: the
+    # pipeline runs in a thread of its own so that Ctrl-C reaches this one at once.
     outcome: dict[str, BaseException] = {}
-    previous_hook = threading.excepthook
-
-    def hook(hook_args) -> None:
-        if lost:
-            return  # the run is being stopped: the other threads' errors are consequences
-        if isinstance(hook_args.exc_value, RuntimeError) and "Worker subprocess exited" in str(hook_args.exc_value):
-            lost.append(str(hook_args.exc_value))
-            stop.set()
-            return
-        previous_hook(hook_args)
 
     def target() -> None:
         try:
-            pipeline.run().wait_until_finish()
+            beam.run_pipeline(_beam_runner(runner), options, build)
         except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
             outcome["error"] = e
-        finally:
-            stop.set()
 
-    threading.excepthook = hook
+    thread = threading.Thread(target=target, name="kubric-gen-pipeline", daemon=True)
+    thread.start()
     try:
-        thread = threading.Thread(target=target, name="kubric-gen-pipeline", daemon=True)
-        thread.start()
-        try:
-            stop.wait()
-        except KeyboardInterrupt:  # Ctrl-C: the workers ignore it; stop them, and their render children with them
-            lost.append("interrupted")
-            _kill_sdk_workers()
-            raise
-        if lost and thread.is_alive():
-            killed = _kill_sdk_workers()
-            raise WorkerLost(f"a Beam worker process died ({lost[0].lower()}); stopped the run "
-                             f"({killed} other worker processes); run the same command again to finish it")
-        thread.join()
-        if "error" in outcome:
-            raise outcome["error"]
-    finally:
-        if not lost:  # else keep swallowing the dying threads' reports
-            threading.excepthook = previous_hook
-
-
-def _descendants(pid: int) -> list[int]:
-    """Descendant process ids of `pid` (Linux /proc; empty elsewhere)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def _kill_sdk_workers() -> int:
-    killed = 0
-    for pid in _descendants(os.getpid()):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if b"sdk_worker" in cmdline:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-    return killed
+        while thread.is_alive():
+            thread.join(timeout=0.5)
+    except KeyboardInterrupt:  # the children ignore Ctrl-C: stop them; the worker threads then end
+        for name in ("apache_beam", "grpc"):  # the stopped bundles report errors
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        isolation.stop_all()
+        thread.join(timeout=10)
+        raise
+    isolation.close_all()  # the worker threads are idle now: let their children exit
+    if "error" in outcome:
+        raise outcome["error"]

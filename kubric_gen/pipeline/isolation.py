@@ -1,17 +1,20 @@
-"""Crash isolation: every scene renders in a child process.
+"""Crash isolation: every scene is generated in a child process.
 
-Parent side (`Child`): starts `python -m kubric_gen.pipeline.child`, sends it one job at a
-time (a JSON line on its stdin) and waits for the answer (a JSON line on a dedicated pipe)
-at most `timeout` seconds. A child that dies (a segfault in bpy, the OOM killer, a world
-that kills itself) or runs past its timeout is killed and reported as a `SceneFailure`
-with the tail of its stdout/stderr; the next job starts a fresh child. A child serves at
-most `scenes_per_child` scenes (`SceneRunner`), then is replaced, so a leak cannot pile up.
+A *request* is one scene to generate (a JSON object: name, seed, world, config overrides,
+render settings, where to write). Parent side (`ChildProcess`): starts `python -m
+kubric_gen.pipeline.isolation`, sends it one request at a time (a JSON line on its stdin) and
+waits for the answer (a JSON line on a dedicated pipe) at most `timeout` seconds. A child
+that dies (a segfault in bpy, the OOM killer, a world that kills itself) or runs past its
+timeout is killed and reported as a `SceneFailure` with the tail of its stdout/stderr; the
+next request starts a fresh child. `IsolatedScenes` replaces its child after
+`scenes_per_child` scenes, so a leak cannot pile up. `stop_all()` (Ctrl-C in the driver)
+kills every child of this process and refuses new ones.
 
-Child side (`main`): dies with its parent (Linux `PR_SET_PDEATHSIG`), reads jobs, runs
-`kubric_gen.generate.generate_scene` into the output (a local scene directory, or a local
-scratch directory uploaded with fsspec) and answers `{"ok": true, "timings": ...}` or
-`{"ok": false, "error": ..., "user_error": ...}`. It exits on end of input or after
-`--idle-timeout` seconds without a job.
+Child side (`main`): dies with the thread that started it (Linux `PR_SET_PDEATHSIG`), reads
+requests, serves each (`serve_request`: `kubric_gen.generate.generate_scene` into the output,
+a local scene directory or a local scratch directory uploaded with fsspec) and answers
+`{"ok": true, "timings": ...}` or `{"ok": false, "error": ..., "user_error": ...}`. It exits
+on end of input or after `--idle-timeout` seconds without a request.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-CHILD_MODULE = "kubric_gen.pipeline.child"
+CHILD_MODULE = "kubric_gen.pipeline.isolation"
 PARENT_PID_ENV = "KUBRIC_GEN_PARENT_PID"
 TAIL_BYTES = 4000
 IDLE_TIMEOUT_S = 60.0
@@ -57,6 +60,10 @@ class SceneFailure(Exception):
         self.message = message or reason  # a user error's own message, without the exception's type
 
 
+class Stopped(Exception):
+    """The run is being stopped (`stop_all`): no child is started, no scene is retried."""
+
+
 def describe_exit(returncode: int | None) -> str:
     if returncode is None:
         return "did not exit"
@@ -70,8 +77,27 @@ def describe_exit(returncode: int | None) -> str:
 
 # -- parent side ------------------------------------------------------------------------
 
-_live_children: weakref.WeakSet[Child] = weakref.WeakSet()
+_live_children: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
 _stale_cleaned = False
+_stopping = threading.Event()
+
+
+def stop_all() -> None:
+    """Stop every child of this process now and start no new one (Ctrl-C in the driver): the
+    threads waiting on them get `Stopped`."""
+    _stopping.set()
+    for child in list(_live_children):
+        child._kill()
+
+
+def stopping() -> bool:
+    return _stopping.is_set()
+
+
+def close_all() -> None:
+    """Let every child of this process finish (end of input) and clean up."""
+    for child in list(_live_children):
+        child.close()
 
 
 def _clean_stale_scratch() -> None:
@@ -93,8 +119,8 @@ def _clean_stale_scratch() -> None:
             pass
 
 
-class Child:
-    """One child process rendering the scenes sent to it, one at a time."""
+class ChildProcess:
+    """One child process generating the scenes it is sent, one request at a time."""
 
     def __init__(self, idle_timeout: float = IDLE_TIMEOUT_S, timeout_option: str = "--scene-timeout",
                  gpu: str | None = None) -> None:
@@ -106,12 +132,15 @@ class Child:
         self._log = None
         self._result_fd: int | None = None
         self._buffer = b""
+        self._closing = threading.Lock()  # close_all() may run in another thread
 
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def _start(self) -> None:
+        if _stopping.is_set():
+            raise Stopped
         _clean_stale_scratch()
         self.scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         self._log = tempfile.TemporaryFile(dir=self.scratch)
@@ -129,6 +158,9 @@ class Child:
         self._result_fd = read_fd
         self._buffer = b""
         _live_children.add(self)
+        if _stopping.is_set():  # stop_all ran while this child started
+            self.kill()
+            raise Stopped
 
     def _tail(self, start: int) -> str:
         if self._log is None:
@@ -154,10 +186,11 @@ class Child:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
-    def run(self, job: dict[str, Any], timeout: float | None = None,
-            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-        """Run one job in the child; return its answer or raise SceneFailure. `progress(done,
-        total)` is called for each frame the child reports rendered.
+    def generate(self, request: dict[str, Any], timeout: float | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Generate one scene in the child; return its answer or raise SceneFailure (Stopped
+        after `stop_all`). `progress(done, total)` is called for each frame the child reports
+        rendered.
 
         After any failure the child is gone (killed if need be); the next call starts a new one.
         """
@@ -167,7 +200,7 @@ class Child:
         start = os.fstat(self._log.fileno()).st_size
         deadline = None if not timeout else time.monotonic() + timeout
         try:
-            self.proc.stdin.write((json.dumps(dict(job, scratch=self.scratch, progress=progress is not None))
+            self.proc.stdin.write((json.dumps(dict(request, scratch=self.scratch, progress=progress is not None))
                                    + "\n").encode())
             self.proc.stdin.flush()
             answer = self._read_answer(deadline, progress)
@@ -183,6 +216,9 @@ class Child:
             self.close()
             raise SceneFailure(f"the child process answered garbage: {e.doc[:200]!r}", tail) from None
         if answer is None:
+            if _stopping.is_set():
+                self.close()
+                raise Stopped
             try:
                 returncode = self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -199,7 +235,7 @@ class Child:
         return answer
 
     def _read_answer(self, deadline: float | None, progress: Callable[[int, int], None] | None) -> dict | None:
-        """The child's answer to a job (None if it died first), passing its progress reports
+        """The child's answer to a request (None if it died first), passing its progress reports
         (`{"progress": [done, total]}` lines) to `progress` on the way."""
         while True:
             line = self._read_line(deadline)
@@ -217,15 +253,20 @@ class Child:
         self.close()
 
     def _kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+        proc = self.proc  # stop_all() calls this from another thread
+        if proc is not None and proc.poll() is None:
+            proc.kill()
             try:
-                self.proc.wait(timeout=30)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:  # pragma: no cover - a process in D state
                 pass
 
     def close(self) -> None:
         """Let the child finish (end of input), killing it if it lingers; remove its scratch space."""
+        with self._closing:
+            self._close()
+
+    def _close(self) -> None:
         if self.proc is not None:
             try:
                 if self.proc.poll() is None:
@@ -251,23 +292,24 @@ class Child:
             self.scratch = None
 
 
-class SceneRunner:
-    """A `Child` replaced after `scenes_per_child` scenes and after every failure."""
+class IsolatedScenes:
+    """Scenes generated in a `ChildProcess`, replaced after `scenes_per_child` scenes and after
+    every failure."""
 
     def __init__(self, scenes_per_child: int = 1, gpu: str | None = None) -> None:
         self.scenes_per_child = max(1, int(scenes_per_child))
         self.gpu = gpu
-        self.child = Child(gpu=gpu)
+        self.child = ChildProcess(gpu=gpu)
         self.served = 0
 
-    def run(self, job: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    def generate(self, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
         if self.served >= self.scenes_per_child:
             self.child.close()
             self.served = 0
         self.served += 1
         try:
-            return self.child.run(job, timeout)
-        except SceneFailure:
+            return self.child.generate(request, timeout)
+        except (SceneFailure, Stopped):
             self.served = 0
             raise
 
@@ -278,21 +320,29 @@ class SceneRunner:
 _local = threading.local()
 
 
-def thread_runner(scenes_per_child: int, gpu: str | None = None) -> SceneRunner:
-    """This thread's SceneRunner (a child process is used by the thread that started it:
+def this_thread_scenes(scenes_per_child: int, gpu: str | None = None) -> IsolatedScenes:
+    """This thread's IsolatedScenes (a child process is used by the thread that started it:
     on Linux it dies with that thread), its children pinned to `gpu` if given."""
-    runner = getattr(_local, "runner", None)
-    if runner is None or runner.scenes_per_child != max(1, int(scenes_per_child)) or runner.gpu != gpu:
-        if runner is not None:
-            runner.close()
-        runner = _local.runner = SceneRunner(scenes_per_child, gpu)
-    return runner
+    scenes = getattr(_local, "scenes", None)
+    if scenes is None or scenes.scenes_per_child != max(1, int(scenes_per_child)) or scenes.gpu != gpu:
+        if scenes is not None:
+            scenes.close()
+        scenes = _local.scenes = IsolatedScenes(scenes_per_child, gpu)
+    return scenes
 
 
-@atexit.register
-def _close_children() -> None:
-    for child in list(_live_children):
-        child.close()
+atexit.register(close_all)
+
+
+def world_spec(world) -> dict[str, Any]:
+    """How a child finds the world of a request: a built-in by name, else the file (its source
+    travels along for workers on other machines)."""
+    from kubric_gen.world import builtin_worlds_dir
+
+    if world.path.parent.resolve() == builtin_worlds_dir().resolve():
+        return {"ref": world.name, "path": None, "sha256": None, "source": None}
+    path = world.path.resolve()
+    return {"ref": str(path), "path": str(path), "sha256": world.sha256, "source": path.read_text()}
 
 
 # -- child side -------------------------------------------------------------------------
@@ -311,7 +361,7 @@ def _die_with_parent() -> None:
 
 def _world_ref(spec: dict[str, Any], scratch: str) -> str:
     """A built-in world's name, the world file's path, or (when that file is not on this
-    machine, e.g. a cluster worker) a copy of the source shipped with the job."""
+    machine, e.g. a cluster worker) a copy of the source shipped with the request."""
     if spec.get("source") is None:
         return spec["ref"]
     path = Path(spec["path"])
@@ -327,27 +377,28 @@ def _world_ref(spec: dict[str, Any], scratch: str) -> str:
     return str(local)
 
 
-def run_job(job: dict[str, Any], progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Render one scene into the output (see module docstring), or into `job["target"]`
+def serve_request(request: dict[str, Any], progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Generate one scene into the output (see module docstring), or into `request["target"]`
     (one scene directory, as `kubric-gen render` asks); in the child process."""
     from kubric_gen.generate import generate_scene
     from kubric_gen.render.settings import RenderSettings
 
-    name, seed = job["name"], int(job["seed"])
-    world = _world_ref(job["world"], job["scratch"])
-    kwargs = dict(settings=RenderSettings(**job["settings"]), overrides=job["overrides"], preview=job["preview"],
-                  num_tracks=job["num_tracks"], float_layers=job["float_layers"], progress=progress,
-                  save_blend=bool(job.get("save_blend")))
+    name, seed = request["name"], int(request["seed"])
+    world = _world_ref(request["world"], request["scratch"])
+    kwargs = dict(settings=RenderSettings(**request["settings"]), overrides=request["overrides"],
+                  preview=request["preview"], num_tracks=request["num_tracks"],
+                  float_layers=request["float_layers"], progress=progress,
+                  save_blend=bool(request.get("save_blend")))
     t0 = time.perf_counter()
-    if job.get("target"):
-        result = generate_scene(world, seed, job["target"], overwrite=bool(job.get("overwrite")), **kwargs)
+    if request.get("target"):
+        result = generate_scene(world, seed, request["target"], overwrite=bool(request.get("overwrite")), **kwargs)
         return {"device": result.device, "timings": result.timings, "seconds": time.perf_counter() - t0,
                 "path": str(result.path)}
     from kubric_gen.pipeline.outputs import open_output
 
-    output = open_output(job["output"])
+    output = open_output(request["output"])
     if output.remote:
-        local = Path(job["scratch"]) / name
+        local = Path(request["scratch"]) / name
         shutil.rmtree(local, ignore_errors=True)
         try:
             result = generate_scene(world, seed, local, **kwargs)
@@ -391,19 +442,19 @@ def main(argv: list[str] | None = None) -> int:
     from kubric_gen.errors import KubricGenError
 
     answers = os.fdopen(args.result_fd, "wb", buffering=0)
-    jobs = _LineReader(sys.stdin.fileno())
+    requests = _LineReader(sys.stdin.fileno())
 
     def progress(done: int, total: int) -> None:
         answers.write((json.dumps({"progress": [done, total]}) + "\n").encode())
 
     while True:
-        line = jobs.readline(args.idle_timeout if args.idle_timeout > 0 else None)
+        line = requests.readline(args.idle_timeout if args.idle_timeout > 0 else None)
         if line is None:
             return 0
-        job = json.loads(line)
-        print(f"[{CHILD_MODULE} {os.getpid()}] {job.get('name')}: rendering", file=sys.stderr, flush=True)
+        request = json.loads(line)
+        print(f"[{CHILD_MODULE} {os.getpid()}] {request.get('name')}: rendering", file=sys.stderr, flush=True)
         try:
-            answer = {"ok": True, **run_job(job, progress if job.get("progress") else None)}
+            answer = {"ok": True, **serve_request(request, progress if request.get("progress") else None)}
         except KubricGenError as e:
             answer = {"ok": False, "error": f"{type(e).__name__}: {e}", "message": str(e), "user_error": True}
             print(answer["error"], file=sys.stderr, flush=True)
