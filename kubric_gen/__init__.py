@@ -36,7 +36,7 @@ from kubric_gen.scene import (
 from kubric_gen.simulation.physics import place_without_overlap, settle, simulate
 from kubric_gen.simulation.trajectory import Collision, Trajectory
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "AreaLight", "AssetError", "Collision", "ColorBackground", "ConfigError", "Cube", "Cylinder", "Flat",

@@ -50,3 +50,18 @@ def test_the_wheel_holds_every_package_its_data_py_typed_and_the_license(tmp_pat
     assert {"kubric_gen/py.typed", "kubric_gen/assets/manifests/kubasic.json",
             "kubric_gen/assets/manifests/suzanne.obj"} <= names
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names)
+
+
+def test_version_has_a_changelog_entry_and_citation():
+    """A release bumps __version__, CHANGELOG.md and CITATION.cff together (the tag vX.Y.Z
+    marks the commit)."""
+    import re
+    from pathlib import Path
+
+    import kubric_gen
+
+    root = Path(__file__).parents[1]
+    released = re.findall(r"^## (\d+\.\d+\.\d+)$", (root / "CHANGELOG.md").read_text(), re.MULTILINE)
+    assert released and released[0] == kubric_gen.__version__, (released[:1], kubric_gen.__version__)
+    citation = re.search(r"^version: (\S+)$", (root / "CITATION.cff").read_text(), re.MULTILINE)
+    assert citation and citation.group(1) == kubric_gen.__version__
