@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint docs clean
 
 $(STAMP): setup.cfg pyproject.toml docker/install.sh
 	bash docker/install.sh --python $(PYTHON) --venv $(VENV) --upgrade-pip --editable --extras all --quiet
@@ -31,6 +31,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/hadolint docker/Dockerfile docker/Dockerfile.gpu
 	$(BIN)/mypy --cache-dir .mypy_cache   # the public API's types ([tool.mypy] in pyproject.toml)
+
+# The documentation site (mkdocs.yml, docs/) into site/; any warning fails it (--strict).
+# Not --quiet: it hides the warnings from --strict too, so a broken site would pass.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) output .pytest_cache .ruff_cache .mypy_cache .hypothesis
