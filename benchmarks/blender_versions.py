@@ -136,9 +136,7 @@ def build_scene(bpy, resolution: int, samples: int):
         "sphere": lambda loc: bpy.ops.mesh.primitive_uv_sphere_add(
             radius=1.0, segments=32, ring_count=16, location=loc
         ),
-        "cylinder": lambda loc: bpy.ops.mesh.primitive_cylinder_add(
-            radius=1.0, depth=2.0, vertices=32, location=loc
-        ),
+        "cylinder": lambda loc: bpy.ops.mesh.primitive_cylinder_add(radius=1.0, depth=2.0, vertices=32, location=loc),
     }
     for i in range(NUM_OBJECTS):
         shape = ("cube", "sphere", "cylinder")[i % 3]
@@ -180,7 +178,7 @@ def build_scene(bpy, resolution: int, samples: int):
     # Perspective camera looking at the origin from MOVi-A's kind of distance.
     cam_data = bpy.data.cameras.new("camera")
     cam_data.type = "PERSP"
-    cam_data.lens = 35.0
+    cam_data.lens = 28.0
     cam_data.sensor_width = 32.0
     camera = bpy.data.objects.new("camera", cam_data)
     camera.location = (12.0, -12.0, 10.0)
@@ -199,8 +197,10 @@ def render_frames(bpy, moving, frames: int):
     seconds = []
     for frame in range(frames):
         for obj, loc, vel in moving:
-            obj.location = tuple(max(p + v * frame, 0.1) if k == 2 else p + v * frame
-                                 for k, (p, v) in enumerate(zip(loc, vel)))
+            obj.location = tuple(
+                max(p + v * frame, 0.1) if k == 2 else p + v * frame
+                for k, (p, v) in enumerate(zip(loc, vel, strict=True))
+            )
         scene.frame_set(frame + 1)
         t0 = time.perf_counter()
         bpy.ops.render.render(write_still=False)
@@ -281,9 +281,20 @@ def compare(args) -> dict:
         for rnd in range(args.rounds):
             for idx, py in enumerate(args.compare):
                 npy = os.path.join(tmp, f"py{idx}.npy")
-                cmd = [py, os.path.abspath(__file__), "--resolution", str(args.resolution),
-                       "--frames", str(args.frames), "--samples", str(args.samples),
-                       "--repeats", "1", "--save-pixels", npy]
+                cmd = [
+                    py,
+                    os.path.abspath(__file__),
+                    "--resolution",
+                    str(args.resolution),
+                    "--frames",
+                    str(args.frames),
+                    "--samples",
+                    str(args.samples),
+                    "--repeats",
+                    "1",
+                    "--save-pixels",
+                    npy,
+                ]
                 t0 = time.perf_counter()
                 proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
                 wall = time.perf_counter() - t0
@@ -293,12 +304,21 @@ def compare(args) -> dict:
                     raise SystemExit(f"worker failed under {py} (exit {proc.returncode})")
                 result = json.loads(lines[-1])
                 key = py
-                entry = runs.setdefault(key, {
-                    "interpreter": py, "bpy_version": result["bpy_version"],
-                    "python": result["python"], "frame_s": [], "import_s": [],
-                    "scene_setup_s": [], "process_wall_s": [], "mean_pixel": [],
-                    "peak_rss_mib": [], "loadavg_1min_before_after": [],
-                })
+                entry = runs.setdefault(
+                    key,
+                    {
+                        "interpreter": py,
+                        "bpy_version": result["bpy_version"],
+                        "python": result["python"],
+                        "frame_s": [],
+                        "import_s": [],
+                        "scene_setup_s": [],
+                        "process_wall_s": [],
+                        "mean_pixel": [],
+                        "peak_rss_mib": [],
+                        "loadavg_1min_before_after": [],
+                    },
+                )
                 entry["frame_s"].extend(result["frame_s"])
                 entry["import_s"].append(result["import_s"])
                 entry["scene_setup_s"].extend(result["scene_setup_s"])
@@ -310,25 +330,25 @@ def compare(args) -> dict:
                 order.append(f"round {rnd + 1}: bpy {result['bpy_version']}")
                 sys.stderr.write(
                     f"round {rnd + 1}/{args.rounds} bpy {result['bpy_version']}: frames "
-                    f"{result['frame_s']} import {result['import_s']} s\n")
+                    f"{result['frame_s']} import {result['import_s']} s\n"
+                )
 
-    baseline = next((k for k, v in runs.items() if v["bpy_version"].startswith("5.0")),
-                    next(iter(runs)))
+    baseline = next((k for k, v in runs.items() if v["bpy_version"].startswith("5.0")), next(iter(runs)))
     base = runs[baseline]
     for entry in runs.values():
-        entry["seconds_per_frame"] = {"median": round(statistics.median(entry["frame_s"]), 3),
-                                      "min": round(min(entry["frame_s"]), 3)}
+        entry["seconds_per_frame"] = {
+            "median": round(statistics.median(entry["frame_s"]), 3),
+            "min": round(min(entry["frame_s"]), 3),
+        }
         entry["import_s_median"] = round(statistics.median(entry["import_s"]), 3)
     summary_runs = {}
-    for key, entry in runs.items():
+    for entry in runs.values():
         diff = np.abs(entry["_pixels"].astype(np.int16) - base["_pixels"].astype(np.int16))
         summary_runs[entry["bpy_version"]] = {
             **{k: v for k, v in entry.items() if not k.startswith("_")},
             "ratio_vs_baseline": {
-                "median_frame": round(entry["seconds_per_frame"]["median"]
-                                      / base["seconds_per_frame"]["median"], 3),
-                "min_frame": round(entry["seconds_per_frame"]["min"]
-                                   / base["seconds_per_frame"]["min"], 3),
+                "median_frame": round(entry["seconds_per_frame"]["median"] / base["seconds_per_frame"]["median"], 3),
+                "min_frame": round(entry["seconds_per_frame"]["min"] / base["seconds_per_frame"]["min"], 3),
                 "import": round(entry["import_s_median"] / base["import_s_median"], 3),
             },
             "last_frame_mean_abs_diff_vs_baseline": round(float(diff.mean()), 3),
@@ -337,12 +357,22 @@ def compare(args) -> dict:
     return {
         "benchmark": "blender_versions",
         "baseline": base["bpy_version"],
-        "settings": {"resolution": [args.resolution, args.resolution], "frames": args.frames,
-                     "samples": args.samples, "rounds": args.rounds, "seed": SCENE_SEED,
-                     "objects": NUM_OBJECTS, "device": "CPU", "adaptive_sampling": False,
-                     "denoising": False},
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine()},
+        "settings": {
+            "resolution": [args.resolution, args.resolution],
+            "frames": args.frames,
+            "samples": args.samples,
+            "rounds": args.rounds,
+            "seed": SCENE_SEED,
+            "objects": NUM_OBJECTS,
+            "device": "CPU",
+            "adaptive_sampling": False,
+            "denoising": False,
+        },
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+        },
         "order": order,
         "runs": summary_runs,
     }
@@ -350,14 +380,19 @@ def compare(args) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--compare", nargs="+", metavar="PYTHON",
-                        help="run the worker under each interpreter, interleaved, and summarise")
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="PYTHON",
+        help="run the worker under each interpreter, interleaved, and summarise",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="compare: rounds (default 3)")
     parser.add_argument("--resolution", type=int, default=256, help="square size (default 256)")
     parser.add_argument("--frames", type=int, default=3, help="frames per repeat (default 3)")
     parser.add_argument("--samples", type=int, default=64, help="Cycles samples (default 64)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="worker: scene builds + renders in this process (default 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="worker: scene builds + renders in this process (default 3)"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 64x64, 1 frame, 4 samples")
     parser.add_argument("--save-pixels", help="worker: save the last frame (uint8 RGB) as .npy")
     parser.add_argument("--output", help="also write the JSON to this file")
