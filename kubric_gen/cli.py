@@ -22,7 +22,6 @@ from kubric_gen.cli_options import (
     non_negative_int,
     positive_float,
     positive_int,
-    preflight_scene,
     render_settings,
     resolution,
 )
@@ -45,7 +44,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     settings = render_settings(args)
     world = load_world(args.world)
     config = resolve_config(world, overrides)  # fail on a bad --set before any work
-    preflight_scene(config, settings.device)
+    preflight.check_scene(config, settings.device)
     resolution = config.get("resolution")
     if isinstance(resolution, (list, tuple)) and len(resolution) == 2:
         preflight.check_free_space(args.output, tuple(resolution), int(config.get("num_frames") or 24))

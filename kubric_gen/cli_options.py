@@ -112,14 +112,3 @@ def config_overrides(args: argparse.Namespace) -> dict:
     if args.frames is not None:
         overrides["num_frames"] = args.frames
     return overrides
-
-
-def preflight_scene(config: dict, device: str, workers: int = 1) -> None:
-    """Memory for the resolution and the GPU asked for, before any scene is built."""
-    from kubric_gen import preflight
-
-    resolution = tuple(config.get("resolution") or (256, 256))
-    frames = int(config.get("num_frames") or 24)
-    if len(resolution) == 2 and all(isinstance(v, int) and v > 0 for v in resolution):
-        preflight.check_memory(resolution, frames, workers)
-    preflight.check_device(device)

@@ -130,3 +130,12 @@ def check_device(device: str, option: str = "--device") -> None:
     if device in ("cuda", "optix") and not nvidia_driver_present():
         raise ConfigError(f"{option}: {device} needs an NVIDIA GPU, and this machine has no NVIDIA driver "
                           f"(/proc/driver/nvidia is missing); use --device auto or cpu")
+
+
+def check_scene(config: dict, device: str, workers: int = 1) -> None:
+    """Before any scene is built: memory for `workers` scenes at once at the config's
+    resolution, and the GPU asked for."""
+    resolution = tuple(config.get("resolution") or (256, 256))
+    if len(resolution) == 2 and all(isinstance(v, int) and v > 0 for v in resolution):
+        check_memory(resolution, int(config.get("num_frames") or 24), workers)
+    check_device(device)

@@ -168,8 +168,9 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     """Package the scene directories under `scenes_dir` as the TFDS dataset `name` in `data_dir`.
 
     config: "WxH" (default: the scenes' own resolution; otherwise it must divide it by an
-    integer factor). beam_options: Beam pipeline arguments (e.g. ["--runner=DirectRunner"]);
-    None, or no apache_beam installed, generates in this process. splits: fractions by
+    integer factor). beam_options: Beam pipeline arguments (e.g. ["--runner=DirectRunner"];
+    they need the `beam` extra: ConfigError without it); None generates in this process
+    without Beam. splits: fractions by
     name (default train 0.9, validation 0.1; e.g. "train=0.8,validation=0.1,test=0.1").
     Incomplete or invalid scene directories are skipped with a warning and listed in the
     result. A dataset already prepared from the same scenes (and file format) is reused; one

@@ -236,7 +236,7 @@ def drive(options: RunOptions) -> int:
         workers = (num_workers or cores) if mode == "multi_threading" else 1
         if not settings.threads:  # split the cores between the workers
             settings = replace(settings, threads=max(1, cores // workers))
-        _preflight_scene(config, settings.device, workers)  # the workers run on this machine
+        preflight.check_scene(config, settings.device, workers)  # the workers run on this machine
         if host_gpus:
             print(f"kubric-gen run: {workers} workers on {len(host_gpus)} GPU(s) "
                   f"({', '.join(host_gpus)}), each render pinned to one", file=sys.stderr)
@@ -334,16 +334,6 @@ def drive(options: RunOptions) -> int:
         attempts = f" after {f['attempts']} attempts" if f.get("attempts") else ""
         print(f"kubric-gen: failed: {f['scene']} (seed {f['seed']}){attempts}: {f['reason']}", file=sys.stderr)
     return 0 if summary["complete"] else 1
-
-
-def _preflight_scene(config: dict, device: str, workers: int) -> None:
-    """Memory for `workers` scenes at once at the config's resolution, and the GPU asked for."""
-    from kubric_gen import preflight
-
-    resolution = tuple(config.get("resolution") or (256, 256))
-    if len(resolution) == 2 and all(isinstance(v, int) and v > 0 for v in resolution):
-        preflight.check_memory(resolution, int(config.get("num_frames") or 24), workers)
-    preflight.check_device(device)
 
 
 def prepare_assets(world, config: dict, seed: int) -> None:
