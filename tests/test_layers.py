@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Bottom to top. Areas in one layer are siblings: they must not import each other.
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
-    ("checks", "cache", "parallel", "gpus", "preflight", "geometry", "labels", "beam", "beam_options", "visual"),
+    ("checks", "cache", "lazy", "parallel", "gpus", "preflight", "geometry", "labels", "beam", "visual"),
     ("scene", "randomness"),
     ("meshes",),  # the triangles of every scene object: one source for physics, rendering and truth
     ("simulation",),

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from kubric_gen import geometry, meshes
+from kubric_gen import geometry
 from kubric_gen.io import format as fmt
 from kubric_gen.io import layers
 from kubric_gen.labels import GENERIC, LabelSchema
@@ -94,6 +94,8 @@ def _image_positions(scene: Scene, positions: np.ndarray) -> np.ndarray:
 
 def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, truth: GroundTruth | None = None,
                       k: int = 0) -> dict:
+    from kubric_gen import meshes  # trimesh: only writers need it, not every reader of this module
+
     i = trajectory.index(obj.name)
     bounds = meshes.local_bounds(obj)
     corners = geometry.box_corners(*bounds)

@@ -1,6 +1,16 @@
-"""Exact ground truth by ray casting the scene's own triangles (Embree via embreex)."""
+"""Exact ground truth by ray casting the scene's own triangles (Embree via embreex).
 
-from kubric_gen.truth.compute import OCCLUSION_TOLERANCE, compute_ground_truth, flow_at
+`compute` (trimesh, embreex) is imported when first used, so the writers and readers that
+only need `GroundTruth`/`PointTracks` stay cheap to import."""
+
+from typing import TYPE_CHECKING
+
+from kubric_gen.lazy import lazy_exports
 from kubric_gen.truth.result import GroundTruth, PointTracks
 
+if TYPE_CHECKING:
+    from kubric_gen.truth.compute import OCCLUSION_TOLERANCE, compute_ground_truth, flow_at
+
 __all__ = ["OCCLUSION_TOLERANCE", "GroundTruth", "PointTracks", "compute_ground_truth", "flow_at"]
+__getattr__ = lazy_exports(__name__, {name: "kubric_gen.truth.compute"
+                                      for name in ("OCCLUSION_TOLERANCE", "compute_ground_truth", "flow_at")})
