@@ -1,13 +1,12 @@
-"""Every built-in world: valid scenes for 12 seeds, no interpenetration at frame 0 (the dome
-floor included: settled crowds are lifted out of it), renders."""
+"""Every built-in world: valid scenes for 12 seeds (6 for settled crowds), no interpenetration
+at frame 0 (the dome floor included: settled crowds are lifted out of it). That every world
+renders, validates, packages and loads is tests/test_matrix.py's part."""
 
 import json
 
 import numpy as np
 import pytest
 
-from kubric_gen.generate import generate_scene
-from kubric_gen.render.settings import RenderSettings
 from kubric_gen.simulation import physics
 from kubric_gen.world import build_scene, builtin_world_names, load_world, resolve_config
 
@@ -64,13 +63,3 @@ def test_world_labels():
         if not o.is_background:
             assert 0.7 <= o.scale[0] <= 1.4 and o.labels["material"] in ("metal", "rubber")
             assert 7 - 1e-9 <= np.linalg.norm(b.camera.position) <= 9 + 1e-9
-
-
-@pytest.mark.parametrize("name", WORLDS)
-def test_world_renders_two_tiny_frames(name, tmp_path):
-    out = tmp_path / name
-    generate_scene(name, 0, out, RenderSettings(samples=2, denoise=False, threads=1),
-                 {"resolution": [32, 32], "num_frames": 2}, num_tracks=8)
-    meta = json.loads((out / "metadata.json").read_text())
-    assert meta["metadata"]["num_frames"] == 2 and len(meta["instances"]) >= 1
-    assert (out / "rgba_00001.png").exists() and (out / "segmentation_00001.png").exists()
