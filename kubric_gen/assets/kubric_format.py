@@ -22,11 +22,11 @@ appearance.
 
 from __future__ import annotations
 
-import math
 import posixpath
 import re
 from typing import Any
 
+from kubric_gen import checks
 from kubric_gen.assets.manifest import AssetEntry, Manifest
 from kubric_gen.errors import AssetError
 
@@ -59,16 +59,9 @@ def _relative(asset_id: str, value: Any, where: str) -> str:
     return f"{asset_id}/{path}"
 
 
-def _number(value: Any, where: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not lo <= value <= hi:
-        raise AssetError(f"{where}: expected a finite number in [{lo:g}, {hi:g}] (got {value!r})")
-    return float(value)
-
-
 def _bounds(value: Any, where: str) -> tuple:
     try:
-        lo, hi = (tuple(_number(v, where) for v in corner) for corner in value)
+        lo, hi = (tuple(checks.number(AssetError, where, v) for v in corner) for corner in value)
         if len(lo) != 3 or len(hi) != 3 or any(a > b for a, b in zip(lo, hi, strict=True)):
             raise ValueError
     except (TypeError, ValueError):
@@ -105,12 +98,12 @@ def _entry(asset_id: str, data: Any, where: str) -> AssetEntry:
                           metadata=metadata, source=source)
     physics = {}
     if "mass" in kwargs:
-        physics["mass"] = _number(kwargs["mass"], f"{where}.kwargs.mass", lo=0.0)
+        physics["mass"] = checks.number(AssetError, f"{where}.kwargs.mass", kwargs["mass"], lo=0.0)
         if physics["mass"] == 0:
             del physics["mass"]
     for key in ("friction", "restitution"):
         if key in kwargs:
-            physics[key] = _number(kwargs[key], f"{where}.kwargs.{key}", 0.0, 1.0)
+            physics[key] = checks.number(AssetError, f"{where}.kwargs.{key}", kwargs[key], 0.0, 1.0)
     visual = _relative(asset_id, kwargs.get("render_filename"), f"{where}.kwargs.render_filename")
     category = metadata.get("category")
     return AssetEntry(
