@@ -130,8 +130,7 @@ class ChildProcess:
         self.proc: subprocess.Popen | None = None
         self.scratch: str | None = None
         self._log = None
-        self._result_fd: int | None = None
-        self._buffer = b""
+        self._results: LineReader | None = None  # the child's answers
         self._closing = threading.Lock()  # close_all() may run in another thread
 
     @property
@@ -155,8 +154,7 @@ class ChildProcess:
                 stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), env=env)
         finally:
             os.close(write_fd)
-        self._result_fd = read_fd
-        self._buffer = b""
+        self._results = LineReader(read_fd)
         _live_children.add(self)
         if _stopping.is_set():  # stop_all ran while this child started
             self.kill()
@@ -169,22 +167,6 @@ class ChildProcess:
         offset = max(start, size - TAIL_BYTES)
         data = os.pread(self._log.fileno(), size - offset, offset) if size > offset else b""
         return data.decode("utf-8", "replace").strip()
-
-    def _read_line(self, deadline: float | None) -> bytes | None:
-        """The next line from the result pipe; None at end of file; TimeoutError past `deadline`."""
-        while b"\n" not in self._buffer:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([self._result_fd], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(self._result_fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line
 
     def generate(self, request: dict[str, Any], timeout: float | None = None,
                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -238,7 +220,8 @@ class ChildProcess:
         """The child's answer to a request (None if it died first), passing its progress reports
         (`{"progress": [done, total]}` lines) to `progress` on the way."""
         while True:
-            line = self._read_line(deadline)
+            assert self._results is not None  # started by generate()
+            line = self._results.readline(deadline)
             if line is None:
                 return None
             message = json.loads(line)
@@ -281,9 +264,9 @@ class ChildProcess:
                 except OSError:
                     pass
             self.proc = None
-        if self._result_fd is not None:
-            os.close(self._result_fd)
-            self._result_fd = None
+        if self._results is not None:
+            os.close(self._results.fd)
+            self._results = None
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -413,16 +396,23 @@ def serve_request(request: dict[str, Any], progress: Callable[[int, int], None] 
             "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
 
-class _LineReader:
+class LineReader:
+    """Lines from a pipe, without blocking past a deadline: the parent reads the child's
+    answers with the request's timeout, the child reads requests with its idle timeout."""
+
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.buffer = b""
 
-    def readline(self, timeout: float | None) -> bytes | None:
+    def readline(self, deadline: float | None) -> bytes | None:
+        """The next line; None at end of file; TimeoutError past `deadline` (time.monotonic())."""
         while b"\n" not in self.buffer:
-            ready, _, _ = select.select([self.fd], [], [], timeout)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([self.fd], [], [], remaining)
             if not ready:
-                return None  # idle too long
+                continue
             chunk = os.read(self.fd, 65536)
             if not chunk:
                 return None
@@ -442,13 +432,16 @@ def main(argv: list[str] | None = None) -> int:
     from kubric_gen.errors import KubricGenError
 
     answers = os.fdopen(args.result_fd, "wb", buffering=0)
-    requests = _LineReader(sys.stdin.fileno())
+    requests = LineReader(sys.stdin.fileno())
 
     def progress(done: int, total: int) -> None:
         answers.write((json.dumps({"progress": [done, total]}) + "\n").encode())
 
     while True:
-        line = requests.readline(args.idle_timeout if args.idle_timeout > 0 else None)
+        try:
+            line = requests.readline(time.monotonic() + args.idle_timeout if args.idle_timeout > 0 else None)
+        except TimeoutError:
+            return 0  # idle too long: the parent is gone or done
         if line is None:
             return 0
         request = json.loads(line)
