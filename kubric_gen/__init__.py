@@ -36,6 +36,9 @@ from kubric_gen.scene import (
     Sphere,
     SpotLight,
     SunLight,
+    hemisphere,
+    ring,
+    stereo_rig,
 )
 from kubric_gen.simulation.trajectory import Collision, Trajectory
 
@@ -53,7 +56,7 @@ __all__ = [
     "Principled",
     "Scene", "SceneError", "SceneObject", "SkyBackground", "Sphere", "SpotLight", "SunLight", "Trajectory",
     "WorldError", "__version__", "choice", "make_rng", "place_without_overlap", "point_in_box",
-    "point_in_half_sphere_shell", "random_hue_color", "random_rotation", "random_z_rotation", "settle",
-    "simulate",
+    "point_in_half_sphere_shell", "random_hue_color", "random_rotation", "random_z_rotation", "ring", "settle",
+    "simulate", "hemisphere", "stereo_rig",
 ]
 

@@ -19,8 +19,11 @@ from typing import Any
 from kubric_gen.errors import ConfigError
 from kubric_gen.io import format as fmt
 from kubric_gen.io.scene_dir import scene_writer
+from kubric_gen.labels import LabelSchema
 from kubric_gen.render.settings import RenderSettings
+from kubric_gen.scene import Scene
 from kubric_gen.simulation import physics
+from kubric_gen.simulation.trajectory import Trajectory
 from kubric_gen.truth import GroundTruth, compute_ground_truth
 from kubric_gen.world import build_scene, load_world, resolve_config
 
@@ -95,6 +98,18 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
     if num_tracks is None:
         num_tracks = DEFAULT_NUM_TRACKS if scene.num_tracks is None else scene.num_tracks
     flags = {"world": world.name, "seed": seed, **config}
+    provenance = {
+        "versions": versions(),
+        "world": {"name": world.name, "file": str(world.path), "sha256": world.sha256},
+        "seed": seed,
+        "config": config,
+        "render_settings": asdict(settings),
+        "platform": platform.platform(),
+        "timings": timings,
+    }
+    if scene.is_multiview:
+        return _generate_views(scene, trajectory, output, settings, overwrite, preview, num_tracks, float_layers,
+                               progress, flags, provenance, label_schema)
     on_frame = (lambda i: progress(i + 1, scene.num_frames)) if progress else None
     with scene_writer(output, overwrite=overwrite, threads=settings.threads) as writer, \
             ThreadPoolExecutor(1, thread_name_prefix="ground-truth") as background:
@@ -118,16 +133,64 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
         truth = truth_job.result()
         timings["truth_wait"] = time.perf_counter() - t0 - sum(result.timings.values())
 
-        provenance = {
-            "versions": versions(),
-            "world": {"name": world.name, "file": str(world.path), "sha256": world.sha256},
-            "seed": seed,
-            "config": config,
-            "render_settings": asdict(settings),
-            "device": result.device,
-            "platform": platform.platform(),
-            "timings": timings,
-        }
+        provenance["device"] = result.device
         writer.finish(scene, trajectory, result.rgba, flags, provenance, truth=truth, preview=preview,
                       label_schema=label_schema)
     return SceneResult(path=output, device=result.device, timings=timings)
+
+
+def _generate_views(scene: Scene, trajectory: Trajectory, output: Path, settings: RenderSettings, overwrite: bool,
+                    preview: bool, num_tracks: int, float_layers: bool,
+                    progress: Callable[[int, int], None] | None, flags: dict, provenance: dict,
+                    label_schema: LabelSchema) -> SceneResult:
+    """The cameras of a multi-camera scene one after another (physics ran once): each view's
+    ground truth is computed while Cycles renders it; then the shared instance order, the
+    cross-view truth, and the views and the scene's own files (`SceneWriter.finish_views`).
+    Timings add up over the views; cross_view and write_views are the multi-camera stages."""
+    from kubric_gen.render import load_blender, render
+    from kubric_gen.truth import compute_cross_view, shared_instances
+
+    timings = provenance["timings"]
+    views = [scene.view(cam.name) for cam in scene.views]
+    total = len(views) * scene.num_frames
+    truths, rgbas, device = [], [], "cpu"
+    with scene_writer(output, overwrite=overwrite, threads=settings.threads) as writer, \
+            ThreadPoolExecutor(1, thread_name_prefix="ground-truth") as background:
+        load_blender()  # first: loading bpy while Embree starts up in the other thread can deadlock
+        for k, view in enumerate(views):
+            def truth_of(view: Scene = view) -> GroundTruth:
+                start = time.perf_counter()
+                truth = compute_ground_truth(view, trajectory, num_tracks=num_tracks, threads=settings.threads)
+                _add(timings, "ground_truth", time.perf_counter() - start)
+                return truth
+
+            truth_job = background.submit(truth_of)
+            t0 = time.perf_counter()
+            done = k * scene.num_frames
+            on_frame = (lambda i, done=done: progress(done + i + 1, total)) if progress else None
+            result = render(view, trajectory, settings, progress=on_frame)
+            _add(timings, "render_setup", result.timings.get("build", 0.0))
+            _add(timings, "render", result.timings.get("render", 0.0))
+            truths.append(truth_job.result())
+            _add(timings, "truth_wait", time.perf_counter() - t0 - sum(result.timings.values()))
+            rgbas.append(result.rgba)
+            device = result.device
+        t0 = time.perf_counter()
+        truths = shared_instances(scene, truths)
+        cross_view = compute_cross_view(scene, trajectory, truths, num_tracks=num_tracks, threads=settings.threads)
+        timings["cross_view"] = time.perf_counter() - t0
+        provenance["device"] = device
+        for view, truth, rgba in zip(views, truths, rgbas, strict=True):
+            view_writer = writer.view(view.camera.name)
+            view_writer.write_truth(truth, float_layers)
+            view_writer.finish(view, trajectory, rgba, flags, {**provenance, "timings": {}}, truth=truth,
+                               preview=preview, label_schema=label_schema)
+            for key, value in view_writer.timings.items():
+                _add(timings, key, value)
+        writer.finish_views(scene, trajectory, rgbas, flags, provenance, truths, cross_view, preview=preview,
+                            label_schema=label_schema)
+    return SceneResult(path=output, device=device, timings=timings)
+
+
+def _add(timings: dict[str, float], key: str, seconds: float) -> None:
+    timings[key] = timings.get(key, 0.0) + seconds

@@ -58,10 +58,11 @@ def shell_camera(rng, inner, outer, focal_length=35.0, look_at=(0.0, 0.0, 0.0), 
     return kg.PerspectiveCamera(focal_length=focal_length, sensor_width=32.0, position=position, look_at=look_at)
 
 
-def linear_camera(rng, scene, inner, outer, max_distance, focal_length=35.0, look_at=(0.0, 0.0, 0.0)):
-    """A camera moving on a straight line (up to `max_distance` metres over the scene)
-    from a start in the half-sphere shell, looking at `look_at` in every frame."""
-    start = np.asarray(shell_camera(rng, inner, outer).position)
+def linear_camera(rng, scene, inner, outer, max_distance, focal_length=35.0, look_at=(0.0, 0.0, 0.0), start=None,
+                  name="camera"):
+    """A camera `name` moving on a straight line (up to `max_distance` metres over the scene)
+    from `start` (default: a point in the half-sphere shell), looking at `look_at` in every frame."""
+    start = np.asarray(shell_camera(rng, inner, outer).position if start is None else start, dtype=float)
     for _ in range(1000):  # the end stays in the shell too, so the camera never dives into the scene
         direction = rng.normal(size=3)
         direction /= np.linalg.norm(direction)
@@ -75,7 +76,7 @@ def linear_camera(rng, scene, inner, outer, max_distance, focal_length=35.0, loo
     for s in t:
         p = tuple(float(v) for v in (1 - s) * start + s * end)
         path.append(kg.Pose(position=p, quaternion=tuple(kg.geometry.look_at_quaternion(p, look_at))))
-    return kg.PerspectiveCamera(focal_length=focal_length, sensor_width=32.0, position=path[0].position,
+    return kg.PerspectiveCamera(name=name, focal_length=focal_length, sensor_width=32.0, position=path[0].position,
                                 quaternion=path[0].quaternion, path=path)
 
 

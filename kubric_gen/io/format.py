@@ -23,6 +23,14 @@ Scene directories written before the occlusion files were renamed
 Besides the layers, a scene directory may hold previews for people (`PREVIEWS`: the RGB
 frames as ``preview.mp4``, or ``preview.gif`` where ffmpeg is missing; `CONTACT_SHEET`);
 readers need neither, and Kubric's directories have none.
+
+A scene with several cameras (`Scene.cameras`) is a directory of views: ``view_<camera>/``
+for each camera, each a complete one-camera scene directory as above (so any MOVi reader
+reads a view unchanged; instance ids are shared by the views), beside the scene's own
+``metadata.json`` (``views``, every camera's metadata under ``cameras``, the rig), ``scene.json``,
+``cross_view.npz`` (`truth.CrossViewTruth`: correspondences, disparity, multi-view tracks),
+``contact_sheet.png`` (a row per camera), ``provenance.json`` and ``_COMPLETE``, which lists
+the views' files too (``view_<camera>/<file>``).
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ DATA_RANGES = "data_ranges.json"
 PROVENANCE = "provenance.json"
 SCENE = "scene.json"
 TRACKS = "tracks.npz"
+CROSS_VIEW = "cross_view.npz"  # ours, scenes with several cameras: truth.CrossViewTruth
+VIEW_PREFIX = "view_"  # scenes with several cameras: view_<camera>/ is each camera's scene directory
 FLOAT_LAYERS_FILE = "layers.npz"
 PREVIEW = "preview.mp4"  # ours: the RGB frames as H.264 (bit-exact settings: the same frames, the same bytes)
 PREVIEW_GIF = "preview.gif"  # ours: instead of preview.mp4 where ffmpeg is missing or fails (and in older versions)
@@ -86,6 +96,11 @@ OCCLUSION_LAYERS = ("forward_flow_occlusion", "backward_flow_occlusion")
 GROUND_TRUTH_LAYERS = tuple(layer.name for layer in LAYERS if layer.name != "rgba")
 
 FRAME_FILE = re.compile(r"^([a-z_]+)_(\d{5})\.(png|tiff)$")
+
+
+def view_directory(camera: str) -> str:
+    """The folder of camera `camera`'s view inside a scene directory with several cameras."""
+    return f"{VIEW_PREFIX}{camera}"
 
 
 def content_hash(files: dict[str, str | None]) -> str:

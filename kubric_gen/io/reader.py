@@ -3,6 +3,7 @@
     sd = SceneDir("out/movi_a/scene_00000003")        # or gs://..., memory://... (fsspec)
     sd.check_complete()                                 # SceneDirError naming what is missing
     depth = sd.layer("depth")                           # (T, H, W) float32 metres
+    left = sd.view("left")                              # several cameras: each view is a SceneDir
     flow = sd.layer("forward_flow")                     # (T, H, W, 2) float32 pixels (d_row, d_col)
     stored = sd.stored("forward_flow")                  # (T, H, W, 2) uint16 as in the files
 
@@ -22,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from kubric_gen import geometry
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import format as fmt
 from kubric_gen.io import layers as codecs
 from kubric_gen.labels import GENERIC, LabelSchema
-from kubric_gen.truth.result import PointTracks
+from kubric_gen.truth.result import CrossViewTruth, PointTracks
 
 
 class SceneDirError(KubricGenError):
@@ -210,10 +212,70 @@ class SceneDir:
             raise SceneDirError(f"{fmt.DATA_RANGES}: bad {key} range [{lo}, {hi}]")
         return lo, hi
 
+    # ------------------------------------------------------------ several cameras
+    @cached_property
+    def is_multiview(self) -> bool:
+        """A scene with several cameras: a folder of views (metadata.json lists ``views``)."""
+        return fmt.METADATA in self.files and isinstance(self._json(fmt.METADATA).get("views"), list)
+
+    @cached_property
+    def views(self) -> list[SceneDir]:
+        """Each camera's view, a one-camera scene directory (in camera order); [self] for a
+        one-camera scene, so code that loops over views reads both kinds."""
+        if not self.is_multiview:
+            return [self]
+        names = self.metadata["views"]
+        if not all(isinstance(n, str) and n.startswith(fmt.VIEW_PREFIX) and "/" not in n for n in names):
+            raise SceneDirError(f"{fmt.METADATA}: views must be {fmt.VIEW_PREFIX}<camera> folders (got {names})")
+        return [SceneDir(f"{self.path.rstrip('/')}/{n}") for n in names]
+
+    @property
+    def camera_names(self) -> list[str]:
+        """The cameras' names (["camera"]-like one name for a one-camera scene)."""
+        if not self.is_multiview:
+            return [str(self.metadata.get("camera", {}).get("name", "camera"))]
+        return [v.name[len(fmt.VIEW_PREFIX):] for v in self.views]
+
+    def view(self, camera: str) -> SceneDir:
+        """The view of camera `camera`."""
+        for name, view in zip(self.camera_names, self.views, strict=True):
+            if name == camera:
+                return view
+        raise SceneDirError(f"no camera {camera!r} (cameras: {', '.join(self.camera_names)})")
+
+    def cross_view(self) -> CrossViewTruth:
+        """The ground truth across cameras (cross_view.npz), with the correspondences
+        computed from the views' depth as the writer did (`geometry.correspondences`)."""
+        if not self.is_multiview:
+            raise SceneDirError(f"{self.path}: one camera, so no cross-view ground truth")
+        d = self._npz(fmt.CROSS_VIEW)
+        names = [str(n) for n in d.pop("cameras", [])]
+        if names != self.camera_names:
+            raise SceneDirError(f"{fmt.CROSS_VIEW}: cameras {names} are not the views' {self.camera_names}")
+        cameras = []
+        for view in self.views:
+            cam = view.metadata["camera"]
+            cameras.append((cam["positions"], cam["quaternions"], float(cam["focal_length"]),
+                            float(cam["sensor_width"])))
+        depths = np.stack([view.layer("depth") for view in self.views])
+        xy, _ = geometry.correspondences(depths, cameras, self.resolution)
+        c, t, (w, h) = len(names), self.num_frames, self.resolution
+        occluded = d.get("correspondence_occluded")
+        if occluded is None or occluded.shape != (c, c, t, h, w):
+            raise SceneDirError(f"{fmt.CROSS_VIEW}: correspondence_occluded must be ({c}, {c}, {t}, {h}, {w}) "
+                                f"(got {None if occluded is None else occluded.shape})")
+        try:
+            return CrossViewTruth(cameras=names, correspondences=xy.astype(np.float32), **d)
+        except TypeError as e:
+            raise SceneDirError(f"{fmt.CROSS_VIEW}: unexpected arrays ({e})") from None
+
     # ------------------------------------------------------------ completeness
     def missing(self) -> list[str]:
         """What keeps the directory from being a complete MOVi scene directory (from the
-        listing and metadata.json only; empty when complete)."""
+        listing and metadata.json only; empty when complete). For a scene with several
+        cameras: its own files and each view's (named view_<camera>/...)."""
+        if fmt.METADATA in self.files and self.is_multiview:
+            return self._missing_views()
         problems = []
         for name in fmt.MOVI_FILES:
             if name not in self.files:
@@ -238,6 +300,19 @@ class SceneDir:
             problems.append("only one of the two flow occlusion layers is present")
         return problems
 
+    def _missing_views(self) -> list[str]:
+        problems = [f"{name} is missing" for name in (fmt.SCENE, fmt.CROSS_VIEW) if name not in self.files]
+        try:
+            views = self.views
+        except SceneDirError as e:
+            return [*problems, str(e)]
+        for view in views:
+            if view.name not in self.files:
+                problems.append(f"{view.name}/ is missing")
+                continue
+            problems += [f"{view.name}/{p}" for p in view.missing()]
+        return problems
+
     def check_complete(self) -> SceneDir:
         problems = self.missing()
         if problems:
@@ -255,6 +330,9 @@ class SceneDir:
 
     def _stack(self, name: str) -> np.ndarray:
         layer = fmt.LAYER.get(name)
+        if fmt.METADATA in self.files and self.is_multiview:
+            raise SceneDirError(f"{self.path}: a scene with several cameras; read {name} from its views "
+                                f"(SceneDir.views: {', '.join(v.name for v in self.views)})")
         if layer is None:
             raise SceneDirError(f"unknown layer {name!r} (known: {', '.join(fmt.LAYER)})")
         files = self.frame_files.get(name, {})

@@ -2,7 +2,8 @@
 
 Layout (see docs/scene_directory.md): rgba_%05d.png, metadata.json, events.json,
 provenance.json (ours), preview.mp4 (ours; preview.gif without ffmpeg) and
-contact_sheet.png (ours). The directory is assembled under a
+contact_sheet.png (ours); a scene with several cameras holds one such directory per
+camera (`SceneWriter.view`) and the files they share (`SceneWriter.finish_views`). The directory is assembled under a
 temporary name beside the target and renamed into place at the end, so a crash
 never leaves a directory that looks complete.
 """
@@ -30,7 +31,7 @@ from kubric_gen.labels import GENERIC, LabelSchema
 from kubric_gen.parallel import parallel_map
 from kubric_gen.scene import Scene, SceneObject
 from kubric_gen.simulation.trajectory import Trajectory
-from kubric_gen.truth.result import GroundTruth
+from kubric_gen.truth.result import CrossViewTruth, GroundTruth
 from kubric_gen.visual import sheet, video
 
 TMP_PREFIX = ".tmp-"
@@ -260,6 +261,59 @@ class SceneWriter:
         write_json(tmp / "provenance.json", provenance)
         write_json(tmp / fmt.COMPLETE, completion_marker(tmp))
 
+    def view(self, camera: str) -> SceneWriter:
+        """The writer of camera `camera`'s view (a scene directory inside this one)."""
+        directory = self.directory / fmt.view_directory(camera)
+        directory.mkdir()
+        return SceneWriter(directory, self.threads)
+
+    def finish_views(self, scene: Scene, trajectory: Trajectory, rgbas: list[np.ndarray], flags: dict,
+                     provenance: dict, truths: list[GroundTruth], cross_view: CrossViewTruth, preview: bool = True,
+                     label_schema: LabelSchema | None = None) -> None:
+        """The scene's own files once every view is finished (`view(...).finish(...)`): the
+        metadata of the rig, scene.json, cross_view.npz, the views' contact sheet, the marker."""
+        start = time.perf_counter()
+        tmp = self.directory
+        write_json(tmp / fmt.METADATA, views_metadata(scene, trajectory, flags, truths, label_schema))
+        write_json(tmp / fmt.SCENE, scene.to_dict())
+        write_cross_view(tmp / fmt.CROSS_VIEW, cross_view)
+        if preview:
+            sheet.write_views_sheet(tmp / fmt.CONTACT_SHEET, rgbas, [cam.name for cam in scene.views])
+        self.timings["write_views"] = time.perf_counter() - start
+        if isinstance(provenance.get("timings"), dict):
+            provenance["timings"].update(self.timings)
+        write_json(tmp / fmt.PROVENANCE, provenance)
+        write_json(tmp / fmt.COMPLETE, completion_marker(tmp))
+
+
+def views_metadata(scene: Scene, trajectory: Trajectory, flags: dict, truths: list[GroundTruth],
+                   label_schema: LabelSchema | None = None) -> dict:
+    """metadata.json of a scene with several cameras: MOVi's keys (with `camera` the first
+    camera's, and each instance's camera-free fields), plus `views` (folders, in camera
+    order), `cameras` (each camera's metadata with its `name` and `directory`) and `rig`
+    (`baselines`: distances between the camera centres at frame 0, metres)."""
+    views = [scene.view(cam.name) for cam in scene.views]
+    first = scene_metadata(views[0], trajectory, flags, truths[0], label_schema)
+    per_view = ("image_positions", "bboxes", "bbox_frames", "visibility")
+    centres = np.array([cam.pose_at(0).position for cam in scene.views])
+    first["metadata"]["num_cameras"] = len(views)
+    return {
+        **first,
+        "instances": [{k: v for k, v in inst.items() if k not in per_view} for inst in first["instances"]],
+        "views": [fmt.view_directory(cam.name) for cam in scene.views],
+        "cameras": [{"name": v.camera.name, "directory": fmt.view_directory(v.camera.name), **camera_metadata(v)}
+                    for v in views],
+        "rig": {"baselines": np.linalg.norm(centres[:, None] - centres[None], axis=-1)},
+    }
+
+
+def write_cross_view(path: Path, truth: CrossViewTruth) -> None:
+    """cross_view.npz: the arrays of `truth` (those it has), compressed, byte-reproducible;
+    not the correspondences, which readers compute from the views' exact depth as the
+    ground truth did (`geometry.correspondences`): 16 bytes per pixel and camera pair saved."""
+    arrays = {k: np.asarray(v) for k, v in vars(truth).items() if v is not None and k != "correspondences"}
+    layers.save_npz(path, {**arrays, "cameras": np.asarray(truth.cameras, dtype=str)})
+
 
 @contextlib.contextmanager
 def scene_writer(target: str | os.PathLike, overwrite: bool = False, threads: int = 0) -> Iterator[SceneWriter]:
@@ -301,6 +355,9 @@ def completion_marker(directory: Path) -> dict:
     about the directory's name or place, so the same scene has the same record anywhere)."""
     files = {p.name: (None if p.name in fmt.UNHASHED else _sha256(p))
              for p in sorted(directory.iterdir()) if p.is_file() and p.name != fmt.COMPLETE}
+    for view in sorted(p for p in directory.iterdir() if p.is_dir() and p.name.startswith(fmt.VIEW_PREFIX)):
+        files.update({f"{view.name}/{p.name}": (None if p.name in fmt.UNHASHED else _sha256(p))
+                      for p in sorted(view.iterdir()) if p.is_file()})  # the view's own _COMPLETE too
     return {"files": files, "content_sha256": fmt.content_hash(files)}
 
 

@@ -6,6 +6,7 @@ materials, lights, camera, background) are frozen dataclasses validated at
 construction; `Scene` holds them in lists and re-validates the whole with
 `Scene.validate()` (called by `add`/`+=`, `update`, `to_json` and every stage).
 `scene.update(name, **changes)` swaps an object for a changed, validated copy.
+`scene.cameras` holds several cameras of one simulation (rigs: `stereo_rig`, `ring`, `hemisphere`).
 
 Errors are `SceneError`s whose message names the field and the value.
 """
@@ -28,10 +29,11 @@ from kubric_gen.scene.objects import (
     Sphere,
 )
 from kubric_gen.scene.poses import Pose
+from kubric_gen.scene.rigs import hemisphere, ring, stereo_rig
 
 __all__ = [
     "COLLISION_SHAPES", "MAX_ANGULAR_SPEED", "MAX_SPEED", "MOTION_TYPES", "AreaLight", "Background", "Color",
     "ColorBackground", "Cube", "Cylinder", "Flat", "HdriBackground", "Light", "Material", "MeshObject",
     "PerspectiveCamera", "PointLight", "Pose", "Principled", "Quat", "Scene", "SceneObject", "SkyBackground",
-    "Sphere", "SpotLight", "SunLight", "Vec3",
+    "Sphere", "SpotLight", "SunLight", "Vec3", "hemisphere", "ring", "stereo_rig",
 ]

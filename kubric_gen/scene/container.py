@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ from kubric_gen.scene.lights import Light
 from kubric_gen.scene.objects import SceneObject
 from kubric_gen.scene.serialize import from_data, to_data
 
+CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MAX_CAMERAS = 64
+
 
 @dataclass(kw_only=True)
 class Scene:
@@ -30,6 +34,10 @@ class Scene:
     command's default). Dynamic objects that interpenetrate others at frame 0 by more
     than `physics.INTERPENETRATION_TOLERANCE` are an error (the engine would eject them at
     speed) unless `allow_interpenetration`.
+
+    `cameras` (optional) holds several named cameras of the one simulation (see
+    `scene.rigs`); each is rendered with its own ground truth, and `camera` is then the
+    first of them. Left empty, the scene has the one `camera` and its JSON no `cameras`.
     """
 
     resolution: tuple[int, int] = (256, 256)
@@ -39,6 +47,7 @@ class Scene:
     gravity: Vec3 = (0.0, 0.0, -10.0)
     background: Background = field(default_factory=ColorBackground)
     camera: PerspectiveCamera = field(default_factory=PerspectiveCamera)
+    cameras: list[PerspectiveCamera] = field(default_factory=list)
     lights: list[Light] = field(default_factory=list)
     objects: list[SceneObject] = field(default_factory=list)
     motion_blur: float = 0.0
@@ -118,6 +127,24 @@ class Scene:
     def steps_per_frame(self) -> int:
         return self.step_rate // self.frame_rate
 
+    @property
+    def views(self) -> list[PerspectiveCamera]:
+        """The cameras this scene is rendered from: `cameras`, or the one `camera`."""
+        return list(self.cameras) or [self.camera]
+
+    @property
+    def is_multiview(self) -> bool:
+        return len(self.cameras) > 0
+
+    def view(self, name: str) -> Scene:
+        """The scene as seen by camera `name` alone: a one-camera copy (sharing the objects,
+        which are frozen) that every single-camera stage takes as it is."""
+        for cam in self.views:
+            if cam.name == name:
+                return dataclasses.replace(self, camera=cam, cameras=[])
+        have = ", ".join(c.name for c in self.views)
+        raise SceneError("Scene.cameras", name, f"no camera of that name (have: {have})")
+
     # -- validation
     def validate(self) -> Scene:
         """Check the whole scene; raise SceneError naming the first bad field."""
@@ -148,6 +175,7 @@ class Scene:
                              "expected ColorBackground, SkyBackground or HdriBackground")
         if not isinstance(self.camera, PerspectiveCamera):
             raise SceneError("Scene.camera", self.camera, "expected a PerspectiveCamera")
+        self._validate_cameras()
         self.objects = list(self.objects)
         self.lights = list(self.lights)
         seen: set[str] = set()
@@ -158,16 +186,39 @@ class Scene:
                 if item.name in seen:
                     raise SceneError(f"Scene.{group}[{i}].name", item.name, "duplicate name")
                 seen.add(item.name)
-        for label, poses in [(f"{o.name}.keyframes", o.keyframes) for o in self.objects] + [
-                ("camera.path", self.camera.path)]:
+        paths = [(f"{o.name}.keyframes", o.keyframes) for o in self.objects] + [("camera.path", self.camera.path)]
+        paths += [(f"cameras[{i}].path", c.path) for i, c in enumerate(self.cameras)]
+        for label, poses in paths:
             if poses is not None and len(poses) != self.num_frames:
                 raise SceneError(f"Scene.{label}", len(poses), f"needs one pose per frame ({self.num_frames})")
         return self
 
+    def _validate_cameras(self) -> None:
+        if not isinstance(self.cameras, (list, tuple)):
+            raise SceneError("Scene.cameras", self.cameras, "expected a list of PerspectiveCameras")
+        self.cameras = list(self.cameras)
+        names: set[str] = set()
+        for i, cam in enumerate(self.cameras):
+            if not isinstance(cam, PerspectiveCamera):
+                raise SceneError(f"Scene.cameras[{i}]", cam, "expected a PerspectiveCamera")
+            if not CAMERA_NAME.match(cam.name):  # it names the view's directory
+                raise SceneError(f"Scene.cameras[{i}].name", cam.name,
+                                 "must be letters, digits, '-' or '_' (it names the view's directory)")
+            if cam.name in names:
+                raise SceneError(f"Scene.cameras[{i}].name", cam.name, "duplicate camera name")
+            names.add(cam.name)
+        if len(self.cameras) > MAX_CAMERAS:
+            raise SceneError("Scene.cameras", len(self.cameras), f"at most {MAX_CAMERAS} cameras")
+        if self.cameras:
+            self.camera = self.cameras[0]  # the single-camera API sees the first camera
+
     # -- JSON
     def to_dict(self) -> dict:
         self.validate()
-        return to_data(self)
+        data = to_data(self)
+        if not self.cameras:  # a one-camera scene's JSON is what it was before several cameras
+            del data["cameras"]
+        return data
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
@@ -187,6 +238,11 @@ class Scene:
             kwargs["background"] = from_data(kwargs["background"], "Scene.background", (Background,))
         if "camera" in kwargs:
             kwargs["camera"] = from_data(kwargs["camera"], "Scene.camera", (PerspectiveCamera,))
+        if "cameras" in kwargs:
+            if not isinstance(kwargs["cameras"], list):
+                raise SceneError("Scene.cameras", kwargs["cameras"], "expected a list")
+            kwargs["cameras"] = [from_data(c, f"Scene.cameras[{i}]", (PerspectiveCamera,))
+                                 for i, c in enumerate(kwargs["cameras"])]
         for group, base in (("objects", SceneObject), ("lights", Light)):
             items = kwargs.get(group, [])
             if not isinstance(items, list):

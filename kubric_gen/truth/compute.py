@@ -17,6 +17,7 @@ direction under the camera's rotation alone.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -44,10 +45,10 @@ def _present(objects: np.ndarray) -> np.ndarray:
 class _Frames:
     """Camera and object poses of every frame -1..T, and the scene's BVHs (built once)."""
 
-    def __init__(self, scene: Scene, trajectory: Trajectory) -> None:
+    def __init__(self, scene: Scene, trajectory: Trajectory, bvh: SceneBVH | None = None) -> None:
         self.scene = scene
         self.trajectory = trajectory
-        self.bvh = SceneBVH([meshes.object_mesh(o) for o in scene.objects])
+        self.bvh = bvh or SceneBVH([meshes.object_mesh(o) for o in scene.objects])
         self.scales = np.array([o.scale for o in scene.objects], dtype=np.float64).reshape(-1, 3)
         self.bounds = np.array([meshes.local_bounds(o) for o in scene.objects]).reshape(-1, 2, 3)
         self.cam = scene.camera
@@ -168,10 +169,11 @@ def _bboxes(segmentation: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(boxes, dtype=np.float32).reshape(-1, 4), np.asarray(frames, dtype=np.int32)
 
 
-def _sample_queries(scene: Scene, frame: int, object_index: np.ndarray, count: int) -> np.ndarray:
+def _sample_queries(scene: Scene, frame: int, object_index: np.ndarray, count: int,
+                    stream: tuple[int, ...] = ()) -> np.ndarray:
     """Flat pixel indices of `count` queries in one frame: a visible object (background
-    included) uniformly, then one of its pixels uniformly. Seeded per scene and frame."""
-    rng = np.random.default_rng([scene.seed or 0, TRACK_SEED_SALT, frame])
+    included) uniformly, then one of its pixels uniformly. Seeded per scene, `stream` and frame."""
+    rng = np.random.default_rng([scene.seed or 0, TRACK_SEED_SALT, *stream, frame])
     order = np.argsort(object_index, kind="stable")
     ids, starts, counts = np.unique(object_index[order], return_index=True, return_counts=True)
     keep = ids >= 0
@@ -235,21 +237,35 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
         tracks = PointTracks(query_points.astype(np.float32), target.astype(np.float32), occluded)
     tracks_done = time.perf_counter()
     layers = {name: value.reshape((t, height, width) + value.shape[2:]) for name, value in out.items()}
-    object_index = layers["object_index"]
-    order, visibility = _instances(scene, object_index)
+    order, visibility = _instances(scene, layers["object_index"])
+    return GroundTruth(
+        tracks=tracks,
+        timings={"layers": layers_done - start, "tracks": tracks_done - layers_done,
+                 "annotations": time.perf_counter() - tracks_done},
+        **_annotations(scene, layers["object_index"], order, visibility),
+        **layers,
+    )
+
+
+def _annotations(scene: Scene, object_index: np.ndarray, order: list[int], visibility: np.ndarray) -> dict:
+    """Segmentation, instances, visibility and boxes for the instances `order` (scene indices)."""
     lookup = np.zeros(len(scene.objects) + 1, dtype=np.int32)  # object index + 1 -> segmentation id
     for k, i in enumerate(order):
         lookup[i + 1] = k + 1
     segmentation = lookup[object_index + 1]
     boxes = [_bboxes(segmentation, k + 1) for k in range(len(order))]
-    return GroundTruth(
-        segmentation=segmentation,
-        instances=[scene.objects[i].name for i in order],
-        visibility=visibility,
-        bboxes=[b for b, _ in boxes],
-        bbox_frames=[f for _, f in boxes],
-        tracks=tracks,
-        timings={"layers": layers_done - start, "tracks": tracks_done - layers_done,
-                 "annotations": time.perf_counter() - tracks_done},
-        **layers,
-    )
+    return {"segmentation": segmentation, "instances": [scene.objects[i].name for i in order],
+            "visibility": visibility, "bboxes": [b for b, _ in boxes], "bbox_frames": [f for _, f in boxes]}
+
+
+def with_instances(scene: Scene, truth: GroundTruth, names: list[str]) -> GroundTruth:
+    """`truth` with the instances `names` in that order (e.g. those of every view of a
+    scene, so that an id means the same object in each); one never seen here has zero
+    visibility and no boxes."""
+    index = {o.name: i for i, o in enumerate(scene.objects)}
+    order = [index[n] for n in names]
+    t = truth.object_index.shape[0]
+    counts = np.stack([np.bincount(truth.object_index[f][truth.object_index[f] >= 0], minlength=len(index))
+                       for f in range(t)], axis=1)
+    visibility = counts[order] if order else np.zeros((0, t), dtype=np.int64)
+    return dataclasses.replace(truth, **_annotations(scene, truth.object_index, order, visibility))

@@ -1,8 +1,9 @@
 """Contact sheets: one PNG that shows what a scene holds at a glance.
 
 Rows RGB / segmentation (over RGB) / depth / forward flow, columns a few evenly spaced
-frames, with small labels. Built from arrays (the scene writer has them in memory; the
-viewer reads them with `kubric_gen.io.SceneDir`), so this module reads no files.
+frames, with small labels; for a scene with several cameras, one RGB row per camera.
+Built from arrays (the scene writer has them in memory; the viewer reads them with
+`kubric_gen.io.SceneDir`), so this module reads no files.
 """
 
 from __future__ import annotations
@@ -67,8 +68,6 @@ def contact_sheet(rgba: np.ndarray, segmentation: np.ndarray | None = None, dept
     nothing hit); forward_flow (T, H, W, 2) (Δrow, Δcol) pixels. Depth and flow colours use
     one scale over the whole scene (`depth_range`, default the finite range of `depth`).
     Deterministic: the same arrays give the same PNG bytes."""
-    from PIL import Image, ImageDraw
-
     rgba = np.asarray(rgba)
     t, h, w = rgba.shape[:3]
     given = {"rgb": rgba, "segmentation": segmentation, "depth": depth, "forward_flow": forward_flow}
@@ -84,11 +83,18 @@ def contact_sheet(rgba: np.ndarray, segmentation: np.ndarray | None = None, dept
     if forward_flow is not None:
         f = np.asarray(forward_flow)
         cells["forward_flow"] = colors.flow_colors(f[picked], colors.flow_max_radius(f))
+    return _grid(layout, [(ROW_TITLES[row], cells[row]) for row in rows], labels)
+
+
+def _grid(layout: SheetLayout, rows: list[tuple[str, np.ndarray]], labels: bool):
+    """The sheet image: one (title, cells (frames, h, w, 3)) per row, frame numbers on top."""
+    from PIL import Image, ImageDraw
+
     sheet = Image.new("RGB", layout.size, BACKGROUND)
     draw = ImageDraw.Draw(sheet) if labels else None
-    for r, row in enumerate(rows):
-        for c, frame in enumerate(picked):
-            cell = cells[row][c]
+    for r, (title, row_cells) in enumerate(rows):
+        for c, frame in enumerate(layout.frames):
+            cell = row_cells[c]
             if layout.scale > 1:
                 cell = np.repeat(np.repeat(cell, layout.scale, axis=0), layout.scale, axis=1)
             sheet.paste(Image.fromarray(np.ascontiguousarray(cell)), layout.origin(r, c))
@@ -97,8 +103,25 @@ def contact_sheet(rgba: np.ndarray, segmentation: np.ndarray | None = None, dept
                 draw.text((x + 2, 2), f"frame {frame}", fill=(220, 220, 220))
         if draw is not None:
             _, y = layout.origin(r, 0)
-            draw.text((4, y + 4), ROW_TITLES[row], fill=(220, 220, 220))
+            draw.text((4, y + 4), title[:12], fill=(220, 220, 220))
     return sheet
+
+
+def views_sheet(rgbas: list[np.ndarray], names: list[str], frames: int = 4, labels: bool = True):
+    """A PIL image of a scene's cameras: one RGB row per camera (titled with its name),
+    columns `frames` evenly spaced frames. Deterministic like `contact_sheet`."""
+    t, h, w = np.asarray(rgbas[0]).shape[:3]
+    layout = sheet_layout(t, h, w, tuple(names), frames)
+    picked = list(layout.frames)
+    rows = [(name, np.asarray(rgba)[picked, ..., :3]) for name, rgba in zip(names, rgbas, strict=True)]
+    return _grid(layout, rows, labels)
+
+
+def write_views_sheet(path: str | os.PathLike, rgbas: list[np.ndarray], names: list[str], frames: int = 4) -> Path:
+    """`views_sheet(...)` saved as a PNG at `path` (fixed settings: the same bytes every time)."""
+    path = Path(path)
+    views_sheet(rgbas, names, frames).save(path, format="PNG", optimize=False, compress_level=6)
+    return path
 
 
 def write_contact_sheet(path: str | os.PathLike, rgba: np.ndarray, segmentation: np.ndarray | None = None,

@@ -1,0 +1,109 @@
+"""Ground truth across the cameras of one scene (`Scene.cameras`), from the same triangles.
+
+- **Instances**: one order for every view (the objects seen by some camera, by their
+  visibility summed over the cameras), so segmentation id k is the same object in each view.
+- **Correspondences**: for each ordered pair of cameras (a, b) and frame t, where the surface
+  point seen at each pixel of a lies in b's image, and whether b sees it (off-screen, behind
+  b or hidden by a nearer surface: occluded, with the tolerance of the flow's occlusion).
+- **Disparity** (two cameras): x_a - x_b of each pixel's correspondence, i.e. focal_px *
+  baseline / z for a parallel rig (`scene.rigs.stereo_rig`).
+- **Tracks**: queries are surface points seen by some camera at some frame (spread evenly
+  over cameras and frames, a visible object first, then one of its pixels); each is followed
+  in every camera at every frame, with its occlusion there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from kubric_gen import geometry, meshes
+from kubric_gen.parallel import parallel_map
+from kubric_gen.scene import Scene
+from kubric_gen.simulation.trajectory import Trajectory
+from kubric_gen.truth.compute import _Frames, _sample_queries, _track_frame, with_instances
+from kubric_gen.truth.raycast import SceneBVH
+from kubric_gen.truth.result import CrossViewTruth, GroundTruth
+
+
+def shared_instances(scene: Scene, truths: Sequence[GroundTruth]) -> list[GroundTruth]:
+    """Each view's truth relabelled with the scene's one instance order (see module doc)."""
+    totals: dict[str, int] = {}
+    for truth in truths:
+        for name, counts in zip(truth.instances, truth.visibility, strict=True):
+            totals[name] = totals.get(name, 0) + int(np.sum(counts))
+    position = {o.name: i for i, o in enumerate(scene.objects)}
+    names = sorted(totals, key=lambda n: (-totals[n], position[n]))
+    return [with_instances(scene, truth, names) for truth in truths]
+
+
+def compute_cross_view(scene: Scene, trajectory: Trajectory, truths: Sequence[GroundTruth], num_tracks: int = 256,
+                       threads: int = 0) -> CrossViewTruth:
+    """Correspondences, disparity (for two cameras) and `num_tracks` multi-view tracks of a
+    scene with several cameras, given each camera's `GroundTruth` (in `scene.views` order)."""
+    views = [scene.view(cam.name) for cam in scene.views]
+    if len(truths) != len(views):
+        raise ValueError(f"{len(truths)} ground truths for {len(views)} cameras")
+    bvh = SceneBVH([meshes.object_mesh(o) for o in scene.objects])
+    frames = [_Frames(view, trajectory, bvh) for view in views]
+    c_len, t_len = len(views), scene.num_frames
+    cameras = []
+    for view in views:
+        poses = [view.camera.pose_at(t) for t in range(t_len)]
+        cameras.append(([p.position for p in poses], [p.quaternion for p in poses], view.camera.focal_length,
+                        view.camera.sensor_width))
+    depths = np.stack([truth.depth for truth in truths])
+    corr, points = geometry.correspondences(depths, cameras, scene.resolution)
+    corr = corr.astype(np.float32)
+    corr_occluded = np.ones(corr.shape[:-1], dtype=bool)
+
+    def occlusion(job: tuple[int, int]) -> None:
+        a, t = job
+        hit = np.isfinite(depths[a, t])
+        for b in range(c_len):
+            xy = corr[a, b, t][hit].astype(np.float64)
+            front = np.isfinite(xy[:, 0])
+            corr_occluded[a, b, t][hit] = (~frames[b].visible_from(t, points[a, t][hit], np.nan_to_num(xy), front)
+                                           if b != a else False)
+
+    parallel_map(occlusion, [(a, t) for a in range(c_len) for t in range(t_len)], threads)
+    tracks = _tracks(scene, frames, truths, num_tracks, threads) if num_tracks > 0 else None
+    return CrossViewTruth(cameras=[cam.name for cam in scene.views], correspondences=corr,
+                          correspondence_occluded=corr_occluded, **(tracks or {}))
+
+
+def _tracks(scene: Scene, frames: list[_Frames], truths: Sequence[GroundTruth], num_tracks: int,
+            threads: int) -> dict[str, np.ndarray]:
+    c_len, t_len = len(frames), scene.num_frames
+    width = scene.resolution[0]
+    pairs = [(c, t) for c in range(c_len) for t in range(t_len)]
+
+    def queries_of(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        c, t = pairs[k]
+        count = num_tracks // len(pairs) + (k < num_tracks % len(pairs))
+        pixels = _sample_queries(scene, t, truths[c].object_index[t].reshape(-1), count, stream=(c + 1,))
+        position, quaternion = frames[c].camera(t)
+        directions = frames[c].pixel_directions[pixels] @ geometry.quat_to_matrix(quaternion).T
+        hits = frames[c].bvh.cast(frames[c].poses(t), np.broadcast_to(position, directions.shape), directions)
+        ids = np.stack([np.full(len(pixels), c), np.full(len(pixels), t), pixels], -1)
+        world = position + directions * hits.distance[:, None]
+        return ids, hits.object, hits.local, world
+
+    found = [queries_of(k) for k in range(len(pairs))]
+    ids = np.concatenate([q[0] for q in found]).astype(np.int64).reshape(-1, 3)
+    objects = np.concatenate([q[1] for q in found])
+    local = np.concatenate([q[2] for q in found]).reshape(-1, 3)
+    world = np.concatenate([q[3] for q in found]).reshape(-1, 3)
+    jobs = [(c, f) for c in range(c_len) for f in range(t_len)]
+    per_job = parallel_map(lambda job: _track_frame(frames[job[0]], job[1], objects, local), jobs, threads)
+    target = np.zeros((c_len, len(objects), t_len, 2), dtype=np.float32)
+    occluded = np.ones((c_len, len(objects), t_len), dtype=bool)
+    for (c, f), (xy, hidden) in zip(jobs, per_job, strict=True):
+        target[c, :, f] = xy
+        occluded[c, :, f] = hidden
+    rows, cols = ids[:, 2] // width + 0.5, ids[:, 2] % width + 0.5
+    return {"query_points": np.stack([ids[:, 1], rows, cols], -1).astype(np.float32),
+            "query_camera": ids[:, 0].astype(np.int32), "query_world": world.astype(np.float64),
+            "query_object": np.asarray([scene.objects[i].name for i in objects], dtype=str).reshape(-1),
+            "target_points": target, "occluded": occluded}
