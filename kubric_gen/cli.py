@@ -56,7 +56,12 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if not args.no_preview:
         from kubric_gen.io.reader import SceneDir
 
-        print(f"preview: {path / (SceneDir(path).preview or 'preview.mp4')}")
+        sd = SceneDir(path)
+        if sd.is_multiview:
+            print(f"contact sheet of the {len(sd.views)} cameras: {path / 'contact_sheet.png'}; previews: "
+                  + ", ".join(f"{v.name}/{v.preview or 'preview.mp4'}" for v in sd.views))
+        else:
+            print(f"preview: {path / (sd.preview or 'preview.mp4')}")
     if args.save_blend:
         from kubric_gen.io.format import BLEND
 

@@ -302,7 +302,8 @@ class FsspecOutput(Output):
         local_dir = Path(local_dir)
         if self.fs.exists(self._path(name)):
             self.remove_scene(name)  # an earlier, interrupted upload
-        files = sorted(p for p in local_dir.rglob("*") if p.is_file() and p.name != COMPLETE_MARKER)
+        top_marker = local_dir / COMPLETE_MARKER  # the views of a multi-camera scene keep their own markers
+        files = sorted(p for p in local_dir.rglob("*") if p.is_file() and p != top_marker)
         self.fs.makedirs(self._path(name), exist_ok=True)
         for p in files:
             rel = p.relative_to(local_dir).as_posix()
