@@ -186,8 +186,8 @@ class Scene:
                 if item.name in seen:
                     raise SceneError(f"Scene.{group}[{i}].name", item.name, "duplicate name")
                 seen.add(item.name)
-        paths = [(f"{o.name}.keyframes", o.keyframes) for o in self.objects] + [("camera.path", self.camera.path)]
-        paths += [(f"cameras[{i}].path", c.path) for i, c in enumerate(self.cameras)]
+        paths = [(f"{o.name}.keyframes", o.keyframes) for o in self.objects]
+        paths += [(f"cameras[{i}].path", c.path) for i, c in enumerate(self.cameras)] or [("camera.path", self.camera.path)]
         for label, poses in paths:
             if poses is not None and len(poses) != self.num_frames:
                 raise SceneError(f"Scene.{label}", len(poses), f"needs one pose per frame ({self.num_frames})")
