@@ -187,7 +187,8 @@ class Scene:
                     raise SceneError(f"Scene.{group}[{i}].name", item.name, "duplicate name")
                 seen.add(item.name)
         paths = [(f"{o.name}.keyframes", o.keyframes) for o in self.objects]
-        paths += [(f"cameras[{i}].path", c.path) for i, c in enumerate(self.cameras)] or [("camera.path", self.camera.path)]
+        cameras = [(f"cameras[{i}].path", c.path) for i, c in enumerate(self.cameras)]
+        paths += cameras or [("camera.path", self.camera.path)]
         for label, poses in paths:
             if poses is not None and len(poses) != self.num_frames:
                 raise SceneError(f"Scene.{label}", len(poses), f"needs one pose per frame ({self.num_frames})")
