@@ -4,7 +4,9 @@ One line per problem on stdout (``PATH/FILE: error|warning: what``), a summary o
 exit status 0 when every check holds (warnings allowed unless --strict), 1 when not, 2 for
 bad input. ``--json`` prints one machine-readable report instead. The checks are those of
 `kubric_gen.io.validate` (scene directories) and `kubric_gen.datasets.validate` (TFDS
-datasets, read without builder code); `build-dataset` skips scenes that fail them.
+datasets, read without builder code); `build-dataset` skips scenes that fail them. A scene
+with several cameras counts as one scene directory: its views are checked as scene directories
+(problems name ``view_<camera>/<file>``) and the rig's own files against them.
 """
 
 from __future__ import annotations
@@ -91,7 +93,9 @@ def add_commands(subparsers, common_parent: argparse.ArgumentParser) -> None:
                     "(<data_dir>/<name>[/<config>[/<version>]]): every layer present and decodable, shapes and frame "
                     "counts consistent, no NaN/inf, segmentation ids matching the instances, labels in their "
                     "declared vocabularies, ranges matching the data, flow matching depth and poses, tracks inside "
-                    "the image. Prints one line per problem; exit status 0 when all hold, 1 when not.")
+                    "the image; for a scene with several cameras, every view and the cross-view ground truth "
+                    "(cross_view.npz) against the views' depth, segmentation and poses. Prints one line per problem; "
+                    "exit status 0 when all hold, 1 when not.")
     p.add_argument("path", metavar="PATH", help="scene directory, folder of them, or dataset directory (local or URL)")
     p.add_argument("--json", action="store_true", help="print a JSON report instead of lines")
     p.add_argument("--strict", action="store_true", help="warnings fail too (exit status 1)")

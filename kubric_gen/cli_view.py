@@ -1,7 +1,8 @@
 """`kubric-gen view PATH`: a static HTML viewer (opens from disk, no server) of what was made.
 
 PATH is one scene directory (ours or Kubric's), a folder of them (a gallery page linking to
-one page per scene), or a prepared TFDS dataset (a few examples per split). Scene
+one page per scene), or a prepared TFDS dataset (a few examples per split). A scene with
+several cameras gets a page showing all its cameras at once and a page per camera. Scene
 directories are read with `kubric_gen.io.SceneDir`, datasets with TFDS (lazily); the pages
 are written by `kubric_gen.visual.html`. Bad input is one line ``kubric-gen: error: ...``
 with exit status 2.
@@ -87,6 +88,56 @@ def scene_from_dir(path: str | os.PathLike, max_frames: int | None = None):
                                                                  else None))
 
 
+def rig_from_dir(path: str | os.PathLike, max_frames: int | None = None):
+    """A `ViewRig` of a scene directory with several cameras: each view's `ViewScene`, the
+    multi-view tracks of cross_view.npz (left out, with a line on stderr, where unreadable)
+    and the rig's metadata. SceneDirError when a view cannot be shown."""
+    import io
+
+    from kubric_gen.io import format as fmt
+    from kubric_gen.io.reader import SceneDir, SceneDirError
+    from kubric_gen.visual.html import ViewRig
+
+    sd = SceneDir(path)
+    meta = sd.metadata
+    views = []
+    for camera, view in zip(sd.camera_names, sd.views, strict=True):
+        try:
+            scene = scene_from_dir(view.path, max_frames)
+        except SceneDirError as e:
+            raise SceneDirError(f"{view.name}/{e}") from None
+        scene.name = f"{sd.name} · {camera}"
+        views.append(scene)
+    t = views[0].num_frames
+    target_points = occluded = query_camera = None
+    if fmt.CROSS_VIEW in sd.files:
+        try:
+            with np.load(io.BytesIO(sd.read_bytes(fmt.CROSS_VIEW)), allow_pickle=False) as d:
+                if "target_points" in d.files and "occluded" in d.files:
+                    target_points, occluded = d["target_points"][:, :, :t], d["occluded"][:, :, :t]
+                    query_camera = d["query_camera"] if "query_camera" in d.files else None
+        except (OSError, ValueError, SceneDirError) as e:
+            _log(f"{sd.name}: multi-view tracks not shown ({fmt.CROSS_VIEW}: {e})")
+    m = meta["metadata"]
+    width, height = sd.resolution
+    rig = meta.get("rig") if isinstance(meta.get("rig"), dict) else {}
+    info = {"source": sd.path, "world": sd.world or "?", "seed": m.get("seed"), "cameras": len(views),
+            "resolution": f"{width}x{height}", "frames": f"{t} of {sd.num_frames}" if t < sd.num_frames else t,
+            "frame rate": m.get("frame_rate"), "instances": len(meta["instances"]),
+            "complete": "yes (_COMPLETE)" if sd.marker else "no _COMPLETE marker"}
+    return ViewRig(name=sd.name, cameras=list(sd.camera_names), views=views, target_points=target_points,
+                   occluded=occluded, query_camera=query_camera, instances=list(meta["instances"]),
+                   baselines=None if rig.get("baselines") is None else np.asarray(rig["baselines"], dtype=float),
+                   info=info, frame_rate=float(m.get("frame_rate") or 12))
+
+
+def _from_dir(path: str, max_frames: int | None):
+    """A `ViewScene`, or a `ViewRig` for a scene with several cameras."""
+    from kubric_gen.io.reader import SceneDir
+
+    return rig_from_dir(path, max_frames) if SceneDir(path).is_multiview else scene_from_dir(path, max_frames)
+
+
 def _plain(value: Any) -> Any:
     """numpy / ragged TFDS values as numpy arrays or lists."""
     if hasattr(value, "to_list"):
@@ -148,34 +199,50 @@ def _thumbnail(scene, path: Path) -> None:
 
 def _view_scene_dirs(paths: list[str], out: Path, max_frames: int | None, gallery: bool, title: str) -> Path:
     from kubric_gen.io.reader import SceneDirError
-    from kubric_gen.visual.html import GalleryEntry, prepare_folder, write_gallery, write_scene_page
+    from kubric_gen.visual.html import (
+        GALLERY_NOTE,
+        GALLERY_NOTE_RIGS,
+        GalleryEntry,
+        ViewRig,
+        prepare_folder,
+        write_gallery,
+        write_rig_page,
+        write_scene_page,
+    )
 
     if not gallery:
         try:
-            scene = scene_from_dir(paths[0], max_frames)
+            item = _from_dir(paths[0], max_frames)
         except SceneDirError as e:
             raise ConfigError(f"PATH: {paths[0]} is not a readable scene directory ({e})") from None
-        return write_scene_page(out, scene)
+        return write_rig_page(out, item) if isinstance(item, ViewRig) else write_scene_page(out, item)
     prepare_folder(out)
     entries, problems = [], []
+    rigs = False
     for i, path in enumerate(paths):
         name = path.rstrip("/").rsplit("/", 1)[-1]
         _log(f"[{i + 1}/{len(paths)}] {name}")
         try:
-            scene = scene_from_dir(path, max_frames)
+            item = _from_dir(path, max_frames)
         except SceneDirError as e:
             _log(f"{name}: not shown ({e})")
             problems.append(f"{name}: {e}")
             continue
         folder = _safe(name)
-        write_scene_page(out / folder, scene, back="../index.html")
-        _thumbnail(scene, out / folder / "contact_sheet.png")
-        caption = f"{scene.info.get('world')} · seed {scene.info.get('seed')} · {scene.num_frames} frames · " \
-                  f"{len(scene.instances)} instances"
+        if isinstance(item, ViewRig):  # its page writes its contact sheet: one RGB row per camera
+            rigs = True
+            write_rig_page(out / folder, item, back="../index.html")
+            shape = f"{len(item.cameras)} cameras · {item.num_frames} frames"
+        else:
+            write_scene_page(out / folder, item, back="../index.html")
+            _thumbnail(item, out / folder / "contact_sheet.png")
+            shape = f"{item.num_frames} frames"
+        caption = f"{item.info.get('world')} · seed {item.info.get('seed')} · {shape} · " \
+                  f"{len(item.instances)} instances"
         entries.append(GalleryEntry(name, f"{folder}/index.html", f"{folder}/contact_sheet.png", caption))
     if not entries:
         raise ConfigError(f"PATH: no readable scene directory in {title} ({'; '.join(problems[:3])})")
-    return write_gallery(out, entries, title, problems)
+    return write_gallery(out, entries, title, problems, GALLERY_NOTE_RIGS if rigs else GALLERY_NOTE)
 
 
 def _dataset_examples(version_dir: str, per_split: int) -> tuple[Any, dict[str, list[dict]]]:

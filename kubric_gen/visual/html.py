@@ -28,6 +28,12 @@ import numpy as np
 from kubric_gen.visual import colors
 
 DISPLAY_SIZE = 512  # the main canvas shows frames enlarged to about this many pixels
+RIG_DISPLAY_SIZE = 256  # a scene with several cameras: each camera's canvas about this many pixels
+RIG_GAP = 8  # pixels between the cameras' canvases
+RIG_CAPTION = 20  # the camera's name under its canvas
+GALLERY_NOTE = "Rows of each sheet: RGB, segmentation, depth, forward flow."
+GALLERY_NOTE_RIGS = ("Rows of each sheet: RGB, segmentation, depth, forward flow; for a scene with several "
+                     "cameras, one RGB row per camera.")
 MARKER = ".kubric-gen-view"  # in every folder the viewer writes (so it may replace it later)
 ARROW_GRID = 16  # flow arrows: about this many per image side
 CONVENTIONS = (
@@ -83,6 +89,55 @@ class GalleryEntry:
     thumbnail: str
     caption: str = ""
     section: str = ""
+
+
+@dataclass
+class ViewRig:
+    """What the page of a scene with several cameras shows: every camera's `ViewScene` (in
+    camera order; each also gets a page of its own), the multi-view tracks and the rig.
+
+    target_points (C, N, T, 2) x, y pixels and occluded (C, N, T): cross_view.npz's tracks (the
+    same point in every camera); query_camera (N,); instances: metadata.json's (without the
+    per-camera fields, which are in each view's); baselines (C, C) metres."""
+
+    name: str
+    cameras: list[str]
+    views: list[ViewScene]
+    target_points: np.ndarray | None = None
+    occluded: np.ndarray | None = None
+    query_camera: np.ndarray | None = None
+    instances: list[dict] = field(default_factory=list)
+    baselines: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+    frame_rate: float = 12.0
+
+    @property
+    def num_frames(self) -> int:
+        return self.views[0].num_frames
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels (every camera's)."""
+        return self.views[0].size
+
+
+def rig_scale(width: int, height: int) -> int:
+    """The integer factor each camera's frames are enlarged by on a rig's page (about
+    `RIG_DISPLAY_SIZE` pixels, at least 1)."""
+    return max(1, RIG_DISPLAY_SIZE // max(1, width, height))
+
+
+def rig_columns(count: int) -> int:
+    """Cameras side by side on a rig's page: 2 (a stereo pair, or a 2x2 grid of 3-4), else 3."""
+    return count if count <= 2 else 2 if count <= 4 else 3
+
+
+def rig_layout(width: int, height: int, count: int) -> list[tuple[int, int]]:
+    """The page position (x, y) of each camera's canvas on a rig's page: a grid from the page's
+    top-left corner, the camera's name under each canvas (fixed, so screenshots can be checked)."""
+    k, columns = rig_scale(width, height), rig_columns(count)
+    return [((i % columns) * (width * k + RIG_GAP), (i // columns) * (height * k + RIG_CAPTION + RIG_GAP))
+            for i in range(count)]
 
 
 def display_scale(width: int, height: int) -> int:
@@ -159,10 +214,12 @@ def _instance_rows(instances: list[dict]) -> list[dict]:
     return out
 
 
-def write_scene_page(out_dir: str | os.PathLike, scene: ViewScene, back: str | None = None) -> Path:
+def write_scene_page(out_dir: str | os.PathLike, scene: ViewScene, back: str | None = None,
+                     back_label: str | None = None) -> Path:
     """The viewer of one scene in `out_dir` (index.html, data.js, frames/, legends); returns index.html.
 
-    `back`: a link (relative to `out_dir`) to the gallery the page belongs to."""
+    `back`: a link (relative to `out_dir`) to the gallery the page belongs to, shown as
+    "← `back_label`" (default "gallery"; a camera's page in a scene with several: "all cameras")."""
     out = Path(out_dir)
     prepare_folder(out)
     frames = out / "frames"
@@ -212,6 +269,8 @@ def write_scene_page(out_dir: str | os.PathLike, scene: ViewScene, back: str | N
         "palette": colors.segmentation_palette(max(1, len(scene.instances))).tolist(),
         "conventions": [list(c) for c in CONVENTIONS], "back": back,
     }
+    if back_label:
+        data["back_label"] = back_label
     text = json.dumps(_json_data(data), separators=(",", ":"), allow_nan=False)
     (out / "data.js").write_text(f"window.SCENE = {text};\n")
     scale = display_scale(width, height)
@@ -223,8 +282,9 @@ def write_scene_page(out_dir: str | os.PathLike, scene: ViewScene, back: str | N
 
 
 def write_gallery(out_dir: str | os.PathLike, entries: list[GalleryEntry], title: str,
-                  problems: list[str] | None = None) -> Path:
-    """index.html in `out_dir` (already prepared): a grid of thumbnails linking to the scene pages."""
+                  problems: list[str] | None = None, note: str = GALLERY_NOTE) -> Path:
+    """index.html in `out_dir` (already prepared): a grid of thumbnails linking to the scene pages,
+    under `note` (what the thumbnails' rows are)."""
     out = Path(out_dir)
     sections: dict[str, list[GalleryEntry]] = {}
     for entry in entries:
@@ -242,7 +302,73 @@ def write_gallery(out_dir: str | os.PathLike, entries: list[GalleryEntry], title
     if problems:
         body.append("<h2>not shown</h2><ul>" + "".join(f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>")
     page = (_GALLERY.replace("@TITLE@", html.escape(title)).replace("@CSS@", _CSS)
-            .replace("@COUNT@", str(len(entries))).replace("@BODY@", "\n".join(body)))
+            .replace("@COUNT@", str(len(entries))).replace("@NOTE@", html.escape(note))
+            .replace("@BODY@", "\n".join(body)))
+    (out / "index.html").write_text(page)
+    return out / "index.html"
+
+
+def _layers_of(scene: ViewScene) -> list[str]:
+    """The frame images `write_scene_page` writes for a scene (frames/<layer>_%05d.png)."""
+    present = {"rgb": True, "seg": scene.segmentation is not None, "depth": scene.depth is not None,
+               "flow": scene.forward_flow is not None}
+    return [layer for layer, there in present.items() if there]
+
+
+def _safe_folder(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".") or "camera"
+
+
+def write_rig_page(out_dir: str | os.PathLike, rig: ViewRig, back: str | None = None) -> Path:
+    """The viewer of a scene with several cameras in `out_dir`; returns its index.html.
+
+    Each camera's page (every layer and overlay, as for a one-camera scene) is written to
+    ``view_<camera>/``; the rig's page shows all the cameras at once, synced over frames, from
+    those pages' frame images (RGB, depth or flow; segmentation and the multi-view tracks as
+    overlays), the cameras and their baselines, the instances with their visible pixels per
+    camera, and a contact sheet with one RGB row per camera (``contact_sheet.png``)."""
+    from kubric_gen.visual.sheet import write_views_sheet
+
+    out = Path(out_dir)
+    prepare_folder(out)
+    width, height = rig.size
+    t = rig.num_frames
+    cameras = []
+    for name, scene in zip(rig.cameras, rig.views, strict=True):
+        folder = _safe_folder(f"view_{name}")
+        write_scene_page(out / folder, scene, back="../index.html", back_label="all cameras")
+        cam = scene.camera
+        cameras.append({"name": name, "folder": folder, "layers": _layers_of(scene),
+                        "camera": {key: cam[key] for key in ("focal_length", "sensor_width", "field_of_view",
+                                                             "positions", "quaternions") if key in cam},
+                        "visibility": [inst.get("visibility") for inst in scene.instances]})
+    write_views_sheet(out / "contact_sheet.png", [scene.rgb for scene in rig.views], list(rig.cameras))
+    layers = [layer for layer in ("rgb", "seg", "depth", "flow") if all(layer in c["layers"] for c in cameras)]
+    tracks = None
+    if rig.target_points is not None and rig.occluded is not None and np.size(rig.target_points):
+        tracks = {"xy": np.round(np.asarray(rig.target_points, dtype=np.float64)[:, :, :t], 2),
+                  "occluded": np.asarray(rig.occluded, dtype=bool)[:, :, :t].astype(np.uint8),
+                  "query_camera": None if rig.query_camera is None else np.asarray(rig.query_camera)}
+    k = rig_scale(width, height)
+    positions = rig_layout(width, height, len(rig.cameras))
+    data = {
+        "name": rig.name, "width": width, "height": height, "num_frames": t, "frame_rate": rig.frame_rate,
+        "scale": k, "positions": positions, "cameras": cameras, "layers": layers, "tracks": tracks,
+        "instances": _instance_rows(rig.instances), "baselines": rig.baselines, "info": rig.info,
+        "palette": colors.segmentation_palette(max(1, len(rig.instances))).tolist(),
+        "conventions": [list(c) for c in CONVENTIONS], "back": back,
+    }
+    text = json.dumps(_json_data(data), separators=(",", ":"), allow_nan=False)
+    (out / "data.js").write_text(f"window.RIG = {text};\n")
+    canvases = "".join(
+        f'<div class="cam" style="left:{x}px;top:{y}px"><canvas id="cam{i}" width="{width * k}" '
+        f'height="{height * k}" style="width:{width * k}px;height:{height * k}px"></canvas>'
+        f'<div class="camname"><a href="{html.escape(c["folder"])}/index.html">{html.escape(c["name"])}</a></div>'
+        f"</div>" for i, ((x, y), c) in enumerate(zip(positions, cameras, strict=True)))
+    side = max(x for x, _ in positions) + width * k + 16
+    page = (_RIG_PAGE.replace("@TITLE@", html.escape(rig.name)).replace("@CANVASES@", canvases)
+            .replace("@COUNT@", str(len(cameras))).replace("@SIDE@", str(side)).replace("@CSS@", _CSS + _RIG_CSS)
+            .replace("@JS@", _RIG_JS))
     (out / "index.html").write_text(page)
     return out / "index.html"
 
@@ -300,7 +426,7 @@ _GALLERY = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>@TITLE@ - kubric-gen view</title>
 <style>@CSS@</style></head>
 <body><div style="padding:12px"><h1>@TITLE@</h1><div class="caption">@COUNT@ scenes; click one to open its viewer.
-Rows of each sheet: RGB, segmentation, depth, forward flow.</div></div>
+@NOTE@</div></div>
 @BODY@
 </body></html>
 """
@@ -526,7 +652,215 @@ _JS = r"""
   document.getElementById("legend").innerHTML = legend;
   document.getElementById("info").innerHTML = table(Object.keys(S.info).map((key) => [key, esc(S.info[key])]));
   document.getElementById("conventions").innerHTML = table(S.conventions.map((c) => [c[0], esc(c[1])]));
-  if (S.back) document.getElementById("back").innerHTML = "<a href='" + esc(S.back) + "'>← gallery</a>";
+  if (S.back) document.getElementById("back").innerHTML = "<a href='" + esc(S.back) + "'>← " +
+    esc(S.back_label || "gallery") + "</a>";
+
+  setPlaying(state.play);
+  draw();
+})();
+"""
+
+_RIG_CSS = """
+.cam { position: absolute; line-height: 1.4; }
+.cam canvas { display: block; image-rendering: pixelated; background: #000; }
+.camname { height: 20px; line-height: 20px; font-size: 12px; }
+#sheet { max-width: 100%; image-rendering: pixelated; }
+"""
+
+_RIG_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>@TITLE@ - kubric-gen view</title>
+<style>@CSS@</style></head>
+<body>
+<div id="stage">@CANVASES@</div>
+<div id="side" style="left:@SIDE@px">
+  <div id="back"></div>
+  <h1>@TITLE@</h1>
+  <div class="caption">@COUNT@ cameras of one simulation; a camera's name opens its page (every layer, boxes,
+    its own point tracks).</div>
+  <div class="row"><button id="play">play</button>
+    <input id="scrub" type="range" min="0" max="0" value="0" style="width:260px">
+    <span id="framelabel"></span></div>
+  <div class="row" id="views">view:
+    <label><input type="radio" name="view" value="rgb">RGB</label>
+    <label><input type="radio" name="view" value="depth">depth</label>
+    <label><input type="radio" name="view" value="flow">flow</label></div>
+  <div class="row">overlays:
+    <label><input type="checkbox" id="seg">segmentation</label>
+    <label><input type="checkbox" id="tracks">multi-view tracks</label></div>
+  <div class="row legend" id="legend"></div>
+  <h2>cameras</h2><div id="cameras"></div>
+  <h2>baselines (m, frame 0)</h2><div id="baselines"></div>
+  <h2>contact sheet</h2><img id="sheet" src="contact_sheet.png" alt="one RGB row per camera">
+  <h2>instances</h2><div id="instances"></div>
+  <h2>scene</h2><div id="info"></div>
+  <h2>conventions</h2><div id="conventions"></div>
+</div>
+<script src="data.js"></script>
+<script>@JS@</script>
+</body></html>
+"""
+
+_RIG_JS = r"""
+(function () {
+  "use strict";
+  const R = window.RIG;
+  const k = R.scale, W = R.width * k, H = R.height * k, C = R.cameras.length;
+  const state = {frame: 0, view: "rgb", seg: false, tracks: false, play: false};
+  const pad = (n) => String(n).padStart(5, "0");
+  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
+  const fmt = (v, d) => (v === null || v === undefined) ? "–"
+    : (typeof v === "number" ? v.toFixed(d === undefined ? 3 : d) : esc(v));
+  const rgbCss = (c) => "rgb(" + c[0] + "," + c[1] + "," + c[2] + ")";
+
+  // initial state from the URL hash: #frame=3&view=depth&seg=1&tracks=1&play=0
+  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  if (params.has("frame")) {
+    state.frame = Math.max(0, Math.min(R.num_frames - 1, parseInt(params.get("frame"), 10) || 0));
+  }
+  if (params.has("view") && R.layers.indexOf(params.get("view")) >= 0) state.view = params.get("view");
+  for (const key of ["seg", "tracks", "play"]) {
+    if (params.has(key)) state[key] = params.get(key) === "1" || params.get(key) === "true";
+  }
+
+  // every camera's frame images, from its own page's folder
+  const contexts = R.cameras.map((c, i) => document.getElementById("cam" + i).getContext("2d"));
+  const images = R.cameras.map((cam) => {
+    const out = {};
+    for (const layer of cam.layers) {
+      out[layer] = [];
+      for (let f = 0; f < R.num_frames; f++) {
+        const img = new Image();
+        img.onload = () => { if (f === state.frame) draw(); };
+        img.src = cam.folder + "/frames/" + layer + "_" + pad(f) + ".png";
+        out[layer].push(img);
+      }
+    }
+    return out;
+  });
+
+  function ready(img) { return img && img.complete && img.naturalWidth > 0; }
+
+  function draw() {
+    const f = state.frame;
+    for (let i = 0; i < C; i++) {
+      const ctx = contexts[i];
+      ctx.imageSmoothingEnabled = false;
+      ctx.globalAlpha = 1;
+      ctx.fillStyle = "#000";
+      ctx.fillRect(0, 0, W, H);
+      const base = images[i][state.view] ? images[i][state.view][f] : null;
+      if (ready(base)) ctx.drawImage(base, 0, 0, W, H);
+      if (state.seg && images[i].seg && ready(images[i].seg[f])) {
+        ctx.globalAlpha = 0.6;
+        ctx.drawImage(images[i].seg[f], 0, 0, W, H);
+        ctx.globalAlpha = 1;
+      }
+      if (state.tracks && R.tracks) drawTracks(ctx, i, f);
+    }
+    updatePanels(f);
+  }
+
+  // a track has one colour in every camera: the same surface point
+  function drawTracks(ctx, i, f) {
+    const xy = R.tracks.xy[i], occ = R.tracks.occluded[i];
+    for (let n = 0; n < xy.length; n++) {
+      const p = xy[n][f];
+      if (!p || p[0] === null || p[0] < 0 || p[1] < 0 || p[0] >= R.width || p[1] >= R.height) continue;
+      const hue = (n * 137.508) % 360;
+      ctx.beginPath();
+      ctx.arc(p[0] * k, p[1] * k, 2.5, 0, 2 * Math.PI);
+      if (occ[n][f]) { ctx.lineWidth = 1; ctx.strokeStyle = "hsl(" + hue + ",90%,60%)"; ctx.stroke(); }
+      else {
+        ctx.fillStyle = "hsl(" + hue + ",90%,60%)"; ctx.fill();
+        ctx.lineWidth = 0.5; ctx.strokeStyle = "#000"; ctx.stroke();
+      }
+    }
+  }
+
+  function table(head, rows) {
+    return "<table><tr>" + head.map((h) => "<th>" + h + "</th>").join("") + "</tr>" +
+      rows.map((r) => "<tr>" + r.map((c) => "<td>" + c + "</td>").join("") + "</tr>").join("") + "</table>";
+  }
+
+  function updatePanels(f) {
+    document.getElementById("framelabel").textContent = "frame " + f + " / " + (R.num_frames - 1);
+    document.getElementById("scrub").value = f;
+    const vec = (v, d) => v ? "(" + v.map((x) => fmt(x, d)).join(", ") + ")" : "–";
+    document.getElementById("cameras").innerHTML = table(
+      ["camera", "position @" + f + " (m)", "quaternion @" + f + " (w,x,y,z)", "focal length", "field of view",
+       "instances seen @" + f],
+      R.cameras.map((cam) => {
+        const c = cam.camera || {};
+        const seen = cam.visibility.filter((v) => v && v[f] > 0).length;
+        return ["<a href='" + esc(cam.folder) + "/index.html'>" + esc(cam.name) + "</a>",
+                vec(c.positions && c.positions[f], 3), vec(c.quaternions && c.quaternions[f], 4),
+                fmt(c.focal_length, 2) + " mm",
+                c.field_of_view !== undefined ? fmt(c.field_of_view * 180 / Math.PI, 2) + "°" : "–", seen];
+      }));
+    const rows = R.instances.map((inst, k) => {
+      const col = R.palette[inst.segmentation_id] || [255, 255, 255];
+      const labels = ["size_label", "color_label", "material", "shape", "category"]
+        .filter((key) => inst[key] !== undefined && inst[key] !== null).map((key) => esc(inst[key])).join(" ");
+      return ["<span class='num'>" + inst.index + "</span>",
+              "<span class='swatch' style='background:" + rgbCss(col) + "'></span> " + inst.segmentation_id,
+              esc(inst.asset_id || inst.name || ""), labels,
+              ...R.cameras.map((cam) => { const v = cam.visibility[k]; return v ? v[f] : "–"; })];
+    });
+    document.getElementById("instances").innerHTML = R.instances.length ? table(
+      ["#", "seg id", "asset", "labels", ...R.cameras.map((cam) => "visible px @" + f + " " + esc(cam.name))], rows)
+      : "no instances";
+  }
+
+  function setFrame(f) { state.frame = ((f % R.num_frames) + R.num_frames) % R.num_frames; draw(); writeHash(); }
+
+  function writeHash() {
+    const h = "frame=" + state.frame + "&view=" + state.view + "&seg=" + (state.seg ? 1 : 0) + "&tracks=" +
+      (state.tracks ? 1 : 0);
+    if (history.replaceState) history.replaceState(null, "", "#" + h);
+  }
+
+  let timer = null;
+  function setPlaying(on) {
+    state.play = on;
+    document.getElementById("play").textContent = on ? "pause" : "play";
+    if (timer) { clearInterval(timer); timer = null; }
+    if (on) timer = setInterval(() => setFrame(state.frame + 1), 1000 / (R.frame_rate || 12));
+  }
+
+  const scrub = document.getElementById("scrub");
+  scrub.max = R.num_frames - 1;
+  scrub.addEventListener("input", () => setFrame(parseInt(scrub.value, 10)));
+  document.getElementById("play").addEventListener("click", () => setPlaying(!state.play));
+  for (const radio of document.querySelectorAll("input[name=view]")) {
+    radio.disabled = R.layers.indexOf(radio.value) < 0;
+    radio.checked = radio.value === state.view;
+    radio.addEventListener("change", () => { state.view = radio.value; draw(); writeHash(); });
+  }
+  const available = {seg: R.layers.indexOf("seg") >= 0, tracks: !!R.tracks};
+  for (const key of ["seg", "tracks"]) {
+    const box = document.getElementById(key);
+    box.disabled = !available[key];
+    box.checked = state[key] && available[key];
+    state[key] = box.checked;
+    box.addEventListener("change", () => { state[key] = box.checked; draw(); writeHash(); });
+  }
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowRight") setFrame(state.frame + 1);
+    else if (e.key === "ArrowLeft") setFrame(state.frame - 1);
+    else if (e.key === " ") { setPlaying(!state.play); e.preventDefault(); }
+  });
+
+  let legend = "depth and flow: each camera on its own scale (its page gives the legend)";
+  if (R.tracks) legend += "; a multi-view track has one colour in every camera (filled: visible, hollow: occluded)";
+  document.getElementById("legend").textContent = legend;
+  const B = R.baselines;
+  document.getElementById("baselines").innerHTML = B ? table(["", ...R.cameras.map((c) => esc(c.name))],
+    B.map((row, i) => [esc(R.cameras[i].name), ...row.map((v) => fmt(v, 3))])) : "–";
+  document.getElementById("info").innerHTML = "<table>" + Object.keys(R.info).map(
+    (key) => "<tr><th>" + esc(key) + "</th><td>" + esc(R.info[key]) + "</td></tr>").join("") + "</table>";
+  document.getElementById("conventions").innerHTML = "<table>" + R.conventions.map(
+    (c) => "<tr><th>" + esc(c[0]) + "</th><td>" + esc(c[1]) + "</td></tr>").join("") + "</table>";
+  if (R.back) document.getElementById("back").innerHTML = "<a href='" + esc(R.back) + "'>← gallery</a>";
 
   setPlaying(state.play);
   draw();
