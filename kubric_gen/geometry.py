@@ -219,32 +219,28 @@ def box_corners(bounds_min: ArrayLike, bounds_max: ArrayLike) -> np.ndarray:
     return np.where(idx == 1, hi, lo)
 
 
-def correspondences(depths: ArrayLike, cameras: list[tuple[ArrayLike, ArrayLike, float, float]],
-                    resolution: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Where the surface point seen at each pixel of camera a lies in camera b's image.
 
-    depths (C, T, H, W): each camera's Euclidean depth (+inf = nothing seen); cameras: per
-    camera (positions (T, 3), quaternions (T, 4), focal_length, sensor_width). Returns
-    positions (C, C, T, H, W, 2) as (x, y) (NaN where a sees nothing or the point is behind b)
-    and the world points (C, T, H, W, 3) seen by each camera (inf where nothing). One
-    function for the ground truth and for readers, so both get the same numbers from the
-    stored depth.
+def correspondences(depth: ArrayLike, source: tuple[ArrayLike, ArrayLike, float, float],
+                    target: tuple[ArrayLike, ArrayLike, float, float],
+                    resolution: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Where the surface point seen at each pixel of camera `source` lies in camera `target`'s
+    image, at one frame.
+
+    depth (H, W): the source camera's Euclidean depth (+inf = nothing seen); source, target:
+    (position, quaternion, focal_length, sensor_width) of each camera at that frame. Returns
+    (x, y) (H, W, 2) in the target image (NaN where nothing is seen or the point is behind the
+    target camera) and the world points (H, W, 3) (inf where nothing is seen). One function
+    for the ground truth and for readers, so both get the same numbers from the stored depth.
     """
-    depths = np.asarray(depths, dtype=np.float64)
-    c_len, t_len = depths.shape[:2]
-    width, height = resolution
-    points = np.full((c_len, t_len, height, width, 3), np.inf)
-    xy = np.full((c_len, c_len, t_len, height, width, 2), np.nan)
-    for a, (positions, quaternions, focal_length, sensor_width) in enumerate(cameras):
-        for t in range(t_len):
-            origins, directions = pixel_rays(np.asarray(positions)[t], np.asarray(quaternions)[t], focal_length,
-                                             sensor_width, resolution)
-            hit = np.isfinite(depths[a, t])
-            points[a, t][hit] = origins[hit] + directions[hit] * depths[a, t][hit, None]
-            for b, (positions_b, quaternions_b, focal_b, sensor_b) in enumerate(cameras):
-                p = world_to_camera(points[a, t][hit], np.asarray(positions_b)[t], np.asarray(quaternions_b)[t])
-                k = intrinsics(focal_b, sensor_b, resolution)
-                front = p[:, 2] > 1e-12
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    xy[a, b, t][hit] = np.where(front[:, None], (p @ k[:2].T) / p[:, 2:3], np.nan)
+    depth = np.asarray(depth, dtype=np.float64)
+    origins, directions = pixel_rays(source[0], source[1], source[2], source[3], resolution)
+    hit = np.isfinite(depth)
+    points = np.full(depth.shape + (3,), np.inf)
+    points[hit] = origins[hit] + directions[hit] * depth[hit, None]
+    p = world_to_camera(points[hit], target[0], target[1])
+    front = p[:, 2] > 1e-12
+    xy = np.full(depth.shape + (2,), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy[hit] = np.where(front[:, None], (p @ intrinsics(target[2], target[3], resolution)[:2].T) / p[:, 2:3],
+                           np.nan)
     return xy, points

@@ -116,6 +116,18 @@ def _analytic_depth(origin, d, frame):
     return np.minimum(plane, box), box < plane
 
 
+def _lens(camera, frame):
+    pose = camera.pose_at(frame)
+    return pose.position, pose.quaternion, camera.focal_length, camera.sensor_width
+
+
+def _correspondences(scene, truths, a, b, t):
+    """Positions in camera b of camera a's pixels at frame t, as the reader computes them."""
+    cams = scene.views
+    return geometry.correspondences(truths[a].depth[t], _lens(cams[a], t), _lens(cams[b], t),
+                                    scene.resolution)[0].astype(np.float32)
+
+
 def _project(camera, frame, points):
     pose = camera.pose_at(frame)
     return geometry.project(points, pose.position, pose.quaternion, camera.focal_length, camera.sensor_width, RES)
@@ -180,7 +192,7 @@ def test_a_point_seen_by_two_cameras_is_one_surface_point(ring_truth):
             for t in range(scene.num_frames):
                 origin, d = _rays(cam_a, t)
                 depth = truths[a].depth[t]
-                xy = cross.correspondences[a, b, t]
+                xy = _correspondences(scene, truths, a, b, t)
                 occluded = cross.correspondence_occluded[a, b, t]
                 visible = np.isfinite(depth) & ~occluded
                 points = origin + d[visible] * depth[visible, None]
@@ -246,12 +258,13 @@ def test_stereo_disparity_is_focal_times_baseline_over_z():
     for t in range(scene.num_frames):
         seen = np.isfinite(truths[0].depth[t])
         z = truths[0].depth[t] * (d @ axis)
-        assert np.abs(cross.disparity[t][seen] - f_px * 0.4 / z[seen]).max() < 1e-3
-        assert np.isnan(cross.disparity[t][~seen]).all() and cross.disparity_occluded[t][~seen].all()
-    occluded = cross.disparity_occluded[0] & np.isfinite(truths[0].depth[0])
+        disparity = np.arange(RES[0]) + 0.5 - _correspondences(scene, truths, 0, 1, t)[..., 0]
+        assert np.abs(disparity[seen] - f_px * 0.4 / z[seen]).max() < 1e-3
+        assert np.isnan(disparity[~seen]).all() and cross.correspondence_occluded[0, 1, t][~seen].all()
+    occluded = cross.correspondence_occluded[0, 1, 0] & np.isfinite(truths[0].depth[0])
     assert 0 < occluded.sum() < 200  # the right camera sees round the box less on its left side
-    three = CrossViewTruth(cameras=["a", "b", "c"], correspondences=np.zeros((3, 3, 1, 2, 2, 2), np.float32),
-                           correspondence_occluded=np.zeros((3, 3, 1, 2, 2), bool))
+    three = CrossViewTruth(cameras=["a", "b", "c"], correspondence_occluded=np.zeros((3, 3, 1, 2, 2), bool),
+                           correspondences=np.zeros((3, 3, 1, 2, 2, 2), np.float32))
     with pytest.raises(ValueError, match="two cameras"):
         three.disparity  # noqa: B018
 
@@ -264,7 +277,7 @@ TINY = RenderSettings(samples=2)
 def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("multiview")
     out = {}
-    for rig in ("plain", "listed", "ring3"):
+    for rig in ("plain", "listed", "ring3", "stereo"):
         out[rig] = generate_scene(WORLD, 4, root / rig, TINY, overrides={"cameras": rig}, num_tracks=24).path
     return out
 
@@ -288,7 +301,8 @@ def test_each_view_is_a_complete_movi_scene_directory(rendered):
 
 
 def test_stored_cross_view_truth_reads_back_as_computed(rendered):
-    """The reader's correspondences (from the stored depth) and tracks equal a fresh computation."""
+    """The reader's correspondences (from the stored depth), occlusion and tracks equal a fresh
+    computation, and a pair's disparity is x_0 - x_1 of its correspondences."""
     from kubric_gen.world import build_scene, load_world, resolve_config
 
     sd = SceneDir(rendered["ring3"])
@@ -299,7 +313,11 @@ def test_stored_cross_view_truth_reads_back_as_computed(rendered):
                                       for c in scene.cameras])
     fresh = compute_cross_view(scene, traj, truths, num_tracks=24)
     read = sd.cross_view()
-    for field in ("correspondences", "correspondence_occluded", "query_points", "query_camera", "query_world",
+    for a in range(3):
+        for b in range(3):
+            expected = np.stack([_correspondences(scene, truths, a, b, t) for t in range(scene.num_frames)])
+            np.testing.assert_array_equal(read.correspondences[a, b], expected)
+    for field in ("correspondence_occluded", "query_points", "query_camera", "query_world",
                   "query_object", "target_points", "occluded"):
         np.testing.assert_array_equal(getattr(read, field), getattr(fresh, field), err_msg=field)
     assert read.cameras == fresh.cameras
@@ -319,3 +337,22 @@ def test_a_camera_listed_alone_writes_the_one_camera_scene_byte_for_byte(rendere
     a, b = (json.loads((d / "metadata.json").read_text()) for d in (plain, view))
     assert (a["flags"].pop("cameras"), b["flags"].pop("cameras")) == ("plain", "listed") and a == b
     assert "cameras" not in json.loads((plain / "scene.json").read_text())
+
+
+def test_stereo_disparity_read_from_the_scene_directory(rendered):
+    """From the stored depth: disparity = focal_px * baseline / z of the left view (1e-3 px)."""
+    sd = SceneDir(rendered["stereo"])
+    assert sd.camera_names == ["left", "right"]
+    left = sd.view("left")
+    cam = left.metadata["camera"]
+    depth = left.layer("depth")
+    k = np.asarray(cam["intrinsics"])
+    cols, rows = np.meshgrid(np.arange(32) + 0.5, np.arange(32) + 0.5)
+    ray = np.stack([(cols - k[0, 2]) / k[0, 0], (rows - k[1, 2]) / k[1, 1], np.ones_like(cols)], -1)
+    z = depth / np.linalg.norm(ray, axis=-1)  # depth along the optical axis
+    disparity = sd.disparity()
+    seen = np.isfinite(depth)
+    assert seen.mean() > 0.5 and np.abs(disparity - k[0, 0] * 0.4 / z)[seen].max() < 1e-3
+    assert np.isnan(disparity[~seen]).all()  # the sky
+    np.testing.assert_array_equal(sd.cross_view().disparity, disparity)
+    assert sd.metadata["rig"]["baselines"][0][1] == pytest.approx(0.4, abs=1e-12)

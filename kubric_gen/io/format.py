@@ -28,7 +28,8 @@ A scene with several cameras (`Scene.cameras`) is a directory of views: ``view_<
 for each camera, each a complete one-camera scene directory as above (so any MOVi reader
 reads a view unchanged; instance ids are shared by the views), beside the scene's own
 ``metadata.json`` (``views``, every camera's metadata under ``cameras``, the rig), ``scene.json``,
-``cross_view.npz`` (`truth.CrossViewTruth`: correspondences, disparity, multi-view tracks),
+``cross_view.npz`` (`truth.CrossViewTruth`: the correspondences' occlusion masks and the
+multi-view tracks; the correspondences follow from the views' depth),
 ``contact_sheet.png`` (a row per camera), ``provenance.json`` and ``_COMPLETE``, which lists
 the views' files too (``view_<camera>/<file>``).
 """

@@ -252,22 +252,42 @@ class SceneDir:
         names = [str(n) for n in d.pop("cameras", [])]
         if names != self.camera_names:
             raise SceneDirError(f"{fmt.CROSS_VIEW}: cameras {names} are not the views' {self.camera_names}")
-        cameras = []
-        for view in self.views:
-            cam = view.metadata["camera"]
-            cameras.append((cam["positions"], cam["quaternions"], float(cam["focal_length"]),
-                            float(cam["sensor_width"])))
-        depths = np.stack([view.layer("depth") for view in self.views])
-        xy, _ = geometry.correspondences(depths, cameras, self.resolution)
+        xy = np.stack([self.correspondences(a, b) for a in names for b in names])
+        xy = xy.reshape((len(names), len(names)) + xy.shape[1:])
         c, t, (w, h) = len(names), self.num_frames, self.resolution
         occluded = d.get("correspondence_occluded")
         if occluded is None or occluded.shape != (c, c, t, h, w):
             raise SceneDirError(f"{fmt.CROSS_VIEW}: correspondence_occluded must be ({c}, {c}, {t}, {h}, {w}) "
                                 f"(got {None if occluded is None else occluded.shape})")
         try:
-            return CrossViewTruth(cameras=names, correspondences=xy.astype(np.float32), **d)
+            return CrossViewTruth(cameras=names, correspondences=xy, **d)
         except TypeError as e:
             raise SceneDirError(f"{fmt.CROSS_VIEW}: unexpected arrays ({e})") from None
+
+    def correspondences(self, source: str, target: str) -> np.ndarray:
+        """(T, H, W, 2) float32: where the point seen at each pixel of camera `source` lies in
+        camera `target`'s image (x, y), from source's stored depth and both cameras' metadata,
+        as the ground truth computed it (`geometry.correspondences`); its occlusion mask is
+        `cross_view().correspondence_occluded`."""
+        depth = self.view(source).layer("depth")
+        lenses = []
+        for name in (source, target):
+            cam = self.view(name).metadata["camera"]
+            lenses.append((np.asarray(cam["positions"], dtype=np.float64),
+                           np.asarray(cam["quaternions"], dtype=np.float64),
+                           float(cam["focal_length"]), float(cam["sensor_width"])))
+        (pa, qa, fa, sa), (pb, qb, fb, sb) = lenses
+        return np.stack([geometry.correspondences(depth[t], (pa[t], qa[t], fa, sa), (pb[t], qb[t], fb, sb),
+                                                  self.resolution)[0] for t in range(len(depth))]).astype(np.float32)
+
+    def disparity(self) -> np.ndarray:
+        """(T, H, W) float32 for a scene with two cameras: x_0 - x_1 of each pixel of the first
+        camera (NaN where it sees nothing); see `cross_view().disparity_occluded`."""
+        names = self.camera_names
+        if len(names) != 2 or not self.is_multiview:
+            raise SceneDirError(f"{self.path}: disparity needs two cameras (has {len(names)})")
+        centres_x = np.arange(self.resolution[0], dtype=np.float32) + np.float32(0.5)
+        return centres_x - self.correspondences(names[0], names[1])[..., 0]
 
     # ------------------------------------------------------------ completeness
     def missing(self) -> list[str]:

@@ -3,7 +3,8 @@
 - **Instances**: one order for every view (the objects seen by some camera, by their
   visibility summed over the cameras), so segmentation id k is the same object in each view.
 - **Correspondences**: for each ordered pair of cameras (a, b) and frame t, where the surface
-  point seen at each pixel of a lies in b's image, and whether b sees it (off-screen, behind
+  point seen at each pixel of a lies in b's image (from a's depth: `geometry.correspondences`),
+  and whether b sees it (off-screen, behind
   b or hidden by a nearer surface: occluded, with the tolerance of the flow's occlusion).
 - **Disparity** (two cameras): x_a - x_b of each pixel's correspondence, i.e. focal_px *
   baseline / z for a parallel rig (`scene.rigs.stereo_rig`).
@@ -40,37 +41,41 @@ def shared_instances(scene: Scene, truths: Sequence[GroundTruth]) -> list[Ground
 
 def compute_cross_view(scene: Scene, trajectory: Trajectory, truths: Sequence[GroundTruth], num_tracks: int = 256,
                        threads: int = 0) -> CrossViewTruth:
-    """Correspondences, disparity (for two cameras) and `num_tracks` multi-view tracks of a
-    scene with several cameras, given each camera's `GroundTruth` (in `scene.views` order)."""
+    """The correspondences' occlusion masks and `num_tracks` multi-view tracks of a scene with
+    several cameras, given each camera's `GroundTruth` (in `scene.views` order). The
+    correspondences themselves follow from each view's depth (`geometry.correspondences`,
+    `SceneDir.correspondences`): (C, C, T, H, W, 2) floats are not held, per frame they are."""
     views = [scene.view(cam.name) for cam in scene.views]
     if len(truths) != len(views):
         raise ValueError(f"{len(truths)} ground truths for {len(views)} cameras")
     bvh = SceneBVH([meshes.object_mesh(o) for o in scene.objects])
     frames = [_Frames(view, trajectory, bvh) for view in views]
     c_len, t_len = len(views), scene.num_frames
-    cameras = []
-    for view in views:
-        poses = [view.camera.pose_at(t) for t in range(t_len)]
-        cameras.append(([p.position for p in poses], [p.quaternion for p in poses], view.camera.focal_length,
-                        view.camera.sensor_width))
-    depths = np.stack([truth.depth for truth in truths])
-    corr, points = geometry.correspondences(depths, cameras, scene.resolution)
-    corr = corr.astype(np.float32)
-    corr_occluded = np.ones(corr.shape[:-1], dtype=bool)
+    depths = [truth.depth for truth in truths]
+    occluded = np.ones((c_len, c_len, t_len) + depths[0].shape[1:], dtype=bool)
 
     def occlusion(job: tuple[int, int]) -> None:
         a, t = job
-        hit = np.isfinite(depths[a, t])
+        hit = np.isfinite(depths[a][t])
+        occluded[a, a, t] = ~hit
         for b in range(c_len):
-            xy = corr[a, b, t][hit].astype(np.float64)
-            front = np.isfinite(xy[:, 0])
-            corr_occluded[a, b, t][hit] = (~frames[b].visible_from(t, points[a, t][hit], np.nan_to_num(xy), front)
-                                           if b != a else False)
+            if b != a:
+                xy, points = geometry.correspondences(depths[a][t], _lens(views[a], t), _lens(views[b], t),
+                                                      scene.resolution)
+                front = np.isfinite(xy[hit][:, 0])
+                occluded[a, b, t][hit] = ~frames[b].visible_from(t, points[hit], np.nan_to_num(xy[hit]), front)
 
     parallel_map(occlusion, [(a, t) for a in range(c_len) for t in range(t_len)], threads)
     tracks = _tracks(scene, frames, truths, num_tracks, threads) if num_tracks > 0 else None
-    return CrossViewTruth(cameras=[cam.name for cam in scene.views], correspondences=corr,
-                          correspondence_occluded=corr_occluded, **(tracks or {}))
+    return CrossViewTruth(cameras=[cam.name for cam in scene.views], correspondence_occluded=occluded,
+                          **(tracks or {}))
+
+
+def _lens(view: Scene, frame: int) -> tuple[tuple[float, ...], tuple[float, ...], float, float]:
+    """(position, quaternion, focal_length, sensor_width) of a view's camera at `frame`, as
+    `geometry.correspondences` takes them (and as the reader gets them from metadata.json)."""
+    pose = view.camera.pose_at(frame)
+    return pose.position, pose.quaternion, view.camera.focal_length, view.camera.sensor_width
 
 
 def _tracks(scene: Scene, frames: list[_Frames], truths: Sequence[GroundTruth], num_tracks: int,

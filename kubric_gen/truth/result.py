@@ -70,24 +70,26 @@ class CrossViewTruth:
     """Ground truth across the C cameras of a scene (`truth.multiview`), cameras in scene order.
 
     cameras: the camera names.
-    correspondences (C,C,T,H,W,2) float32: (x, y) in camera b's image of the surface point
-        seen at pixel (row, col) of camera a in frame t (pixel centres at +0.5); NaN where a
-        sees nothing there or the point is behind b. [a, a] is the pixel centre (to rounding).
-        Computed from the views' exact depth by `geometry.correspondences` (so not stored).
-    correspondence_occluded (C,C,T,H,W) bool: b does not see that point (nothing seen in a,
-        off-screen or behind b, or hidden by a nearer surface).
-    disparity (T,H,W) float32 (a property), for two cameras: x_0 - x_1 of each pixel of camera
-        0 (NaN where it sees nothing); disparity_occluded: camera 1 does not see the point.
+    correspondence_occluded (C,C,T,H,W) bool: camera b does not see the surface point seen at
+        pixel (row, col) of camera a in frame t (nothing seen in a, off-screen or behind b, or
+        hidden by a nearer surface); [a, a] is true exactly where a sees nothing.
+    correspondences (C,C,T,H,W,2) float32, as `SceneDir.cross_view` reads it (None as computed):
+        (x, y) in b's image of that point (pixel centres at +0.5), NaN where a sees nothing or
+        the point is behind b; it follows from a's depth (`geometry.correspondences`), so
+        neither the ground truth stage nor the file holds it.
+    disparity (T,H,W) float32 (a property, with the correspondences), for two cameras:
+        x_0 - x_1 of each pixel of camera 0 (NaN where it sees nothing); disparity_occluded:
+        camera 1 does not see the point.
     query_points (N,3) float32: (t, y, x) of each track's query in its camera query_camera (N,);
         query_world (N,3): the query's surface point in world space at frame t;
         query_object (N,): the name of the object it lies on.
-    target_points (C,N,T,2) float32: (x, y) of each point in every camera and frame;
+    target_points (C,N,T,2) float32: (x, y) of each point in every camera and frame (-1 behind it);
     occluded (C,N,T) bool: off-screen, behind the camera or hidden there.
     """
 
     cameras: list[str]
-    correspondences: np.ndarray
     correspondence_occluded: np.ndarray
+    correspondences: np.ndarray | None = None
     query_points: np.ndarray | None = None
     query_camera: np.ndarray | None = None
     query_world: np.ndarray | None = None
@@ -99,10 +101,12 @@ class CrossViewTruth:
     def disparity(self) -> np.ndarray:
         if len(self.cameras) != 2:
             raise ValueError(f"disparity needs two cameras (this scene has {len(self.cameras)})")
+        if self.correspondences is None:
+            raise ValueError("disparity needs the correspondences (SceneDir.cross_view reads them)")
         centres_x = np.arange(self.correspondences.shape[-2], dtype=np.float32) + np.float32(0.5)
         return centres_x - self.correspondences[0, 1, ..., 0]
 
     @property
     def disparity_occluded(self) -> np.ndarray:
-        self.disparity  # noqa: B018  (the same check)
+        self.disparity  # noqa: B018  (the same checks)
         return self.correspondence_occluded[0, 1]
