@@ -16,6 +16,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from kubric_gen import preflight
 from kubric_gen.errors import ConfigError
 from kubric_gen.io import format as fmt
 from kubric_gen.io.scene_dir import scene_writer
@@ -88,6 +89,9 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
     scene = build_scene(world, seed, config)
     label_schema = world.label_schema(config)
     timings["build_scene"] = time.perf_counter() - t0
+    if scene.is_multiview:  # the command's checks assumed one camera: check again for all of them
+        preflight.check_memory(scene.resolution, scene.num_frames, cameras=len(scene.views))
+        preflight.check_free_space(output.parent, scene.resolution, scene.num_frames, cameras=len(scene.views))
 
     t0 = time.perf_counter()
     trajectory = physics.simulate(scene)

@@ -41,30 +41,35 @@ def available_memory() -> int | None:
     return None
 
 
-def scene_memory(resolution: tuple[int, int], num_frames: int) -> int:
+def scene_memory(resolution: tuple[int, int], num_frames: int, cameras: int = 1) -> int:
+    """Bytes a render process needs: every camera's ground truth is held until all are
+    rendered (several cameras share one instance order), plus the cross-view occlusion masks
+    (1 B per pixel, frame and camera pair); Cycles renders one camera at a time."""
     width, height = resolution
     pixels = width * height
-    return BASE_PROCESS_BYTES + pixels * (num_frames * TRUTH_BYTES_PER_PIXEL_FRAME + RENDER_BYTES_PER_PIXEL)
+    truth = cameras * num_frames * TRUTH_BYTES_PER_PIXEL_FRAME + (cameras ** 2 if cameras > 1 else 0) * num_frames
+    return BASE_PROCESS_BYTES + pixels * (truth + RENDER_BYTES_PER_PIXEL)
 
 
-def check_memory(resolution: tuple[int, int], num_frames: int, processes: int = 1) -> None:
+def check_memory(resolution: tuple[int, int], num_frames: int, processes: int = 1, cameras: int = 1) -> None:
     """ConfigError when `processes` scenes of this size cannot fit in the available memory."""
-    need = scene_memory(resolution, num_frames) * max(1, processes)
+    need = scene_memory(resolution, num_frames, cameras) * max(1, processes)
     have = available_memory()
     if have is not None and need > have:
         width, height = resolution
         per = f" ({processes} workers)" if processes > 1 else ""
-        raise ConfigError(f"--resolution: {width}x{height} with {num_frames} frames needs about {_gib(need)} of "
-                          f"memory{per}, this machine has {_gib(have)} available; use a smaller resolution, fewer "
-                          f"frames or fewer workers")
+        seen = f" seen by {cameras} cameras" if cameras > 1 else ""
+        raise ConfigError(f"--resolution: {width}x{height} with {num_frames} frames{seen} needs about {_gib(need)} "
+                          f"of memory{per}, this machine has {_gib(have)} available; use a smaller resolution, fewer "
+                          f"frames{', fewer cameras' if cameras > 1 else ''} or fewer workers")
 
 
 def check_free_space(directory: str | os.PathLike, resolution: tuple[int, int], num_frames: int,
-                     num_scenes: int = 1, option: str = "--output") -> None:
+                     num_scenes: int = 1, option: str = "--output", cameras: int = 1) -> None:
     """ConfigError when the file system of `directory` (or its nearest existing parent) has
-    less free space than the scenes are expected to take."""
+    less free space than the scenes (with `cameras` views each) are expected to take."""
     width, height = resolution
-    need = num_scenes * width * height * num_frames * DISK_BYTES_PER_PIXEL_FRAME
+    need = num_scenes * cameras * width * height * num_frames * DISK_BYTES_PER_PIXEL_FRAME
     path = Path(directory).expanduser().absolute()
     while not path.exists() and path != path.parent:
         path = path.parent

@@ -356,3 +356,16 @@ def test_stereo_disparity_read_from_the_scene_directory(rendered):
     assert np.isnan(disparity[~seen]).all()  # the sky
     np.testing.assert_array_equal(sd.cross_view().disparity, disparity)
     assert sd.metadata["rig"]["baselines"][0][1] == pytest.approx(0.4, abs=1e-12)
+
+
+def test_memory_for_every_camera_is_checked_before_simulating(tmp_path, monkeypatch):
+    """The command's check sized one camera; after the world is built, a scene whose cameras do
+    not fit is refused in one line naming them, and nothing is written."""
+    from kubric_gen import preflight
+
+    one = preflight.scene_memory((32, 32), 3)
+    monkeypatch.setattr(preflight, "available_memory", lambda: one + 1)
+    preflight.check_scene({"resolution": [32, 32], "num_frames": 3}, "cpu")  # one camera fits
+    with pytest.raises(kg.ConfigError, match=r"32x32 with 3 frames seen by 3 cameras needs about"):
+        generate_scene(WORLD, 0, tmp_path / "scene", TINY, overrides={"cameras": "ring3"})
+    assert list(tmp_path.iterdir()) == []
