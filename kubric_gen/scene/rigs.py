@@ -48,7 +48,9 @@ def stereo_rig(position: Vec3, look_at: Vec3, baseline: float = 0.12, convergenc
         else:
             distance = number(owner, "convergence", convergence, 0.0, lo_open=True)
             quat = geometry.look_at_quaternion(pos, centre + distance * forward)
-        cams.append(PerspectiveCamera(name=name, position=tuple(pos), quaternion=tuple(quat),
+        x, y, z = (float(v) for v in pos)
+        w, i, j, k = (float(v) for v in quat)
+        cams.append(PerspectiveCamera(name=name, position=(x, y, z), quaternion=(w, i, j, k),
                                       focal_length=focal_length, sensor_width=sensor_width))
     return cams
 
@@ -94,7 +96,8 @@ def _around(owner: str, around: Vec3, azimuths: np.ndarray, elevations: np.ndarr
     for name, azimuth, elevation, distance in zip(names, azimuths, elevations, distances, strict=True):
         offset = distance * np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
                                       np.sin(elevation)])
-        cams.append(PerspectiveCamera(name=name, position=tuple(float(v) for v in centre + offset),
-                                      look_at=tuple(float(v) for v in centre),
+        x, y, z = (float(v) for v in centre + offset)
+        cx, cy, cz = (float(v) for v in centre)
+        cams.append(PerspectiveCamera(name=name, position=(x, y, z), look_at=(cx, cy, cz),
                                       focal_length=focal_length, sensor_width=sensor_width))
     return cams

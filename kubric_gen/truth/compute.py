@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from typing import Any
 
 import numpy as np
 
@@ -236,7 +237,7 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
         query_points = np.stack([ids[:, 0], ids[:, 1] // width + 0.5, ids[:, 1] % width + 0.5], -1)
         tracks = PointTracks(query_points.astype(np.float32), target.astype(np.float32), occluded)
     tracks_done = time.perf_counter()
-    layers = {name: value.reshape((t, height, width) + value.shape[2:]) for name, value in out.items()}
+    layers: dict[str, Any] = {name: value.reshape((t, height, width) + value.shape[2:]) for name, value in out.items()}
     order, visibility = _instances(scene, layers["object_index"])
     return GroundTruth(
         tracks=tracks,
@@ -247,7 +248,7 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
     )
 
 
-def _annotations(scene: Scene, object_index: np.ndarray, order: list[int], visibility: np.ndarray) -> dict:
+def _annotations(scene: Scene, object_index: np.ndarray, order: list[int], visibility: np.ndarray) -> dict[str, Any]:
     """Segmentation, instances, visibility and boxes for the instances `order` (scene indices)."""
     lookup = np.zeros(len(scene.objects) + 1, dtype=np.int32)  # object index + 1 -> segmentation id
     for k, i in enumerate(order):
