@@ -65,7 +65,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.save_blend:
         from kubric_gen.io.format import BLEND
 
-        print(f"blender scene: {path / BLEND}")
+        blends = sorted(str(p) for p in path.glob(f"*/{BLEND}")) or [str(path / BLEND)]  # one per view, or one
+        print(f"blender scene: {', '.join(blends)}")
     return 0
 
 

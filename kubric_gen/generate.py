@@ -113,7 +113,7 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
     }
     if scene.is_multiview:
         return _generate_views(scene, trajectory, output, settings, overwrite, preview, num_tracks, float_layers,
-                               progress, flags, provenance, label_schema)
+                               progress, flags, provenance, label_schema, save_blend)
     on_frame = (lambda i: progress(i + 1, scene.num_frames)) if progress else None
     with scene_writer(output, overwrite=overwrite, threads=settings.threads) as writer, \
             ThreadPoolExecutor(1, thread_name_prefix="ground-truth") as background:
@@ -146,11 +146,12 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
 def _generate_views(scene: Scene, trajectory: Trajectory, output: Path, settings: RenderSettings, overwrite: bool,
                     preview: bool, num_tracks: int, float_layers: bool,
                     progress: Callable[[int, int], None] | None, flags: dict, provenance: dict,
-                    label_schema: LabelSchema) -> SceneResult:
+                    label_schema: LabelSchema, save_blend: bool = False) -> SceneResult:
     """The cameras of a multi-camera scene one after another (physics ran once): each view's
     ground truth is computed while Cycles renders it; then the shared instance order, the
     cross-view truth, and the views and the scene's own files (`SceneWriter.finish_views`).
-    Timings add up over the views; cross_view and write_views are the multi-camera stages."""
+    Timings add up over the views; cross_view and write_views are the multi-camera stages.
+    With `save_blend`, each view folder gets the scene.blend of its camera."""
     from kubric_gen.render import load_blender, render
     from kubric_gen.truth import compute_cross_view, shared_instances
 
@@ -161,6 +162,7 @@ def _generate_views(scene: Scene, trajectory: Trajectory, output: Path, settings
     with scene_writer(output, overwrite=overwrite, threads=settings.threads) as writer, \
             ThreadPoolExecutor(1, thread_name_prefix="ground-truth") as background:
         load_blender()  # first: loading bpy while Embree starts up in the other thread can deadlock
+        view_writers = [writer.view(view.camera.name) for view in views]
         for k, view in enumerate(views):
             def truth_of(view: Scene = view) -> GroundTruth:
                 start = time.perf_counter()
@@ -172,8 +174,11 @@ def _generate_views(scene: Scene, trajectory: Trajectory, output: Path, settings
             t0 = time.perf_counter()
             done = k * scene.num_frames
             on_frame = (lambda i, done=done: progress(done + i + 1, total)) if progress else None
-            result = render(view, trajectory, settings, progress=on_frame)
+            blend = view_writers[k].directory / fmt.BLEND if save_blend else None
+            result = render(view, trajectory, settings, progress=on_frame, save_blend=blend)
             _add(timings, "render_setup", result.timings.get("build", 0.0))
+            if "save_blend" in result.timings:
+                _add(timings, "save_blend", result.timings["save_blend"])
             _add(timings, "render", result.timings.get("render", 0.0))
             truths.append(truth_job.result())
             _add(timings, "truth_wait", time.perf_counter() - t0 - sum(result.timings.values()))
@@ -184,8 +189,7 @@ def _generate_views(scene: Scene, trajectory: Trajectory, output: Path, settings
         cross_view = compute_cross_view(scene, trajectory, truths, num_tracks=num_tracks, threads=settings.threads)
         timings["cross_view"] = time.perf_counter() - t0
         provenance["device"] = device
-        for view, truth, rgba in zip(views, truths, rgbas, strict=True):
-            view_writer = writer.view(view.camera.name)
+        for view, truth, rgba, view_writer in zip(views, truths, rgbas, view_writers, strict=True):
             view_writer.write_truth(truth, float_layers)
             view_writer.finish(view, trajectory, rgba, flags, {**provenance, "timings": {}}, truth=truth,
                                preview=preview, label_schema=label_schema)

@@ -278,7 +278,8 @@ def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("multiview")
     out = {}
     for rig in ("plain", "listed", "ring3", "stereo"):
-        out[rig] = generate_scene(WORLD, 4, root / rig, TINY, overrides={"cameras": rig}, num_tracks=24).path
+        out[rig] = generate_scene(WORLD, 4, root / rig, TINY, overrides={"cameras": rig}, num_tracks=24,
+                                  save_blend=rig == "stereo").path
     return out
 
 
@@ -356,6 +357,9 @@ def test_stereo_disparity_read_from_the_scene_directory(rendered):
     assert np.isnan(disparity[~seen]).all()  # the sky
     np.testing.assert_array_equal(sd.cross_view().disparity, disparity)
     assert sd.metadata["rig"]["baselines"][0][1] == pytest.approx(0.4, abs=1e-12)
+    files = sd.marker["files"]  # --save-blend: each view's Blender scene, listed unhashed
+    assert files["view_left/scene.blend"] is None and files["view_right/scene.blend"] is None
+    assert (Path(rendered["stereo"]) / "view_right" / "scene.blend").stat().st_size > 0
 
 
 def test_memory_for_every_camera_is_checked_before_simulating(tmp_path, monkeypatch):
