@@ -25,7 +25,7 @@ from kubric_gen.datasets.config import (
     downscale_factor,
     parse_splits,
 )
-from kubric_gen.datasets.scenes import SceneInfo, find_scenes
+from kubric_gen.datasets.scenes import SceneInfo, check_same_cameras, find_scenes
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import SceneDir
 
@@ -188,6 +188,7 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     if not scenes:
         raise DatasetError(f"SCENES_DIR: no complete scene directory in {scenes_dir}"
                            + (f" ({len(skipped)} skipped)" if skipped else ""))
+    check_same_cameras(scenes)
     scenes = _pick_group(scenes, skipped)
     first = scenes[0]
     source = first.resolution
@@ -215,7 +216,8 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     spec = DatasetSpec(name=name, world=first.world, label_schema=first.label_schema.to_dict(), source=source,
                        num_frames=first.num_frames,
                        configs=tuple(dict.fromkeys([source, target])), split_paths=split_paths,
-                       card=_card_facts(first), use_beam=options is not None, fingerprint=fingerprint)
+                       card=_card_facts(first), use_beam=options is not None, fingerprint=fingerprint,
+                       cameras=first.cameras)
     cls = make_builder_class(spec)
     def make_builder():
         return cls(config=target.name, data_dir=os.fspath(data_dir), file_format=file_format)

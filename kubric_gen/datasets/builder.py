@@ -78,6 +78,7 @@ class DatasetSpec:
     card: dict[str, Any]
     fingerprint: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)  # split: {scene: content}
     use_beam: bool = False
+    cameras: tuple[str, ...] = ()  # the camera names of scenes with several cameras; () for one camera
 
     @property
     def labels(self) -> LabelSchema:
@@ -85,11 +86,11 @@ class DatasetSpec:
 
 
 def scene_examples(path: str, width: int, height: int, label_schema: dict,
-                   num_frames: int) -> list[tuple[str, dict]]:
+                   num_frames: int, cameras: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
     """[(key, example)] of one scene directory, or [] (with a warning) if it is incomplete or invalid."""
     try:
         return [read_example(path, Resolution(width, height), schema=LabelSchema.from_dict(label_schema),
-                             num_frames=num_frames)]
+                             num_frames=num_frames, cameras=cameras)]
     except SceneDirError as e:
         log.warning("skipping scene directory %s: %s", path, e)
         from kubric_gen.datasets.beam import count_skipped
@@ -108,6 +109,10 @@ def _card(spec: DatasetSpec, config: ResolutionConfig, features) -> str:
         "",
         f"* Config `{config.name}`: {config.width}x{config.height} pixels, {spec.num_frames} frames"
         + (f" (the scenes' {spec.source.name} downscaled by {config.factor})" if config.factor > 1 else "") + ".",
+        *([f"* Cameras: {len(spec.cameras)} ({', '.join(spec.cameras)}): every per-view feature has a leading "
+           "camera axis in this order, and `multiview_tracks` holds the point tracks across cameras. Reading "
+           "needs kubric_gen importable (the feature `kubric_gen.datasets.camera_axis.CameraAxis`)."]
+          if spec.cameras else []),
         f"* Scenes: {counts} (split by a hash of the scene name).",
         f"* World: `{card.get('world', {}).get('name', spec.world)}`, file `{card.get('world', {}).get('file', '?')}`, "
         f"sha256 `{card.get('world', {}).get('sha256', '?')}`.",
@@ -143,7 +148,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _features(self):
         cfg = self.builder_config
-        return movi_features(self.SPEC.labels, cfg.width, cfg.height, self.SPEC.num_frames)
+        return movi_features(self.SPEC.labels, cfg.width, cfg.height, self.SPEC.num_frames, self.SPEC.cameras)
 
     def _info(self) -> tfds.core.DatasetInfo:
         spec, cfg = self.SPEC, self.builder_config
@@ -158,6 +163,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                     "world": spec.world, "label_schema": spec.label_schema,
                     "source_resolution": spec.source.name, "num_frames": spec.num_frames,
                     "card": spec.card, "scenes": spec.fingerprint,
+                    **({"cameras": list(spec.cameras)} if spec.cameras else {}),
                 }
             }),
         )
@@ -181,7 +187,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _generate_examples(self, paths: list[str]):
         cfg = self.builder_config
         args = {"width": cfg.width, "height": cfg.height, "label_schema": self.SPEC.label_schema,
-                "num_frames": self.SPEC.num_frames}
+                "num_frames": self.SPEC.num_frames, "cameras": self.SPEC.cameras}
         if self.SPEC.use_beam:
             from kubric_gen.datasets.beam import examples_transform
 

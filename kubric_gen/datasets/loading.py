@@ -4,7 +4,9 @@ A prepared dataset describes its own features (features.json, dataset_info.json)
 needs no builder code to load: ``tfds.load(NAME, data_dir=DATA_DIR)`` finds no registered
 builder class named NAME and falls back to the files (TFDS's read-only builder), and
 ``tfds.builder_from_directory(DATA_DIR/NAME/CONFIG/VERSION)`` reads one config directly.
-These helpers only add the path look-up and the MOVi decoding formulas.
+These helpers only add the path look-up and the MOVi decoding formulas, and
+`view_examples`, which splits an example of a multi-camera dataset (a leading camera axis on
+every per-view feature) into one MOVi example per camera.
 """
 
 from __future__ import annotations
@@ -82,15 +84,108 @@ def _dequantize(values: Any, value_range: Any) -> Any:
 
 
 def decode_depth(example: dict) -> Any:
-    """Depth (T, H, W, 1) float32: distance from the camera centre, from `depth` and `metadata/depth_range`."""
+    """Depth (T, H, W, 1) float32 ((C, T, H, W, 1) for several cameras, each with its range): distance
+    from the camera centre, from `depth` and `metadata/depth_range`."""
     return _dequantize(example["depth"], example["metadata"]["depth_range"])
 
 
 def decode_flow(example: dict, direction: str = "forward") -> Any:
-    """Flow (T, H, W, 2) float32 (d_row, d_col pixels) from `<direction>_flow` and its range."""
+    """Flow (T, H, W, 2) float32 (d_row, d_col pixels; (C, T, H, W, 2) for several cameras) from
+    `<direction>_flow` and its range."""
     if direction not in ("forward", "backward"):
         raise ValueError(f"direction must be 'forward' or 'backward' (got {direction!r})")
     return _dequantize(example[f"{direction}_flow"], example["metadata"][f"{direction}_flow_range"])
+
+
+def is_multiview(example: dict) -> bool:
+    """Whether an example (numpy or TensorFlow) is of a dataset whose scenes have several cameras."""
+    return "num_cameras" in example["metadata"]
+
+
+def camera_names(example: dict) -> list[str]:
+    """The camera names of a multi-camera example, in the order of its camera axis."""
+    import numpy as np
+
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in np.asarray(example["metadata"]["camera_names"])]
+
+
+_PER_VIEW_INSTANCE_KEYS = ("image_positions", "visibility")
+
+
+def view_examples(example: dict) -> dict[str, dict]:
+    """{camera name: its one-camera MOVi example} of one multi-camera example (numpy, as
+    `tfds.as_numpy`, `numpy_examples` or `scenes.read_example` give it): every per-view feature
+    at that camera's index; instances with MOVi's ragged `bboxes` / `bbox_frames` (the frames
+    where the camera sees the instance); no `multiview_tracks`. For code written for one camera
+    (viewers, checks) to read each view."""
+    import numpy as np
+
+    if not is_multiview(example):
+        raise DatasetError("view_examples: not an example of a multi-camera dataset (no metadata/num_cameras)")
+    out = {}
+    for c, name in enumerate(camera_names(example)):
+        meta = {k: v for k, v in example["metadata"].items() if k not in ("num_cameras", "camera_names")}
+        for key in ("depth_range", "forward_flow_range", "backward_flow_range"):
+            meta[key] = np.asarray(example["metadata"][key])[c]
+        view: dict[str, Any] = {}
+        for key, value in example.items():
+            if key in ("metadata", "multiview_tracks"):
+                continue
+            if key in _VIEW_LAYERS:
+                view[key] = np.asarray(value)[c]
+            elif key == "camera":
+                view[key] = {k: np.asarray(v)[c] for k, v in value.items() if k != "name"}
+            elif key == "tracks":
+                view[key] = {k: np.asarray(v)[c] for k, v in value.items()}
+            elif key == "instances":
+                view[key] = _view_instances(value, c)
+            elif key == "events":
+                view[key] = {**value, "collisions": _view_collisions(value["collisions"], c)}
+            else:
+                view[key] = value
+        view["metadata"] = meta
+        out[name] = view
+    return out
+
+
+_VIEW_LAYERS = ("video", "segmentations", "forward_flow", "backward_flow", "depth", "normal", "object_coordinates",
+                "forward_flow_occlusion", "backward_flow_occlusion")
+
+
+def _view_instance(inst: dict, c: int) -> dict:
+    import numpy as np
+
+    out = {k: v for k, v in inst.items() if k not in ("bboxes", *_PER_VIEW_INSTANCE_KEYS)}
+    for key in _PER_VIEW_INSTANCE_KEYS:
+        out[key] = np.asarray(inst[key])[c]
+    frames = np.nonzero(out["visibility"])[0].astype(np.int32)
+    out["bbox_frames"] = frames
+    out["bboxes"] = np.asarray(inst["bboxes"], dtype=np.float32)[c][frames]
+    return out
+
+
+def _view_instances(instances: Any, c: int) -> Any:
+    """One camera's instances: a list of dicts (read_example) or a dict of per-instance arrays (TFDS)."""
+    import numpy as np
+
+    if isinstance(instances, list):
+        return [_view_instance(inst, c) for inst in instances]
+    out = {k: v for k, v in instances.items() if k not in ("bboxes", *_PER_VIEW_INSTANCE_KEYS)}
+    for key in _PER_VIEW_INSTANCE_KEYS:
+        a = np.asarray(instances[key])
+        out[key] = a[:, c] if a.ndim > 1 else a  # (N, C, T, ...); no instance: data sources give (0,)
+    boxes = np.asarray(instances["bboxes"], dtype=np.float32)
+    out["bbox_frames"] = [np.nonzero(v)[0].astype(np.int32) for v in out["visibility"]]
+    out["bboxes"] = [boxes[k, c][frames] for k, frames in enumerate(out["bbox_frames"])]
+    return out
+
+
+def _view_collisions(collisions: Any, c: int) -> Any:
+    import numpy as np
+
+    if isinstance(collisions, list):
+        return [{**col, "image_position": np.asarray(col["image_position"])[c]} for col in collisions]
+    return {**collisions, "image_position": np.asarray(collisions["image_position"])[:, c]}
 
 
 def file_format(builder: Any) -> str:

@@ -12,13 +12,21 @@ neighbour); flow values (pixels) and their ranges, track coordinates and the pix
 intrinsics are divided by f; visibility, bboxes and bbox_frames are recomputed from the
 downscaled segmentation. A layer that is stored quantised keeps its stored 16-bit values
 (normal, object coordinates, flow), so nothing is quantised twice.
+
+A scene with several cameras (a folder of views, `SceneDir.is_multiview`) decodes each view
+exactly as a one-camera scene (downscaling included) and stacks the per-view features along
+a leading camera axis C; the instances' camera-independent fields come from the scene's
+metadata.json, its cross-view tracks from cross_view.npz (see `features`). All scenes of a
+dataset must have the same cameras (`check_same_cameras`).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +36,7 @@ from kubric_gen import geometry
 from kubric_gen.datasets.config import DatasetError, Resolution, downscale_factor
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import SceneDir, SceneDirError
+from kubric_gen.io import format as fmt
 from kubric_gen.io.layers import MAX_16BIT, boxes_from_segmentation, quantize
 from kubric_gen.io.reader import list_scene_dirs
 from kubric_gen.io.validate import errors_of
@@ -38,7 +47,8 @@ log = logging.getLogger(__name__)
 COLLISION_NON_INSTANCE = MAX_16BIT  # MOVi: collisions with the floor / background are marked 65535
 _LABEL_DTYPES = {"float": np.float32, "float3": np.float32}
 
-__all__ = ["SceneDirError", "SceneInfo", "find_scenes", "inspect_scene", "list_scene_dirs", "read_example"]
+__all__ = ["SceneDirError", "SceneInfo", "check_same_cameras", "find_scenes", "inspect_scene", "list_scene_dirs",
+           "read_example"]
 
 
 @dataclass(frozen=True)
@@ -56,15 +66,28 @@ class SceneInfo:
     has_tracks: bool
     label_schema: LabelSchema
     content_hash: str = ""
+    cameras: tuple[str, ...] = ()  # the camera names of a scene with several cameras; () for one camera
 
     @property
     def resolution(self) -> Resolution:
         return Resolution(self.width, self.height)
 
     @property
+    def cameras_text(self) -> str:
+        """How a message names the scene's cameras."""
+        return cameras_text(self.cameras)
+
+    @property
     def group(self) -> tuple:
         """Scenes of one dataset share world, resolution, frame count and label schema."""
         return self.world, self.width, self.height, self.num_frames, self.label_schema.fingerprint()
+
+
+def cameras_text(cameras: Sequence[str]) -> str:
+    """"one camera" or "2 cameras (left, right)": camera names as messages give them."""
+    if not cameras:
+        return "one camera"
+    return f"{len(cameras)} camera{'s' if len(cameras) > 1 else ''} ({', '.join(cameras)})"
 
 
 def inspect_scene(path: str | os.PathLike) -> tuple[SceneInfo, SceneDir]:
@@ -74,10 +97,20 @@ def inspect_scene(path: str | os.PathLike) -> tuple[SceneInfo, SceneDir]:
     if sd.num_instances > 255 or sd.metadata["metadata"].get("segmentation_16bit"):
         raise SceneDirError(f"{sd.num_instances} instances do not fit MOVi's uint8 segmentations (at most 255)")
     width, height = sd.resolution
+    views = sd.views
+    for view in views if sd.is_multiview else ():  # the views share the scene's frames, pixels and instances
+        if (view.resolution, view.num_frames, view.num_instances) != (sd.resolution, sd.num_frames, sd.num_instances):
+            raise SceneDirError(f"{view.name}/{fmt.METADATA}: {view.resolution[0]}x{view.resolution[1]} pixels, "
+                                f"{view.num_frames} frames, {view.num_instances} instances; the scene's "
+                                f"{fmt.METADATA} says {width}x{height}, {sd.num_frames}, {sd.num_instances}")
+        if view.metadata["metadata"].get("segmentation_16bit"):
+            raise SceneDirError(f"{view.name}: 16-bit segmentations do not fit MOVi's uint8 ones")
     info = SceneInfo(path=sd.path, name=sd.name, world=sd.world, width=width, height=height,
                      num_frames=sd.num_frames, num_instances=sd.num_instances,
-                     has_occlusion=sd.has("forward_flow_occlusion"), has_tracks="tracks.npz" in sd.files,
-                     label_schema=sd.label_schema, content_hash=sd.content_hash)
+                     has_occlusion=all(v.has("forward_flow_occlusion") for v in views),
+                     has_tracks=all(fmt.TRACKS in v.files for v in views),
+                     label_schema=sd.label_schema, content_hash=sd.content_hash,
+                     cameras=tuple(sd.camera_names) if sd.is_multiview else ())
     return info, sd
 
 
@@ -109,6 +142,15 @@ def find_scenes(scenes_dir: str | os.PathLike, threads: int = 16) -> tuple[list[
             log.warning("skipping scene directory %s: %s", p, r)
             skipped.append((str(p), r))
     return scenes, skipped
+
+
+def check_same_cameras(scenes: Sequence[SceneInfo]) -> None:
+    """Raise DatasetError naming the first scene whose cameras (count and names) differ from
+    the first scene's: a dataset's examples have one camera axis."""
+    for s in scenes[1:]:
+        if s.cameras != scenes[0].cameras:
+            raise DatasetError(f"SCENES_DIR: {s.name} has {s.cameras_text} but {scenes[0].name} has "
+                               f"{scenes[0].cameras_text}; all scenes of a dataset must have the same cameras")
 
 
 # --------------------------------------------------------------------------- decoding
@@ -143,7 +185,9 @@ def _label_arrays(values: dict[str, Any], schema_labels) -> dict[str, Any]:
             for k, v in values.items()}
 
 
-def _instance(inst: dict, t_len: int, schema: LabelSchema) -> dict:
+def _instance(inst: dict, t_len: int, schema: LabelSchema, image_positions: bool = True) -> dict:
+    """An instance's fields; `image_positions=False` for the camera-independent ones alone
+    (the instances of a multi-camera scene's own metadata.json)."""
     out = {k: np.float32(inst[k]) if k in inst else None for k in ("mass", "friction", "restitution")}
     missing = [k for k, v in out.items() if v is None]
     if missing:
@@ -151,6 +195,8 @@ def _instance(inst: dict, t_len: int, schema: LabelSchema) -> dict:
     for key, shape in (("positions", (t_len, 3)), ("quaternions", (t_len, 4)), ("velocities", (t_len, 3)),
                        ("angular_velocities", (t_len, 3)), ("bboxes_3d", (t_len, 8, 3)),
                        ("image_positions", (t_len, 2))):
+        if key == "image_positions" and not image_positions:
+            continue
         out[key] = _floats(inst.get(key), shape, f"instance {key}")
     try:
         out.update(_label_arrays(schema.instance_values(inst), schema.instance))
@@ -192,17 +238,18 @@ def _tracks(sd: SceneDir, t_len: int, f: int) -> dict:
 
 
 def read_example(path: str | os.PathLike, target: Resolution | None = None, schema: LabelSchema | None = None,
-                 num_frames: int | None = None, check: bool = True) -> tuple[str, dict]:
+                 num_frames: int | None = None, check: bool = True,
+                 cameras: Sequence[str] | None = None) -> tuple[str, dict]:
     """Check one scene directory (the checks of `kubric-gen validate`) and decode it into
     (key, example) at resolution `target` (default: its own). `check=False` skips the content
     checks (for readers of directories already validated, e.g. in a training loop).
 
-    `schema` / `num_frames`, when given, must match the scene's (a dataset has one label
-    schema and one video length). Raises SceneDirError for anything incomplete, invalid or
-    unreadable.
+    `schema` / `num_frames` / `cameras` (the camera names, () for one camera), when given,
+    must match the scene's (a dataset has one label schema, one video length and one set of
+    cameras). Raises SceneDirError for anything incomplete, invalid or unreadable.
     """
     try:
-        return _read_example(path, target, schema, num_frames, check)
+        return _read_example(path, target, schema, num_frames, check, cameras)
     except SceneDirError:
         raise
     except KubricGenError as e:
@@ -212,7 +259,7 @@ def read_example(path: str | os.PathLike, target: Resolution | None = None, sche
 
 
 def _read_example(path: str | os.PathLike, target: Resolution | None, schema: LabelSchema | None,
-                  num_frames: int | None, check: bool) -> tuple[str, dict]:
+                  num_frames: int | None, check: bool, cameras: Sequence[str] | None) -> tuple[str, dict]:
     info, sd = inspect_scene(path)
     if schema is not None and info.label_schema.fingerprint() != schema.fingerprint():
         raise SceneDirError(f"label schema {info.label_schema.name!r} ({info.label_schema.fingerprint()}) differs "
@@ -220,6 +267,8 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
     schema = info.label_schema
     if num_frames is not None and info.num_frames != num_frames:
         raise SceneDirError(f"{info.num_frames} frames, the dataset has {num_frames}")
+    if cameras is not None and tuple(cameras) != info.cameras:
+        raise SceneDirError(f"{info.cameras_text}, the dataset has {cameras_text(tuple(cameras))}")
     errors = errors_of(sd) if check else []
     if errors:
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
@@ -230,9 +279,43 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
         f = downscale_factor(source, target)
     except DatasetError:
         raise SceneDirError(f"resolution {source.name} cannot be downscaled to {target.name}") from None
+    if info.cameras:
+        return info.name, _multiview_example(info, sd, target, f, schema)
     t_len = info.num_frames
     meta = sd.metadata
+    view = _view(sd, info.has_occlusion, target, f)
+    instances = [_instance(inst, t_len, schema) for inst in meta["instances"]]
+    for inst, per_view in zip(instances, _view_instances(sd, view["segmentations"][..., 0], f), strict=True):
+        inst.update(per_view)
+    example: dict[str, Any] = {
+        "metadata": {
+            "video_name": info.name,
+            "width": np.int32(target.width),
+            "height": np.int32(target.height),
+            "num_frames": np.int32(t_len),
+            "num_instances": np.uint16(info.num_instances),
+            **view["ranges"],
+        },
+        **{key: view[key] for key in _VIEW_LAYERS},
+        "camera": view["camera"],
+        "instances": instances,
+        "events": {"collisions": _collisions(sd.events, info.num_instances, t_len)},
+        **{key: view[key] for key in _OCCLUSION_LAYERS},
+        "tracks": view["tracks"],
+        "provenance": _provenance(info, sd),
+    }
+    _add_scene_labels(example, schema, meta)
+    return info.name, example
 
+
+_VIEW_LAYERS = ("video", "segmentations", "forward_flow", "backward_flow", "depth", "normal", "object_coordinates")
+_OCCLUSION_LAYERS = ("forward_flow_occlusion", "backward_flow_occlusion")
+
+
+def _view(sd: SceneDir, has_occlusion: bool, target: Resolution, f: int) -> dict[str, Any]:
+    """The per-camera features of one camera's scene directory at the target resolution:
+    the layers, their ranges, the camera and the point tracks."""
+    t_len = sd.num_frames
     video = sd.stored("rgba")
     seg = _nearest(sd.stored("segmentation"), f).astype(np.uint8)
     depth = sd.layer("depth")
@@ -245,44 +328,15 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
     for name in ("forward_flow", "backward_flow"):
         flows[name] = _nearest(sd.stored(name), f)
         flows[name + "_range"] = np.array(sd.range(name), dtype=np.float64) / f
-    occlusion = {}
-    for name in ("forward_flow_occlusion", "backward_flow_occlusion"):
-        if info.has_occlusion:
-            occlusion[name] = _nearest(sd.stored(name), f).astype(np.uint8)[..., None]
+    out: dict[str, Any] = {}
+    for name in _OCCLUSION_LAYERS:
+        if has_occlusion:
+            out[name] = _nearest(sd.stored(name), f).astype(np.uint8)[..., None]
         else:
-            occlusion[name] = np.zeros((t_len, target.height, target.width, 1), np.uint8)
-
-    cam = meta["camera"]
-    instances = [_instance(inst, t_len, schema) for inst in meta["instances"]]
-    if f == 1:
-        for inst, src in zip(instances, meta["instances"], strict=True):
-            boxes = src.get("bboxes") or []
-            inst["bboxes"] = (_floats(boxes, (len(boxes), 4), "instance bboxes") if boxes
-                              else np.zeros((0, 4), np.float32))
-            inst["bbox_frames"] = np.asarray(src.get("bbox_frames", []), dtype=np.int32).reshape(-1)
-            inst["visibility"] = _floats(src.get("visibility"), (t_len,), "instance visibility").astype(np.int64)
-    else:
-        vis, boxes, frames = boxes_from_segmentation(seg, len(instances))
-        for k, inst in enumerate(instances):
-            inst["bboxes"], inst["bbox_frames"], inst["visibility"] = boxes[k], frames[k], vis[k]
-    for inst in instances:
-        inst["visibility"] = np.clip(inst["visibility"], 0, MAX_16BIT).astype(np.uint16)
-        if len(inst["bboxes"]) != len(inst["bbox_frames"]):
-            raise SceneDirError("metadata.json: an instance has different numbers of bboxes and bbox_frames")
-        inst["bboxes"] = np.clip(inst["bboxes"], 0.0, 1.0)
-
-    try:
-        scene_labels = _label_arrays(schema.scene_values(meta), schema.scene)
-    except LabelError as e:
-        raise SceneDirError(f"metadata.json: {e} (label schema {schema.name!r})") from None
-
-    example: dict[str, Any] = {
-        "metadata": {
-            "video_name": info.name,
-            "width": np.int32(target.width),
-            "height": np.int32(target.height),
-            "num_frames": np.int32(t_len),
-            "num_instances": np.uint16(info.num_instances),
+            out[name] = np.zeros((t_len, target.height, target.width, 1), np.uint8)
+    cam = sd.metadata["camera"]
+    out.update({
+        "ranges": {
             "depth_range": depth_range.astype(np.float32),
             "forward_flow_range": flows["forward_flow_range"].astype(np.float32),
             "backward_flow_range": flows["backward_flow_range"].astype(np.float32),
@@ -304,18 +358,158 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
             "intrinsics": geometry.intrinsics(float(cam["focal_length"]), float(cam["sensor_width"]),
                                               (target.width, target.height)).astype(np.float32),
         },
-        "instances": instances,
-        "events": {"collisions": _collisions(sd.events, info.num_instances, t_len)},
-        **occlusion,
         "tracks": _tracks(sd, t_len, f),
-        "provenance": {
-            "world": info.world,
-            "seed": np.int64(meta["metadata"].get("seed", meta.get("flags", {}).get("seed", -1))),
-            "config": json.dumps(meta.get("flags", {}), sort_keys=True),
-            "record": json.dumps(sd.provenance, sort_keys=True),
-        },
+    })
+    return out
+
+
+def _view_instances(sd: SceneDir, seg: np.ndarray, f: int) -> list[dict]:
+    """Each instance's per-camera fields in one camera's scene directory: image_positions, and
+    bboxes, bbox_frames and visibility (recomputed from the downscaled segmentation `seg`
+    when f > 1)."""
+    t_len = sd.num_frames
+    sources = sd.metadata["instances"]
+    out = [{"image_positions": _floats(src.get("image_positions"), (t_len, 2), "instance image_positions")}
+           for src in sources]
+    if f == 1:
+        for inst, src in zip(out, sources, strict=True):
+            boxes = src.get("bboxes") or []
+            inst["bboxes"] = (_floats(boxes, (len(boxes), 4), "instance bboxes") if boxes
+                              else np.zeros((0, 4), np.float32))
+            inst["bbox_frames"] = np.asarray(src.get("bbox_frames", []), dtype=np.int32).reshape(-1)
+            inst["visibility"] = _floats(src.get("visibility"), (t_len,), "instance visibility").astype(np.int64)
+    else:
+        vis, boxes, frames = boxes_from_segmentation(seg, len(sources))
+        for k, inst in enumerate(out):
+            inst["bboxes"], inst["bbox_frames"], inst["visibility"] = boxes[k], frames[k], vis[k]
+    for inst in out:
+        inst["visibility"] = np.clip(inst["visibility"], 0, MAX_16BIT).astype(np.uint16)
+        if len(inst["bboxes"]) != len(inst["bbox_frames"]):
+            raise SceneDirError("metadata.json: an instance has different numbers of bboxes and bbox_frames")
+        inst["bboxes"] = np.clip(inst["bboxes"], 0.0, 1.0)
+    return out
+
+
+def _provenance(info: SceneInfo, sd: SceneDir) -> dict[str, Any]:
+    meta = sd.metadata
+    return {
+        "world": info.world,
+        "seed": np.int64(meta["metadata"].get("seed", meta.get("flags", {}).get("seed", -1))),
+        "config": json.dumps(meta.get("flags", {}), sort_keys=True),
+        "record": json.dumps(sd.provenance, sort_keys=True),
     }
+
+
+def _add_scene_labels(example: dict, schema: LabelSchema, meta: dict) -> None:
+    try:
+        scene_labels = _label_arrays(schema.scene_values(meta), schema.scene)
+    except LabelError as e:
+        raise SceneDirError(f"metadata.json: {e} (label schema {schema.name!r})") from None
     for key, value in scene_labels.items():
         group, _, leaf = key.rpartition("/")
         (example[group] if group else example)[leaf] = value
-    return info.name, example
+
+
+# --------------------------------------------------------------------------- several cameras
+
+
+def _multiview_example(info: SceneInfo, sd: SceneDir, target: Resolution, f: int, schema: LabelSchema) -> dict:
+    """A scene with several cameras: each view decoded as a one-camera scene (`_view`), stacked
+    along a leading camera axis; shared instances; cross-view tracks."""
+    t_len, c_len = info.num_frames, len(info.cameras)
+    views = [_view(v, info.has_occlusion, target, f) for v in sd.views]
+    per_view = [_view_instances(v, view["segmentations"][..., 0], f)
+                for v, view in zip(sd.views, views, strict=True)]
+    instances = [_instance(inst, t_len, schema, image_positions=False) for inst in sd.metadata["instances"]]
+    for k, inst in enumerate(instances):
+        boxes = np.zeros((c_len, t_len, 4), np.float32)
+        for c, view_instances in enumerate(per_view):
+            frames = view_instances[k]["bbox_frames"]
+            if len(frames) and (frames.min() < 0 or frames.max() >= t_len):
+                raise SceneDirError(f"{sd.views[c].name}/{fmt.METADATA}: instance {k} has bbox_frames outside "
+                                    f"0..{t_len - 1}")
+            boxes[c, frames] = view_instances[k]["bboxes"]
+        inst["image_positions"] = np.stack([v[k]["image_positions"] for v in per_view])
+        inst["bboxes"] = boxes
+        inst["visibility"] = np.stack([v[k]["visibility"] for v in per_view])
+    names = list(info.cameras)
+    example: dict[str, Any] = {
+        "metadata": {
+            "video_name": info.name,
+            "width": np.int32(target.width),
+            "height": np.int32(target.height),
+            "num_frames": np.int32(t_len),
+            "num_instances": np.uint16(info.num_instances),
+            "num_cameras": np.int32(c_len),
+            "camera_names": names,
+            **{key: np.stack([v["ranges"][key] for v in views]) for key in views[0]["ranges"]},
+        },
+        **{key: np.stack([v[key] for v in views]) for key in (*_VIEW_LAYERS, *_OCCLUSION_LAYERS)},
+        "camera": {"name": names, **{key: np.stack([v["camera"][key] for v in views]) for key in views[0]["camera"]}},
+        "instances": instances,
+        "events": {"collisions": _multiview_collisions(sd, info.num_instances, t_len)},
+        "tracks": _stacked_tracks(sd, [v["tracks"] for v in views]),
+        "multiview_tracks": _multiview_tracks(sd, c_len, t_len, f),
+        "provenance": _provenance(info, sd),
+    }
+    _add_scene_labels(example, schema, sd.metadata)
+    return example
+
+
+def _multiview_collisions(sd: SceneDir, num_instances: int, t_len: int) -> list[dict]:
+    """The collisions (one simulation: the same in every view's events.json) with each camera's
+    image_position stacked (C, 2)."""
+    per_view = [_collisions(v.events, num_instances, t_len) for v in sd.views]
+    first = per_view[0]
+    for view, collisions in zip(sd.views[1:], per_view[1:], strict=True):
+        same = len(collisions) == len(first) and all(
+            np.array_equal(a["instances"], b["instances"]) and a["frame"] == b["frame"]
+            for a, b in zip(collisions, first, strict=True))
+        if not same:
+            raise SceneDirError(f"{view.name}/{fmt.EVENTS}: its collisions are not those of {sd.views[0].name}")
+    return [{**c, "image_position": np.stack([v[k]["image_position"] for v in per_view])}
+            for k, c in enumerate(first)]
+
+
+def _stacked_tracks(sd: SceneDir, tracks: list[dict]) -> dict:
+    """The views' point tracks (C, N, ...): every view must have the same number N."""
+    counts = [len(t["query_points"]) for t in tracks]
+    if len(set(counts)) > 1:
+        listed = ", ".join(f"{v.name} {n}" for v, n in zip(sd.views, counts, strict=True))
+        raise SceneDirError(f"{fmt.TRACKS}: the views have different numbers of point tracks ({listed}); "
+                            "a dataset stacks them along the camera axis")
+    return {key: np.stack([t[key] for t in tracks]) for key in tracks[0]}
+
+
+def _multiview_tracks(sd: SceneDir, c_len: int, t_len: int, f: int) -> dict:
+    """The cross-view point tracks of cross_view.npz (what `SceneDir.cross_view` returns, without
+    computing the correspondences), pixel coordinates divided by f."""
+    try:
+        with np.load(io.BytesIO(sd.read_bytes(fmt.CROSS_VIEW)), allow_pickle=False) as d:
+            arrays = {k: d[k] for k in ("query_points", "query_camera", "query_world", "target_points", "occluded")
+                      if k in d.files}
+    except (OSError, ValueError) as e:
+        raise SceneDirError(f"{fmt.CROSS_VIEW}: cannot read ({e})") from None
+    if not arrays:  # written without tracks
+        return {"query_points": np.zeros((0, 3), np.float32), "query_camera": np.zeros((0,), np.int32),
+                "query_world": np.zeros((0, 3), np.float32),
+                "target_points": np.zeros((c_len, 0, t_len, 2), np.float32),
+                "occluded": np.zeros((c_len, 0, t_len), bool)}
+    n = len(arrays.get("query_points", ()))
+    shapes = {"query_points": (n, 3), "query_camera": (n,), "query_world": (n, 3),
+              "target_points": (c_len, n, t_len, 2), "occluded": (c_len, n, t_len)}
+    for key, shape in shapes.items():
+        if key not in arrays or arrays[key].shape != shape:
+            raise SceneDirError(f"{fmt.CROSS_VIEW}: {key} must be {shape} (got "
+                                f"{arrays[key].shape if key in arrays else 'nothing'})")
+    q = arrays["query_points"].astype(np.float32)
+    xy = arrays["target_points"].astype(np.float32)
+    camera = arrays["query_camera"].astype(np.int32)
+    if n and (camera.min() < 0 or camera.max() >= c_len):
+        raise SceneDirError(f"{fmt.CROSS_VIEW}: query_camera must lie in 0..{c_len - 1}")
+    if f > 1:
+        q[:, 1:] /= f
+        behind = (xy == -1).all(axis=-1, keepdims=True)
+        xy = np.where(behind, xy, xy / f)
+    return {"query_points": q, "query_camera": camera, "query_world": arrays["query_world"].astype(np.float32),
+            "target_points": xy, "occluded": arrays["occluded"].astype(bool)}

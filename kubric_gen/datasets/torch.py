@@ -23,6 +23,14 @@ tensors for the same scene. A sample (T frames, H x W pixels, N instances, P tra
 - camera/{intrinsics (3, 3) OpenCV pixels, positions (T, 3), quaternions (T, 4), focal_length,
   sensor_width (mm), field_of_view (rad)}; video_name: str
 
+Scenes with several cameras (C of them; every scene of a dataset has the same cameras) add a
+camera axis in front of the frame axis of every per-view tensor: video (C, T, 3, H, W), depth
+(C, T, 1, H, W), segmentation and the occlusion masks (C, T, H, W), boxes and box_valid (N, C, T,
+...), instances/visibility (N, C, T), camera/* (C, ...), tracks (C, P, ...) (each camera's own
+tracks); plus cameras (the names, in axis order) and multiview_tracks/{query_points (Q, 3),
+query_camera (Q,), query_world (Q, 3), target_points (C, Q, T, 2), occluded (C, Q, T)}: points
+tracked in every camera. box_valid is where the camera sees the instance.
+
 `layers` picks the per-pixel layers to return (default: all). Transforms (`RandomCrop`,
 `CenterCrop`, `Resize`) change every layer and label together: flow values, tracks, boxes and
 intrinsics follow the image. Samples of scenes with different instance or track counts batch
@@ -86,13 +94,17 @@ def _frames(value: Any) -> np.ndarray:
 
 
 def _dequantize(stored: np.ndarray, value_range: Any) -> np.ndarray:
-    lo, hi = (float(v) for v in np.asarray(value_range, dtype=np.float64))
+    """Stored 16-bit values with their [min, max] (one range, or one per camera of a (C, ...) stack)."""
+    r = np.asarray(value_range, dtype=np.float64)
+    if r.ndim > 1:
+        return np.stack([_dequantize(s, v) for s, v in zip(stored, r, strict=True)])
+    lo, hi = (float(v) for v in r)
     return (stored.astype(np.float32) / MAX_16BIT * np.float32(hi - lo) + np.float32(lo)).astype(np.float32)
 
 
 def _chw(a: np.ndarray) -> torch.Tensor:
-    """(T, H, W, C) -> (T, C, H, W)."""
-    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, 1)))
+    """(..., T, H, W, C) -> (..., T, C, H, W)."""
+    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, -1, -3)))
 
 
 def _instances_by_key(instances: Any) -> dict[str, list]:
@@ -121,6 +133,8 @@ def example_to_sample(example: dict, schema: LabelSchema, layers: Sequence[str] 
     layers = _check_layers(layers)
     meta = example["metadata"]
     t_len, height, width = int(meta["num_frames"]), int(meta["height"]), int(meta["width"])
+    cameras = [n.decode() if isinstance(n, bytes) else str(n) for n in meta.get("camera_names", [])]
+    lead = (len(cameras),) if cameras else ()  # the camera axis of a scene with several cameras
     sample: Sample = {}
     if "video" in layers:
         sample["video"] = _chw(_frames(example["video"]).astype(np.float32) / np.float32(255))
@@ -147,36 +161,53 @@ def example_to_sample(example: dict, schema: LabelSchema, layers: Sequence[str] 
         values = by_key.get(key, [])
         dtype = np.int64 if key == "visibility" else np.float32
         shape = {"positions": (t_len, 3), "quaternions": (t_len, 4), "velocities": (t_len, 3),
-                 "angular_velocities": (t_len, 3), "bboxes_3d": (t_len, 8, 3), "visibility": (t_len,)}.get(key, ())
+                 "angular_velocities": (t_len, 3), "bboxes_3d": (t_len, 8, 3),
+                 "visibility": (*lead, t_len)}.get(key, ())
         instances[key] = torch.from_numpy(np.asarray(values, dtype=dtype).reshape((n,) + shape))
     for label in schema.instance:
         if label.feature in by_key:
             instances[label.feature] = _label_tensor(label, by_key[label.feature])
     sample["instances"] = instances
 
-    boxes = np.zeros((n, t_len, 4), np.float32)
-    valid = np.zeros((n, t_len), bool)
     scale = np.array([height, width, height, width], np.float32)
-    for k in range(n):
-        frames = np.asarray(by_key["bbox_frames"][k], dtype=np.int64).reshape(-1)
-        boxes[k, frames] = np.asarray(by_key["bboxes"][k], dtype=np.float32).reshape(-1, 4) * scale
-        valid[k, frames] = True
+    if cameras:  # dense (C, T, 4) normalised boxes per instance, zero where the camera does not see it
+        boxes = np.asarray(by_key["bboxes"], dtype=np.float32).reshape((n, *lead, t_len, 4)) * scale
+        valid = instances["visibility"].numpy() > 0
+    else:
+        boxes = np.zeros((n, t_len, 4), np.float32)
+        valid = np.zeros((n, t_len), bool)
+        for k in range(n):
+            frames = np.asarray(by_key["bbox_frames"][k], dtype=np.int64).reshape(-1)
+            boxes[k, frames] = np.asarray(by_key["bboxes"][k], dtype=np.float32).reshape(-1, 4) * scale
+            valid[k, frames] = True
     sample["boxes"], sample["box_valid"] = torch.from_numpy(boxes), torch.from_numpy(valid)
 
-    tracks = example["tracks"]
-    sample["tracks"] = {"query_points": torch.from_numpy(np.asarray(tracks["query_points"], np.float32)),
-                        "target_points": torch.from_numpy(np.asarray(tracks["target_points"], np.float32)),
-                        "occluded": torch.from_numpy(np.asarray(tracks["occluded"], bool))}
+    sample["tracks"] = _track_tensors(example["tracks"])
     cam = example["camera"]
     sample["camera"] = {
         "intrinsics": torch.from_numpy(np.asarray(cam["intrinsics"], np.float32)),
         "positions": torch.from_numpy(np.asarray(cam["positions"], np.float32)),
         "quaternions": torch.from_numpy(np.asarray(cam["quaternions"], np.float32)),
-        **{k: torch.tensor(float(cam[k])) for k in ("focal_length", "sensor_width", "field_of_view")},
+        **{k: (torch.from_numpy(np.asarray(cam[k], np.float32).reshape(lead)) if cameras
+               else torch.tensor(float(cam[k]))) for k in ("focal_length", "sensor_width", "field_of_view")},
     }
     name = meta["video_name"]
     sample["video_name"] = name.decode() if isinstance(name, bytes) else str(name)
+    if cameras:
+        sample["cameras"] = cameras
+        tracks = example["multiview_tracks"]
+        sample["multiview_tracks"] = {
+            **_track_tensors(tracks),
+            "query_camera": torch.from_numpy(np.asarray(tracks["query_camera"], np.int64).reshape(-1)),
+            "query_world": torch.from_numpy(np.asarray(tracks["query_world"], np.float32).reshape(-1, 3)),
+        }
     return sample
+
+
+def _track_tensors(tracks: dict) -> dict[str, torch.Tensor]:
+    return {"query_points": torch.from_numpy(np.asarray(tracks["query_points"], np.float32)),
+            "target_points": torch.from_numpy(np.asarray(tracks["target_points"], np.float32)),
+            "occluded": torch.from_numpy(np.asarray(tracks["occluded"], bool))}
 
 
 class SceneDirDataset(Dataset):
@@ -184,16 +215,19 @@ class SceneDirDataset(Dataset):
 
     Only complete directories are listed (their `_COMPLETE` marker); the content checks of
     `kubric-gen validate` are skipped unless `check=True` (validate a dataset once, not every epoch).
+    All scenes must have the same cameras (DatasetError naming the first that differs).
     """
 
     def __init__(self, root: str | os.PathLike, layers: Sequence[str] | None = None,
                  transform: Transform | None = None, check: bool = False) -> None:
-        from kubric_gen.datasets.scenes import find_scenes
+        from kubric_gen.datasets.scenes import check_same_cameras, find_scenes
 
         self.layers, self.transform, self.check = _check_layers(layers), transform, check
         scenes, _ = find_scenes(os.fspath(root))
         if not scenes:
             raise DatasetError(f"root: no complete scene directory in {os.fspath(root)}")
+        scenes = sorted(scenes, key=lambda s: s.name)
+        check_same_cameras(scenes)  # samples of one dataset stack: one camera axis
         self.paths = [s.path for s in sorted(scenes, key=lambda s: s.name)]
         self.schemas = {s.path: s.label_schema for s in scenes}
 
@@ -309,20 +343,26 @@ def _crop(sample: Sample, top: int, left: int, height: int, width: int) -> Sampl
     boxes = torch.minimum(torch.clamp(sample["boxes"] - offset, min=0), limit)
     out["boxes"] = boxes
     out["box_valid"] = sample["box_valid"] & (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
-    tracks = dict(sample["tracks"])
+    for key in ("tracks", "multiview_tracks"):
+        if key in sample:
+            out[key] = _crop_tracks(sample[key], top, left, height, width)
+    camera = dict(sample["camera"])
+    k = camera["intrinsics"].clone()  # (3, 3), or (C, 3, 3)
+    k[..., 0, 2] -= left
+    k[..., 1, 2] -= top
+    camera["intrinsics"] = k
+    out["camera"] = camera
+    return out
+
+
+def _crop_tracks(tracks: dict, top: int, left: int, height: int, width: int) -> dict:
+    tracks = dict(tracks)
     tracks["query_points"] = tracks["query_points"] - torch.tensor([0.0, top, left])
     xy = _keep_behind(tracks["target_points"], tracks["target_points"] - torch.tensor([float(left), float(top)]))
     tracks["target_points"] = xy
     outside = (xy[..., 0] < 0) | (xy[..., 0] >= width) | (xy[..., 1] < 0) | (xy[..., 1] >= height)
     tracks["occluded"] = tracks["occluded"] | outside  # out of view counts as occluded (TAP-Vid's rule)
-    out["tracks"] = tracks
-    camera = dict(sample["camera"])
-    k = camera["intrinsics"].clone()
-    k[0, 2] -= left
-    k[1, 2] -= top
-    camera["intrinsics"] = k
-    out["camera"] = camera
-    return out
+    return tracks
 
 
 class _Crop:
@@ -372,25 +412,30 @@ class Resize:
         out = dict(sample)
         for name in IMAGE_LAYERS:
             if name in out:
-                a = out[name]
+                a = out[name]  # (T, ch, H, W), or (C, T, ch, H, W): interpolate takes 4 dimensions
+                flat = a.reshape(-1, *a.shape[-3:])
                 if name == "video":
-                    out[name] = F.interpolate(a, size=(nh, nw), mode="bilinear", antialias=True,
-                                              align_corners=False).clamp(0, 1)
+                    flat = F.interpolate(flat, size=(nh, nw), mode="bilinear", antialias=True,
+                                         align_corners=False).clamp(0, 1)
                 else:
-                    out[name] = F.interpolate(a, size=(nh, nw), mode="nearest-exact")
+                    flat = F.interpolate(flat, size=(nh, nw), mode="nearest-exact")
+                out[name] = flat.reshape(*a.shape[:-2], nh, nw)
                 if name.endswith("_flow"):
-                    out[name] = out[name] * torch.tensor([sy, sx], dtype=torch.float32).view(1, 2, 1, 1)
+                    out[name] = out[name] * torch.tensor([sy, sx], dtype=torch.float32).view(2, 1, 1)
         for name in MASK_LAYERS:
             if name in out:
-                a = out[name]
-                out[name] = F.interpolate(a[:, None].to(torch.float32), size=(nh, nw),
-                                          mode="nearest-exact")[:, 0].to(a.dtype)
+                a = out[name]  # (T, H, W), or (C, T, H, W)
+                flat = F.interpolate(a.reshape(-1, 1, *a.shape[-2:]).to(torch.float32), size=(nh, nw),
+                                     mode="nearest-exact")
+                out[name] = flat.reshape(*a.shape[:-2], nh, nw).to(a.dtype)
         out["boxes"] = sample["boxes"] * torch.tensor([sy, sx, sy, sx], dtype=torch.float32)
-        tracks = dict(sample["tracks"])
-        tracks["query_points"] = tracks["query_points"] * torch.tensor([1.0, sy, sx])
-        tracks["target_points"] = _keep_behind(tracks["target_points"],
-                                               tracks["target_points"] * torch.tensor([sx, sy]))
-        out["tracks"] = tracks
+        for key in ("tracks", "multiview_tracks"):
+            if key in sample:
+                tracks = dict(sample[key])
+                tracks["query_points"] = tracks["query_points"] * torch.tensor([1.0, sy, sx])
+                tracks["target_points"] = _keep_behind(tracks["target_points"],
+                                                       tracks["target_points"] * torch.tensor([sx, sy]))
+                out[key] = tracks
         camera = dict(sample["camera"])
         camera["intrinsics"] = torch.diag(torch.tensor([sx, sy, 1.0])) @ camera["intrinsics"]
         out["camera"] = camera
@@ -411,22 +456,39 @@ class Compose:
 
 # ---- batching ----
 
-def _pad(tensors: list, length: int) -> torch.Tensor:
-    out = tensors[0].new_zeros((len(tensors), length) + tuple(tensors[0].shape[1:]))
+def _pad(tensors: list, length: int, dim: int = 0) -> torch.Tensor:
+    """Stack tensors zero-padded to `length` along dimension `dim` (of each tensor)."""
+    shape = list(tensors[0].shape)
+    shape[dim] = length
+    out = tensors[0].new_zeros((len(tensors), *shape))
     for i, t in enumerate(tensors):
-        out[i, :t.shape[0]] = t
+        out[i].narrow(dim, 0, t.shape[dim]).copy_(t)
     return out
+
+
+# the track dimension of each multiview_tracks tensor
+_MULTIVIEW_TRACK_DIMS = {"query_points": 0, "query_camera": 0, "query_world": 0, "target_points": 1, "occluded": 1}
+
+
+def _pad_tracks(batch: list[Sample], key: str, dims: dict[str, int]) -> tuple[dict, torch.Tensor]:
+    """The batch's `key` tracks padded to its largest count along each tensor's track dimension
+    `dims[name]`, and the (B, P) mask of real tracks."""
+    counts = [s[key]["query_points"].shape[dims["query_points"]] for s in batch]
+    p = max(counts)
+    tracks = {k: _pad([s[key][k] for s in batch], p, dims[k]) for k in batch[0][key]}
+    return tracks, _pad([torch.ones(c, dtype=torch.bool) for c in counts], p)
 
 
 def collate(batch: list[Sample]) -> Sample:
     """Stack samples; per-instance and per-track tensors are zero-padded to the batch's largest
-    count, with `instance_valid` (B, N) and `track_valid` (B, P) masks."""
+    count, with `instance_valid` (B, N) and `track_valid` (B, P) masks (and
+    `multiview_track_valid` for the cross-view tracks of scenes with several cameras, whose
+    `cameras` come as one list of names per sample)."""
     from torch.utils.data import default_collate
 
     n = max(s["boxes"].shape[0] for s in batch)
-    p = max(s["tracks"]["query_points"].shape[0] for s in batch)
-    out = default_collate([{k: v for k, v in s.items() if k not in ("instances", "boxes", "box_valid", "tracks")}
-                           for s in batch])
+    padded = ("instances", "boxes", "box_valid", "tracks", "multiview_tracks", "cameras")
+    out = default_collate([{k: v for k, v in s.items() if k not in padded} for s in batch])
     out["boxes"] = _pad([s["boxes"] for s in batch], n)
     out["box_valid"] = _pad([s["box_valid"] for s in batch], n)
     out["instance_valid"] = _pad([torch.ones(s["boxes"].shape[0], dtype=torch.bool) for s in batch], n)
@@ -434,7 +496,11 @@ def collate(batch: list[Sample]) -> Sample:
     for key in batch[0]["instances"]:
         values = [s["instances"][key] for s in batch]
         out["instances"][key] = _pad(values, n) if isinstance(values[0], torch.Tensor) else values
-    out["tracks"] = {key: _pad([s["tracks"][key] for s in batch], p) for key in batch[0]["tracks"]}
-    out["track_valid"] = _pad([torch.ones(s["tracks"]["query_points"].shape[0], dtype=torch.bool)
-                               for s in batch], p)
+    multiview = "cameras" in batch[0]
+    dims = {k: 1 if multiview else 0 for k in batch[0]["tracks"]}  # per-camera tracks are (C, P, ...)
+    out["tracks"], out["track_valid"] = _pad_tracks(batch, "tracks", dims)
+    if multiview:
+        out["cameras"] = [s["cameras"] for s in batch]
+        out["multiview_tracks"], out["multiview_track_valid"] = _pad_tracks(batch, "multiview_tracks",
+                                                                            _MULTIVIEW_TRACK_DIMS)
     return out

@@ -10,6 +10,11 @@ builder code), decodes every feature of every example of every split and reports
   bboxes and bbox_frames agree with the segmentation;
 - depth and flow ranges are finite with min <= max;
 - visible track points lie inside the image.
+
+A multi-camera dataset (a leading camera axis, `metadata/num_cameras`) gets these checks for
+each camera's view (`loading.view_examples`), plus: the camera count and names agree, the
+dense bboxes are zero where the camera does not see the instance, and the cross-view tracks'
+query cameras exist and their visible points lie inside the image.
 """
 
 from __future__ import annotations
@@ -50,13 +55,13 @@ def _floats(tree: Any, path: str = "") -> Iterator[str]:
             yield path
 
 
-def _check_example(ex: dict, where: str, width: int, height: int, t_len: int) -> list[Problem]:
+def _check_example(ex: dict, where: str, width: int, height: int, t_len: int, floats: bool = True) -> list[Problem]:
     out: list[Problem] = []
 
     def bad(message: str) -> None:
         out.append(Problem(where, "dataset", message))
 
-    for path in _floats(ex):
+    for path in _floats(ex) if floats else ():
         bad(f"{path} has NaN or infinite values")
     shapes = {"video": (t_len, height, width, 3), "segmentations": (t_len, height, width, 1),
               "depth": (t_len, height, width, 1), "forward_flow": (t_len, height, width, 2),
@@ -91,10 +96,50 @@ def _check_example(ex: dict, where: str, width: int, height: int, t_len: int) ->
             bad(f"instances/bboxes[{k}] are not normalised to [0, 1]")
     tracks = ex.get("tracks")
     if tracks is not None and len(tracks["target_points"]):
-        xy, visible = tracks["target_points"], ~tracks["occluded"]
-        outside = visible & ((xy[..., 0] < 0) | (xy[..., 0] > width) | (xy[..., 1] < 0) | (xy[..., 1] > height))
-        if outside.any():
-            bad(f"{int(outside.sum())} visible track points lie outside the {width}x{height} image")
+        bad_points = _outside(tracks["target_points"], tracks["occluded"], width, height)
+        if bad_points:
+            bad(f"{bad_points} visible track points lie outside the {width}x{height} image")
+    return out
+
+
+def _outside(xy: np.ndarray, occluded: np.ndarray, width: int, height: int) -> int:
+    """How many visible points of (..., 2) (x, y) positions lie outside the image."""
+    xy, visible = np.asarray(xy), ~np.asarray(occluded, dtype=bool)
+    return int((visible & ((xy[..., 0] < 0) | (xy[..., 0] > width) | (xy[..., 1] < 0) | (xy[..., 1] > height))).sum())
+
+
+def _check_multiview(ex: dict, where: str, width: int, height: int, t_len: int, c_len: int) -> list[Problem]:
+    """The checks of a multi-camera example: each view's, and those across cameras."""
+    from kubric_gen.datasets.loading import camera_names, view_examples
+
+    out = [Problem(where, "dataset", f"{path} has NaN or infinite values") for path in _floats(ex)]
+
+    def bad(message: str) -> None:
+        out.append(Problem(where, "dataset", message))
+
+    names = camera_names(ex)
+    if int(ex["metadata"]["num_cameras"]) != c_len or len(names) != c_len:
+        bad(f"metadata/num_cameras is {int(ex['metadata']['num_cameras'])} and metadata/camera_names has "
+            f"{len(names)} names, but the features have {c_len} cameras")
+        return out
+    shape = (c_len, t_len, height, width, 3)
+    if tuple(np.shape(ex["video"])) != shape:
+        bad(f"video has shape {tuple(np.shape(ex['video']))}, expected {shape}")
+        return out
+    for name, view in view_examples(ex).items():
+        out += _check_example(view, f"{where} camera {name}", width, height, t_len, floats=False)
+    instances = ex["instances"]
+    boxes = np.asarray(instances["bboxes"], dtype=np.float32).reshape(-1, c_len, t_len, 4)
+    visibility = np.asarray(instances["visibility"]).reshape(-1, c_len, t_len)
+    if (boxes[visibility == 0] != 0).any():
+        bad("instances/bboxes are not zero where the camera does not see the instance (visibility 0)")
+    tracks = ex["multiview_tracks"]
+    cameras = np.asarray(tracks["query_camera"])
+    if len(cameras) and (cameras.min() < 0 or cameras.max() >= c_len):
+        bad(f"multiview_tracks/query_camera holds cameras outside 0..{c_len - 1}")
+    bad_points = _outside(tracks["target_points"], tracks["occluded"], width, height)
+    if bad_points:
+        bad(f"{bad_points} visible multiview_tracks points lie outside the {width}x{height} image")
     return out
 
 
@@ -109,8 +154,9 @@ def check_dataset(version_dir: str | os.PathLike) -> tuple[list[Problem], int]:
     except Exception as e:  # a broken dataset_info.json / features.json: any TFDS error
         return [Problem("dataset_info.json", "dataset", f"TFDS cannot read the dataset ({type(e).__name__}: {e})")], 0
     info = builder.info
-    width, height = (int(v) for v in info.features["video"].shape[2:0:-1])
-    t_len = int(info.features["video"].shape[0])
+    video_shape = tuple(info.features["video"].shape)  # (T, H, W, 3), or (C, T, H, W, 3) for several cameras
+    c_len = video_shape[0] if len(video_shape) == 5 else 0
+    t_len, height, width = (int(v) for v in video_shape[-4:-1])
     problems: list[Problem] = []
     total = 0
     for split, split_info in info.splits.items():
@@ -119,7 +165,9 @@ def check_dataset(version_dir: str | os.PathLike) -> tuple[list[Problem], int]:
             for i, ex in enumerate(numpy_examples(builder, split)):
                 name = ex["metadata"]["video_name"]
                 name = name.decode() if isinstance(name, bytes) else str(name)
-                problems += _check_example(ex, f"{split}[{i}] {name}", width, height, t_len)
+                where = f"{split}[{i}] {name}"
+                problems += (_check_multiview(ex, where, width, height, t_len, c_len) if c_len
+                             else _check_example(ex, where, width, height, t_len))
                 count += 1
         except Exception as e:  # corrupt records: any TensorFlow error names the split
             problems.append(Problem(split, "dataset", f"cannot decode the split ({type(e).__name__}: "
