@@ -593,8 +593,10 @@ def _check_rig(sd: SceneDir, problems: list[Problem]) -> list[Problem]:
         if view not in rig.present:
             problems.append(Problem(view.name, "listing", f"missing: {fmt.METADATA} lists {view.name} in views"))
             continue
-        problems += [_in_view(view.name, p) for p in check_scene(view)
+        reader = SceneDir(view.path)  # dropped after its checks: one view's decoded layers in memory at a time
+        problems += [_in_view(view.name, p) for p in check_scene(reader)
                      if not (p.check == "segmentation" and p.message.endswith(NEVER_VISIBLE))]
+        _listed_files(rig, view.name, reader, problems)  # while its bytes are read
     for name in (fmt.SCENE, fmt.CROSS_VIEW):
         if name not in sd.files:
             problems.append(Problem(name, "listing", f"{name} is missing"))
@@ -614,28 +616,22 @@ def _check_rig(sd: SceneDir, problems: list[Problem]) -> list[Problem]:
     return _unique(problems)
 
 
-def _rig_integrity(rig: _Rig, problems: list[Problem]) -> None:
-    """The rig's _COMPLETE lists its own files and every view's (view_<camera>/<file>)."""
-    sd = rig.sd
+def _marker_files(sd: SceneDir) -> dict[str, Any] | None:
+    """{name: SHA-256} of the rig's _COMPLETE (None where there is none or it is malformed)."""
     marker = sd.marker
-    if marker is None:
-        return
     files = marker.get("files") if isinstance(marker, dict) else None
-    if not isinstance(files, dict):
-        problems.append(Problem(fmt.COMPLETE, "integrity", "malformed: no file list with hashes"))
-        return
-    folders: dict[str, SceneDir] = {v.name: v for v in rig.present}  # the views' own readers: bytes read once
-    absent: dict[str, int] = {}
-    for name, sha in sorted(files.items()):
-        folder, _, file = name.rpartition("/")
-        if folder and folder not in folders and folder in sd.files:  # a folder that is not a view (any more)
-            folders[folder] = SceneDir(f"{sd.path.rstrip('/')}/{folder}")
-        owner = folders.get(folder) if folder else sd
-        if owner is None:
-            absent[folder] = absent.get(folder, 0) + 1
+    return files if isinstance(files, dict) else None
+
+
+def _listed_files(rig: _Rig, folder: str, owner: SceneDir, problems: list[Problem]) -> None:
+    """The rig's _COMPLETE entries in `folder` ("" for the rig's own files) against `owner`'s files."""
+    files = _marker_files(rig.sd)
+    for name, sha in sorted((files or {}).items()):
+        where, _, file = name.rpartition("/")
+        if where != folder:
             continue
         try:
-            present = owner is not None and file in owner.files
+            present = file in owner.files
         except KubricGenError:
             present = False
         if not present:
@@ -643,6 +639,26 @@ def _rig_integrity(rig: _Rig, problems: list[Problem]) -> None:
         elif isinstance(sha, str) and owner.file_sha256(file) != sha:
             problems.append(Problem(name, "integrity", f"changed since the scene was written (SHA-256 differs "
                                                        f"from {fmt.COMPLETE}'s)"))
+
+
+def _rig_integrity(rig: _Rig, problems: list[Problem]) -> None:
+    """The rig's _COMPLETE lists its own files and every view's (view_<camera>/<file>; those of
+    the views present are checked with each view)."""
+    sd = rig.sd
+    if sd.marker is None:
+        return
+    files = _marker_files(sd)
+    if files is None:
+        problems.append(Problem(fmt.COMPLETE, "integrity", "malformed: no file list with hashes"))
+        return
+    _listed_files(rig, "", sd, problems)
+    views = {v.name for v in rig.present}
+    absent: dict[str, int] = {}
+    for folder in sorted({name.rpartition("/")[0] for name in files} - views - {""}):
+        if folder in sd.files:  # a folder that is not a view (any more)
+            _listed_files(rig, folder, SceneDir(f"{sd.path.rstrip('/')}/{folder}"), problems)
+        else:
+            absent[folder] = sum(name.rpartition("/")[0] == folder for name in files)
     for folder, count in absent.items():
         problems.append(Problem(folder, "integrity", f"missing: {count} files in it are listed in {fmt.COMPLETE}"))
 
