@@ -14,12 +14,15 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kubric_gen.cli_options import positive_int
 from kubric_gen.errors import ConfigError
+
+if TYPE_CHECKING:  # imported where used: `kubric-gen --help` stays quick
+    from kubric_gen.visual.html import ViewRig, ViewScene
 
 # class-label features named as metadata.json names the labels (MOVi-A: shape, material; size_label, color_label)
 _LABEL_KEYS = {"shape_label": "shape", "material_label": "material", "category_label": "category"}
@@ -88,7 +91,7 @@ def scene_from_dir(path: str | os.PathLike, max_frames: int | None = None):
                                                                  else None))
 
 
-def rig_from_dir(path: str | os.PathLike, max_frames: int | None = None):
+def rig_from_dir(path: str | os.PathLike, max_frames: int | None = None) -> ViewRig:
     """A `ViewRig` of a scene directory with several cameras: each view's `ViewScene`, the
     multi-view tracks of cross_view.npz (left out, with a line on stderr, where unreadable)
     and the rig's metadata. SceneDirError when a view cannot be shown."""
@@ -131,7 +134,7 @@ def rig_from_dir(path: str | os.PathLike, max_frames: int | None = None):
                    info=info, frame_rate=float(m.get("frame_rate") or 12))
 
 
-def _from_dir(path: str, max_frames: int | None):
+def _from_dir(path: str, max_frames: int | None) -> ViewScene | ViewRig:
     """A `ViewScene`, or a `ViewRig` for a scene with several cameras."""
     from kubric_gen.io.reader import SceneDir
 
