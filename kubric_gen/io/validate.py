@@ -708,7 +708,7 @@ def _rig_metadata(rig: _Rig, problems: list[Problem]) -> None:
         distance = np.linalg.norm(at_0[:, None] - at_0[None], axis=-1)
         off = np.abs(baselines - distance)
         if off.max() > POSE_TOLERANCE * max(1.0, float(distance.max())):
-            i, j = np.unravel_index(int(np.argmax(off)), off.shape)
+            i, j = (int(v) for v in np.unravel_index(int(np.argmax(off)), off.shape))
             problem(f"rig.baselines[{i}][{j}] is {baselines[i, j]:.6g} m but cameras {i} and {j} are "
                     f"{distance[i, j]:.6g} m apart at frame 0")
 
@@ -730,7 +730,7 @@ def _rig_views(rig: _Rig, problems: list[Problem]) -> None:
                 problems.append(Problem(fmt.SCENE, "views", f"{key} is {scene[key]!r} but {fmt.METADATA} says "
                                                             f"{value!r}"))
     names = [inst.get("name") for inst in meta["instances"] if isinstance(inst, dict)]
-    cameras = meta.get("cameras") if isinstance(meta.get("cameras"), list) else []
+    cameras: list = meta["cameras"] if isinstance(meta.get("cameras"), list) else []
     for view in rig.present:
         file = f"{view.name}/{fmt.METADATA}"
         try:
