@@ -5,8 +5,9 @@
 Besides each world's defaults (2 scenes), every world that takes `hdri_dir` and an object
 `library` also runs (1 scene) with a generated .hdr folder and a GSO-style folder converted
 by `kubric-gen assets convert`, and with mirrors of Kubric's own GSO/KuBasic and HDRI_haven
-libraries in Kubric's layout. The runs happen once per module; each test checks one
-(world, variant).
+libraries in Kubric's layout (except the multi-camera worlds, see RUNS). Each run happens once
+per module, when a test first needs it; each test checks one (world, variant). A multi-camera
+world's examples are checked camera by camera against its views.
 """
 
 from __future__ import annotations
@@ -34,14 +35,20 @@ def _takes(world: str, key: str) -> bool:
     return key in load_world(world).defaults
 
 
+# The built-in worlds whose scenes have several cameras (checked against the scenes they write).
+# Their objects and assets are movi_d's, which the asset variants already cover: they run with
+# their defaults only (the suite's time budget).
+MULTI_CAMERA = {"multiview", "stereo"}
 RUNS = [(w, "default") for w in WORLDS]
-RUNS += [(w, "hdri+converted") for w in WORLDS if _takes(w, "library") or _takes(w, "hdri_dir")]
-RUNS += [(w, "kubric_mirror") for w in WORLDS if _takes(w, "library") or _takes(w, "hdri_dir")]
+RUNS += [(w, "hdri+converted") for w in WORLDS
+         if (_takes(w, "library") or _takes(w, "hdri_dir")) and w not in MULTI_CAMERA]
+RUNS += [(w, "kubric_mirror") for w in WORLDS
+         if (_takes(w, "library") or _takes(w, "hdri_dir")) and w not in MULTI_CAMERA]
 
 
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("matrix_assets")
+def _make_assets(root: Path) -> dict:
+    """The asset folders of the asset variants: generated .hdr files and a converted GSO-style
+    library, and mirrors of Kubric's GSO, KuBasic and HDRI_haven."""
     converted = root / "converted"
     assert main(["assets", "convert", str(make_gso_folder(root)), "--output", str(converted),
                  "--collision", "convex_hull"]) == 0
@@ -63,35 +70,58 @@ def _overrides(world: str, variant: str, assets: dict) -> list[str]:
     return [arg for o in out for arg in ("--set", o)]
 
 
-@pytest.fixture(scope="module")
-def matrix(tmp_path_factory, assets):
-    """{(world, variant): (scenes folder, dataset name, data_dir)}, rendered and packaged once."""
-    root = tmp_path_factory.mktemp("matrix")
-    out = {}
-    for world, variant in RUNS:
-        scenes = root / world / variant
+class _Runs(dict):
+    """{(world, variant): (scenes folder, dataset name, data_dir, exit status)}, each rendered and
+    packaged once, when a test first asks for it (so `-k WORLD` renders that world alone)."""
+
+    def __init__(self, root: Path, assets) -> None:
+        super().__init__()
+        self.root, self.assets = root, assets
+
+    def __missing__(self, key: tuple[str, str]) -> tuple:
+        world, variant = key
+        scenes = self.root / world / variant
         name = f"matrix_{world}_{variant.replace('+', '_')}"
         count = "2" if variant == "default" else "1"
         previews = [] if variant == "default" else ["--no-preview"]  # previews and the viewer: per world
+        overrides = _overrides(world, variant, self.assets()) if variant != "default" else []
         argv = ["run", world, "--num-scenes", count, "--output", str(scenes), *TINY, *previews,
-                *_overrides(world, variant, assets), "--tfds", name, "--tfds-data-dir", str(root / "tfds")]
-        out[(world, variant)] = (scenes, name, root / "tfds", main(argv))
-    return out
+                *overrides, "--tfds", name, "--tfds-data-dir", str(self.root / "tfds")]
+        self[key] = (scenes, name, self.root / "tfds", main(argv))
+        return self[key]
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory):
+    """The runs of RUNS, made on first use (the asset folders too: only the asset variants need them)."""
+    made: dict = {}
+
+    def assets() -> dict:
+        if not made:
+            made.update(_make_assets(tmp_path_factory.mktemp("matrix_assets")))
+        return made
+
+    return _Runs(tmp_path_factory.mktemp("matrix"), assets)
 
 
 @pytest.mark.parametrize("world,variant", RUNS, ids=[f"{w}-{v}" for w, v in RUNS])
 def test_world_runs_validates_packages_and_loads(world, variant, matrix, capsys):
     scenes, name, data_dir, status = matrix[(world, variant)]
     assert status == 0, f"kubric-gen run {world} ({variant}) failed"
+    capsys.readouterr()  # the run's own output, when this test made it
     assert main(["validate", str(scenes), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["checked"] == (2 if variant == "default" else 1) and report["errors"] == 0, report
     if world != "helloworld":  # no MOVi world shows the sky (a depth of +inf is a warning)
         assert report["warnings"] == 0, report
 
-    if variant == "default":  # the asset variants run with --no-preview
-        for scene in scenes.glob("scene_*"):
-            assert (scene / "preview.mp4").stat().st_size > 0 and (scene / "contact_sheet.png").stat().st_size > 0
+    for scene in scenes.glob("scene_*"):
+        sd = SceneDir(scene)
+        assert sd.is_multiview == (world in MULTI_CAMERA), scene
+        if variant == "default":  # the asset variants run with --no-preview
+            assert (scene / "contact_sheet.png").stat().st_size > 0
+            for view in sd.views:  # a multi-camera scene's previews are its views' ([sd] for one camera)
+                assert (Path(view.path) / "preview.mp4").stat().st_size > 0
 
     builder = tfds.builder(name, data_dir=str(data_dir))
     examples = list(tfds.as_numpy(builder.as_dataset(split="all")))
@@ -101,10 +131,33 @@ def test_world_runs_validates_packages_and_loads(world, variant, matrix, capsys)
 
 
 def _check_example(ex: dict, scene_dir: Path, features) -> None:
-    """Every decoded feature agrees with the scene directory as kubric_gen.io reads it."""
-    from kubric_gen.datasets import decode_depth, decode_flow
+    """Every decoded feature agrees with the scene directory as kubric_gen.io reads it; a
+    multi-camera example camera by camera against the views (`loading.view_examples`), its
+    shared instances against the scene's metadata.json and its cross-view tracks against
+    `SceneDir.cross_view()`."""
+    from kubric_gen.datasets.loading import is_multiview, view_examples
 
     sd = SceneDir(scene_dir)
+    if not is_multiview(ex):
+        assert not sd.is_multiview
+        _check_view(ex, sd, features)
+        return
+    assert sd.is_multiview and list(view_examples(ex)) == sd.camera_names
+    for camera, view in view_examples(ex).items():
+        _check_view(view, sd.view(camera), features)
+    for k, inst in enumerate(sd.metadata["instances"]):  # the scene's own: shared ids, no per-view fields
+        np.testing.assert_allclose(ex["instances"]["positions"][k], inst["positions"], rtol=1e-6, atol=1e-6)
+    cross = sd.cross_view()
+    if cross.target_points is not None:
+        np.testing.assert_array_equal(ex["multiview_tracks"]["target_points"], cross.target_points)
+        np.testing.assert_array_equal(ex["multiview_tracks"]["occluded"], cross.occluded)
+        np.testing.assert_array_equal(ex["multiview_tracks"]["query_camera"], cross.query_camera)
+
+
+def _check_view(ex: dict, sd: SceneDir, features) -> None:
+    """One camera's features against its one-camera scene directory."""
+    from kubric_gen.datasets import decode_depth, decode_flow
+
     np.testing.assert_array_equal(ex["video"], sd.stored("rgba")[..., :3])
     np.testing.assert_array_equal(ex["segmentations"][..., 0], sd.layer("segmentation"))
     depth = sd.layer("depth")
@@ -165,7 +218,8 @@ def test_world_array_record_and_torch_read_the_same(world, variant, matrix, tmp_
     for i in range(len(from_records)):
         sample = from_records[i]
         assert_same_samples(sample, by_name[sample["video_name"]])
-        assert sample["video"].shape[1:] == (3, 32, 32) and 0 <= sample["video"].min() <= sample["video"].max() <= 1
+        assert sample["video"].shape[-3:] == (3, 32, 32) and 0 <= sample["video"].min() <= sample["video"].max() <= 1
+        assert sample["video"].ndim == (5 if world in MULTI_CAMERA else 4)
 
 
 @pytest.mark.parametrize("world", WORLDS)
