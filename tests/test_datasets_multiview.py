@@ -256,6 +256,27 @@ def test_fresh_process_loads_the_dataset_and_validate_passes(built, data_dir, ex
     assert problems == [] and count == 2
 
 
+def test_validate_finds_problems_of_one_camera_and_across_cameras(examples):
+    from kubric_gen.datasets.validate import _check_multiview
+
+    ex = examples["scene_00000"]
+    assert _check_multiview(ex, "x", W, H, T, 2) == []
+    bad = {**ex, "segmentations": ex["segmentations"].copy(),
+           "instances": {**ex["instances"], "visibility": ex["instances"]["visibility"].copy()},
+           "multiview_tracks": {**ex["multiview_tracks"], "query_camera": ex["multiview_tracks"]["query_camera"] + 2}}
+    bad["segmentations"][1, 0, 0, 0] = 200
+    k, c, t = np.argwhere(ex["instances"]["visibility"] > 0)[0]
+    bad["instances"]["visibility"][k, c, t] = 0  # its box stays
+    messages = [p.message for p in _check_multiview(bad, "x", W, H, T, 2)]
+    assert any("bboxes are not zero where the camera does not see" in m for m in messages), messages
+    assert any(f"instances/visibility[{k}] is not the pixel count" in m for m in messages), messages
+    assert any("segmentation id 200" in m for m in messages), messages
+    assert [p.file for p in _check_multiview(bad, "x", W, H, T, 2) if "segmentation id 200" in p.message] == \
+        ["x camera right"]
+    assert any("query_camera" in m for m in messages), messages
+    assert "num_cameras" in _check_multiview(ex, "x", W, H, T, 3)[0].message
+
+
 def test_mixing_one_and_two_camera_scenes_is_a_clear_error(scenes, movi_a_scene, tmp_path):
     mixed = tmp_path / "mixed"
     mixed.mkdir()
