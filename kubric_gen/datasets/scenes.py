@@ -185,18 +185,14 @@ def _label_arrays(values: dict[str, Any], schema_labels) -> dict[str, Any]:
             for k, v in values.items()}
 
 
-def _instance(inst: dict, t_len: int, schema: LabelSchema, image_positions: bool = True) -> dict:
-    """An instance's fields; `image_positions=False` for the camera-independent ones alone
-    (the instances of a multi-camera scene's own metadata.json)."""
+def _instance(inst: dict, t_len: int, schema: LabelSchema) -> dict:
+    """An instance's camera-independent fields (`_view_instances` reads the per-camera ones)."""
     out = {k: np.float32(inst[k]) if k in inst else None for k in ("mass", "friction", "restitution")}
     missing = [k for k, v in out.items() if v is None]
     if missing:
         raise SceneDirError(f"metadata.json: an instance lacks {missing}")
     for key, shape in (("positions", (t_len, 3)), ("quaternions", (t_len, 4)), ("velocities", (t_len, 3)),
-                       ("angular_velocities", (t_len, 3)), ("bboxes_3d", (t_len, 8, 3)),
-                       ("image_positions", (t_len, 2))):
-        if key == "image_positions" and not image_positions:
-            continue
+                       ("angular_velocities", (t_len, 3)), ("bboxes_3d", (t_len, 8, 3))):
         out[key] = _floats(inst.get(key), shape, f"instance {key}")
     try:
         out.update(_label_arrays(schema.instance_values(inst), schema.instance))
@@ -420,7 +416,7 @@ def _multiview_example(info: SceneInfo, sd: SceneDir, target: Resolution, f: int
     views = [_view(v, info.has_occlusion, target, f) for v in sd.views]
     per_view = [_view_instances(v, view["segmentations"][..., 0], f)
                 for v, view in zip(sd.views, views, strict=True)]
-    instances = [_instance(inst, t_len, schema, image_positions=False) for inst in sd.metadata["instances"]]
+    instances = [_instance(inst, t_len, schema) for inst in sd.metadata["instances"]]
     for k, inst in enumerate(instances):
         boxes = np.zeros((c_len, t_len, 4), np.float32)
         for c, view_instances in enumerate(per_view):
