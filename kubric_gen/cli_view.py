@@ -273,6 +273,7 @@ def _class_names(builder: Any) -> dict[str, list[str]]:
 
 
 def _view_dataset(versions: list[str], out: Path, max_frames: int | None, per_split: int) -> Path:
+    from kubric_gen.datasets import loading
     from kubric_gen.visual.html import GalleryEntry, prepare_folder, write_gallery, write_scene_page
 
     prepare_folder(out)
@@ -287,15 +288,18 @@ def _view_dataset(versions: list[str], out: Path, max_frames: int | None, per_sp
             for i, ex in enumerate(examples):
                 video_name = ex["metadata"].get("video_name", f"{i}")
                 video_name = video_name.decode() if isinstance(video_name, bytes) else str(video_name)
-                folder = _safe(f"{'_'.join(parts[-3:])}_{split}_{i}")
-                _log(f"{label} {split}[{i}] {video_name}")
-                scene = scene_from_example(ex, f"{split}[{i}] {video_name}", names, max_frames, source=version)
-                write_scene_page(out / folder, scene, back="../index.html")
-                _thumbnail(scene, out / folder / "contact_sheet.png")
-                entries.append(GalleryEntry(f"{split}[{i}] {video_name}", f"{folder}/index.html",
-                                            f"{folder}/contact_sheet.png",
-                                            f"{scene.num_frames} frames · {len(scene.instances)} instances",
-                                            section=f"{label} · {split}"))
+                # a multi-camera example: one page per camera, from its one-camera MOVi example
+                views = loading.view_examples(ex) if loading.is_multiview(ex) else {"": ex}
+                for camera, view in views.items():
+                    title = f"{split}[{i}] {video_name}" + (f" · {camera}" if camera else "")
+                    folder = _safe(f"{'_'.join(parts[-3:])}_{split}_{i}" + (f"_{camera}" if camera else ""))
+                    _log(f"{label} {title}")
+                    scene = scene_from_example(view, title, names, max_frames, source=version)
+                    write_scene_page(out / folder, scene, back="../index.html")
+                    _thumbnail(scene, out / folder / "contact_sheet.png")
+                    entries.append(GalleryEntry(title, f"{folder}/index.html", f"{folder}/contact_sheet.png",
+                                                f"{scene.num_frames} frames · {len(scene.instances)} instances",
+                                                section=f"{label} · {split}"))
     if not entries:
         raise ConfigError(f"PATH: the dataset {versions[0]} holds no examples")
     return write_gallery(out, entries, f"dataset {', '.join(v.rstrip('/').rsplit('/', 3)[-3] for v in versions)}")

@@ -235,6 +235,12 @@ def test_world_view_of_its_scenes_and_dataset(world, matrix, tmp_path, capsys):
     pages = sorted((tmp_path / "scenes").glob("scene_*/index.html"))
     assert (tmp_path / "scenes" / "index.html").exists() and len(pages) == 2
     assert main(["view", str(data_dir / name), "--output", str(tmp_path / "dataset")]) == 0
-    assert len(list((tmp_path / "dataset").glob("*/index.html"))) == len(pages)
+    sd = SceneDir(scenes / pages[0].parent.name)
+    cameras = len(sd.views)  # a dataset of multi-camera scenes: a page per camera of each example
+    assert len(list((tmp_path / "dataset").glob("*/index.html"))) == len(pages) * cameras
     capsys.readouterr()
-    _check_segmentation_overlay(pages[0], SceneDir(scenes / pages[0].parent.name), 2, tmp_path)
+    if sd.is_multiview:  # each camera's own page shows that view as a one-camera page does
+        view = sd.views[0]
+        _check_segmentation_overlay(pages[0].parent / view.name / "index.html", view, 2, tmp_path)
+    else:
+        _check_segmentation_overlay(pages[0], sd, 2, tmp_path)
