@@ -36,14 +36,33 @@ def _takes(world: str, key: str) -> bool:
 
 
 # The built-in worlds whose scenes have several cameras (checked against the scenes they write).
-# Their objects and assets are movi_d's, which the asset variants already cover: they run with
-# their defaults only (the suite's time budget).
 MULTI_CAMERA = {"multiview", "stereo"}
+# Worlds that build their objects, floor and background with movi_d's code (movi_d.build, given a
+# camera): the same objects as movi_d's for a seed (test_worlds_sharing_movi_d_assets_build_its_objects),
+# so movi_d's asset variants cover their assets and they run with their defaults only (suite time).
+SAME_ASSETS_AS_MOVI_D = {"movi_e", "movi_f", "point_tracking", *MULTI_CAMERA}
+_ASSET_WORLDS = [w for w in WORLDS if (_takes(w, "library") or _takes(w, "hdri_dir"))
+                 and w not in SAME_ASSETS_AS_MOVI_D]
 RUNS = [(w, "default") for w in WORLDS]
-RUNS += [(w, "hdri+converted") for w in WORLDS
-         if (_takes(w, "library") or _takes(w, "hdri_dir")) and w not in MULTI_CAMERA]
-RUNS += [(w, "kubric_mirror") for w in WORLDS
-         if (_takes(w, "library") or _takes(w, "hdri_dir")) and w not in MULTI_CAMERA]
+RUNS += [(w, "hdri+converted") for w in _ASSET_WORLDS]
+RUNS += [(w, "kubric_mirror") for w in _ASSET_WORLDS]
+
+
+def test_worlds_sharing_movi_d_assets_build_its_objects(matrix):
+    """What lets those worlds skip the asset variants: with a converted library and HDRIs, seed 0
+    gives them movi_d's objects, floor and background exactly."""
+    from kubric_gen.world import build_scene, resolve_config
+
+    assets = matrix.assets()
+    overrides = {"library": str(assets["converted"]), "hdri_dir": str(assets["hdri"])}
+
+    def parts(world: str) -> list:
+        scene = build_scene(load_world(world), 0, resolve_config(load_world(world), overrides))
+        return [scene.background, *scene.objects]
+
+    reference = parts("movi_d")
+    for world in sorted(SAME_ASSETS_AS_MOVI_D):
+        assert parts(world) == reference, world
 
 
 def _make_assets(root: Path) -> dict:

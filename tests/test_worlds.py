@@ -1,19 +1,24 @@
-"""Every built-in world: valid scenes for 12 seeds (6 for settled crowds), no interpenetration
-at frame 0 (the dome floor included: settled crowds are lifted out of it). That every world
-renders, validates, packages and loads is tests/test_matrix.py's part."""
+"""Every built-in world: valid scenes for 12 seeds (6 for settled crowds, 3 for the
+multi-camera worlds, whose cameras are checked too), no interpenetration at frame 0 (the
+dome floor included: settled crowds are lifted out of it). That every world renders,
+validates, packages and loads is tests/test_matrix.py's part."""
 
 import json
 
 import numpy as np
 import pytest
 
+from kubric_gen import geometry
 from kubric_gen.simulation import physics
 from kubric_gen.world import build_scene, builtin_world_names, load_world, resolve_config
 
-WORLDS = ["helloworld", "movi_a", "movi_b", "movi_c", "movi_d", "movi_e", "movi_f", "point_tracking"]
-SETTLED = {"movi_d", "movi_e", "movi_f", "point_tracking"}  # a settled crowd rests in contact
+WORLDS = ["helloworld", "movi_a", "movi_b", "movi_c", "movi_d", "movi_e", "movi_f", "point_tracking", "multiview",
+          "stereo"]
+SETTLED = {"movi_d", "movi_e", "movi_f", "point_tracking", "multiview", "stereo"}  # a settled crowd rests in contact
+MULTI_CAMERA = {"multiview", "stereo"}
 SEEDS = 12
 SETTLED_SEEDS = 6  # settling a crowd costs about 1.5 s a scene on 2 cores
+MULTI_CAMERA_SEEDS = 3  # their crowd is movi_d's (test_matrix checks it is the same): their cameras are what is new
 
 
 def test_all_worlds_are_listed():
@@ -26,10 +31,13 @@ def test_world_builds_valid_scenes_without_overlap(name):
     config = resolve_config(world, {})
     state = np.random.get_state()[1].copy()
     scenes = set()
-    seeds = SETTLED_SEEDS if name in SETTLED else SEEDS
+    seeds = MULTI_CAMERA_SEEDS if name in MULTI_CAMERA else SETTLED_SEEDS if name in SETTLED else SEEDS
     for seed in range(seeds):
         scene = build_scene(world, seed, config)
         assert scene.seed == seed
+        assert scene.is_multiview == (name in MULTI_CAMERA)
+        if scene.is_multiview:
+            _check_cameras(name, scene)
         scenes.add(json.dumps([o.position for o in scene.objects]))
         tolerance = 1e-3 if name in SETTLED else 1e-4
         assert physics.overlapping_pairs(scene, tolerance, include_background=True) == [], (name, seed)
@@ -37,7 +45,28 @@ def test_world_builds_valid_scenes_without_overlap(name):
     np.testing.assert_array_equal(np.random.get_state()[1], state)  # no global random state touched
 
 
-@pytest.mark.parametrize("name", ["movi_b", "movi_e"])
+def _check_cameras(name, scene):
+    """Every camera sees the centre of the crowd, stays above the floor and, but for a moving one,
+    stands still; multiview: cam0..cam3 at one distance 8-12 m, the last moving; stereo: a
+    parallel pair 0.3 m apart."""
+    for cam in scene.cameras:
+        for pose in [cam.pose_at(f) for f in range(scene.num_frames)]:
+            xy = geometry.project((0.0, 0.0, 0.0), pose.position, pose.quaternion, cam.focal_length,
+                                  cam.sensor_width, scene.resolution)
+            assert 0 <= xy[0] <= scene.resolution[0] and 0 <= xy[1] <= scene.resolution[1], (name, cam.name)
+            assert pose.position[2] > 0.5, (name, cam.name)
+    if name == "multiview":
+        assert [c.name for c in scene.cameras] == ["cam0", "cam1", "cam2", "cam3"]
+        assert [c.path is not None for c in scene.cameras] == [False, False, False, True]
+        distances = [np.linalg.norm(c.position) for c in scene.cameras[:3]]
+        assert np.allclose(distances, distances[0]) and 8.0 <= distances[0] <= 12.0
+    else:
+        left, right = scene.cameras
+        assert (left.name, right.name) == ("left", "right") and left.quaternion == pytest.approx(right.quaternion)
+        assert np.linalg.norm(np.subtract(left.position, right.position)) == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("name", ["movi_b", "movi_e", "multiview"])
 def test_same_seed_same_scene(name):
     world = load_world(name)
     config = resolve_config(world, {})

@@ -34,7 +34,8 @@ def check_count(config, low_key, high_key):
 def check_range(config, key, positive=True):
     value = config[key]
     if len(value) != 2 or value[0] > value[1] or (positive and value[0] <= 0):
-        raise kg.ConfigError(f"config '{key}': expected [low, high] with 0 < low <= high (got {value})")
+        bound = "0 < low <= high" if positive else "low <= high"
+        raise kg.ConfigError(f"config '{key}': expected [low, high] with {bound} (got {value})")
     return float(value[0]), float(value[1])
 
 
