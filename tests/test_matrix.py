@@ -2,10 +2,11 @@
 `build-dataset` (run --tfds) -> `tfds.load` decodes every feature, which equals what
 `kubric_gen.io` decodes from the scene directories (to the quantisation step).
 
-Besides each world's defaults (2 scenes), every world that takes `hdri_dir` and an object
-`library` also runs (1 scene) with a generated .hdr folder and a GSO-style folder converted
-by `kubric-gen assets convert`, and with mirrors of Kubric's own GSO/KuBasic and HDRI_haven
-libraries in Kubric's layout (except the multi-camera worlds, see RUNS). Each run happens once
+Besides each world's defaults (2 scenes), every world with asset code of its own that takes
+`hdri_dir` or an object `library` also runs (1 scene) with a generated .hdr folder and a
+GSO-style folder converted by `kubric-gen assets convert`, and with mirrors of Kubric's own
+GSO/KuBasic and HDRI_haven libraries in Kubric's layout (the worlds built on movi_d's objects
+are covered by movi_d's runs: see SAME_ASSETS_AS_MOVI_D). Each run happens once
 per module, when a test first needs it; each test checks one (world, variant). A multi-camera
 world's examples are checked camera by camera against its views.
 """
