@@ -1,32 +1,8 @@
-"""Checks of a scene directory: is every layer there and decodable, and do its parts agree?
+"""Checks of a scene with several cameras (a folder of views, `SceneDir.is_multiview`).
 
-`check_scene(SceneDir(path))` returns a list of `Problem`s (empty when all hold); an error
-means readers would get wrong or no data, a warning something a user should know (e.g.
-pixels that see no surface). `kubric-gen validate` prints them; dataset packaging skips a
-scene with errors. The checks, by `Problem.check`:
-
-| check | what must hold |
-|---|---|
-| listing | metadata.json, events.json, data_ranges.json, and frames 0..T-1 of every MOVi layer |
-| integrity | every file listed in `_COMPLETE` (our writer's last file) has the SHA-256 it was written with |
-| finite | no NaN or infinity in metadata.json, events.json, data_ranges.json |
-| metadata | camera and instance arrays have T rows and MOVi's shapes; quaternions are unit; bboxes are normalised |
-| decode | every frame file decodes to the metadata's resolution; depth is positive (+inf: a warning) |
-| segmentation | ids <= num_instances; each instance's visibility and bboxes are those of its segmentation pixels |
-| labels | every label is in the scene's declared vocabularies (label_schema) |
-| ranges | data_ranges.json is the range of the flow (and depth) values, to one quantisation step |
-| flow | forward/backward flow equals the reprojection, with depth and the poses, of sampled pixels |
-| normals | decoded normals are unit vectors where a surface is seen |
-| tracks | tracks.npz has consistent shapes, and visible track points are inside the image |
-| events | collisions name valid instances and frames, with finite values |
-
-Flow tolerance: half a quantisation step of the flow range, plus FLOW_TOLERANCE_PX, plus
-FLOW_RELATIVE_TOLERANCE times the flow's length (the float32 metadata and depth). Measured
-on our scenes the difference is below 2e-3 px; see docs/ground_truth.md.
-
-A scene with several cameras (a folder of views, `SceneDir.is_multiview`) is checked view by
-view with every check above (files named ``view_<camera>/...``; "never visible" is judged over
-all the cameras, as an instance may be seen by one camera only), then as a rig:
+It is checked view by view with every check of `view.py` (files named
+``view_<camera>/...``; "never visible" is judged over all the cameras, as an instance may be
+seen by one camera only), then as a rig:
 
 - listing: scene.json, cross_view.npz and every view folder that metadata.json's ``views`` lists.
 - integrity: every file the rig's `_COMPLETE` lists, the views' (``view_<camera>/<file>``) included.
@@ -61,9 +37,7 @@ from __future__ import annotations
 
 import io
 import json
-import math
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -72,428 +46,22 @@ import numpy as np
 from kubric_gen import geometry
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import format as fmt
-from kubric_gen.io.layers import boxes_from_segmentation
 from kubric_gen.io.reader import SceneDir
+from kubric_gen.io.validate.view import (
+    NEVER_VISIBLE,
+    Problem,
+    _array,
+    _check_quaternions,
+    _Found,
+    _labels,
+    _metadata_shapes,
+    _non_finite,
+    _poses,
+    _problem,
+    _unique,
+    check_view,
+)
 
-FLOW_SAMPLES_PER_FRAME = 1024
-FLOW_TOLERANCE_PX = 0.01
-FLOW_RELATIVE_TOLERANCE = 1e-3
-NORMAL_TOLERANCE = 2e-3
-QUATERNION_TOLERANCE = 1e-3
-NEVER_VISIBLE = "is never visible (MOVi lists only visible objects)"
-_PER_VIEW = ("image_positions", "visibility", "bboxes", "bbox_frames")  # instance fields only a camera's view has
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding: the file it is about, which check found it, how bad, and what."""
-
-    file: str
-    check: str
-    message: str
-    severity: str = "error"  # or "warning"
-
-    def line(self, scene_path: str) -> str:
-        return f"{scene_path.rstrip('/')}/{self.file}: {self.severity}: {self.message}"
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-
-class _Found(Exception):
-    """Stops a check early; its problem was already recorded."""
-
-
-def errors_of(sd: SceneDir) -> list[Problem]:
-    return [p for p in check_scene(sd) if p.severity == "error"]
-
-
-def check_scene(sd: SceneDir) -> list[Problem]:
-    """Every problem of one scene directory (see the module doc for the checks); for a scene
-    with several cameras, every view's (files named ``view_<camera>/...``) and the rig's."""
-    problems: list[Problem] = []
-    if not _listable(sd, problems):
-        return problems
-    if fmt.METADATA in sd.files and sd.is_multiview:
-        return _check_rig(sd, problems)
-    listing = sd.missing()
-    for message in listing:
-        problems.append(_problem(message, "listing"))
-    if fmt.METADATA not in sd.files or any(p.file == fmt.METADATA for p in problems):
-        return problems
-    checks: list[Callable[[SceneDir, list[Problem]], None]] = [
-        _integrity, _finite, _metadata_shapes, _decodable, _segmentation, _labels, _ranges, _flow, _normals, _tracks,
-        _events]
-    for check in checks:
-        try:
-            check(sd, problems)
-        except _Found:
-            pass
-        except KubricGenError as e:  # an unreadable part: recorded once, later checks go on
-            problems.append(_problem(str(e), check.__name__.lstrip("_")))
-    return _unique(problems)
-
-
-def _listable(sd: SceneDir, problems: list[Problem]) -> bool:
-    try:
-        sd.files  # noqa: B018 - lists the directory
-        if fmt.METADATA in sd.files:
-            sd.metadata  # noqa: B018 - parses and checks metadata.json
-        return True
-    except KubricGenError as e:
-        problems.append(_problem(str(e), "listing"))
-        return fmt.METADATA not in str(e) and "cannot list" not in str(e) and "not a directory" not in str(e)
-
-
-def _problem(message: str, check: str, severity: str = "error") -> Problem:
-    """A Problem from a message that may start with the file it is about ("depth_00001.tiff: ...",
-    "metadata.json is missing")."""
-    head, sep, rest = message.partition(":")
-    if sep and "." in head and " " not in head.strip() and "/" not in head:
-        return Problem(head.strip(), check, rest.strip(), severity)
-    first = message.split(" ")[0]
-    if "." in first and "/" not in first and first.rstrip(".") == first:
-        return Problem(first, check, message, severity)
-    return Problem(".", check, message, severity)
-
-
-def _unique(problems: list[Problem]) -> list[Problem]:
-    return list(dict.fromkeys(problems))
-
-
-def _integrity(sd: SceneDir, problems: list[Problem]) -> None:
-    marker = sd.marker
-    if marker is None:
-        return
-    files = marker.get("files") if isinstance(marker, dict) else None
-    if not isinstance(files, dict):
-        problems.append(Problem(fmt.COMPLETE, "integrity", "malformed: no file list with hashes"))
-        return
-    for name, sha in sorted(files.items()):
-        if name not in sd.files:
-            problems.append(Problem(name, "integrity", f"listed in {fmt.COMPLETE} but missing"))
-        elif isinstance(sha, str) and sd.file_sha256(name) != sha:
-            problems.append(Problem(name, "integrity", f"changed since the scene was written (SHA-256 differs "
-                                                       f"from {fmt.COMPLETE}'s)"))
-
-
-# ---------------------------------------------------------------- metadata
-def _non_finite(value: Any, path: str) -> Iterator[str]:
-    if isinstance(value, float) and not math.isfinite(value):
-        yield f"{path} is {value}"
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _non_finite(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _non_finite(v, f"{path}[{i}]")
-
-
-def _finite(sd: SceneDir, problems: list[Problem]) -> None:
-    for name, data in ((fmt.METADATA, sd.metadata), (fmt.EVENTS, sd.events), (fmt.DATA_RANGES, sd.data_ranges)):
-        bad = list(_non_finite(data, ""))
-        if bad:
-            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-            problems.append(Problem(name, "finite", f"{bad[0]}{more}: NaN and infinity are not data"))
-
-
-def _array(value: Any, shape: tuple, what: str, problems: list[Problem], file: str = fmt.METADATA) -> np.ndarray | None:
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        problems.append(Problem(file, "metadata", f"{what} is not numeric"))
-        return None
-    if a.shape != shape:
-        problems.append(Problem(file, "metadata", f"{what} has shape {a.shape}, expected {shape}"))
-        return None
-    return a
-
-
-def _check_quaternions(q: np.ndarray | None, what: str, problems: list[Problem]) -> None:
-    if q is None or not np.isfinite(q).all():
-        return
-    worst = float(np.abs(np.linalg.norm(q, axis=-1) - 1).max(initial=0.0))
-    if worst > QUATERNION_TOLERANCE:
-        problems.append(Problem(fmt.METADATA, "metadata", f"{what} are not unit quaternions (|q| off by {worst:.3g})"))
-
-
-def _metadata_shapes(sd: SceneDir, problems: list[Problem], per_view: bool = True) -> None:
-    """MOVi's shapes; `per_view` False for the metadata of a scene with several cameras, whose
-    instances have no image_positions, visibility or boxes (those are in each view's)."""
-    t = sd.num_frames
-    meta = sd.metadata
-    m = meta["metadata"]
-    if "num_instances" in m and m["num_instances"] != len(meta["instances"]):
-        problems.append(Problem(fmt.METADATA, "metadata", f"metadata.num_instances is {m['num_instances']} but "
-                                                          f"{len(meta['instances'])} instances are listed"))
-    cam = meta["camera"]
-    for key in ("focal_length", "sensor_width"):
-        if not isinstance(cam.get(key), (int, float)) or not cam[key] > 0:
-            problems.append(Problem(fmt.METADATA, "metadata", f"camera.{key} must be a positive number "
-                                                              f"(got {cam.get(key)!r})"))
-    _array(cam.get("positions"), (t, 3), "camera.positions", problems)
-    _check_quaternions(_array(cam.get("quaternions"), (t, 4), "camera.quaternions", problems),
-                       "camera.quaternions", problems)
-    for k, inst in enumerate(meta["instances"]):
-        what = f"instances[{k}]"
-        if not isinstance(inst, dict):
-            problems.append(Problem(fmt.METADATA, "metadata", f"{what} is not an object"))
-            continue
-        for key, shape in (("positions", (t, 3)), ("velocities", (t, 3)), ("angular_velocities", (t, 3)),
-                           ("bboxes_3d", (t, 8, 3)), ("image_positions", (t, 2)), ("visibility", (t,))):
-            if per_view or key not in _PER_VIEW:
-                _array(inst.get(key), shape, f"{what}.{key}", problems)
-        _check_quaternions(_array(inst.get("quaternions"), (t, 4), f"{what}.quaternions", problems),
-                           f"{what}.quaternions", problems)
-        if not per_view:
-            continue
-        frames = inst.get("bbox_frames", [])
-        boxes = _array(inst.get("bboxes", []) or np.zeros((0, 4)), (len(frames), 4), f"{what}.bboxes", problems)
-        if boxes is not None and len(boxes):
-            if not ((boxes >= 0).all() and (boxes <= 1).all() and (boxes[:, :2] <= boxes[:, 2:]).all()):
-                problems.append(Problem(fmt.METADATA, "metadata",
-                                        f"{what}.bboxes are not normalised [ymin, xmin, ymax, xmax] in [0, 1]"))
-        if not all(isinstance(f, int) and 0 <= f < t for f in frames) or frames != sorted(set(frames)):
-            problems.append(Problem(fmt.METADATA, "metadata",
-                                    f"{what}.bbox_frames must be increasing frame numbers in [0, {t})"))
-
-
-def _labels(sd: SceneDir, problems: list[Problem]) -> None:
-    schema = sd.label_schema
-    for k, inst in enumerate(sd.metadata["instances"]):
-        try:
-            schema.instance_values(inst)
-        except KubricGenError as e:
-            problems.append(Problem(fmt.METADATA, "labels", f"instances[{k}]: {e} (label schema {schema.name!r})"))
-    try:
-        schema.scene_values(sd.metadata)
-    except KubricGenError as e:
-        problems.append(Problem(fmt.METADATA, "labels", f"{e} (label schema {schema.name!r})"))
-
-
-# ---------------------------------------------------------------- layers
-def _layer(sd: SceneDir, name: str, problems: list[Problem]) -> np.ndarray:
-    """A decoded layer; a problem naming the file (and _Found) when it cannot be read."""
-    try:
-        return sd.layer(name)
-    except KubricGenError as e:
-        problems.append(_problem(str(e), "decode"))
-        raise _Found from None
-
-
-def _decodable(sd: SceneDir, problems: list[Problem]) -> None:
-    for layer in fmt.LAYERS:
-        if not sd.has(layer.name):
-            continue
-        try:
-            a = sd.layer(layer.name)
-        except KubricGenError as e:
-            problems.append(_problem(str(e), "decode"))
-            continue
-        if layer.name == "depth":
-            for t in range(len(a)):
-                file = layer.file(t)
-                nan, low = int(np.isnan(a[t]).sum()), int((a[t] <= 0).sum())
-                inf = int(np.isposinf(a[t]).sum())
-                if nan or low:
-                    problems.append(Problem(file, "decode", f"{nan} NaN and {low} non-positive depths"))
-                if inf:
-                    problems.append(Problem(file, "decode", f"{inf} pixels see no surface (depth +inf); MOVi "
-                                                            "readers cannot quantise such a layer", "warning"))
-
-
-def _segmentation(sd: SceneDir, problems: list[Problem]) -> None:
-    seg = _layer(sd, "segmentation", problems)
-    t_len, h, w = seg.shape
-    n = sd.num_instances
-    for t in range(t_len):
-        top = int(seg[t].max(initial=0))
-        if top > n or int(seg[t].min(initial=0)) < 0:
-            problems.append(Problem(fmt.LAYER["segmentation"].file(t), "segmentation",
-                                    f"id {top} but only {n} instances"))
-            raise _Found
-    visibility, all_boxes, all_frames = boxes_from_segmentation(seg, n)
-    for k, inst in enumerate(sd.metadata["instances"]):
-        counts = visibility[k]
-        vis = np.asarray(inst.get("visibility", []), dtype=np.int64)
-        if vis.shape == counts.shape and not np.array_equal(vis, counts):
-            t = int(np.flatnonzero(vis != counts)[0])
-            problems.append(Problem(fmt.METADATA, "segmentation",
-                                    f"instances[{k}].visibility[{t}] is {vis[t]} but segmentation id {k + 1} "
-                                    f"covers {counts[t]} pixels"))
-        if counts.sum() == 0:
-            problems.append(Problem(fmt.METADATA, "segmentation", f"instances[{k}] {NEVER_VISIBLE}", "warning"))
-        frames = all_frames[k].tolist()
-        if list(inst.get("bbox_frames", [])) != frames:
-            problems.append(Problem(fmt.METADATA, "segmentation",
-                                    f"instances[{k}].bbox_frames {list(inst.get('bbox_frames', []))[:6]} are not "
-                                    f"the frames where it is visible {frames[:6]}"))
-            continue
-        boxes = np.asarray(inst.get("bboxes") or np.zeros((0, 4)), dtype=np.float64)
-        if boxes.shape == all_boxes[k].shape:
-            off = np.abs(boxes - all_boxes[k]).max(axis=1, initial=0.0) > 0.5 / max(h, w)
-            if off.any():
-                row = int(np.flatnonzero(off)[0])
-                problems.append(Problem(fmt.METADATA, "segmentation",
-                                        f"instances[{k}].bboxes[{row}] {np.round(boxes[row], 4).tolist()} is not the "
-                                        f"box of its pixels in frame {frames[row]} "
-                                        f"{np.round(all_boxes[k][row], 4).tolist()}"))
-
-
-def _ranges(sd: SceneDir, problems: list[Problem]) -> None:
-    for name in fmt.FLOW_LAYERS:
-        lo, hi = sd.range(name)
-        stored = sd.stored(name)
-        if hi > lo and (int(stored.min()) > 1 or int(stored.max()) < fmt.MAX_16BIT - 1):
-            problems.append(Problem(fmt.DATA_RANGES, "ranges",
-                                    f"{name} range [{lo:.6g}, {hi:.6g}] is not the range of the flow values "
-                                    f"(stored values span {int(stored.min())}..{int(stored.max())}, "
-                                    f"not 0..{fmt.MAX_16BIT})"))
-    if "depth" in sd.data_ranges:
-        lo, hi = sd.range("depth")
-        depth = _layer(sd, "depth", problems)
-        finite = depth[np.isfinite(depth)]
-        if finite.size and (abs(finite.min() - lo) > 1e-5 * max(1.0, abs(lo))
-                            or abs(finite.max() - hi) > 1e-5 * max(1.0, abs(hi))):
-            problems.append(Problem(fmt.DATA_RANGES, "ranges",
-                                    f"depth range [{lo:.6g}, {hi:.6g}] is not that of the depth files "
-                                    f"[{finite.min():.6g}, {finite.max():.6g}]"))
-
-
-def _poses(items: Any, t: int) -> tuple[np.ndarray, np.ndarray] | None:
-    try:
-        p = np.asarray(items["positions"], dtype=np.float64)
-        q = np.asarray(items["quaternions"], dtype=np.float64)
-    except (KeyError, TypeError, ValueError):
-        return None
-    if p.shape != (t, 3) or q.shape != (t, 4) or not (np.isfinite(p).all() and np.isfinite(q).all()):
-        return None
-    return p, q / np.linalg.norm(q, axis=-1, keepdims=True)
-
-
-def expected_motion(sd: SceneDir, t: int, other: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
-    """(d_row, d_col) (N, 2) of pixels (rows, cols) of frame t to frame `other`, from depth,
-    segmentation and the camera and instance poses of metadata.json (None if the poses are
-    unusable). Background pixels (id 0) are taken as static."""
-    meta = sd.metadata
-    n_frames = sd.num_frames
-    cam = _poses(meta["camera"], n_frames)
-    poses = [_poses(inst, n_frames) for inst in meta["instances"]]
-    objects = [o for o in poses if o is not None]
-    if cam is None or len(objects) < len(poses):
-        return None
-    f, sw = float(meta["camera"]["focal_length"]), float(meta["camera"]["sensor_width"])
-    resolution = sd.resolution
-    centres = np.stack([cols + 0.5, rows + 0.5], axis=-1)
-    origins, directions = geometry.image_rays(centres, cam[0][t], cam[1][t], f, sw, resolution)
-    depth = sd.layer("depth")[t, rows, cols].astype(np.float64)
-    points = origins + directions * depth[:, None]
-    ids = sd.layer("segmentation")[t, rows, cols]
-    moved = points.copy()
-    for k, pose in enumerate(objects):
-        sel = ids == k + 1
-        if sel.any():
-            local = (points[sel] - pose[0][t]) @ geometry.quat_to_matrix(pose[1][t])
-            moved[sel] = local @ geometry.quat_to_matrix(pose[1][other]).T + pose[0][other]
-    xy = geometry.project(moved, cam[0][other], cam[1][other], f, sw, resolution)
-    return np.stack([xy[:, 1] - (rows + 0.5), xy[:, 0] - (cols + 0.5)], axis=-1)
-
-
-def _flow(sd: SceneDir, problems: list[Problem]) -> None:
-    t_len = sd.num_frames
-    depth = _layer(sd, "depth", problems)
-    rng = np.random.default_rng(0)  # the same sample every run
-    for name, step in (("forward_flow", 1), ("backward_flow", -1)):
-        flow = _layer(sd, name, problems)
-        lo, hi = sd.range(name)
-        quantum = (hi - lo) / fmt.MAX_16BIT / 2
-        worst = (0.0, -1, 0, 0, np.zeros(2), np.zeros(2))  # (excess, frame, row, col, got, expected)
-        for t in range(t_len):
-            other = t + step
-            if not 0 <= other < t_len:
-                continue
-            rows, cols = np.nonzero(np.isfinite(depth[t]))
-            if rows.size == 0:
-                continue
-            pick = rng.choice(rows.size, size=min(FLOW_SAMPLES_PER_FRAME, rows.size), replace=False)
-            rows, cols = rows[pick], cols[pick]
-            motion = expected_motion(sd, t, other, rows, cols)
-            if motion is None:
-                return
-            expected = motion if step == 1 else -motion  # backward flow: the motion from t-1 to t
-            got = flow[t, rows, cols].astype(np.float64)
-            error = np.linalg.norm(got - expected, axis=-1)
-            allowed = quantum * math.sqrt(2) + FLOW_TOLERANCE_PX + FLOW_RELATIVE_TOLERANCE * np.linalg.norm(
-                expected, axis=-1)
-            excess = error - allowed
-            i = int(np.argmax(excess))
-            if excess[i] > worst[0]:
-                worst = (float(excess[i]), t, int(rows[i]), int(cols[i]), got[i], expected[i])
-        if worst[1] >= 0:
-            _, t, r, c, got, expected = worst
-            problems.append(Problem(fmt.LAYER[name].file(t), "flow",
-                                    f"flow at pixel (row {r}, col {c}) is ({got[0]:.4f}, {got[1]:.4f}) px but depth "
-                                    f"and poses move it by ({expected[0]:.4f}, {expected[1]:.4f}) px"))
-
-
-def _normals(sd: SceneDir, problems: list[Problem]) -> None:
-    normal = _layer(sd, "normal", problems)
-    depth = _layer(sd, "depth", problems)
-    for t in range(len(normal)):
-        seen = np.isfinite(depth[t])
-        if not seen.any():
-            continue
-        off = np.abs(np.linalg.norm(normal[t][seen].astype(np.float64), axis=-1) - 1)
-        if off.max() > NORMAL_TOLERANCE:
-            problems.append(Problem(fmt.LAYER["normal"].file(t), "normals",
-                                    f"{int((off > NORMAL_TOLERANCE).sum())} normals are not unit vectors "
-                                    f"(|n| off by up to {off.max():.3g})"))
-            return
-
-
-def _tracks(sd: SceneDir, problems: list[Problem]) -> None:
-    try:
-        tracks = sd.tracks()
-    except KubricGenError as e:
-        problems.append(Problem(fmt.TRACKS, "tracks", str(e)))
-        return
-    if tracks is None:
-        return
-    width, height = sd.resolution
-    xy, occ, q = tracks.target_points, tracks.occluded, tracks.query_points
-    for what, a in (("target_points", xy), ("query_points", q)):
-        if not np.isfinite(a).all():
-            problems.append(Problem(fmt.TRACKS, "tracks", f"{what} are not all finite"))
-            return
-    visible = ~occ
-    outside = visible & ((xy[..., 0] < 0) | (xy[..., 0] > width) | (xy[..., 1] < 0) | (xy[..., 1] > height))
-    if outside.any():
-        n, t = (int(v[0]) for v in np.nonzero(outside))
-        problems.append(Problem(fmt.TRACKS, "tracks", f"{int(outside.sum())} visible track points lie outside the "
-                                                      f"{width}x{height} image (track {n}, frame {t}: "
-                                                      f"{xy[n, t].round(3).tolist()})"))
-    if len(q) and not ((q[:, 0] >= 0).all() and (q[:, 0] < sd.num_frames).all()):
-        problems.append(Problem(fmt.TRACKS, "tracks", f"query frames must lie in [0, {sd.num_frames})"))
-
-
-def _events(sd: SceneDir, problems: list[Problem]) -> None:
-    n, t_len = sd.num_instances, sd.num_frames
-    for j, c in enumerate(sd.events.get("collisions", []) if isinstance(sd.events, dict) else []):
-        try:
-            pair = [int(i) for i in c["instances"]]
-            frame = float(c["frame"])
-            values = [float(c["force"]), *map(float, c["position"]), *map(float, c["contact_normal"])]
-        except (KeyError, TypeError, ValueError) as e:
-            problems.append(Problem(fmt.EVENTS, "events", f"collisions[{j}] is malformed ({type(e).__name__}: {e})"))
-            continue
-        if len(pair) != 2 or not all(-1 <= i < n for i in pair):
-            problems.append(Problem(fmt.EVENTS, "events", f"collisions[{j}].instances {pair} must be instance "
-                                                          f"indices in [-1, {n})"))
-        if not (-1 <= frame <= t_len) or not all(math.isfinite(v) for v in values):
-            problems.append(Problem(fmt.EVENTS, "events", f"collisions[{j}] has frame {frame} or a non-finite value"))
-
-
-# ---------------------------------------------------------------- several cameras
 TRACK_TOLERANCE_PX = 0.01
 TRACK_RELATIVE_TOLERANCE = 1e-5  # of |(x, y)|: float32 positions of points projected far off-screen
 WORLD_TOLERANCE = (1e-5, 1e-6)  # query_world against the query pixel's depth: (relative to the distance, metres)
@@ -576,7 +144,7 @@ def _in_view(view: str, p: Problem) -> Problem:
     return Problem(view if p.file == "." else f"{view}/{p.file}", p.check, p.message, p.severity)
 
 
-def _check_rig(sd: SceneDir, problems: list[Problem]) -> list[Problem]:
+def check_rig(sd: SceneDir, problems: list[Problem]) -> list[Problem]:
     """A scene with several cameras: every view as a scene directory of its own (its
     never-visible warnings left to the rig, as an instance may be seen by one camera only),
     then the rig's own files."""
@@ -594,7 +162,7 @@ def _check_rig(sd: SceneDir, problems: list[Problem]) -> list[Problem]:
             problems.append(Problem(view.name, "listing", f"missing: {fmt.METADATA} lists {view.name} in views"))
             continue
         reader = SceneDir(view.path)  # dropped after its checks: one view's decoded layers in memory at a time
-        problems += [_in_view(view.name, p) for p in check_scene(reader)
+        problems += [_in_view(view.name, p) for p in check_view(reader)
                      if not (p.check == "segmentation" and p.message.endswith(NEVER_VISIBLE))]
         _listed_files(rig, view.name, reader, problems)  # while its bytes are read
     for name in (fmt.SCENE, fmt.CROSS_VIEW):
