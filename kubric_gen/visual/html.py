@@ -276,7 +276,7 @@ def write_scene_page(out_dir: str | os.PathLike, scene: ViewScene, back: str | N
     scale = display_scale(width, height)
     page = (_PAGE.replace("@TITLE@", html.escape(scene.name))
             .replace("@CW@", str(width * scale)).replace("@CH@", str(height * scale))
-            .replace("@SIDE@", str(width * scale + 16)).replace("@CSS@", _CSS).replace("@JS@", _JS))
+            .replace("@SIDE@", str(width * scale + 16)).replace("@CSS@", _CSS).replace("@JS@", _PLAYER_JS + _JS))
     (out / "index.html").write_text(page)
     return out / "index.html"
 
@@ -368,7 +368,7 @@ def write_rig_page(out_dir: str | os.PathLike, rig: ViewRig, back: str | None = 
     side = max(x for x, _ in positions) + width * k + 16
     page = (_RIG_PAGE.replace("@TITLE@", html.escape(rig.name)).replace("@CANVASES@", canvases)
             .replace("@COUNT@", str(len(cameras))).replace("@SIDE@", str(side)).replace("@CSS@", _CSS + _RIG_CSS)
-            .replace("@JS@", _RIG_JS))
+            .replace("@JS@", _PLAYER_JS + _RIG_JS))
     (out / "index.html").write_text(page)
     return out / "index.html"
 
@@ -431,6 +431,67 @@ _GALLERY = """<!DOCTYPE html>
 </body></html>
 """
 
+
+_PLAYER_JS = r"""
+// shared by the scene page and the page of several cameras: formatting, and the player (the
+// URL hash, the frame scrubber, play/pause, the view radios, the overlay boxes, the keys)
+const pad = (n) => String(n).padStart(5, "0");
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
+const fmt = (v, d) => (v === null || v === undefined) ? "–"
+  : (typeof v === "number" ? v.toFixed(d === undefined ? 3 : d) : esc(v));
+
+// D: num_frames, layers, frame_rate; state: {frame, view, play, <overlay>: bool}; available: {overlay: bool},
+// the page's overlay boxes (element ids) and whether each has data. Returns {setFrame, setPlaying}.
+function kgPlayer(D, state, available, draw) {
+  const overlays = Object.keys(available);
+  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+  if (params.has("frame")) {
+    state.frame = Math.max(0, Math.min(D.num_frames - 1, parseInt(params.get("frame"), 10) || 0));
+  }
+  if (params.has("view") && D.layers.indexOf(params.get("view")) >= 0) state.view = params.get("view");
+  for (const key of [...overlays, "play"]) {
+    if (params.has(key)) state[key] = params.get(key) === "1" || params.get(key) === "true";
+  }
+
+  function writeHash() {
+    const h = "frame=" + state.frame + "&view=" + state.view + overlays.map(
+      (key) => "&" + key + "=" + (state[key] ? 1 : 0)).join("");
+    if (history.replaceState) history.replaceState(null, "", "#" + h);
+  }
+  function setFrame(f) { state.frame = ((f % D.num_frames) + D.num_frames) % D.num_frames; draw(); writeHash(); }
+  let timer = null;
+  function setPlaying(on) {
+    state.play = on;
+    document.getElementById("play").textContent = on ? "pause" : "play";
+    if (timer) { clearInterval(timer); timer = null; }
+    if (on) timer = setInterval(() => setFrame(state.frame + 1), 1000 / (D.frame_rate || 12));
+  }
+
+  const scrub = document.getElementById("scrub");
+  scrub.max = D.num_frames - 1;
+  scrub.addEventListener("input", () => setFrame(parseInt(scrub.value, 10)));
+  document.getElementById("play").addEventListener("click", () => setPlaying(!state.play));
+  for (const radio of document.querySelectorAll("input[name=view]")) {
+    radio.disabled = D.layers.indexOf(radio.value) < 0;
+    radio.checked = radio.value === state.view;
+    radio.addEventListener("change", () => { state.view = radio.value; draw(); writeHash(); });
+  }
+  for (const key of overlays) {
+    const box = document.getElementById(key);
+    box.disabled = !available[key];
+    box.checked = state[key] && available[key];
+    state[key] = box.checked;
+    box.addEventListener("change", () => { state[key] = box.checked; draw(); writeHash(); });
+  }
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowRight") setFrame(state.frame + 1);
+    else if (e.key === "ArrowLeft") setFrame(state.frame - 1);
+    else if (e.key === " ") { setPlaying(!state.play); e.preventDefault(); }
+  });
+  return {setFrame, setPlaying};
+}
+"""
+
 _JS = r"""
 (function () {
   "use strict";
@@ -439,21 +500,10 @@ _JS = r"""
   const ctx = canvas.getContext("2d");
   const k = S.scale, W = S.width * k, H = S.height * k;
   const state = {frame: 0, view: "rgb", seg: false, boxes: false, tracks: false, arrows: false, play: false};
-  const pad = (n) => String(n).padStart(5, "0");
-  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
-  const fmt = (v, d) => (v === null || v === undefined) ? "–"
-    : (typeof v === "number" ? v.toFixed(d === undefined ? 3 : d) : esc(v));
   const rgbCss = (c, a) => "rgba(" + c[0] + "," + c[1] + "," + c[2] + "," + (a === undefined ? 1 : a) + ")";
-
-  // initial state from the URL hash: #frame=3&view=depth&seg=1&boxes=1&tracks=1&arrows=1&play=0
-  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
-  if (params.has("frame")) {
-    state.frame = Math.max(0, Math.min(S.num_frames - 1, parseInt(params.get("frame"), 10) || 0));
-  }
-  if (params.has("view") && S.layers.indexOf(params.get("view")) >= 0) state.view = params.get("view");
-  for (const key of ["seg", "boxes", "tracks", "arrows", "play"]) {
-    if (params.has(key)) state[key] = params.get(key) === "1" || params.get(key) === "true";
-  }
+  // the URL hash (#frame=3&view=depth&seg=1&boxes=1&tracks=1&arrows=1&play=0), playback and controls
+  const {setFrame, setPlaying} = kgPlayer(S, state, {seg: S.layers.indexOf("seg") >= 0, boxes: S.instances.length > 0,
+                                                      tracks: !!S.tracks, arrows: !!S.arrows}, () => draw());
 
   const images = {};
   for (const layer of S.layers) {
@@ -602,47 +652,6 @@ _JS = r"""
       "</th><th>position @" + f + " (m)</th></tr>" + rows.join("") + "</table>" : "no instances";
   }
 
-  function setFrame(f) { state.frame = ((f % S.num_frames) + S.num_frames) % S.num_frames; draw(); writeHash(); }
-
-  function writeHash() {
-    const h = "frame=" + state.frame + "&view=" + state.view + ["seg", "boxes", "tracks", "arrows"].map(
-      (key) => "&" + key + "=" + (state[key] ? 1 : 0)).join("");
-    if (history.replaceState) history.replaceState(null, "", "#" + h);
-  }
-
-  let timer = null;
-  function setPlaying(on) {
-    state.play = on;
-    document.getElementById("play").textContent = on ? "pause" : "play";
-    if (timer) { clearInterval(timer); timer = null; }
-    if (on) timer = setInterval(() => setFrame(state.frame + 1), 1000 / (S.frame_rate || 12));
-  }
-
-  // controls
-  const scrub = document.getElementById("scrub");
-  scrub.max = S.num_frames - 1;
-  scrub.addEventListener("input", () => setFrame(parseInt(scrub.value, 10)));
-  document.getElementById("play").addEventListener("click", () => setPlaying(!state.play));
-  for (const radio of document.querySelectorAll("input[name=view]")) {
-    radio.disabled = S.layers.indexOf(radio.value) < 0;
-    radio.checked = radio.value === state.view;
-    radio.addEventListener("change", () => { state.view = radio.value; draw(); writeHash(); });
-  }
-  const available = {seg: S.layers.indexOf("seg") >= 0, boxes: S.instances.length > 0, tracks: !!S.tracks,
-                     arrows: !!S.arrows};
-  for (const key of ["seg", "boxes", "tracks", "arrows"]) {
-    const box = document.getElementById(key);
-    box.disabled = !available[key];
-    box.checked = state[key] && available[key];
-    state[key] = box.checked;
-    box.addEventListener("change", () => { state[key] = box.checked; draw(); writeHash(); });
-  }
-  document.addEventListener("keydown", (e) => {
-    if (e.key === "ArrowRight") setFrame(state.frame + 1);
-    else if (e.key === "ArrowLeft") setFrame(state.frame - 1);
-    else if (e.key === " ") { setPlaying(!state.play); e.preventDefault(); }
-  });
-
   // legends and static panels
   let legend = "";
   if (S.depth_range) legend += "<div>depth: " + fmt(S.depth_range[0], 2) + " m <img src='depth_colorbar.png' " +
@@ -706,21 +715,10 @@ _RIG_JS = r"""
   const R = window.RIG;
   const k = R.scale, W = R.width * k, H = R.height * k, C = R.cameras.length;
   const state = {frame: 0, view: "rgb", seg: false, tracks: false, play: false};
-  const pad = (n) => String(n).padStart(5, "0");
-  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
-  const fmt = (v, d) => (v === null || v === undefined) ? "–"
-    : (typeof v === "number" ? v.toFixed(d === undefined ? 3 : d) : esc(v));
   const rgbCss = (c) => "rgb(" + c[0] + "," + c[1] + "," + c[2] + ")";
-
-  // initial state from the URL hash: #frame=3&view=depth&seg=1&tracks=1&play=0
-  const params = new URLSearchParams(location.hash.replace(/^#/, ""));
-  if (params.has("frame")) {
-    state.frame = Math.max(0, Math.min(R.num_frames - 1, parseInt(params.get("frame"), 10) || 0));
-  }
-  if (params.has("view") && R.layers.indexOf(params.get("view")) >= 0) state.view = params.get("view");
-  for (const key of ["seg", "tracks", "play"]) {
-    if (params.has(key)) state[key] = params.get(key) === "1" || params.get(key) === "true";
-  }
+  // the URL hash (#frame=3&view=depth&seg=1&tracks=1&play=0), playback and controls
+  const {setFrame, setPlaying} = kgPlayer(R, state, {seg: R.layers.indexOf("seg") >= 0, tracks: !!R.tracks},
+                                          () => draw());
 
   // every camera's frame images, from its own page's folder
   const contexts = R.cameras.map((c, i) => document.getElementById("cam" + i).getContext("2d"));
@@ -810,45 +808,6 @@ _RIG_JS = r"""
       ["#", "seg id", "asset", "labels", ...R.cameras.map((cam) => "visible px @" + f + " " + esc(cam.name))], rows)
       : "no instances";
   }
-
-  function setFrame(f) { state.frame = ((f % R.num_frames) + R.num_frames) % R.num_frames; draw(); writeHash(); }
-
-  function writeHash() {
-    const h = "frame=" + state.frame + "&view=" + state.view + "&seg=" + (state.seg ? 1 : 0) + "&tracks=" +
-      (state.tracks ? 1 : 0);
-    if (history.replaceState) history.replaceState(null, "", "#" + h);
-  }
-
-  let timer = null;
-  function setPlaying(on) {
-    state.play = on;
-    document.getElementById("play").textContent = on ? "pause" : "play";
-    if (timer) { clearInterval(timer); timer = null; }
-    if (on) timer = setInterval(() => setFrame(state.frame + 1), 1000 / (R.frame_rate || 12));
-  }
-
-  const scrub = document.getElementById("scrub");
-  scrub.max = R.num_frames - 1;
-  scrub.addEventListener("input", () => setFrame(parseInt(scrub.value, 10)));
-  document.getElementById("play").addEventListener("click", () => setPlaying(!state.play));
-  for (const radio of document.querySelectorAll("input[name=view]")) {
-    radio.disabled = R.layers.indexOf(radio.value) < 0;
-    radio.checked = radio.value === state.view;
-    radio.addEventListener("change", () => { state.view = radio.value; draw(); writeHash(); });
-  }
-  const available = {seg: R.layers.indexOf("seg") >= 0, tracks: !!R.tracks};
-  for (const key of ["seg", "tracks"]) {
-    const box = document.getElementById(key);
-    box.disabled = !available[key];
-    box.checked = state[key] && available[key];
-    state[key] = box.checked;
-    box.addEventListener("change", () => { state[key] = box.checked; draw(); writeHash(); });
-  }
-  document.addEventListener("keydown", (e) => {
-    if (e.key === "ArrowRight") setFrame(state.frame + 1);
-    else if (e.key === "ArrowLeft") setFrame(state.frame - 1);
-    else if (e.key === " ") { setPlaying(!state.play); e.preventDefault(); }
-  });
 
   let legend = "depth and flow: each camera on its own scale (its page gives the legend)";
   if (R.tracks) legend += "; a multi-view track has one colour in every camera (filled: visible, hollow: occluded)";
