@@ -41,6 +41,21 @@ def _label_feature(label: Label):
     return tfds.features.Text(doc=label.doc)
 
 
+def _finish(features: dict, schema: LabelSchema):
+    """`features` with the provenance and the scene's labels, as a FeaturesDict (both kinds of dataset)."""
+    import tensorflow_datasets as tfds
+
+    f = tfds.features
+    features["provenance"] = {
+        "world": f.Text(), "seed": f.Scalar(dtype=np.int64),
+        "config": f.Text(doc="JSON of metadata.json flags"), "record": f.Text(doc="JSON of provenance.json"),
+    }
+    for label in schema.scene:
+        group, _, leaf = label.feature.rpartition("/")
+        (features[group] if group else features)[leaf] = _label_feature(label)
+    return f.FeaturesDict(features)
+
+
 def movi_features(schema: LabelSchema, width: int, height: int, num_frames: int, cameras: Sequence[str] = ()):
     """The FeaturesDict of a dataset with this label schema at (width, height) and num_frames;
     `cameras` (names) for scenes with several cameras (empty: MOVi's one-camera features)."""
@@ -110,15 +125,8 @@ def movi_features(schema: LabelSchema, width: int, height: int, num_frames: int,
             "target_points": tensor((None, t, 2), doc="x, y (pixels)"),
             "occluded": tensor((None, t), np.bool_),
         },
-        "provenance": {
-            "world": f.Text(), "seed": scalar(np.int64),
-            "config": f.Text(doc="JSON of metadata.json flags"), "record": f.Text(doc="JSON of provenance.json"),
-        },
     }
-    for label in schema.scene:
-        group, _, leaf = label.feature.rpartition("/")
-        (features[group] if group else features)[leaf] = _label_feature(label)
-    return f.FeaturesDict(features)
+    return _finish(features, schema)
 
 
 def _multiview_features(schema: LabelSchema, w: int, h: int, t: int, cameras: list[str]):
@@ -205,12 +213,5 @@ def _multiview_features(schema: LabelSchema, w: int, h: int, t: int, cameras: li
             "target_points": tensor((c, None, t, 2), doc="x, y (pixels) in every camera"),
             "occluded": tensor((c, None, t), np.bool_),
         },
-        "provenance": {
-            "world": f.Text(), "seed": scalar(np.int64),
-            "config": f.Text(doc="JSON of metadata.json flags"), "record": f.Text(doc="JSON of provenance.json"),
-        },
     }
-    for label in schema.scene:
-        group, _, leaf = label.feature.rpartition("/")
-        (features[group] if group else features)[leaf] = _label_feature(label)
-    return f.FeaturesDict(features)
+    return _finish(features, schema)

@@ -285,11 +285,7 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
         inst.update(per_view)
     example: dict[str, Any] = {
         "metadata": {
-            "video_name": info.name,
-            "width": np.int32(target.width),
-            "height": np.int32(target.height),
-            "num_frames": np.int32(t_len),
-            "num_instances": np.uint16(info.num_instances),
+            **_metadata(info, target),
             **view["ranges"],
         },
         **{key: view[key] for key in _VIEW_LAYERS},
@@ -302,6 +298,12 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
     }
     _add_scene_labels(example, schema, meta)
     return info.name, example
+
+
+def _metadata(info: SceneInfo, target: Resolution) -> dict[str, Any]:
+    """MOVi's metadata feature of a scene at the dataset's resolution (one camera or several)."""
+    return {"video_name": info.name, "width": np.int32(target.width), "height": np.int32(target.height),
+            "num_frames": np.int32(info.num_frames), "num_instances": np.uint16(info.num_instances)}
 
 
 _VIEW_LAYERS = ("video", "segmentations", "forward_flow", "backward_flow", "depth", "normal", "object_coordinates")
@@ -431,11 +433,7 @@ def _multiview_example(info: SceneInfo, sd: SceneDir, target: Resolution, f: int
     names = list(info.cameras)
     example: dict[str, Any] = {
         "metadata": {
-            "video_name": info.name,
-            "width": np.int32(target.width),
-            "height": np.int32(target.height),
-            "num_frames": np.int32(t_len),
-            "num_instances": np.uint16(info.num_instances),
+            **_metadata(info, target),
             "num_cameras": np.int32(c_len),
             "camera_names": names,
             **{key: np.stack([v["ranges"][key] for v in views]) for key in views[0]["ranges"]},
