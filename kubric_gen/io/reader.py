@@ -28,7 +28,7 @@ from kubric_gen.errors import KubricGenError
 from kubric_gen.io import format as fmt
 from kubric_gen.io import layers as codecs
 from kubric_gen.labels import GENERIC, LabelSchema
-from kubric_gen.truth.result import CrossViewTruth, PointTracks
+from kubric_gen.truth.result import CrossViewTruth, PointTracks, disparity_of
 
 
 class SceneDirError(KubricGenError):
@@ -252,13 +252,13 @@ class SceneDir:
         names = [str(n) for n in d.pop("cameras", [])]
         if names != self.camera_names:
             raise SceneDirError(f"{fmt.CROSS_VIEW}: cameras {names} are not the views' {self.camera_names}")
-        xy = np.stack([self.correspondences(a, b) for a in names for b in names])
-        xy = xy.reshape((len(names), len(names)) + xy.shape[1:])
         c, t, (w, h) = len(names), self.num_frames, self.resolution
         occluded = d.get("correspondence_occluded")
         if occluded is None or occluded.shape != (c, c, t, h, w):
             raise SceneDirError(f"{fmt.CROSS_VIEW}: correspondence_occluded must be ({c}, {c}, {t}, {h}, {w}) "
                                 f"(got {None if occluded is None else occluded.shape})")
+        xy = np.stack([self.correspondences(a, b) for a in names for b in names])
+        xy = xy.reshape((len(names), len(names)) + xy.shape[1:])
         try:
             return CrossViewTruth(cameras=names, correspondences=xy, **d)
         except TypeError as e:
@@ -286,8 +286,7 @@ class SceneDir:
         names = self.camera_names
         if len(names) != 2 or not self.is_multiview:
             raise SceneDirError(f"{self.path}: disparity needs two cameras (has {len(names)})")
-        centres_x = np.arange(self.resolution[0], dtype=np.float32) + np.float32(0.5)
-        return centres_x - self.correspondences(names[0], names[1])[..., 0]
+        return disparity_of(self.correspondences(names[0], names[1]))
 
     # ------------------------------------------------------------ completeness
     def missing(self) -> list[str]:

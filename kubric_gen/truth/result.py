@@ -103,10 +103,16 @@ class CrossViewTruth:
             raise ValueError(f"disparity needs two cameras (this scene has {len(self.cameras)})")
         if self.correspondences is None:
             raise ValueError("disparity needs the correspondences (SceneDir.cross_view reads them)")
-        centres_x = np.arange(self.correspondences.shape[-2], dtype=np.float32) + np.float32(0.5)
-        return centres_x - self.correspondences[0, 1, ..., 0]
+        return disparity_of(self.correspondences[0, 1])
 
     @property
     def disparity_occluded(self) -> np.ndarray:
         self.disparity  # noqa: B018  (the same checks)
         return self.correspondence_occluded[0, 1]
+
+
+def disparity_of(correspondences: np.ndarray) -> np.ndarray:
+    """(..., H, W) float32 disparity x_0 - x_1 from camera 0's correspondences into camera 1
+    (..., H, W, 2): each pixel centre's x minus where its point lies in camera 1."""
+    centres_x = np.arange(correspondences.shape[-2], dtype=np.float32) + np.float32(0.5)
+    return centres_x - correspondences[..., 0]
