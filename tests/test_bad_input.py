@@ -53,6 +53,15 @@ def _nan_mesh(tmp: Path) -> str:
     return str(tmp / "meshes")
 
 
+# Placeholders that need a file made first: "{name}" in an argument becomes SETUPS[name](tmp, scene),
+# where tmp is the case's own working folder and scene a finished MOVi-A scene directory.
+SETUPS = {
+    "file": lambda tmp, scene: _file(tmp),
+    "scenes": lambda tmp, scene: _scene_copy(tmp, scene),
+    "nanmesh": lambda tmp, scene: _nan_mesh(tmp),
+}
+
+
 # (id, argv with {tmp}/{file}/{world:...}/{scenes}/{nanmesh} placeholders, exit status, part of the message)
 CASES = [
     # -- the command line itself
@@ -231,6 +240,21 @@ CASES = [
     ("assets-unknown-library", ["assets", "list", "no_such_library"], 2, "no asset manifest"),
 ]
 
+# ---- cases added per area: each area keeps its own list and adds its own SETUPS entries after it
+# -- run: resume, the driver's isolation, names, leftovers
+RUN_CASES: list = [
+]
+# -- scene directories and their readers (validate, view, build-dataset)
+IO_CASES: list = [
+]
+# -- datasets, assets, GPUs
+DATASET_ASSET_CASES: list = [
+]
+# -- world files and packages
+WORLD_CASES: list = [
+]
+CASES += RUN_CASES + IO_CASES + DATASET_ASSET_CASES + WORLD_CASES
+
 
 def _expand(argv: list[str], tmp: Path, scenes: Path) -> list[str]:
     out = []
@@ -238,12 +262,9 @@ def _expand(argv: list[str], tmp: Path, scenes: Path) -> list[str]:
         if arg.startswith("{world:"):
             out.append(_world(tmp, arg[len("{world:"):-1]))
             continue
-        if "{file}" in arg:
-            arg = arg.replace("{file}", _file(tmp))
-        if "{scenes}" in arg:
-            arg = arg.replace("{scenes}", _scene_copy(tmp, scenes))
-        if "{nanmesh}" in arg:
-            arg = arg.replace("{nanmesh}", _nan_mesh(tmp))
+        for name, setup in SETUPS.items():
+            if "{" + name + "}" in arg:
+                arg = arg.replace("{" + name + "}", setup(tmp, scenes))
         out.append(arg.replace("{tmp}", str(tmp)))
     return out
 
