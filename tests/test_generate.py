@@ -115,10 +115,11 @@ MOVI_BUILDER_LAYERS = ("rgba", "segmentation", "forward_flow", "backward_flow", 
 def _movi_builder_style_read(directory):
     """What MOVi's TFDS builder does with a scene directory (from its published behaviour):
     complete only if data_ranges/metadata/events exist and the files starting with each layer
-    prefix number the same as the rgba files; then it reads `{layer}_{f:05d}.png` with pypng
-    (palette indices, 16-bit kept) and `depth_{f:05d}.tiff`, and scales flow by data_ranges."""
+    prefix number the same as the rgba files; then it reads `{layer}_{f:05d}.png` as Kubric's
+    `read_png` does (pypng: palette indices, 16-bit kept, any bit depth but 8 and 16 an error:
+    `kubric_png.kubric_read_png`) and `depth_{f:05d}.tiff`, and scales flow by data_ranges."""
     import imageio.v3 as iio
-    import png
+    from kubric_png import ihdr_bit_depth, kubric_read_png
 
     names = [p.name for p in directory.iterdir()]
     if not all(n in names for n in ("data_ranges.json", "metadata.json", "events.json")):
@@ -131,8 +132,8 @@ def _movi_builder_style_read(directory):
     t = meta["metadata"]["num_frames"]
 
     def read_png(path):
-        width, height, rows, info = png.Reader(filename=str(path)).read()
-        return np.vstack(list(rows)).reshape(height, width, info["planes"])
+        assert ihdr_bit_depth(path) in (8, 16), path
+        return kubric_read_png(path)
 
     out = {key: np.stack([read_png(directory / f"{key}_{f:05d}.png") for f in range(t)])
            for key in MOVI_BUILDER_LAYERS if key != "depth"}

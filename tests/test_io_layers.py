@@ -2,8 +2,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+import png
 import pytest
 import tifffile
+from kubric_png import check_scene_pngs, ihdr_bit_depth, kubric_read_png
 from PIL import Image
 
 import kubric_gen.io as kgio
@@ -100,6 +102,19 @@ def test_segmentation_palette_png(tmp_path, rng):
     np.testing.assert_array_equal(out, seg)
 
 
+@pytest.mark.parametrize("colours", [1, 2, 3, 4, 5, 16, 17, 256])
+def test_segmentation_png_is_8bit_for_every_palette_size(tmp_path, rng, colours):
+    """Kubric's reader (pypng, bit depth 8 or 16 only) reads our palette PNGs of any size: Pillow
+    would store a palette of up to 16 colours at 1, 2 or 4 bits."""
+    seg = rng.integers(0, colours, (9, 7)).astype(np.int32)
+    L.write_segmentation(tmp_path / "s.png", seg, num_instances=colours - 1)
+    assert ihdr_bit_depth(tmp_path / "s.png") == 8
+    np.testing.assert_array_equal(kubric_read_png(tmp_path / "s.png")[..., 0], seg)
+    info = png.Reader(filename=str(tmp_path / "s.png")).read()[3]
+    assert info["palette"] == L.segmentation_palette(colours)  # exactly the instances' colours, as Kubric's
+    np.testing.assert_array_equal(L.read_segmentation(tmp_path / "s.png"), seg)
+
+
 def test_segmentation_palette_is_distinct_and_stable():
     pal = L.segmentation_palette(256)
     assert pal[0] == (0, 0, 0) and len(set(pal)) == 256
@@ -157,6 +172,8 @@ def test_write_read_layers_round_trip(tmp_path, rng):
                  "occlusion_backward_%05d.png"]:
         assert [(tmp_path / (name % i)).is_file() for i in range(t + 1)] == [True] * t + [False]
     assert not (tmp_path / "layers.npz").exists()
+    # 6 segmentation ids (a palette Pillow would store at 4 bits): every PNG 8- or 16-bit, read by Kubric's rules
+    assert check_scene_pngs(tmp_path) == 7 * t
 
     out = kgio.read_layers(tmp_path)
     assert sorted(out) == sorted(L.FLOAT_LAYERS)
@@ -292,6 +309,14 @@ def test_rewriting_kubric_reference_keeps_its_layers(tmp_path):
                 Image.open(REFERENCE / f"segmentation_{t:05d}.png") as theirs:
             assert ours.mode == theirs.mode == "P"
             np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+        # the same kind of file in its header: bit depth, one plane of palette indices (pypng's view: Kubric's reader)
+        ours, theirs = (png.Reader(filename=str(d / f"segmentation_{t:05d}.png")).read()[3]
+                        for d in (tmp_path, REFERENCE))
+        assert (ours["bitdepth"], ours["planes"]) == (theirs["bitdepth"], theirs["planes"]) == (8, 1)
+        assert ours["palette"] == L.segmentation_palette(8)  # background and the 7 instances
+        assert ihdr_bit_depth(tmp_path / f"segmentation_{t:05d}.png") == 8
+        np.testing.assert_array_equal(kubric_read_png(tmp_path / f"segmentation_{t:05d}.png"),
+                                      kubric_read_png(REFERENCE / f"segmentation_{t:05d}.png"))
         with tifffile.TiffFile(tmp_path / f"depth_{t:05d}.tiff") as ours, \
                 tifffile.TiffFile(REFERENCE / f"depth_{t:05d}.tiff") as theirs:
             for attr in ("shape", "dtype", "compression", "photometric", "samplesperpixel"):

@@ -172,9 +172,12 @@ def write_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike, texture: str | os
 
 
 def save_image(image, path: str | os.PathLike) -> None:
-    """Save a PIL image as PNG (atomically)."""
+    """Save a PIL image as PNG (atomically), at bit depth 8 or 16 like every PNG we write
+    (Pillow would store a 1-bit image, or a palette of up to 16 colours, at 1, 2 or 4 bits)."""
     buf = io.BytesIO()
-    image.save(buf, format="PNG")
+    if image.mode == "1":
+        image = image.convert("L")
+    image.save(buf, format="PNG", **({"bits": 8} if image.mode == "P" else {}))
     _atomic_write(Path(path), buf.getvalue())
 
 

@@ -28,9 +28,9 @@ in any frame); flow ranges are over all pixels. Kubric's scene directories have 
 range and no occlusion files; `read_layers` reads them all the same.
 
 File names come from `kubric_gen.io.format`; `kubric_gen.io.SceneDir` reads whole directories.
-PNGs are written with imagecodecs (libpng, fast zlib settings; palette PNGs with Pillow) and
-16-bit ones read with imagecodecs: Pillow and imageio
-read 16-bit RGB PNGs as 8-bit.
+PNGs are written with imagecodecs (libpng, fast zlib settings; palette PNGs by `encode_palette_png`),
+every one at bit depth 8 or 16 (Kubric's pypng reader takes no other), and 16-bit ones read with
+imagecodecs: Pillow and imageio read 16-bit RGB PNGs as 8-bit.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ import colorsys
 import io
 import json
 import os
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
@@ -93,10 +95,14 @@ def dequantize(v: np.ndarray, lo: float | np.ndarray, hi: float | np.ndarray) ->
 
 # --------------------------------------------------------------------------- PNG
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Every PNG we write is 8- or 16-bit: MOVi's readers (pypng in Kubric's `read_png`) take no other depth.
+PNG_BIT_DEPTHS = (8, 16)
+
 
 def _png_header(data: bytes) -> tuple[int, int]:
     """(bit depth, colour type) from a PNG's IHDR; colour type 3 is a palette image."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 26:
+    if data[:8] != PNG_SIGNATURE or len(data) < 26:
         raise KubricGenError("not a PNG file")
     return data[24], data[25]
 
@@ -161,15 +167,29 @@ def encode_png(a: np.ndarray) -> bytes:
                                               filter=PNG_FILTER))
 
 
-def encode_palette_png(ids: np.ndarray, palette: list[tuple[int, int, int]]) -> bytes:
-    """An 8-bit palette PNG holding `ids` (H, W) as palette indices (MOVi's segmentation)."""
-    from PIL import Image
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    image = Image.fromarray(np.ascontiguousarray(ids, dtype=np.uint8), mode="P")
-    image.putpalette([c for colour in palette for c in colour])
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=PNG_LEVEL)
-    return buffer.getvalue()
+
+def encode_palette_png(ids: np.ndarray, palette: list[tuple[int, int, int]]) -> bytes:
+    """An 8-bit palette PNG holding `ids` (H, W) as palette indices (MOVi's segmentation), with
+    exactly `palette`'s colours, as Kubric writes them.
+
+    Written by hand, not with Pillow: Pillow stores a palette of up to 16 colours at 1, 2 or 4
+    bits per pixel, and Kubric's reader (pypng, in `kubric.file_io.read_png` and its MOVi
+    builders) takes only bit depths 8 and 16. Rows are unfiltered (the PNG specification's
+    advice for palette images) and deflated at `PNG_LEVEL`.
+    """
+    ids = np.ascontiguousarray(ids, dtype=np.uint8)
+    if ids.ndim != 2 or not 1 <= len(palette) <= 256:
+        raise ValueError(f"a palette PNG needs (H, W) ids and 1..256 colours (got {ids.shape}, {len(palette)})")
+    height, width = ids.shape
+    rows = np.zeros((height, width + 1), dtype=np.uint8)  # a leading 0 per row: filter type None
+    rows[:, 1:] = ids
+    header = struct.pack(">IIBBBBB", width, height, 8, 3, 0, 0, 0)  # bit depth 8, colour type 3 (palette)
+    return b"".join((PNG_SIGNATURE, _png_chunk(b"IHDR", header),
+                     _png_chunk(b"PLTE", bytes(c for colour in palette for c in colour)),
+                     _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_LEVEL)), _png_chunk(b"IEND", b"")))
 
 
 def _write_bytes(path: PathLike, data: bytes) -> None:
