@@ -37,8 +37,10 @@ from kubric_gen.scene import (
     SpotLight,
     SunLight,
     hemisphere,
+    orbit,
     ring,
     stereo_rig,
+    through_waypoints,
 )
 from kubric_gen.simulation.trajectory import Collision, Trajectory
 
@@ -57,6 +59,6 @@ __all__ = [
     "Scene", "SceneError", "SceneObject", "SkyBackground", "Sphere", "SpotLight", "SunLight", "Trajectory",
     "WorldError", "__version__", "choice", "make_rng", "place_without_overlap", "point_in_box",
     "point_in_half_sphere_shell", "random_hue_color", "random_rotation", "random_z_rotation", "ring", "settle",
-    "simulate", "hemisphere", "stereo_rig",
+    "simulate", "hemisphere", "orbit", "stereo_rig", "through_waypoints",
 ]
 

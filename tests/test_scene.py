@@ -3,6 +3,7 @@
 import math
 import re
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -193,3 +194,91 @@ def test_plus_equals_adds_like_add():
     assert [o.name for o in scene.objects] == ["a", "b", "c"]
     scene.replace_object(kg.Cube(name="a", friction=0.1))  # the long form still works
     assert scene.object("a").friction == 0.1
+
+
+# ---------------------------------------------------------------- moving cameras: Pose(look_at), orbit, waypoints
+def _looks_at(pose, target) -> float:
+    """The angle (radians) between the pose's viewing direction (-Z) and the direction to `target`."""
+    from kubric_gen import geometry
+
+    forward = -geometry.quat_to_matrix(pose.quaternion)[:, 2]
+    to_target = np.asarray(target, float) - np.asarray(pose.position)
+    return float(np.arctan2(np.linalg.norm(np.cross(forward, to_target)), forward @ to_target))
+
+
+def test_pose_look_at_faces_the_target_with_up_above():
+    from kubric_gen import geometry
+
+    pose = kg.Pose(position=(3.0, -4.0, 2.0), look_at=(0.0, 0.0, 0.5))
+    assert _looks_at(pose, (0.0, 0.0, 0.5)) < 1e-9
+    up = geometry.quat_to_matrix(pose.quaternion)[:, 1]
+    assert up[2] > 0  # the image's up is world-up side
+    # the target projects to the image centre of any camera with this pose
+    uv = geometry.project(np.array([[0.0, 0.0, 0.5]]), pose.position, pose.quaternion, 35.0, 32.0, (64, 48))
+    assert uv[0, :2] == pytest.approx([32.0, 24.0], abs=1e-9)
+    with pytest.raises(SceneError, match="Pose.look_at"):
+        kg.Pose(position=(1, 1, 1), look_at=(1, 1, 1))
+    with pytest.raises(SceneError, match="give only one"):
+        kg.Pose(position=(1, 1, 1), quaternion=(0, 1, 0, 0), look_at=(0, 0, 0))
+
+
+def test_orbit_is_a_circle_at_constant_speed_looking_at_its_centre():
+    centre = (1.0, -2.0, 0.5)
+    poses = kg.orbit(13, around=centre, radius=4.0, height=3.0, degrees=180.0)
+    positions = np.array([p.position for p in poses])
+    offsets = positions - np.asarray(centre)
+    assert np.hypot(offsets[:, 0], offsets[:, 1]) == pytest.approx(np.full(13, 4.0), abs=1e-12)
+    assert offsets[:, 2] == pytest.approx(np.full(13, 3.0), abs=1e-12)
+    azimuth = np.unwrap(np.arctan2(offsets[:, 1], offsets[:, 0]))
+    assert np.diff(azimuth) == pytest.approx(np.full(12, np.pi / 12), abs=1e-12)  # 180 degrees in 12 equal steps
+    assert azimuth[0] == pytest.approx(0.0, abs=1e-12)
+    assert max(_looks_at(p, centre) for p in poses) < 1e-9
+
+
+def test_orbit_start_comes_from_the_rng_only():
+    a = kg.orbit(4, rng=np.random.default_rng(5))
+    b = kg.orbit(4, rng=np.random.default_rng(5))
+    c = kg.orbit(4, rng=np.random.default_rng(6))
+    assert a == b and a != c
+    with pytest.raises(SceneError, match="orbit.radius"):
+        kg.orbit(4, radius=0)
+    with pytest.raises(SceneError, match="orbit.num_frames"):
+        kg.orbit(0)
+
+
+@pytest.mark.parametrize("smooth", [True, False])
+def test_through_waypoints_passes_every_waypoint_at_constant_speed(smooth):
+    waypoints = [(0.0, -6.0, 2.0), (4.0, -4.0, 3.0), (6.0, 0.0, 2.0)]
+    poses = kg.through_waypoints(waypoints, 25, look_at=(0.0, 0.0, 0.0), smooth=smooth)
+    positions = np.array([p.position for p in poses])
+    assert positions[0] == pytest.approx(waypoints[0], abs=1e-12)
+    assert positions[-1] == pytest.approx(waypoints[-1], abs=1e-9)
+    steps = np.linalg.norm(np.diff(positions, axis=0), axis=1)
+    assert steps.max() / steps.min() < 1.02  # equal arc length per frame (chords of a curved path: 2 %)
+    assert max(_looks_at(p, (0, 0, 0)) for p in poses) < 1e-9
+    if not smooth:  # straight segments: the middle waypoint is on the path, every point on one of the two lines
+        gaps = [min(np.linalg.norm(np.cross(p - np.array(a), np.array(b) - np.array(a)))
+                    / np.linalg.norm(np.array(b) - np.array(a)) for a, b in zip(waypoints, waypoints[1:], strict=False))
+                for p in positions]
+        assert max(gaps) < 1e-9
+
+
+def test_through_waypoints_without_a_target_looks_along_the_path():
+    poses = kg.through_waypoints([(0, 0, 1), (10, 0, 1)], 5, smooth=False)
+    from kubric_gen import geometry
+
+    for pose in poses:
+        assert -geometry.quat_to_matrix(pose.quaternion)[:, 2] == pytest.approx([1, 0, 0], abs=1e-9)
+    with pytest.raises(SceneError, match=r"waypoints\[1\]"):
+        kg.through_waypoints([(0, 0, 1), (0, 0, 1)], 5)
+    with pytest.raises(SceneError, match="at least 2"):
+        kg.through_waypoints([(0, 0, 1)], 5)
+
+
+def test_a_camera_on_a_path_starts_at_its_first_pose_and_round_trips():
+    path = kg.orbit(3, radius=5.0, height=2.0)
+    cam = kg.PerspectiveCamera(path=path)
+    assert (cam.position, cam.quaternion) == (path[0].position, path[0].quaternion)
+    scene = kg.Scene(resolution=(16, 16), num_frames=3)
+    scene.camera = cam
+    assert kg.Scene.from_json(scene.to_json()).camera == cam

@@ -6,7 +6,8 @@ materials, lights, camera, background) are frozen dataclasses validated at
 construction; `Scene` holds them in lists and re-validates the whole with
 `Scene.validate()` (called by `add`/`+=`, `update`, `to_json` and every stage).
 `scene.update(name, **changes)` swaps an object for a changed, validated copy.
-`scene.cameras` holds several cameras of one simulation (rigs: `stereo_rig`, `ring`, `hemisphere`).
+`scene.cameras` holds several cameras of one simulation (rigs: `stereo_rig`, `ring`, `hemisphere`);
+a camera moves along a `path` of poses (`orbit`, `through_waypoints`, `Pose(look_at=...)`).
 
 Errors are `SceneError`s whose message names the field and the value.
 """
@@ -28,6 +29,7 @@ from kubric_gen.scene.objects import (
     SceneObject,
     Sphere,
 )
+from kubric_gen.scene.paths import orbit, through_waypoints
 from kubric_gen.scene.poses import Pose
 from kubric_gen.scene.rigs import hemisphere, ring, stereo_rig
 
@@ -35,5 +37,5 @@ __all__ = [
     "COLLISION_SHAPES", "MAX_ANGULAR_SPEED", "MAX_SPEED", "MOTION_TYPES", "AreaLight", "Background", "Color",
     "ColorBackground", "Cube", "Cylinder", "Flat", "HdriBackground", "Light", "Material", "MeshObject",
     "PerspectiveCamera", "PointLight", "Pose", "Principled", "Quat", "Scene", "SceneObject", "SkyBackground",
-    "Sphere", "SpotLight", "SunLight", "Vec3", "hemisphere", "ring", "stereo_rig",
+    "Sphere", "SpotLight", "SunLight", "Vec3", "hemisphere", "orbit", "ring", "stereo_rig", "through_waypoints",
 ]

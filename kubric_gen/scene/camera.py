@@ -10,11 +10,17 @@ from kubric_gen.scene.fields import Quat, Vec3, assign, nonempty_string, number,
 from kubric_gen.scene.poses import Pose, decode_poses, orientation
 from kubric_gen.scene.serialize import register
 
+_DEFAULT_POSE = ((0.0, -10.0, 5.0), (1.0, 0.0, 0.0, 0.0))
+
 
 @register
 @dataclass(frozen=True, kw_only=True)
 class PerspectiveCamera:
-    """A pinhole camera in Blender's model; `path` optionally gives one pose per frame."""
+    """A pinhole camera in Blender's model; `path` optionally gives one pose per frame
+    (`orbit`, `through_waypoints`), and then `position`/`quaternion` default to its first.
+
+    `focal_length` and `sensor_width` are in millimetres (Blender's: a 32 mm wide sensor);
+    `look_at` turns a static camera towards a point."""
 
     kind: ClassVar[str] = "perspective"
     _nested: ClassVar[dict] = {"path": decode_poses}
@@ -34,6 +40,9 @@ class PerspectiveCamera:
         orientation(o, self, look_at, None)
         if self.path is not None:
             assign(self, "path", decode_poses(self.path, f"{o}.path"))
+            if self.path and look_at is None and (self.position, self.quaternion) == _DEFAULT_POSE:
+                assign(self, "position", self.path[0].position)  # a moving camera starts where its path does
+                assign(self, "quaternion", self.path[0].quaternion)
 
     def pose_at(self, frame: int) -> Pose:
         if self.path:

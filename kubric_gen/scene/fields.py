@@ -11,8 +11,11 @@ from kubric_gen import checks
 from kubric_gen.errors import SceneError
 
 Vec3 = tuple[float, float, float]
+"""A point or vector (x, y, z) in metres, world frame: Z up."""
 Quat = tuple[float, float, float, float]
+"""A unit quaternion (w, x, y, z), Blender's order."""
 Color = tuple[float, float, float]
+"""A linear-RGB colour, each channel in [0, 1]."""
 P = ParamSpec("P")
 R = TypeVar("R")
 

@@ -14,7 +14,8 @@ from kubric_gen.scene.serialize import register
 
 @dataclass(frozen=True, kw_only=True)
 class Light:
-    """Lights point down their local -Z (as in Blender). Colours are linear RGB."""
+    """The fields every light has. Lights point down their local -Z (as in Blender; give
+    `look_at` or `direction` instead of `quaternion`). Colours are linear RGB."""
 
     kind: ClassVar[str] = "light"
     name: str
@@ -41,7 +42,8 @@ class Light:
 @register
 @dataclass(frozen=True, kw_only=True)
 class SunLight(Light):
-    """Parallel light; `strength` is irradiance in W/m^2, `angle` its angular diameter."""
+    """Parallel light from direction -Z; `strength` is its irradiance in W/m² (Blender's
+    sun strength), `angle` its angular diameter in radians (soft shadows)."""
 
     kind: ClassVar[str] = "sun"
     name: str = "sun"
@@ -52,6 +54,9 @@ class SunLight(Light):
 @register
 @dataclass(frozen=True, kw_only=True)
 class PointLight(Light):
+    """Light from a small sphere of `radius` metres at `position`, equal in every direction;
+    `power` is its radiant power in watts (Blender's point light power)."""
+
     kind: ClassVar[str] = "point"
     name: str = "point"
     power: float = 1000.0
@@ -61,7 +66,8 @@ class PointLight(Light):
 @register
 @dataclass(frozen=True, kw_only=True)
 class AreaLight(Light):
-    """A square area light of side `size` metres."""
+    """A square area light of side `size` metres emitting towards its -Z; `power` is its
+    radiant power in watts (Blender's area light power)."""
 
     kind: ClassVar[str] = "area"
     name: str = "area"
@@ -72,7 +78,9 @@ class AreaLight(Light):
 @register
 @dataclass(frozen=True, kw_only=True)
 class SpotLight(Light):
-    """`spot_size` is the cone's full angle in radians, `blend` its soft edge in [0, 1]."""
+    """A point light of `radius` metres restricted to a cone around its -Z: `power` in watts
+    (Blender's spot power), `spot_size` the cone's full angle in radians, `blend` its soft
+    edge in [0, 1]."""
 
     kind: ClassVar[str] = "spot"
     name: str = "spot"

@@ -13,6 +13,8 @@ from kubric_gen.scene.serialize import register
 
 @dataclass(frozen=True, kw_only=True)
 class Material:
+    """The base of every material (`Principled`, `Flat`): what `SceneObject.material` holds."""
+
     kind: ClassVar[str] = "material"
 
 

@@ -15,11 +15,15 @@ from kubric_gen.scene.poses import Pose, decode_poses, orientation
 from kubric_gen.scene.serialize import from_data, register
 
 MOTION_TYPES = ("dynamic", "static", "kinematic")
+"""How an object moves: simulated (`dynamic`), never (`static`), or along its `keyframes` (`kinematic`)."""
 # PyBullet clamps faster bodies to these speeds: a scene asking for more would be simulated
 # with other velocities than it records, so it is refused
-MAX_SPEED = 100.0  # m/s
-MAX_ANGULAR_SPEED = 100.0  # rad/s
+MAX_SPEED = 100.0
+"""The fastest linear speed an object may be given, in m/s (PyBullet clamps faster bodies)."""
+MAX_ANGULAR_SPEED = 100.0
+"""The fastest angular speed an object may be given, in rad/s (PyBullet clamps faster bodies)."""
 COLLISION_SHAPES = ("convex_hull", "vhacd", "mesh")
+"""How a mesh collides: its convex hull, a V-HACD convex decomposition, or the triangles (static only)."""
 
 
 @dataclass(frozen=True, kw_only=True)

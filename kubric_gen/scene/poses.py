@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Any
 
 import numpy as np
@@ -14,14 +14,20 @@ from kubric_gen.scene.fields import Quat, Vec3, assign, unit_quaternion, vector
 
 @dataclass(frozen=True, kw_only=True)
 class Pose:
-    """A position and a (w, x, y, z) orientation, e.g. one frame of a trajectory."""
+    """A position and a (w, x, y, z) orientation, e.g. one frame of a camera path.
+
+    `look_at=(x, y, z)` instead of `quaternion` turns the pose the way cameras and lights
+    point: local -Z towards the target, +Y up (world +Z)."""
 
     position: Vec3 = (0.0, 0.0, 0.0)
     quaternion: Quat = (1.0, 0.0, 0.0, 0.0)
+    look_at: InitVar[Vec3 | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, look_at: Vec3 | None) -> None:
         assign(self, "position", vector("Pose", "position", self.position, 3))
-        assign(self, "quaternion", unit_quaternion("Pose", "quaternion", self.quaternion))
+        if look_at is not None and self.quaternion != (1.0, 0.0, 0.0, 0.0):
+            raise SceneError("Pose.look_at", look_at, "give only one of quaternion, look_at")
+        orientation("Pose", self, look_at, None)
 
 
 def decode_poses(data: Any, where: str) -> tuple[Pose, ...]:
