@@ -35,13 +35,15 @@ from typing import Any
 from kubric_gen.errors import LabelError
 
 KINDS = ("class", "float", "float3", "text", "bool")
+"""The kinds of a `Label`: a class of a named vocabulary, a number, 3 numbers, free text, a flag."""
 _FEATURE = re.compile(r"^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)?$")
 _HEX = re.compile(r"^#([0-9a-fA-F]{6})([0-9a-fA-F]{2})?$")
 RESERVED_INSTANCE_FEATURES = frozenset({
     "mass", "friction", "restitution", "positions", "quaternions", "velocities", "angular_velocities",
     "bboxes_3d", "image_positions", "bboxes", "bbox_frames", "visibility"})
-# keys of an instance in metadata.json that kubric_gen writes itself: an object's labels may not replace them
+"""Per-instance dataset features kubric_gen computes itself: no label may take these names."""
 RESERVED_INSTANCE_KEYS = RESERVED_INSTANCE_FEATURES | {"name", "asset_id", "motion", "bounds"}
+"""Keys of an instance in metadata.json that kubric_gen writes itself: an object's labels may not replace them."""
 
 
 @dataclass(frozen=True)
@@ -215,3 +217,4 @@ class LabelSchema:
 
 
 GENERIC = LabelSchema("generic", (Label("asset_id", "text", default="", doc="asset id"),))
+"""The schema of a world that declares none: each instance's `asset_id` only."""

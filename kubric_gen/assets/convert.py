@@ -160,6 +160,8 @@ def convert_mesh(mesh_path: str | os.PathLike, out: str | os.PathLike, asset_id:
 # ---------------------------------------------------------------- folders
 @dataclass
 class ConvertResult:
+    """What `convert_folder` did: the manifest it wrote, and the meshes converted and skipped."""
+
     manifest: Path
     converted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)

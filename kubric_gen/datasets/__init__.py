@@ -11,7 +11,7 @@ the builder and the loading helpers import them when used. See docs/datasets.md.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # TensorFlow's C++ start-up notes (oneDNN, CPU features) on stderr drown our one-line
 # messages; keep its warnings and errors. Set before TensorFlow is first imported.
@@ -19,6 +19,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 from kubric_gen.datasets.build import BuildResult, build_dataset
 from kubric_gen.datasets.config import DatasetError, Resolution
+
+if TYPE_CHECKING:  # imported on first use (below), so that this package imports no TensorFlow
+    from kubric_gen.datasets.loading import builder_from_directory, decode_depth, decode_flow, load
 
 __all__ = ["BuildResult", "DatasetError", "Resolution", "build_dataset", "builder_from_directory", "decode_depth",
            "decode_flow", "load"]

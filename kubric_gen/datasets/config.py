@@ -39,6 +39,8 @@ def check_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class Resolution:
+    """A dataset config's frame size in pixels (`128x128`: MOVi's config names)."""
+
     width: int
     height: int
 

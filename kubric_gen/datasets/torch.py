@@ -69,6 +69,7 @@ from kubric_gen.labels import Label, LabelSchema
 
 LAYERS = ("video", "segmentation", "depth", "forward_flow", "backward_flow", "forward_flow_occlusion",
           "backward_flow_occlusion", "normal", "object_coordinates")
+"""The per-frame layers a PyTorch example may hold (`layers=` picks among them)."""
 IMAGE_LAYERS = ("video", "depth", "forward_flow", "backward_flow", "normal", "object_coordinates")  # (T, C, H, W)
 MASK_LAYERS = ("segmentation", "forward_flow_occlusion", "backward_flow_occlusion")  # (T, H, W)
 _INSTANCE_ARRAYS = ("positions", "quaternions", "velocities", "angular_velocities", "bboxes_3d", "visibility",

@@ -12,12 +12,15 @@ from kubric_gen import checks
 from kubric_gen.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "optix")
+"""Where Cycles renders (`auto`: the best NVIDIA GPU present, else the CPU)."""
 LIGHT_TREE = ("auto", "on", "off")
+"""Cycles' light tree (many-light sampling): `auto` turns it on for more than 8 emitters."""
 # The most PSNR per second on MOVi-A at 128x128 on the CPU (benchmarks/render_quality.py): at most
 # 256 samples, adaptive sampling from 16 samples on at a 0.05 noise threshold, no light tree.
 DEFAULT_SAMPLES, DEFAULT_ADAPTIVE_THRESHOLD, DEFAULT_ADAPTIVE_MIN_SAMPLES = 256, 0.05, 16
 # Blender's view transforms; Filmic is what Kubric's MOVi frames were rendered with
 VIEW_TRANSFORMS = ("Filmic", "Standard", "AgX", "Khronos PBR Neutral")
+"""Blender's view transforms from scene light to display colours (Filmic: MOVi's look)."""
 
 
 @dataclass(frozen=True, kw_only=True)
