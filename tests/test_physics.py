@@ -172,11 +172,18 @@ def test_place_without_overlap_places_and_never_overlaps():
 
 def test_place_without_overlap_raises_clearly_when_full():
     rng = np.random.default_rng(0)
-    scene = kg.Scene(objects=[kg.Cube(name="block", scale=2)])
-    with pytest.raises(kg.PlacementError, match="could not place 'ball'"):
+    scene = kg.Scene(objects=[kg.Cube(name="block", scale=2),
+                              kg.Cube(name="floor", scale=(5, 5, 0.1), position=(0, 0, -3), is_background=True,
+                                      motion="static")])
+    with pytest.raises(kg.PlacementError) as error:
         kg.place_without_overlap(scene, kg.Sphere(name="ball", scale=0.5), region=((-1, -1, -1), (1, 1, 1)),
                                  rng=rng, max_trials=200)
-    assert [o.name for o in scene.objects] == ["block"]
+    # what was being placed, and what it met: 1 object (the background counted apart)
+    assert str(error.value) == (
+        "could not place 'ball' (Sphere 'sphere', 1 x 1 x 1 m) in region (-1.0, -1.0, -1.0)..(1.0, 1.0, 1.0): "
+        "each of 200 random positions touched one of the 1 objects placed before it or the background (floor); "
+        "enlarge the region, or place fewer or smaller objects")
+    assert [o.name for o in scene.objects] == ["block", "floor"]
 
 
 def test_movi_a_places_all_objects_for_every_seed():

@@ -468,7 +468,12 @@ def place_without_overlap(scene: Scene, obj: SceneObject, region: tuple[Sequence
                 placed = _moved(obj, position, quaternion)
                 scene.add(placed)
                 return placed
+        lo, hi = world.p.getAABB(world.bodies[i], physicsClientId=world.client)
+    size = " x ".join(f"{b - a:.2g}" for a, b in zip(lo, hi, strict=True))
+    background = [o.name for o in scene.objects if o.is_background]
+    others = len(scene.objects) - len(background)
     raise PlacementError(
-        f"could not place {obj.name!r} in region {tuple(low)}..{tuple(high)} without overlap "
-        f"after {max_trials} random positions: the region is too small or too full "
-        f"for {len(scene.objects)} objects; enlarge the region or use fewer/smaller objects")
+        f"could not place {obj.name!r} ({type(obj).__name__} {obj.asset_id!r}, {size} m) in region "
+        f"{tuple(low)}..{tuple(high)}: each of {max_trials} random positions touched one of the {others} objects "
+        f"placed before it" + (f" or the background ({', '.join(background)})" if background else "")
+        + "; enlarge the region, or place fewer or smaller objects")
