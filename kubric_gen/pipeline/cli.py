@@ -14,9 +14,11 @@ import argparse
 DESCRIPTION = """\
 Render scenes SEED_OFFSET .. SEED_OFFSET+N-1 of WORLD into OUTPUT/scene_XXXXXXXX (the seed),
 each like `kubric-gen render WORLD --seed SEED`, fanned out with Apache Beam. Each scene renders
-in a child process; crashes and timeouts are retried. Complete scenes are skipped, so running
-the same command again resumes an interrupted run. OUTPUT/_run.json summarises the run; the
-exit status is 1 if some scene failed. Unknown --options are passed to Beam."""
+in a child process; crashes and timeouts are retried. Complete scenes made with the same world,
+seed, config, render settings and versions are skipped, so running the same command again
+resumes an interrupted run; one made otherwise stops the run (exit status 2) unless --overwrite.
+OUTPUT/_run.json summarises the run; the exit status is 1 if some scene failed. Unknown
+--options are passed to Beam."""
 
 
 def _pass_through(parser_class: type) -> type:
@@ -70,6 +72,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--log-interval", type=positive_float, default=30.0, metavar="SECONDS",
                    help="seconds between progress lines when stderr is not a terminal (default: 30)")
     p.add_argument("--no-preview", action="store_true", help="skip preview.mp4 and contact_sheet.png")
+    p.add_argument("--overwrite", action="store_true",
+                   help="render again the complete scenes in OUTPUT that were made with another world, seed, "
+                        "config, render settings or versions (without it they stop the run); a scene folder "
+                        "holding files kubric_gen did not write is moved to OUTPUT/_replaced/ first")
     g = p.add_argument_group("dataset")
     g.add_argument("--tfds", metavar="NAME", default=None,
                    help="after rendering, package OUTPUT as the TFDS dataset NAME (needs the 'tfds' extra)")
@@ -123,4 +129,4 @@ def run_options(args: argparse.Namespace):
         workers_per_gpu=args.workers_per_gpu, retries=args.retries, scene_timeout=args.scene_timeout,
         scenes_per_child=args.scenes_per_child, log_interval=args.log_interval,
         verbose=bool(getattr(args, "verbose", False)), beam_args=list(getattr(args, "beam_args", []) or []),
-        command_line=getattr(args, "command_line", None))
+        command_line=getattr(args, "command_line", None), overwrite=bool(getattr(args, "overwrite", False)))

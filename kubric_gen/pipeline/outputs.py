@@ -11,8 +11,11 @@ A scene is *complete* when
   reads it (every file of every frame). Scene directories are assembled as
   `.tmp-<name>-<id>` beside the target and renamed into place
   (`kubric_gen.io.scene_dir.atomic_directory`); `.tmp-*` entries, and directories with a
-  scene's name that are not complete (e.g. emptied by hand), are leftovers removed before
-  the scene is rendered again.
+  scene's name that are not complete (e.g. emptied by hand), are leftovers cleared before
+  the scene is rendered again. What we did not write we do not delete: a leftover holding
+  only files of our format (`is_our_file`) is removed; one holding anything else (a user's
+  notes, a Kubric scene without our marker) is moved aside whole, to
+  `OUTPUT/_incomplete/<name>.<UTC time>` (`SET_ASIDE_DIR`).
 - remote: its prefix holds the marker `_COMPLETE`, uploaded after every other file of the
   scene. A prefix without the marker is a leftover of a killed upload.
 
@@ -25,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,6 +42,8 @@ from kubric_gen.io.scene_dir import TMP_PREFIX
 SCENE_PREFIX = "scene_"
 STATUS_DIR = "_status"
 RUN_FILE = "_run.json"
+SET_ASIDE_DIR = "_incomplete"  # leftovers holding files we did not write are moved here
+REPLACED_DIR = "_replaced"  # scenes replaced by `run --overwrite` holding files we did not write
 COMPLETE_MARKER = fmt.COMPLETE
 _SCENE_RE = re.compile(r"^scene_(?:(\d{8})|x(\d{20}))$")
 MAX_SEED = 2 ** 64 - 1
@@ -62,6 +68,22 @@ def seed_of(name: str) -> int | None:
     return seed if scene_name(seed) == name else None
 
 
+_OUR_FILES = frozenset({fmt.METADATA, fmt.EVENTS, fmt.DATA_RANGES, fmt.PROVENANCE, fmt.SCENE, fmt.TRACKS,
+                        fmt.CROSS_VIEW, fmt.FLOAT_LAYERS_FILE, *fmt.PREVIEWS, fmt.CONTACT_SHEET, fmt.COMPLETE,
+                        fmt.BLEND})
+
+
+def is_our_file(relpath: str) -> bool:
+    """Whether a file of a scene directory (a path relative to it) is one our writer makes:
+    the format's files and frame files, at the top or in a `view_<camera>/` folder."""
+    parts = relpath.split("/")
+    if len(parts) == 2 and parts[0].startswith(fmt.VIEW_PREFIX):
+        parts = parts[1:]
+    if len(parts) != 1:
+        return False
+    return parts[0] in _OUR_FILES or fmt.layer_of_file(parts[0]) is not None
+
+
 def is_url(output: str) -> bool:
     return "://" in str(output)
 
@@ -84,8 +106,18 @@ class Output:
         raise NotImplementedError
 
     def clean_leftovers(self, names: Iterable[str]) -> list[str]:
-        """Remove what killed runs left of these scenes; return what was removed."""
+        """Clear what killed runs left of these scenes; return what was cleared (a moved
+        folder as "NAME -> where it went")."""
         raise NotImplementedError
+
+    def clear_scene(self, name: str, aside: str = SET_ASIDE_DIR) -> str | None:
+        """Make room for scene `name` again: remove its folder when every file in it is one
+        we write, else move it under `aside` and return where it went."""
+        raise NotImplementedError
+
+    def read_provenance(self, name: str) -> Any:
+        """provenance.json of scene `name` (FileNotFoundError, ValueError for JSON that is not)."""
+        return self.read_json(f"{name}/{fmt.PROVENANCE}")
 
     # -- records ------------------------------------------------------------------------
     def write_json(self, relpath: str, data: Any) -> None:
@@ -171,14 +203,15 @@ class LocalOutput(Output):
             return False
 
     def clean_leftovers(self, names: Iterable[str]) -> list[str]:
-        """`.tmp-<name>-<id>` directories (from atomic_directory) of these scenes, and
-        directories with their names that are not complete scene directories."""
+        """`.tmp-<name>-<id>` directories (from atomic_directory: only our files) of these
+        scenes, and directories with their names that are not complete scene directories
+        (removed, or moved aside if they hold anything we did not write)."""
         wanted = set(names)
         removed = []
         for name in sorted(wanted):
             if (self.root / name).is_dir() and not self.is_complete(name):
-                shutil.rmtree(self.root / name, ignore_errors=True)
-                removed.append(name)
+                moved = self.clear_scene(name)
+                removed.append(f"{name} -> {moved}" if moved else name)
         try:
             entries = list(os.scandir(self.root))
         except FileNotFoundError:
@@ -191,6 +224,22 @@ class LocalOutput(Output):
                 shutil.rmtree(e.path, ignore_errors=True)
                 removed.append(e.name)
         return sorted(removed)
+
+    def clear_scene(self, name: str, aside: str = SET_ASIDE_DIR) -> str | None:
+        path = self.root / name
+        if not path.exists():
+            return None
+        foreign = [p for p in path.rglob("*")
+                   if (p.is_symlink() or not p.is_dir()) and not is_our_file(p.relative_to(path).as_posix())]
+        if not foreign:
+            shutil.rmtree(path, ignore_errors=True)
+            return None
+        target = self.root / aside / f"{name}.{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        while target.exists():
+            target = target.with_name(target.name + "_")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        return str(target)
 
     def write_json(self, relpath: str, data: Any) -> None:
         path = self.root / relpath
@@ -286,9 +335,25 @@ class FsspecOutput(Output):
         wanted = set(names)
         present = self._scene_prefixes() & wanted
         incomplete = sorted(present - self.complete_scenes())
+        out = []
         for name in incomplete:
+            moved = self.clear_scene(name)
+            out.append(f"{name} -> {moved}" if moved else name)
+        return out
+
+    def clear_scene(self, name: str, aside: str = SET_ASIDE_DIR) -> str | None:
+        prefix = self._path(name)
+        try:
+            files = [f for f in self.fs.find(prefix) if f.rstrip("/") != prefix]
+        except FileNotFoundError:
+            files = []
+        if all(is_our_file(f[len(prefix) + 1:]) for f in files):
             self.remove_scene(name)
-        return incomplete
+            return None
+        target = f"{aside}/{name}.{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        self.fs.mv(prefix, self._path(target), recursive=True)
+        self.fs.invalidate_cache()
+        return f"{self.url}/{target}"
 
     def remove_scene(self, name: str) -> None:
         try:

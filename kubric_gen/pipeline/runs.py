@@ -11,6 +11,11 @@ outputs check and register under a file lock, so two drivers cannot both pass; r
 outputs check without one). A run is live while its heartbeat (refreshed every
 HEARTBEAT_S seconds) is younger than STALE_S, or, on the same host, while its process
 exists; a killed driver's record goes stale and no longer blocks anyone.
+
+A damaged record (not JSON, or without a valid state, seed range and heartbeat) stops a new
+run with one line naming the file (`check_records`, exit status 2) rather than being skipped:
+records are written atomically, so a damaged one was changed by hand or by a broken disk,
+and a skipped record might be a live run's, whose scenes the new run would then render too.
 """
 
 from __future__ import annotations
@@ -46,14 +51,45 @@ def _alive(record: dict[str, Any], now: float) -> bool:
     return now - float(record.get("heartbeat", 0)) < STALE_S
 
 
-def records(output: Output) -> list[dict[str, Any]]:
+def _problem(record: Any) -> str | None:
+    """What makes a run record unusable, or None."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    seeds = record.get("seeds")
+    if not (isinstance(seeds, list) and len(seeds) == 2 and all(type(s) is int for s in seeds)):
+        return f"'seeds' {seeds!r} is not [first, last]"
+    if record.get("state") not in ("running", "finished", "interrupted"):
+        return f"'state' {record.get('state')!r} is not running, finished or interrupted"
+    heartbeat = record.get("heartbeat")
+    if isinstance(heartbeat, bool) or not isinstance(heartbeat, (int, float)):
+        return f"'heartbeat' {heartbeat!r} is not a number"
+    return None
+
+
+def records(output: Output, strict: bool = False) -> list[dict[str, Any]]:
+    """Every run's record; a damaged one is a ConfigError naming its file when `strict`,
+    else left out."""
     out = []
     for name in sorted(output.json_names(RUNS_DIR)):
-        with contextlib.suppress(FileNotFoundError, ValueError, OSError):
+        where = f"{output.url.rstrip('/')}/{RUNS_DIR}/{name}"
+        try:
             data = output.read_json(f"{RUNS_DIR}/{name}")
-            if isinstance(data, dict):
-                out.append(data)
+            problem = _problem(data)
+        except FileNotFoundError:  # a run's record removed meanwhile
+            continue
+        except (ValueError, OSError) as e:
+            problem = f"not readable JSON ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+        if problem is None:
+            out.append(data)
+        elif strict:
+            raise ConfigError(f"{where}: a damaged run record: {problem}; remove it if no run is writing to "
+                              f"this output")
     return out
+
+
+def check_records(output: Output) -> None:
+    """ConfigError naming the first damaged record under _runs/ (before a run writes anything)."""
+    records(output, strict=True)
 
 
 @contextlib.contextmanager
@@ -89,7 +125,7 @@ class RunRecord:
         lo, hi = self.record["seeds"]
         with _registry_lock(self.output):
             now = time.time()
-            for other in records(self.output):
+            for other in records(self.output, strict=True):
                 o_lo, o_hi = (other.get("seeds") or [0, -1])[:2]
                 if other.get("run_id") != self.record["run_id"] and _alive(other, now) and o_lo <= hi and lo <= o_hi:
                     age = now - float(other.get("heartbeat", now))
