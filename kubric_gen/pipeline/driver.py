@@ -7,8 +7,13 @@ line) and returns the exit status:
    its config (scene 0's, through `resolve_config`), the render settings, the runner, the
    Beam options (unknown ones are errors) and the output (creatable, writable); for
    `--runner dask` with `--dask_client_address`, that the scheduler answers.
-2. List the complete scenes (they are skipped without starting a worker) and remove what
-   killed runs left behind (`.tmp-*` directories; remote scene prefixes without marker).
+2. List the complete scenes and check each was made as this run asks (`resume`: world,
+   seed, config, render settings, versions; the first difference is an error, or with
+   `--overwrite` the scene is rendered again); the others are skipped without starting a
+   worker. Clear what killed runs left behind (`.tmp-*` directories; incomplete scene
+   folders, moved aside when they hold files we did not write; remote prefixes without
+   marker). Build the first pending scene in a child process (`prepare`) to find the asset
+   libraries the world uses and prepare them once for all workers.
 3. Run the pipeline (`transforms.GenerateScenes`) over the other seeds, with a progress
    thread polling the status records. On the direct runner the workers are threads of this
    process (`--direct_running_mode=multi_threading`), each driving one child process at a
@@ -33,9 +38,10 @@ from typing import Any
 from kubric_gen import beam, gpus
 from kubric_gen.errors import ConfigError
 from kubric_gen.parallel import usable_cores
+from kubric_gen.pipeline import resume
 from kubric_gen.pipeline.isolation import world_spec
-from kubric_gen.pipeline.outputs import RUN_FILE, Output, open_output, scene_name
-from kubric_gen.pipeline.runs import RunRecord
+from kubric_gen.pipeline.outputs import REPLACED_DIR, RUN_FILE, Output, open_output, scene_name
+from kubric_gen.pipeline.runs import RunRecord, check_records
 from kubric_gen.pipeline.task import DONE, FAILED, SKIPPED, PipelineSpec, now
 from kubric_gen.render.settings import RenderSettings
 
@@ -69,6 +75,7 @@ class RunOptions:
     verbose: bool = False
     beam_args: list[str] = field(default_factory=list)  # passed to Beam as PipelineOptions
     command_line: list[str] | None = None  # recorded in _run.json (default: sys.argv)
+    overwrite: bool = False  # render again the complete scenes made with other settings (else: an error)
 
 
 # --runner NAME -> Beam runner (None: built in `_beam_runner`)
@@ -212,6 +219,7 @@ def drive(options: RunOptions) -> int:
     settings = opts.settings
     output = open_output(opts.output)
     output.check()
+    check_records(output)  # a damaged _runs/ record: one line naming it
     cores = usable_cores()
     flags = list(opts.beam_args)
     host_gpus = gpus.visible_gpus() if gpus.uses_gpu(settings.device) else []
@@ -249,20 +257,41 @@ def drive(options: RunOptions) -> int:
     seeds = list(range(opts.seed_offset, opts.seed_offset + opts.num_scenes))
     names = [scene_name(s) for s in seeds]
     complete = output.complete_scenes() & set(names)
+    # complete scenes this run did not ask for: an error, or with --overwrite rendered again
+    replace_names = resume.check(output, sorted(complete), resume.expected(world, config, asdict(settings)),
+                                 opts.overwrite)
+    complete -= set(replace_names)
     pending = [s for s, n in zip(seeds, names, strict=True) if n not in complete]
     resolution = config.get("resolution")
     if pending and not output.remote and isinstance(resolution, (list, tuple)) and len(resolution) == 2:
         preflight.check_free_space(output.root, tuple(resolution), int(config.get("num_frames") or 24), len(pending))
+    trial_error = None
     if pending and runner == "direct":  # the workers share this machine's cache
-        prepare_assets(world, config, pending[0])
+        trial_error = prepare_assets(world, opts.overrides, pending[0], opts.scene_timeout)
     output.prepare()
     run_id = uuid.uuid4().hex
     record = RunRecord(output, run_id, seeds, started)
     record.register()  # refuses if a live run renders some of these seeds; before touching leftovers
+    replaced = []
+    for name in replace_names:
+        moved = output.clear_scene(name, REPLACED_DIR)
+        replaced.append(f"{name} -> {moved}" if moved else name)
+        if moved:
+            print(f"kubric-gen run: moved {name} to {moved} (it holds files kubric_gen did not write)",
+                  file=sys.stderr)
+    if replace_names:
+        print(f"kubric-gen run: rendering {len(replace_names)} scene(s) made with other settings again "
+              "(--overwrite)", file=sys.stderr)
     removed = output.clean_leftovers([scene_name(s) for s in pending])
     output.remove_status([scene_name(s) for s in pending])  # stale records of earlier runs
-    if removed:
-        log.warning("removed %d leftovers of an interrupted run: %s", len(removed), ", ".join(removed[:5]))
+    for entry in removed:
+        if " -> " in entry:
+            name, moved = entry.split(" -> ", 1)
+            print(f"kubric-gen run: moved incomplete {name} aside to {moved} (it holds files kubric_gen did "
+                  "not write)", file=sys.stderr)
+    cleared = [e for e in removed if " -> " not in e]
+    if cleared:
+        log.warning("removed %d leftovers of an interrupted run: %s", len(cleared), ", ".join(cleared[:5]))
     spec = PipelineSpec(run_id=run_id, output=output.url, world=world_spec(world), overrides=opts.overrides,
                         settings=asdict(settings), num_tracks=opts.num_tracks, float_layers=opts.float_layers,
                         preview=opts.preview, retries=opts.retries, timeout=opts.scene_timeout or None,
@@ -313,6 +342,8 @@ def drive(options: RunOptions) -> int:
         "scenes_per_child": spec.scenes_per_child,
         "beam_options": flags,
         "leftovers_removed": removed,
+        "replaced": replaced,
+        "trial_build_error": trial_error,
         "pipeline_error": pipeline_error,
         "platform": platform.platform(),
         "started": started,
@@ -336,30 +367,38 @@ def drive(options: RunOptions) -> int:
     return 0 if summary["complete"] else 1
 
 
-def prepare_assets(world, config: dict, seed: int) -> None:
-    """Prepare the caches of the asset libraries the world uses once, here, for all workers:
-    build one scene (which loads the libraries), then make every asset's files in parallel.
-    A scene that fails to build is left to the workers, which report it."""
-    from kubric_gen.assets.library import used_libraries
-    from kubric_gen.errors import KubricGenError
-    from kubric_gen.world import build_scene
+def prepare_assets(world, overrides: dict[str, Any], seed: int, timeout: float | None) -> str | None:
+    """Prepare the asset libraries the world uses once, for all workers: build scene `seed`
+    in a child process (the world's code may crash or hang: never in the driver; `timeout`
+    as for a scene), then make the unprepared assets of the libraries it used in that child.
+    A build that fails is left to the workers, which report it with its scene; returns why."""
+    from kubric_gen.pipeline.isolation import ChildProcess, SceneFailure
 
-    used_libraries(reset=True)
+    child = ChildProcess(timeout_option="--scene-timeout")
+    request = {"kind": "prepare", "name": f"{scene_name(seed)} (trial build)", "seed": seed,
+               "world": world_spec(world), "overrides": overrides}
     try:
-        build_scene(world, seed, config)
-    except Exception as e:  # noqa: BLE001 - the workers report it with the scene
-        log.debug("trial build of seed %d failed: %s", seed, e)
-    for library in used_libraries():
         try:
-            missing = library.unprepared()
-            if missing:
-                start = time.perf_counter()
-                print(f"kubric-gen run: preparing {len(missing)} asset(s) of library {library.name} once for all "
-                      "workers", file=sys.stderr)
-                library.prepare()
-                log.info("prepared library %s in %.1f s", library.name, time.perf_counter() - start)
-        except KubricGenError as e:  # the scenes that need the asset report it
-            log.warning("could not prepare library %s: %s", library.name, e)
+            answer = child.generate({**request, "stage": "build"}, timeout)
+        except SceneFailure as failure:  # the workers report it with its scene
+            log.info("trial build of seed %d failed: %s", seed, failure.reason)
+            return failure.reason
+        missing = [lib for lib in answer.get("libraries", []) if lib.get("unprepared")]
+        if not missing:
+            return None
+        for lib in missing:
+            print(f"kubric-gen run: preparing {lib['unprepared']} asset(s) of library {lib['name']} once for all "
+                  "workers", file=sys.stderr)
+        try:
+            answer = child.generate({**request, "stage": "libraries"}, None)
+        except SceneFailure as failure:  # the scenes that need the asset report it
+            log.warning("could not prepare the asset libraries: %s", failure.message)
+            return None
+        for lib in answer.get("prepared", []):
+            log.info("prepared library %s in %.1f s", lib["name"], lib["seconds"])
+        return None
+    finally:
+        child.close()
 
 
 def execute(runner: str, options, seeds: list[int], spec: PipelineSpec, verbose: bool = False) -> None:
