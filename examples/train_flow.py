@@ -155,7 +155,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=12, help="channels of the first level of the network")
     p.add_argument("--size", type=int, default=64, help="train at size x size pixels (divisible by 4)")
     p.add_argument("--crop", type=int, default=0, help="random square crop (pixels) before resizing; 0: none")
-    p.add_argument("--no-mask", dest="mask", action="store_false", help="also count pixels occluded at t+1")
+    p.add_argument("--mask", action=argparse.BooleanOptionalAction, default=True,
+                   help="leave pixels occluded at t+1 out of the loss (--no-mask: count them too)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads of the training process (this small model gains little from more, and one "

@@ -48,3 +48,14 @@ def test_train_flow_lowers_the_loss_and_writes_its_outputs(movi_a_scene: Path, t
     assert len(png) > 1000 and png.startswith(PNG_SIGNATURE)
     weights = torch.load(out / "model.pt", weights_only=True)
     assert weights["head.weight"].shape[0] == 2 and all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_help_reads_the_right_way_round() -> None:
+    """Every on/off option of the example shows both spellings with its default, so that
+    `--help` never says `--no-x ... (default: True)`."""
+    out = subprocess.run([sys.executable, str(EXAMPLE), "--help"], capture_output=True, text=True, check=True).stdout
+    options = " ".join(out.split())  # argparse wraps long lines
+    assert "--mask, --no-mask" in options and "count them too) (default: True)" in options
+    lone_negations = [word for word in options.split() if word.startswith("--no-")
+                      and f"--{word[5:].rstrip(',]')}" not in options]
+    assert lone_negations == [], lone_negations
