@@ -15,7 +15,7 @@ environment.
   --venv DIR             install into the virtual environment DIR (created if missing)
   --python PYTHON        the Python to use (with --venv: the one that creates DIR);
                          default: python3.11 when found, else python3
-  --extras LIST          extras, comma-separated: all, dev, dask, tfds, torch (default: none)
+  --extras LIST          extras, comma-separated: all, dev, beam, dask, tfds, torch, docs (default: none)
   --editable             editable (development) install: pip install -e
   --beam-version V       also require apache-beam==V (Beam workers must run the driver's Beam)
   --wheelhouse DIR       let pip take wheels from DIR too (--find-links), if DIR exists; a

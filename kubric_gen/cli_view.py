@@ -323,6 +323,16 @@ def _check_output(output: Path, source: Path) -> Path:
     return target
 
 
+def default_output(path: Path) -> Path:
+    """Where a view of PATH goes without --output: `_view_<name>` beside PATH, so it stays with the
+    data it shows (the leading `_` keeps every reader of a folder of scenes or datasets from taking it
+    for one); in the working directory when PATH's folder cannot be written."""
+    absolute = Path(os.path.abspath(path))  # a symbolic link's own folder, not its target's
+    name = f"_view_{_safe(absolute.name)}"
+    parent = absolute.parent
+    return parent / name if os.access(parent, os.W_OK) else Path.cwd() / name
+
+
 def _cmd_view(args: argparse.Namespace) -> int:
     from kubric_gen.datasets.validate import find_dataset_versions
     from kubric_gen.io.reader import SceneDir, SceneDirError, list_scene_dirs
@@ -332,7 +342,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
         raise ConfigError(f"PATH: {args.path} does not exist")
     if not path.is_dir():
         raise ConfigError(f"PATH: {args.path} is not a directory (a scene directory, a folder of them or a dataset)")
-    output = Path(args.output) if args.output else Path.cwd() / f"view_{_safe(path.resolve().name)}"
+    output = Path(args.output) if args.output else default_output(path)
     out = _check_output(output, path)
     versions = find_dataset_versions(str(path))
     if versions:
@@ -364,7 +374,8 @@ def add_commands(subparsers, common_parent: argparse.ArgumentParser) -> None:
                     "camera and instances. See docs/viewer.md.")
     p.add_argument("path", metavar="PATH", help="scene directory, folder of scene directories, or dataset directory")
     p.add_argument("--output", metavar="DIR", default=None,
-                   help="the folder to write (default: ./view_<name>; a folder written by view before is replaced)")
+                   help="the folder to write (default: _view_<name> beside PATH; a folder written by view before is "
+                        "replaced)")
     p.add_argument("--frames", type=positive_int("--frames"), default=None, metavar="N",
                    help="show only the first N frames")
     p.add_argument("--examples", type=positive_int("--examples"), default=3, metavar="N",

@@ -14,6 +14,7 @@ from PIL import Image
 
 from kubric_gen.cli import main
 from kubric_gen.io import SceneDir, read_float_layers, read_rgba
+from kubric_gen.io.reader import list_scene_dirs
 from kubric_gen.io import format as fmt
 from kubric_gen.visual import colors, html, sheet, video
 
@@ -225,6 +226,12 @@ def test_view_of_kubrics_scene_and_a_gallery(movi_a_scene, tmp_path, capsys):
     # viewing again replaces the folder it wrote
     code, out, err = _view(capsys, folder, "--output", tmp_path / "gallery")
     assert code == 0, err
+    # without --output: beside the input, and a reader of the folder of scenes does not take it for a scene
+    before = list_scene_dirs(folder)
+    code, out, err = _view(capsys, folder / "ours", "--frames", "1")
+    assert code == 0, err
+    assert (folder / "_view_ours" / "index.html").is_file() and str(folder / "_view_ours") in out
+    assert list_scene_dirs(folder) == before
 
 
 @pytest.mark.filterwarnings("ignore:label\\(\\) is deprecated:DeprecationWarning")
