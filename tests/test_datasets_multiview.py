@@ -93,7 +93,7 @@ def test_features_have_a_camera_axis(built, data_dir):
     # the stored encodings: each view's frames as the PNGs of a one-camera dataset
     assert type(features["video"].feature).__name__ == "Video"
     assert type(features["depth"].feature.feature).__name__ == "Image"
-    assert "Cameras: 2 (left, right)" in (data_dir / NAME / "32x32" / "1.1.0" / "README.md").read_text()
+    assert "Cameras: 2 (left, right)" in (data_dir / NAME / "32x32" / "1.0.0" / "README.md").read_text()
 
 
 def test_every_feature_equals_the_views(scenes, examples):
@@ -209,8 +209,8 @@ def _check_against_views(ex: dict, sd: SceneDir) -> None:
 
 def test_downscaled_config_is_each_view_downscaled_as_one_camera(scenes, data_dir):
     """A 16x16 config: each camera's slice equals the one-camera packaging of that view at 16x16
-    (block-mean video, nearest layers, halved flow ranges, intrinsics and tracks, recomputed
-    visibility and boxes); the cross-view tracks are halved too (behind-camera points kept)."""
+    (MOVi's rule: block-mean video, nearest layers, halved flow ranges, the full-resolution
+    visibility and boxes); the cross-view tracks follow the kept pixels too (behind-camera points kept)."""
     result = build_dataset(scenes, NAME, data_dir, config="16x16", file_format="array_record", splits="train=1.0")
     builder = tfds.builder_from_directory(result.path)
     assert builder.info.features["video"].shape == (2, T, 16, 16, 3)
@@ -235,9 +235,11 @@ def test_downscaled_config_is_each_view_downscaled_as_one_camera(scenes, data_di
         cross = sd.cross_view()
         xy = ex["multiview_tracks"]["target_points"]
         behind = (cross.target_points == -1).all(-1)
-        np.testing.assert_allclose(xy[~behind], cross.target_points[~behind] / 2, rtol=1e-6)
+        # MOVi's rule for f = 2 keeps pixel 2c (offset 0): x -> (x - 0.5) / 2 + 0.5
+        np.testing.assert_allclose(xy[~behind], (cross.target_points[~behind] - 0.5) / 2 + 0.5, atol=1e-5)
         assert (xy[behind] == -1).all()
-        np.testing.assert_allclose(ex["multiview_tracks"]["query_points"], cross.query_points * [1, 0.5, 0.5])
+        np.testing.assert_allclose(ex["multiview_tracks"]["query_points"],
+                                   cross.query_points * [1, 0.5, 0.5] + [0, 0.25, 0.25], atol=1e-5)
 
 
 def test_fresh_process_loads_the_dataset_and_validate_passes(built, data_dir, examples):

@@ -6,12 +6,15 @@ nested dict of numpy arrays that the TFDS features of `kubric_gen.datasets.featu
 at the dataset's resolution. Reading goes through `kubric_gen.io.SceneDir`, the one reader
 of the format, which decodes each file once for both.
 
-Downscaling by an integer factor f (MOVi's rule): the video is averaged over f x f pixel
-blocks; every other layer takes the pixel (r*f + f//2, c*f + f//2) of its block (nearest
-neighbour); flow values (pixels) and their ranges, track coordinates and the pixel
-intrinsics are divided by f; visibility, bboxes and bbox_frames are recomputed from the
-downscaled segmentation. A layer that is stored quantised keeps its stored 16-bit values
-(normal, object coordinates, flow), so nothing is quantised twice.
+Downscaling by an integer factor f follows MOVi's builders exactly (Kubric's `subsample_avg`
+and `subsample_nearest_neighbor`): the video is the rounded mean of f x f pixel blocks; every
+other layer takes the pixel (r*f + o, c*f + o) of its block, o = floor((f-1)/2) (0 for f = 2);
+flow values (pixels) and their ranges are divided by f; visibility, bboxes and bbox_frames are
+the full-resolution ones of metadata.json (as MOVi's; boxes are normalised). Pixel positions
+(track points, the intrinsics) follow the sampled pixels: full-resolution x maps to
+x / f + 0.5 - (o + 0.5) / f, so the centre of the chosen pixel lands on the centre of its
+downscaled pixel (`pixel_map`). A layer that is stored quantised keeps its stored 16-bit
+values (normal, object coordinates, flow), so nothing is quantised twice.
 
 A scene with several cameras (a folder of views, `SceneDir.is_multiview`) decodes each view
 exactly as a one-camera scene (downscaling included) and stacks the per-view features along
@@ -37,7 +40,7 @@ from kubric_gen.datasets.config import DatasetError, Resolution, downscale_facto
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import SceneDir, SceneDirError
 from kubric_gen.io import format as fmt
-from kubric_gen.io.layers import MAX_16BIT, boxes_from_segmentation, quantize
+from kubric_gen.io.layers import MAX_16BIT, quantize
 from kubric_gen.io.reader import list_scene_dirs
 from kubric_gen.io.validate import errors_of
 from kubric_gen.labels import LabelError, LabelSchema
@@ -156,17 +159,52 @@ def check_same_cameras(scenes: Sequence[SceneInfo]) -> None:
 # --------------------------------------------------------------------------- decoding
 
 
+def nearest_offset(f: int) -> int:
+    """The pixel of each f x f block that MOVi's nearest-neighbour subsampling keeps: floor((f-1)/2)."""
+    return (f - 1) // 2
+
+
+def pixel_map(f: int) -> tuple[float, float]:
+    """(scale, shift): a full-resolution pixel position x (pixel centres at +0.5) is x * scale + shift
+    in a config downscaled by f, so that the centre of each kept pixel (`nearest_offset`) lands on
+    the centre of its downscaled pixel; (1, 0) for f = 1."""
+    return 1.0 / f, 0.5 - (nearest_offset(f) + 0.5) / f
+
+
 def _nearest(a: np.ndarray, f: int) -> np.ndarray:
-    """Every f-th pixel (the one at f//2 in each block) of (T, H, W, ...) arrays."""
-    return a if f == 1 else np.ascontiguousarray(a[:, f // 2::f, f // 2::f])
+    """MOVi's nearest-neighbour subsampling of (T, H, W, ...) arrays: a[:, o::f, o::f], o = floor((f-1)/2)."""
+    o = nearest_offset(f)
+    return a if f == 1 else np.ascontiguousarray(a[:, o::f, o::f])
 
 
 def _block_mean(video: np.ndarray, f: int) -> np.ndarray:
+    """MOVi's average subsampling: the mean of each f x f block, rounded (half to even) to uint8."""
     if f == 1:
         return video
     t, h, w, c = video.shape
-    blocks = video.reshape(t, h // f, f, w // f, f, c).astype(np.float32)
-    return np.rint(blocks.mean(axis=(2, 4))).astype(np.uint8)
+    blocks = video.reshape(t, h // f, f, w // f, f, c).astype(np.float64)
+    return np.round(blocks.mean(axis=(2, 4))).astype(np.uint8)
+
+
+def _map_points(q: np.ndarray, xy: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarray]:
+    """Query points (t, y, x) and target points (x, y) at a config downscaled by f (`pixel_map`);
+    the (-1, -1) of points behind the camera kept."""
+    if f == 1:
+        return q, xy
+    scale, shift = pixel_map(f)
+    q = q.copy()
+    q[:, 1:] = q[:, 1:] * scale + shift
+    behind = (xy == -1).all(axis=-1, keepdims=True)
+    return q, np.where(behind, xy, xy * scale + shift).astype(np.float32)
+
+
+def _intrinsics(cam: dict, source: Resolution, f: int) -> np.ndarray:
+    """Pixel intrinsics (3, 3) of the config downscaled by f: the source's, mapped by `pixel_map`."""
+    k = geometry.intrinsics(float(cam["focal_length"]), float(cam["sensor_width"]), (source.width, source.height))
+    scale, shift = pixel_map(f)
+    k = np.asarray(k, dtype=np.float64).copy()
+    k[:2] = k[:2] * scale + shift * k[2]
+    return k.astype(np.float32)
 
 
 def _floats(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -225,11 +263,7 @@ def _tracks(sd: SceneDir, t_len: int, f: int) -> dict:
     if tracks is None:
         return {"query_points": np.zeros((0, 3), np.float32), "target_points": np.zeros((0, t_len, 2), np.float32),
                 "occluded": np.zeros((0, t_len), bool)}
-    q, xy = tracks.query_points.copy(), tracks.target_points.copy()
-    if f > 1:
-        q[:, 1:] /= f
-        behind = (xy == -1).all(axis=-1, keepdims=True)
-        xy = np.where(behind, xy, xy / f)
+    q, xy = _map_points(tracks.query_points, tracks.target_points, f)
     return {"query_points": q, "target_points": xy, "occluded": tracks.occluded}
 
 
@@ -281,7 +315,7 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
     meta = sd.metadata
     view = _view(sd, info.has_occlusion, target, f)
     instances = [_instance(inst, t_len, schema) for inst in meta["instances"]]
-    for inst, per_view in zip(instances, _view_instances(sd, view["segmentations"][..., 0], f), strict=True):
+    for inst, per_view in zip(instances, _view_instances(sd), strict=True):
         inst.update(per_view)
     example: dict[str, Any] = {
         "metadata": {
@@ -353,33 +387,27 @@ def _view(sd: SceneDir, has_occlusion: bool, target: Resolution, f: int) -> dict
                 cam["focal_length"], cam["sensor_width"]))),
             "positions": _floats(cam.get("positions"), (t_len, 3), "camera positions"),
             "quaternions": _floats(cam.get("quaternions"), (t_len, 4), "camera quaternions"),
-            "intrinsics": geometry.intrinsics(float(cam["focal_length"]), float(cam["sensor_width"]),
-                                              (target.width, target.height)).astype(np.float32),
+            "intrinsics": _intrinsics(cam, Resolution(*sd.resolution), f),
         },
         "tracks": _tracks(sd, t_len, f),
     })
     return out
 
 
-def _view_instances(sd: SceneDir, seg: np.ndarray, f: int) -> list[dict]:
-    """Each instance's per-camera fields in one camera's scene directory: image_positions, and
-    bboxes, bbox_frames and visibility (recomputed from the downscaled segmentation `seg`
-    when f > 1)."""
+def _view_instances(sd: SceneDir) -> list[dict]:
+    """Each instance's per-camera fields in one camera's scene directory: image_positions, bboxes,
+    bbox_frames and visibility, as metadata.json has them at full resolution (MOVi keeps them in
+    its downscaled configs too: boxes are normalised, visibility counts full-resolution pixels)."""
     t_len = sd.num_frames
     sources = sd.metadata["instances"]
     out = [{"image_positions": _floats(src.get("image_positions"), (t_len, 2), "instance image_positions")}
            for src in sources]
-    if f == 1:
-        for inst, src in zip(out, sources, strict=True):
-            boxes = src.get("bboxes") or []
-            inst["bboxes"] = (_floats(boxes, (len(boxes), 4), "instance bboxes") if boxes
-                              else np.zeros((0, 4), np.float32))
-            inst["bbox_frames"] = np.asarray(src.get("bbox_frames", []), dtype=np.int32).reshape(-1)
-            inst["visibility"] = _floats(src.get("visibility"), (t_len,), "instance visibility").astype(np.int64)
-    else:
-        vis, boxes, frames = boxes_from_segmentation(seg, len(sources))
-        for k, inst in enumerate(out):
-            inst["bboxes"], inst["bbox_frames"], inst["visibility"] = boxes[k], frames[k], vis[k]
+    for inst, src in zip(out, sources, strict=True):
+        boxes = src.get("bboxes") or []
+        inst["bboxes"] = (_floats(boxes, (len(boxes), 4), "instance bboxes") if boxes
+                          else np.zeros((0, 4), np.float32))
+        inst["bbox_frames"] = np.asarray(src.get("bbox_frames", []), dtype=np.int32).reshape(-1)
+        inst["visibility"] = _floats(src.get("visibility"), (t_len,), "instance visibility").astype(np.int64)
     for inst in out:
         inst["visibility"] = np.clip(inst["visibility"], 0, MAX_16BIT).astype(np.uint16)
         if len(inst["bboxes"]) != len(inst["bbox_frames"]):
@@ -416,8 +444,7 @@ def _multiview_example(info: SceneInfo, sd: SceneDir, target: Resolution, f: int
     along a leading camera axis; shared instances; cross-view tracks."""
     t_len, c_len = info.num_frames, len(info.cameras)
     views = [_view(v, info.has_occlusion, target, f) for v in sd.views]
-    per_view = [_view_instances(v, view["segmentations"][..., 0], f)
-                for v, view in zip(sd.views, views, strict=True)]
+    per_view = [_view_instances(v) for v in sd.views]
     instances = [_instance(inst, t_len, schema) for inst in sd.metadata["instances"]]
     for k, inst in enumerate(instances):
         boxes = np.zeros((c_len, t_len, 4), np.float32)
@@ -477,7 +504,7 @@ def _stacked_tracks(sd: SceneDir, tracks: list[dict]) -> dict:
 
 def _multiview_tracks(sd: SceneDir, c_len: int, t_len: int, f: int) -> dict:
     """The cross-view point tracks of cross_view.npz (what `SceneDir.cross_view` returns, without
-    computing the correspondences), pixel coordinates divided by f."""
+    computing the correspondences), pixel coordinates mapped to the config (`pixel_map`)."""
     try:
         with np.load(io.BytesIO(sd.read_bytes(fmt.CROSS_VIEW)), allow_pickle=False) as d:
             arrays = {k: d[k] for k in ("query_points", "query_camera", "query_world", "target_points", "occluded")
@@ -496,14 +523,9 @@ def _multiview_tracks(sd: SceneDir, c_len: int, t_len: int, f: int) -> dict:
         if key not in arrays or arrays[key].shape != shape:
             raise SceneDirError(f"{fmt.CROSS_VIEW}: {key} must be {shape} (got "
                                 f"{arrays[key].shape if key in arrays else 'nothing'})")
-    q = arrays["query_points"].astype(np.float32)
-    xy = arrays["target_points"].astype(np.float32)
     camera = arrays["query_camera"].astype(np.int32)
     if n and (camera.min() < 0 or camera.max() >= c_len):
         raise SceneDirError(f"{fmt.CROSS_VIEW}: query_camera must lie in 0..{c_len - 1}")
-    if f > 1:
-        q[:, 1:] /= f
-        behind = (xy == -1).all(axis=-1, keepdims=True)
-        xy = np.where(behind, xy, xy / f)
+    q, xy = _map_points(arrays["query_points"].astype(np.float32), arrays["target_points"].astype(np.float32), f)
     return {"query_points": q, "query_camera": camera, "query_world": arrays["query_world"].astype(np.float32),
             "target_points": xy, "occluded": arrays["occluded"].astype(bool)}

@@ -7,9 +7,12 @@ builder code), decodes every feature of every example of every split and reports
 - the example counts of dataset_info.json are those read;
 - every array has the config's width, height and frame count; no float is NaN or infinite;
 - segmentation ids are at most num_instances (= the number of instances); visibility,
-  bboxes and bbox_frames agree with the segmentation;
+  bboxes and bbox_frames agree with the segmentation (in a downscaled config they are the
+  full-resolution ones, as MOVi's: each instance's count is at least its pixels in the
+  subsampled segmentation, and bbox_frames are the frames of nonzero visibility);
 - depth and flow ranges are finite with min <= max;
-- visible track points lie inside the image.
+- visible track points lie inside the image (in a downscaled config: inside the image the
+  full-resolution one maps to, `scenes.pixel_map`).
 
 A multi-camera dataset (a leading camera axis, `metadata/num_cameras`) gets these checks for
 each camera's view (`loading.view_examples`), plus: the camera count and names agree, the
@@ -55,7 +58,8 @@ def _floats(tree: Any, path: str = "") -> Iterator[str]:
             yield path
 
 
-def _check_example(ex: dict, where: str, width: int, height: int, t_len: int, floats: bool = True) -> list[Problem]:
+def _check_example(ex: dict, where: str, width: int, height: int, t_len: int, floats: bool = True,
+                   factor: int = 1) -> list[Problem]:
     out: list[Problem] = []
 
     def bad(message: str) -> None:
@@ -86,8 +90,13 @@ def _check_example(ex: dict, where: str, width: int, height: int, t_len: int, fl
     counted = min(n, len(instances["visibility"]))
     visibility, _, visible_frames = boxes_from_segmentation(seg, counted)
     for k in range(counted):
-        if not np.array_equal(np.asarray(instances["visibility"][k], dtype=np.int64), visibility[k]):
+        recorded = np.asarray(instances["visibility"][k], dtype=np.int64)
+        if factor == 1 and not np.array_equal(recorded, visibility[k]):
             bad(f"instances/visibility[{k}] is not the pixel count of segmentation id {k + 1}")
+        elif factor > 1 and (recorded < visibility[k]).any():
+            bad(f"instances/visibility[{k}] counts fewer full-resolution pixels than segmentation id {k + 1} shows")
+        if factor > 1:  # the full-resolution frames, as MOVi's
+            visible_frames[k] = np.nonzero(recorded)[0].astype(np.int32)
         frames = np.asarray(instances["bbox_frames"][k])
         boxes = np.asarray(instances["bboxes"][k])
         if not np.array_equal(frames, visible_frames[k]) or len(boxes) != len(frames):
@@ -96,19 +105,25 @@ def _check_example(ex: dict, where: str, width: int, height: int, t_len: int, fl
             bad(f"instances/bboxes[{k}] are not normalised to [0, 1]")
     tracks = ex.get("tracks")
     if tracks is not None and len(tracks["target_points"]):
-        bad_points = _outside(tracks["target_points"], tracks["occluded"], width, height)
+        bad_points = _outside(tracks["target_points"], tracks["occluded"], width, height, factor)
         if bad_points:
             bad(f"{bad_points} visible track points lie outside the {width}x{height} image")
     return out
 
 
-def _outside(xy: np.ndarray, occluded: np.ndarray, width: int, height: int) -> int:
-    """How many visible points of (..., 2) (x, y) positions lie outside the image."""
+def _outside(xy: np.ndarray, occluded: np.ndarray, width: int, height: int, factor: int = 1) -> int:
+    """How many visible points of (..., 2) (x, y) positions lie outside the image: [0, width] x
+    [0, height] at full resolution, mapped by `scenes.pixel_map` in a config downscaled by `factor`."""
+    from kubric_gen.datasets.scenes import pixel_map
+
+    _, shift = pixel_map(factor)
     xy, visible = np.asarray(xy), ~np.asarray(occluded, dtype=bool)
-    return int((visible & ((xy[..., 0] < 0) | (xy[..., 0] > width) | (xy[..., 1] < 0) | (xy[..., 1] > height))).sum())
+    x, y = xy[..., 0] - shift, xy[..., 1] - shift
+    return int((visible & ((x < -1e-4) | (x > width + 1e-4) | (y < -1e-4) | (y > height + 1e-4))).sum())
 
 
-def _check_multiview(ex: dict, where: str, width: int, height: int, t_len: int, c_len: int) -> list[Problem]:
+def _check_multiview(ex: dict, where: str, width: int, height: int, t_len: int, c_len: int,
+                     factor: int = 1) -> list[Problem]:
     """The checks of a multi-camera example: each view's, and those across cameras."""
     from kubric_gen.datasets.loading import camera_names, view_examples
 
@@ -127,7 +142,7 @@ def _check_multiview(ex: dict, where: str, width: int, height: int, t_len: int, 
         bad(f"video has shape {tuple(np.shape(ex['video']))}, expected {shape}")
         return out
     for name, view in view_examples(ex).items():
-        out += _check_example(view, f"{where} camera {name}", width, height, t_len, floats=False)
+        out += _check_example(view, f"{where} camera {name}", width, height, t_len, floats=False, factor=factor)
     instances = ex["instances"]
     boxes = np.asarray(instances["bboxes"], dtype=np.float32).reshape(-1, c_len, t_len, 4)
     visibility = np.asarray(instances["visibility"]).reshape(-1, c_len, t_len)
@@ -137,7 +152,7 @@ def _check_multiview(ex: dict, where: str, width: int, height: int, t_len: int, 
     cameras = np.asarray(tracks["query_camera"])
     if len(cameras) and (cameras.min() < 0 or cameras.max() >= c_len):
         bad(f"multiview_tracks/query_camera holds cameras outside 0..{c_len - 1}")
-    bad_points = _outside(tracks["target_points"], tracks["occluded"], width, height)
+    bad_points = _outside(tracks["target_points"], tracks["occluded"], width, height, factor)
     if bad_points:
         bad(f"{bad_points} visible multiview_tracks points lie outside the {width}x{height} image")
     return out
@@ -157,6 +172,7 @@ def check_dataset(version_dir: str | os.PathLike) -> tuple[list[Problem], int]:
     video_shape = tuple(info.features["video"].shape)  # (T, H, W, 3), or (C, T, H, W, 3) for several cameras
     c_len = video_shape[0] if len(video_shape) == 5 else 0
     t_len, height, width = (int(v) for v in video_shape[-4:-1])
+    factor = _factor(info, width)
     problems: list[Problem] = []
     total = 0
     for split, split_info in info.splits.items():
@@ -166,8 +182,8 @@ def check_dataset(version_dir: str | os.PathLike) -> tuple[list[Problem], int]:
                 name = ex["metadata"]["video_name"]
                 name = name.decode() if isinstance(name, bytes) else str(name)
                 where = f"{split}[{i}] {name}"
-                problems += (_check_multiview(ex, where, width, height, t_len, c_len) if c_len
-                             else _check_example(ex, where, width, height, t_len))
+                problems += (_check_multiview(ex, where, width, height, t_len, c_len, factor) if c_len
+                             else _check_example(ex, where, width, height, t_len, factor=factor))
                 count += 1
         except Exception as e:  # corrupt records: any TensorFlow error names the split
             problems.append(Problem(split, "dataset", f"cannot decode the split ({type(e).__name__}: "
@@ -177,3 +193,12 @@ def check_dataset(version_dir: str | os.PathLike) -> tuple[list[Problem], int]:
                                                       f"{count} were read"))
         total += count
     return problems, total
+
+
+def _factor(info: Any, width: int) -> int:
+    """The downscale factor of a config (its scenes' resolution / its own; 1 where not recorded)."""
+    try:
+        source = str(info.metadata["kubric_gen"]["source_resolution"])
+        return max(1, int(source.split("x")[0]) // width)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return 1
