@@ -206,31 +206,67 @@ def test_decoded_layers_equal_the_scenes(scenes, examples):
         assert ex["tracks"]["query_points"].shape == (16, 3)
 
 
-def test_downscaled_config(built, scenes, examples):
-    small = build_dataset(scenes, NAME, built.data_dir, config="16x16")
-    assert small.config == "16x16" and small.splits == built.splits
-    b = tfds.builder_from_directory(dataset_dir(NAME, built.data_dir, "16x16"))
+def _movi_rule(a, f):
+    """Kubric's subsample_nearest_neighbor on (T, H, W, ...): the pixel at floor((f-1)/2) of each block."""
+    o = int(np.floor((f - 1) / 2))
+    return a[:, o::f, o::f]
+
+
+@pytest.mark.parametrize("f", [2, 4])
+def test_downscaled_config_follows_movis_rule(built, scenes, examples, f):
+    """A config downscaled by f (2: 16x16, 4: 8x8) is MOVi's: block-mean video, every other layer
+    the full-resolution layer indexed [o::f, o::f] with o = floor((f-1)/2), flow ranges / f,
+    the full-resolution visibility and bboxes; tracks and intrinsics follow the kept pixels."""
+    from kubric_gen.io import SceneDir
+
+    size = W // f
+    config = f"{size}x{size}"
+    small = build_dataset(scenes, NAME, built.data_dir, config=config)
+    assert small.config == config and small.splits == built.splits
+    b = tfds.builder_from_directory(dataset_dir(NAME, built.data_dir, config))
     spec = _flat(b.as_dataset(split="train").element_spec)
     for path, (shape, _) in {**MOVI_A, **OURS}.items():
-        assert tuple(spec[path].shape) == _expected_shape(shape, T, 16, 16), path
+        assert tuple(spec[path].shape) == _expected_shape(shape, T, size, size), path
+    o = int(np.floor((f - 1) / 2))
+    assert o == {2: 0, 4: 1}[f]
+    seen = 0
     for split in small.splits:
-        for ex in tfds.as_numpy(tfds.load(f"{NAME}/16x16", data_dir=built.data_dir, split=split)):
+        for ex in tfds.as_numpy(tfds.load(f"{NAME}/{config}", data_dir=built.data_dir, split=split)):
             name = ex["metadata"]["video_name"].decode()
-            full, exact = examples[name], read_float_layers(scenes / name)
-            assert (ex["metadata"]["width"], ex["metadata"]["height"]) == (16, 16)
-            blocks = read_rgba(scenes / name)[..., :3].reshape(T, 16, 2, 16, 2, 3).astype(float).mean(axis=(2, 4))
-            assert np.abs(ex["video"] - blocks).max() <= 0.5
-            np.testing.assert_array_equal(ex["segmentations"][..., 0], exact["segmentation"][:, 1::2, 1::2])
-            for direction in ("forward", "backward"):
-                key = f"{direction}_flow_range"
-                np.testing.assert_allclose(ex["metadata"][key], full["metadata"][key] / 2, rtol=1e-6)
-                lo, hi = ex["metadata"][key]
-                err = np.abs(decode_flow(ex, direction) - exact[f"{direction}_flow"][:, 1::2, 1::2] / 2).max()
-                assert err <= (hi - lo) / 65535 / 2 * 1.01 + 1e-6
-            np.testing.assert_allclose(ex["camera"]["intrinsics"], full["camera"]["intrinsics"] * [[.5], [.5], [1]])
-            vis = ex["instances"]["visibility"].astype(int).sum(axis=0)
-            np.testing.assert_array_equal(vis, (ex["segmentations"][..., 0] > 0).sum(axis=(1, 2)))
-            np.testing.assert_allclose(ex["tracks"]["query_points"][:, 1:], full["tracks"]["query_points"][:, 1:] / 2)
+            full, sd = examples[name], SceneDir(scenes / name)
+            assert (ex["metadata"]["width"], ex["metadata"]["height"]) == (size, size)
+            blocks = read_rgba(scenes / name)[..., :3].reshape(T, size, f, size, f, 3).mean(axis=(2, 4))
+            np.testing.assert_array_equal(ex["video"], np.round(blocks).astype(np.uint8))
+            for key in ("segmentations", "depth", "normal", "object_coordinates", "forward_flow", "backward_flow",
+                        "forward_flow_occlusion", "backward_flow_occlusion"):
+                np.testing.assert_array_equal(ex[key], _movi_rule(full[key], f), err_msg=key)
+            np.testing.assert_array_equal(ex["segmentations"][..., 0], _movi_rule(sd.stored("segmentation"), f))
+            for key in ("forward_flow_range", "backward_flow_range"):
+                np.testing.assert_allclose(ex["metadata"][key], full["metadata"][key] / f, rtol=1e-6)
+            np.testing.assert_array_equal(ex["metadata"]["depth_range"], full["metadata"]["depth_range"])
+            # MOVi keeps the full-resolution visibility and (normalised) boxes
+            for key in ("visibility", "bboxes", "bbox_frames", "image_positions"):
+                a, b = ex["instances"][key], full["instances"][key]
+                a, b = (v.to_list() if hasattr(v, "to_list") else v.tolist() for v in (a, b))  # ragged ones
+                assert a == b, key
+            # positions follow the kept pixels: the centre of full-resolution pixel (r*f+o, c*f+o) is the
+            # centre of pixel (r, c): x -> (x - o - 0.5) / f + 0.5
+            k_full, k = full["camera"]["intrinsics"].astype(np.float64), ex["camera"]["intrinsics"]
+            corner = np.array([o + 0.5, o + 0.5, 1.0])  # pixel (0, 0)'s kept centre, homogeneous
+            np.testing.assert_allclose(k @ np.linalg.solve(k_full, corner), [0.5, 0.5, 1.0], atol=1e-5)
+            np.testing.assert_allclose(k[0, 0], k_full[0, 0] / f, rtol=1e-6)
+            q, q_full = ex["tracks"]["query_points"], full["tracks"]["query_points"]
+            np.testing.assert_allclose(q[:, 1:], (q_full[:, 1:] - o - 0.5) / f + 0.5, atol=1e-5)
+            xy, xy_full = ex["tracks"]["target_points"], full["tracks"]["target_points"]
+            behind = (xy_full == -1).all(-1)
+            np.testing.assert_allclose(xy[~behind], (xy_full[~behind] - o - 0.5) / f + 0.5, atol=1e-5)
+            assert (xy[behind] == -1).all()
+            seen += 1
+    assert seen == len(SEEDS)
+    from kubric_gen.datasets.validate import check_dataset
+
+    problems, count = check_dataset(small.path)
+    assert problems == [] and count == len(SEEDS)
     with pytest.raises(DatasetError, match="integer factor"):
         build_dataset(scenes, NAME, built.data_dir, config="20x20")
 
@@ -369,6 +405,53 @@ def test_kubric_scene_directory_packages_with_movi_a_labels(root, built):
     np.testing.assert_array_equal(ex["segmentations"][..., 0], layers["segmentation"])
     assert np.abs(ex["normal"] / 65535 * 2 - 1 - layers["normal"]).max() < 1e-6
     assert np.abs(decode_flow(ex, "forward") - layers["forward_flow"]).max() < 1e-5
+
+
+MOVI_WORLDS = ("movi_a", "movi_b", "movi_c", "movi_d", "movi_e", "movi_f")
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="needs ../shared/reference")
+def test_the_name_movi_consumers_write_loads_our_build(root):
+    """SAVi & co. write tfds.load("movi_a/128x128:1.0.0", data_dir=...): that exact string (and
+    tfds.builder's) reads our build of a 128x128 scene, with no edit to the consumer's code."""
+    from kubric_gen.datasets.builder import DatasetSpec, make_builder_class
+    from kubric_gen.datasets.config import Resolution, check_name
+
+    data_dir = str(root / "tfds_movi_names")
+    for world in ("movi_a", "movi_e"):
+        result = build_dataset(REFERENCE, world, data_dir, splits="train=1")
+        assert (result.config, result.version) == ("128x128", "1.0.0")
+        ds = tfds.load(f"{world}/128x128:1.0.0", data_dir=data_dir, split="train")
+        ex = next(iter(tfds.as_numpy(ds)))
+        assert ex["video"].shape == (8, 128, 128, 3) and ex["metadata"]["video_name"] == REFERENCE.name.encode()
+        builder = tfds.builder(f"{world}/128x128:1.0.0", data_dir=data_dir)
+        assert str(builder.info.version) == "1.0.0" and builder.info.splits["train"].num_examples == 1
+        assert builder.info.metadata["kubric_gen"]["storage_revision"] >= 2
+    assert VERSION == "1.0.0"
+    for world in MOVI_WORLDS:  # the rule for every MOVi name: a valid name, no catalog dataset, version 1.0.0
+        check_name(world)
+        with pytest.raises(tfds.core.registered.DatasetNotFoundError):
+            tfds.builder_cls(world)
+        spec = DatasetSpec(name=world, world=world, label_schema={}, source=Resolution(256, 256), num_frames=24,
+                           configs=(Resolution(256, 256), Resolution(128, 128)), split_paths={}, card={})
+        cls = make_builder_class(spec)
+        assert str(cls.VERSION) == "1.0.0" and [c.name for c in cls.BUILDER_CONFIGS] == ["256x256", "128x128"]
+
+
+def test_an_older_storage_revision_is_rebuilt_not_reused(built, scenes, root, caplog):
+    """A config prepared under the same version by an older storage (revision 1: flows as integer
+    lists) is rebuilt, never served as if it were today's."""
+    data_dir = root / "tfds_revision"
+    first = build_dataset(scenes, "kg_test_revision", data_dir, config="8x8")
+    meta_path = Path(first.path) / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta["kubric_gen"].pop("storage_revision")  # as written before revisions were recorded
+    meta_path.write_text(json.dumps(meta))
+    with caplog.at_level(logging.WARNING):
+        again = build_dataset(scenes, "kg_test_revision", data_dir, config="8x8")
+    assert not again.reused and "stored as revision 1" in caplog.text
+    assert json.loads(meta_path.read_text())["kubric_gen"]["storage_revision"] >= 2
+    assert build_dataset(scenes, "kg_test_revision", data_dir, config="8x8").reused
 
 
 def test_splits_are_a_deterministic_hash_of_the_scene_name():

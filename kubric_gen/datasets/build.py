@@ -253,13 +253,16 @@ def _prepare(make_builder, out, fingerprint: dict, options, overwrite: bool, fil
     other scenes need `overwrite`."""
     import tensorflow_datasets as tfds
 
+    from kubric_gen.datasets.builder import STORAGE_REVISION
+
     if (out / "dataset_info.json").exists():
         try:
-            previous = json.loads((out / "metadata.json").read_text())["kubric_gen"]["scenes"]
-        except (OSError, ValueError, KeyError, TypeError):
-            previous = None
+            recorded = json.loads((out / "metadata.json").read_text())["kubric_gen"]
+            previous, revision = recorded["scenes"], recorded.get("storage_revision", 1)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            previous, revision = None, None
         same_format = _prepared_file_format(out) == file_format
-        if previous == fingerprint and same_format:
+        if previous == fingerprint and same_format and revision == STORAGE_REVISION:
             return None
         same_names = isinstance(previous, dict) and {s: sorted(v) for s, v in previous.items()} == \
             {s: sorted(v) for s, v in fingerprint.items()}
@@ -267,6 +270,8 @@ def _prepare(make_builder, out, fingerprint: dict, options, overwrite: bool, fil
             raise DatasetError(f"--data-dir: {out} exists with other scenes (pass --overwrite to rebuild it)")
         if same_names and not same_format:
             log.warning("%s was built as %s: rebuilding it as %s", out, _prepared_file_format(out), file_format)
+        elif same_names and previous == fingerprint:  # an older storage of the same version
+            log.warning("%s was stored as revision %s: rebuilding it as revision %d", out, revision, STORAGE_REVISION)
         elif same_names:
             changed = sum(previous[s][n] != h for s, v in fingerprint.items() for n, h in v.items())
             log.warning("%d scene(s) changed since %s was built: rebuilding it", changed, out)

@@ -30,14 +30,21 @@ from kubric_gen.labels import LabelSchema
 
 log = logging.getLogger(__name__)
 
-VERSION = "1.1.0"
+# MOVi's version: training code names MOVi as "movi_a/128x128:1.0.0", and a dataset built with
+# those features must answer to that exact name (docs/decisions/dataset_version.md). How we store
+# the features is our own revision, recorded in the dataset's metadata (`storage_revision`), not
+# in the TFDS version; a prepared config of another revision is rebuilt, never reused.
+VERSION = "1.0.0"
+STORAGE_REVISION = 2
+STORAGE_REVISIONS = {
+    1: "forward_flow / backward_flow as integer lists (MOVi's own storage).",
+    2: "forward_flow / backward_flow as raw bytes: the same decoded tensors, 23 % smaller TFRecord files, numpy "
+       "decoding (tfds.data_source) 3x faster; ArrayRecord builds (random access).",
+}
 RELEASE_NOTES = {
-    "1.1.0": "forward_flow / backward_flow stored as raw bytes instead of integer lists: the same decoded "
-             "tensors, 23 % smaller TFRecord files, numpy decoding (tfds.data_source) 3x faster. "
-             "ArrayRecord builds (random access).",
-    "1.0.0": "First release: Kubric MOVi's features (names, shapes, dtypes, encodings, per-world labels) from "
-             "kubric_gen scene directories, plus point tracks, flow occlusion masks, pixel intrinsics and "
-             "provenance.",
+    "1.0.0": "Kubric MOVi's features (names, shapes, dtypes, per-world labels) under MOVi's version, so "
+             "'movi_a/128x128:1.0.0' names this build; plus point tracks, flow occlusion masks, pixel intrinsics "
+             f"and provenance. Storage revision {STORAGE_REVISION}: {STORAGE_REVISIONS[STORAGE_REVISION]}",
 }
 CITATION = """\
 @inproceedings{greff2022kubric,
@@ -160,7 +167,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             citation=CITATION,
             metadata=tfds.core.MetadataDict({
                 "kubric_gen": {
-                    "world": spec.world, "label_schema": spec.label_schema,
+                    "world": spec.world, "label_schema": spec.label_schema, "storage_revision": STORAGE_REVISION,
                     "source_resolution": spec.source.name, "num_frames": spec.num_frames,
                     "card": spec.card, "scenes": spec.fingerprint,
                     **({"cameras": list(spec.cameras)} if spec.cameras else {}),
