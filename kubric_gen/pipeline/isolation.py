@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import base64
 import ctypes
-import hashlib
 import json
 import logging
 import os
@@ -40,10 +40,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kubric_gen.errors import KubricGenError, WorldError
+
 log = logging.getLogger(__name__)
 
 CHILD_MODULE = "kubric_gen.pipeline.isolation"
 PARENT_PID_ENV = "KUBRIC_GEN_PARENT_PID"
+SYS_PATH_ENV = "KUBRIC_GEN_SYS_PATH"  # the parent's sys.path, which the child imports kubric_gen through
 TAIL_BYTES = 4000
 IDLE_TIMEOUT_S = 60.0
 SCRATCH_PREFIX = "kubric_gen-child-"
@@ -119,6 +122,18 @@ def _clean_stale_scratch() -> None:
             pass
 
 
+# The child's first lines: with -P nothing from the working directory comes first on its path (a
+# `kubric_gen/` folder there would hide the installed package); then the parent's sys.path, so the
+# child imports the very kubric_gen (and modules) its parent imported.
+_BOOTSTRAP = (f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({SYS_PATH_ENV!r})); "
+              f"from {CHILD_MODULE} import main; sys.exit(main())")
+
+
+def child_command() -> list[str]:
+    """How a child starts: this Python, isolated from the working directory, on the parent's path."""
+    return [sys.executable, "-P", "-c", _BOOTSTRAP]
+
+
 class ChildProcess:
     """One child process generating the scenes it is sent, one request at a time."""
 
@@ -144,13 +159,12 @@ class ChildProcess:
         self.scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         self._log = tempfile.TemporaryFile(dir=self.scratch)
         read_fd, write_fd = os.pipe()
-        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid()), SYS_PATH_ENV: json.dumps(sys.path)})
         if self.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.gpu
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", CHILD_MODULE, "--result-fd", str(write_fd),
-                 "--idle-timeout", str(self.idle_timeout)],
+                [*child_command(), "--result-fd", str(write_fd), "--idle-timeout", str(self.idle_timeout)],
                 stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, pass_fds=(write_fd,), env=env)
         finally:
             os.close(write_fd)
@@ -318,14 +332,18 @@ atexit.register(close_all)
 
 
 def world_spec(world) -> dict[str, Any]:
-    """How a child finds the world of a request: a built-in by name, else the file (its source
-    travels along for workers on other machines)."""
-    from kubric_gen.world import builtin_worlds_dir
+    """How a child finds the world of a request: a built-in by name, else the world by value (the
+    world file and the helper modules beside it, or the whole world package, base64) with its
+    path, so a worker on another machine or in another working directory needs nothing but the
+    request (`docs/pipeline.md`, "World packages")."""
+    from kubric_gen.world import files_digest
 
-    if world.path.parent.resolve() == builtin_worlds_dir().resolve():
-        return {"ref": world.name, "path": None, "sha256": None, "source": None}
-    path = world.path.resolve()
-    return {"ref": str(path), "path": str(path), "sha256": world.sha256, "source": path.read_text()}
+    if world.builtin:
+        return {"ref": world.name, "path": None, "digest": None, "files": None}
+    files = world.files()
+    path = (world.root if world.package else world.path).resolve()
+    return {"ref": str(path), "path": str(path), "package": world.package, "digest": files_digest(files),
+            "files": {rel: base64.b64encode(data).decode("ascii") for rel, data in files.items()}}
 
 
 # -- child side -------------------------------------------------------------------------
@@ -343,21 +361,29 @@ def _die_with_parent() -> None:
 
 
 def _world_ref(spec: dict[str, Any], scratch: str) -> str:
-    """A built-in world's name, the world file's path, or (when that file is not on this
-    machine, e.g. a cluster worker) a copy of the source shipped with the request."""
-    if spec.get("source") is None:
+    """A built-in world's name, the world's own path when its files there are the ones shipped, or
+    (another machine, another working directory, a changed file) a copy of the shipped files in
+    this child's scratch space, where the world keeps its folder's name."""
+    from kubric_gen.world import files_digest, world_files
+
+    if spec.get("files") is None:
         return spec["ref"]
-    path = Path(spec["path"])
+    path, package = Path(spec["path"]), bool(spec.get("package"))
     try:
-        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == spec["sha256"]:
+        if path.exists() and files_digest(world_files(path, package)) == spec["digest"]:
             return str(path)
-    except OSError:
+    except (OSError, KubricGenError):
         pass
-    local = Path(scratch) / "worlds" / spec["sha256"][:16] / path.name
+    local = Path(scratch) / "worlds" / spec["digest"][:16]
+    root = local / path.name if package else local
     if not local.exists():
-        local.parent.mkdir(parents=True, exist_ok=True)
-        local.write_text(spec["source"])
-    return str(local)
+        for rel, data in spec["files"].items():
+            target = (root / rel).resolve()
+            if not target.is_relative_to(root.resolve()):
+                raise WorldError(f"world {path.name!r}: shipped file {rel!r} lies outside the world's folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(base64.b64decode(data))
+    return str(root if package else root / path.name)
 
 
 def serve_request(request: dict[str, Any], progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -437,8 +463,6 @@ def main(argv: list[str] | None = None) -> int:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this process
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-    from kubric_gen.errors import KubricGenError
-
     answers = os.fdopen(args.result_fd, "wb", buffering=0)
     requests = LineReader(sys.stdin.fileno())
 
