@@ -252,7 +252,57 @@ DATASET_ASSET_CASES: list = [
 ]
 # -- world files and packages
 WORLD_CASES: list = [
+    ("world-folder-without-init", ["render", "{pkg_noinit}", "--seed", "0", "--output", "{tmp}/o"], 2,
+     "__init__.py"),
+    ("world-package-without-build", ["render", "{pkg_nobuild}", "--seed", "0", "--output", "{tmp}/o"], 2,
+     "defines no build"),
+    ("world-package-helper-raises", ["render", "{pkg_badhelper}", "--seed", "0", "--output", "{tmp}/o"], 2,
+     "bad.py:2): ZeroDivisionError"),
+    ("world-helper-missing", ["render", "{world:from myhelpers_xyz import floor\n}", "--seed", "0", "--output",
+                              "{tmp}/o"], 2, "ModuleNotFoundError"),
+    ("world-package-named-kubric_gen", ["render", "{pkg_kubric_gen}", "--seed", "0", "--output", "{tmp}/o"], 2,
+     "would hide the module 'kubric_gen'"),
+    ("world-package-named-numpy", ["render", "{pkg_numpy}", "--seed", "0", "--output", "{tmp}/o"], 2,
+     "would hide the module 'numpy'"),
+    ("world-helper-named-numpy", ["render", "{helper_numpy}", "--seed", "0", "--output", "{tmp}/o"], 2,
+     "would hide the module 'numpy'"),
+    ("world-helper-named-stdlib", ["scene", "{helper_turtle}", "--seed", "0"], 2, "standard-library module"),
+    ("world-package-bad-name", ["scene", "{pkg_dashed}", "--seed", "0"], 2, "must be a Python identifier"),
+    ("world-path-missing", ["render", "./movi_z", "--seed", "0", "--output", "{tmp}/o"], 2, "file not found"),
+    ("run-world-folder-without-init", ["run", "{pkg_noinit}", "--num-scenes", "1", "--output", "{tmp}/o"], 2,
+     "__init__.py"),
+    ("run-world-package-named-numpy", ["run", "{pkg_numpy}", "--num-scenes", "1", "--output", "{tmp}/o"], 2,
+     "would hide"),
 ]
+
+_PKG_WORLD = "import kubric_gen as kg\nCONFIG = {}\ndef build(rng, config):\n    return kg.Scene()\n"
+
+
+def _package(tmp: Path, name: str, files: dict[str, str]) -> str:
+    """A world package `tmp/pkgs/name/` with `files` (relative path -> text)."""
+    folder = tmp / "pkgs" / name
+    folder.mkdir(parents=True)
+    for rel, text in files.items():
+        (folder / rel).write_text(text)
+    return str(folder)
+
+
+def _helper_beside(tmp: Path, helper: str) -> str:
+    (tmp / "beside").mkdir()
+    (tmp / "beside" / helper).write_text("x = 1\n")
+    (tmp / "beside" / "w.py").write_text(_PKG_WORLD)
+    return str(tmp / "beside" / "w.py")
+
+
+SETUPS["pkg_noinit"] = lambda tmp, scene: _package(tmp, "noinit", {"world.py": _PKG_WORLD})
+SETUPS["pkg_nobuild"] = lambda tmp, scene: _package(tmp, "nobuild", {"__init__.py": "CONFIG = {}\n"})
+SETUPS["pkg_badhelper"] = lambda tmp, scene: _package(tmp, "badhelper", {
+    "__init__.py": "from . import bad\n" + _PKG_WORLD, "bad.py": "x = 1\n1 / 0\n"})
+SETUPS["pkg_kubric_gen"] = lambda tmp, scene: _package(tmp, "kubric_gen", {"__init__.py": _PKG_WORLD})
+SETUPS["pkg_numpy"] = lambda tmp, scene: _package(tmp, "numpy", {"__init__.py": _PKG_WORLD})
+SETUPS["pkg_dashed"] = lambda tmp, scene: _package(tmp, "my-world", {"__init__.py": _PKG_WORLD})
+SETUPS["helper_numpy"] = lambda tmp, scene: _helper_beside(tmp, "numpy.py")
+SETUPS["helper_turtle"] = lambda tmp, scene: _helper_beside(tmp, "turtle.py")
 CASES += RUN_CASES + IO_CASES + DATASET_ASSET_CASES + WORLD_CASES
 
 
