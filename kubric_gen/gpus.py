@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -25,28 +26,54 @@ MIN_CORES_PER_WORKER = 2  # a worker's CPU stages (ground truth, writing) need c
 _local = threading.local()
 
 
-def visible_gpus() -> list[str]:
-    """The NVIDIA GPUs this process may use, as CUDA_VISIBLE_DEVICES entries ("0", "1", or
-    UUIDs when the variable lists those): the variable's entries when it is set (up to an
-    invalid one, as CUDA reads it), else one per GPU the driver lists."""
-    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if listed is not None:
-        out = []
-        for entry in (e.strip() for e in listed.split(",")):
-            if not entry or entry.startswith("-"):
+_UUID = re.compile(r"^(GPU|MIG)-[0-9A-Za-z-]+$")
+
+
+def parse_visible_devices(listed: str, count: int | None = None) -> list[str]:
+    """CUDA_VISIBLE_DEVICES as CUDA reads it: comma-separated device indices (below `count`,
+    the driver's number of GPUs, when known) or `GPU-`/`MIG-` UUIDs, up to the first entry
+    that is none of these (so "-1" hides every GPU, and "0,abc,1" is just "0"); an index or
+    UUID listed twice ends the list too."""
+    out: list[str] = []
+    for entry in (e.strip() for e in listed.split(",")):
+        if entry.isdigit() and entry.isascii():
+            entry = str(int(entry))
+            if count is not None and int(entry) >= count:
                 break
-            out.append(entry)
-        return out
+        elif not _UUID.match(entry):
+            break
+        if entry in out:
+            break
+        out.append(entry)
+    return out
+
+
+def driver_gpus() -> int:
+    """How many GPUs the NVIDIA driver lists on this machine (0 without a driver)."""
     proc = Path("/proc/driver/nvidia/gpus")
     if proc.is_dir():
-        return [str(i) for i in range(len(list(proc.iterdir())))]
+        return len(list(proc.iterdir()))
     if shutil.which("nvidia-smi"):
         try:
             done = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=False)
         except (OSError, subprocess.TimeoutExpired):
-            return []
-        return [str(i) for i, line in enumerate(x for x in done.stdout.splitlines() if x.startswith("GPU "))]
-    return []
+            return 0
+        return sum(1 for line in done.stdout.splitlines() if line.startswith("GPU "))
+    return 0
+
+
+def visible_gpus() -> list[str]:
+    """The NVIDIA GPUs this process may use, as CUDA_VISIBLE_DEVICES entries ("0", "1", or
+    UUIDs when the variable lists those): none without an NVIDIA driver (whatever the
+    variable says); else the variable's valid entries (`parse_visible_devices`) when it is
+    set, or one per GPU the driver lists."""
+    count = driver_gpus()
+    if count == 0:
+        return []
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return parse_visible_devices(listed, count)
+    return [str(i) for i in range(count)]
 
 
 def uses_gpu(device: str) -> bool:

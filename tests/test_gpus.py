@@ -11,17 +11,41 @@ import pytest
 from kubric_gen import gpus
 
 
-@pytest.mark.parametrize("listed, expected", [
-    ("0,1", ["0", "1"]),
-    (" 2 , 3 ", ["2", "3"]),
-    ("GPU-8a2b,GPU-77c1", ["GPU-8a2b", "GPU-77c1"]),
-    ("", []),
-    ("-1", []),
-    ("0,-1,1", ["0"]),  # CUDA stops at the first invalid entry
+@pytest.mark.parametrize("listed, count, expected", [
+    ("0,1", 2, ["0", "1"]),
+    (" 2 , 3 ", 4, ["2", "3"]),
+    ("GPU-8a2b,GPU-77c1", 2, ["GPU-8a2b", "GPU-77c1"]),
+    ("MIG-4f1e-2c3d", 1, ["MIG-4f1e-2c3d"]),
+    ("", 2, []),
+    ("-1", 2, []),           # hides every GPU
+    ("0,-1,1", 2, ["0"]),    # CUDA stops at the first invalid entry
+    ("abc,,-1", 2, []),
+    ("0,abc,1", 2, ["0"]),
+    ("1,,0", 2, ["1"]),
+    ("0,2,1", 2, ["0"]),     # no GPU 2 on a machine with two
+    ("0,0", 2, ["0"]),       # listed twice
+    ("7", None, ["7"]),      # the driver's count unknown: any index
 ])
-def test_visible_gpus_follow_cuda_visible_devices(monkeypatch, listed, expected):
+def test_cuda_visible_devices_is_parsed_as_cuda_does(listed, count, expected):
+    assert gpus.parse_visible_devices(listed, count) == expected
+
+
+@pytest.mark.skipif(gpus.driver_gpus() > 0, reason="checks a machine without an NVIDIA driver")
+@pytest.mark.parametrize("listed", ["0,1", "abc,,-1", "GPU-8a2b"])
+def test_without_an_nvidia_driver_no_gpu_is_visible(monkeypatch, listed):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", listed)
-    assert gpus.visible_gpus() == expected
+    assert gpus.visible_gpus() == []
+
+
+@pytest.mark.skipif(gpus.driver_gpus() == 0, reason="needs an NVIDIA driver")
+def test_with_a_driver_visible_gpus_follow_the_variable(monkeypatch):
+    count = gpus.driver_gpus()
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert gpus.visible_gpus() == [str(i) for i in range(count)]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", f"{count - 1},abc,0")
+    assert gpus.visible_gpus() == [str(count - 1)]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", f"{count}")
+    assert gpus.visible_gpus() == []
 
 
 @pytest.mark.parametrize("n_gpus, cores, per_gpu, expected", [
