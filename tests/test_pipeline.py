@@ -497,21 +497,36 @@ def test_add_commands_wires_run_into_the_kubric_gen_parser():
         parser.parse_args(["render", ONE_CUBE, "--seed", "0", "--output", "o", "--bogus=1"])
 
 
+@pytest.mark.skipif(gpus.driver_gpus() == 0, reason="needs an NVIDIA driver")
 def test_gpus_from_cuda_visible_devices_get_their_share_of_render_children(baseline, tmp_path):
-    """Each render child is pinned to one of the GPUs listed in CUDA_VISIBLE_DEVICES, round robin.
-    This machine has no GPU, so `--device auto` renders on the CPU and the dataset must equal
-    the baseline; what the children saw in CUDA_VISIBLE_DEVICES is in their status records."""
+    """Each render child is pinned to one of the GPUs listed in CUDA_VISIBLE_DEVICES, round robin;
+    what the children saw in CUDA_VISIBLE_DEVICES is in their status records."""
+    listed = [str(i) for i in range(gpus.driver_gpus())]
     out = tmp_path / "pinned"
-    proc = run_cli(ONE_CUBE, "--num-scenes", "4", "--output", str(out), "--workers-per-gpu", "1", *TINY,
-                   env=dict(os.environ, CUDA_VISIBLE_DEVICES="0,1"))
+    proc = run_cli(ONE_CUBE, "--num-scenes", str(2 * len(listed)), "--output", str(out), "--workers-per-gpu", "1",
+                   *TINY, env=dict(os.environ, CUDA_VISIBLE_DEVICES=",".join(listed)))
     assert proc.returncode == 0, proc.stderr
-    assert "2 workers on 2 GPU(s) (0, 1)" in proc.stderr
+    assert f"{len(listed)} workers on {len(listed)} GPU(s) ({', '.join(listed)})" in proc.stderr
     records = [json.loads(p.read_text()) for p in sorted((out / "_status").glob("scene_*.json"))]
-    assert sorted(r["gpu"] for r in records) == ["0", "0", "1", "1"]
-    assert summary(out)["gpus"] == ["0", "1"] and summary(out)["workers"] == 2
-    reference = {k: v for k, v in baseline[2].items() if k.split("/")[0] in {scene_name(s) for s in range(4)}}
-    assert scene_hashes(out) == reference
+    assert sorted(r["gpu"] for r in records) == sorted(listed * 2)
+    assert summary(out)["gpus"] == listed and summary(out)["workers"] == len(listed)
     assert not gpus.slot_directory(summary(out)["run_id"]).exists()  # the run removed its slot files
+
+
+@pytest.mark.skipif(gpus.driver_gpus() > 0, reason="checks a machine without an NVIDIA driver")
+def test_without_a_driver_cuda_visible_devices_plans_no_gpu(baseline, tmp_path):
+    """Garbage (or any) CUDA_VISIBLE_DEVICES on a machine without an NVIDIA driver plans no GPU:
+    the run renders on the CPU with the usual workers and records no GPU."""
+    out = tmp_path / "no_driver"
+    proc = run_cli(ONE_CUBE, "--num-scenes", "2", "--output", str(out), "--workers", "2", *TINY,
+                   env=dict(os.environ, CUDA_VISIBLE_DEVICES="abc,,-1"))
+    assert proc.returncode == 0, proc.stderr
+    assert "GPU" not in proc.stderr
+    s = summary(out)
+    assert s["gpus"] == [] and s["workers"] == 2
+    assert [json.loads(p.read_text())["gpu"] for p in sorted((out / "_status").glob("scene_*.json"))] == [None, None]
+    reference = {k: v for k, v in baseline[2].items() if k.split("/")[0] in {scene_name(s) for s in range(2)}}
+    assert scene_hashes(out) == reference
 
 
 def test_the_driver_prepares_a_library_once_for_all_workers(tmp_path):
@@ -532,3 +547,109 @@ def test_the_driver_prepares_a_library_once_for_all_workers(tmp_path):
     again = run_cli(str(ROOT / "tests" / "worlds" / "library_object.py"), "--num-scenes", "3", "--output", str(out),
                     "--workers", "2", *TINY, "--set", f"library={library_dir}")
     assert again.returncode == 0 and "preparing" not in again.stderr
+
+
+# ---------------------------------------------------------------- resume keeps only the scenes asked for
+MOVI_TINY = ["--resolution", "16x16", "--frames", "1", "--samples", "1", "--tracks", "4", "--no-preview"]
+
+
+def _listing(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in sorted(root.rglob("*"))}
+
+
+def _refused(proc: subprocess.CompletedProcess, fragment: str) -> None:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("kubric-gen: error: ") and "Traceback" not in proc.stderr, lines
+    assert fragment in lines[0], lines[0]
+
+
+def test_resume_refuses_scenes_made_otherwise_and_overwrite_renders_them_again(tmp_path):
+    """A complete scene is skipped only when it was made with this run's world, seed, config and
+    render settings; otherwise one line names the first difference (exit 2, nothing written),
+    and --overwrite renders it again, moving a folder that holds a user's file aside."""
+    out = tmp_path / "OUT"
+    first = run_cli("movi_a", "--num-scenes", "1", "--output", str(out), *MOVI_TINY)
+    assert first.returncode == 0, first.stderr
+    again = run_cli("movi_a", "--num-scenes", "1", "--output", str(out), *MOVI_TINY)
+    assert again.returncode == 0 and "1 of 1 scenes already complete, skipping them" in again.stderr, again.stderr
+    before = _listing(out)
+    scene = out / "scene_00000000"
+    resolution = [a if a != "16x16" else "24x24" for a in MOVI_TINY]
+    _refused(run_cli("movi_a", "--num-scenes", "1", "--output", str(out), *resolution),
+             f"{scene} was made with config 'resolution' [16, 16], this run asks [24, 24]; use --overwrite")
+    _refused(run_cli("movi_b", "--num-scenes", "1", "--output", str(out), *MOVI_TINY),
+             f"{scene} was made with world 'movi_a', this run asks 'movi_b'")
+    samples = [*MOVI_TINY[:4], "--samples", "2", *MOVI_TINY[6:]]
+    _refused(run_cli("movi_a", "--num-scenes", "1", "--output", str(out), *samples),
+             "was made with render setting 'samples' 1, this run asks 2")
+    assert _listing(out) == before  # nothing written, nothing rendered
+    # a scene copied under another seed's name, with a file of the user's in it
+    shutil.copytree(scene, out / "scene_00000001")
+    (out / "scene_00000001" / "my_notes.txt").write_text("mine")
+    _refused(run_cli("movi_a", "--num-scenes", "2", "--output", str(out), *MOVI_TINY),
+             f"{out / 'scene_00000001'} was made with seed 0, this run asks 1")
+    # --overwrite: both scenes again at 24x24; the copy (with the user's file) moved aside, not deleted
+    proc = run_cli("movi_a", "--num-scenes", "2", "--output", str(out), *resolution, "--overwrite")
+    assert proc.returncode == 0, proc.stderr
+    assert "rendering 2 scene(s) made with other settings again (--overwrite)" in proc.stderr
+    [moved] = (out / "_replaced").iterdir()
+    assert moved.name.startswith("scene_00000001.") and (moved / "my_notes.txt").read_text() == "mine"
+    assert f"moved scene_00000001 to {moved}" in proc.stderr
+    for seed in (0, 1):
+        meta = json.loads((out / scene_name(seed) / "metadata.json").read_text())
+        assert meta["metadata"]["seed"] == seed and meta["metadata"]["resolution"] == [24, 24]
+    assert summary(out)["counts"] == {"done": 2, "skipped": 0, "failed": 0, "total": 2}
+    assert run_cli("movi_a", "--num-scenes", "2", "--output", str(out), *resolution).returncode == 0
+
+
+def test_an_incomplete_scene_with_a_users_file_is_moved_aside_not_deleted(baseline, tmp_path):
+    out, _, hashes = baseline
+    copy = tmp_path / "dataset"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("scene_00000002", "scene_00000003", "scene_00000004",
+                                                             "scene_00000005"))
+    (copy / "scene_00000001" / "depth_00000.tiff").unlink()  # incomplete
+    (copy / "scene_00000001" / "notes.txt").write_text("my notes")  # and a file that is not ours
+    (copy / "scene_00000000" / "depth_00000.tiff").unlink()  # incomplete, only our files
+    proc = run_cli(ONE_CUBE, "--num-scenes", "2", "--output", str(copy), "--workers", "2", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    [moved] = (copy / "_incomplete").iterdir()
+    assert moved.name.startswith("scene_00000001.") and (moved / "notes.txt").read_text() == "my notes"
+    assert f"moved incomplete scene_00000001 aside to {moved}" in proc.stderr
+    assert "removed 1 leftovers of an interrupted run: scene_00000000" in proc.stderr
+    assert scene_hashes(copy) == {k: v for k, v in hashes.items() if k.split("/")[0] in ("scene_00000000",
+                                                                                         "scene_00000001")}
+    assert summary(copy)["leftovers_removed"] == ["scene_00000000", f"scene_00000001 -> {moved}"]
+
+
+# ---------------------------------------------------------------- a world's crash never takes the driver down
+@pytest.mark.parametrize("name, body, args, reason", [
+    ("segfaults", "import ctypes\n\ndef build(rng, config):\n    ctypes.string_at(0)\n", [],
+     "the child process was killed by signal SIGSEGV"),
+    ("exits", "import os\n\ndef build(rng, config):\n    os._exit(3)\n", [], "the child process exited with status 3"),
+    ("raises", "def build(rng, config):\n    raise ValueError('no scene today')\n", [],
+     "ValueError: no scene today"),
+    ("loops", "def build(rng, config):\n    while True:\n        pass\n", ["--scene-timeout", "2"],
+     "timed out after 2 s (--scene-timeout)"),
+], ids=["segfaults", "exits", "raises", "loops"])
+def test_a_world_that_crashes_or_hangs_is_a_failed_scene_not_a_dead_driver(tmp_path, name, body, args, reason):
+    """The driver's trial build (which finds the asset libraries to prepare) runs the world in a
+    child process too: the run ends with its own summary, exit status 1, the seed reported."""
+    world = tmp_path / f"{name}.py"
+    world.write_text("CONFIG = {}\n\n" + body)
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    proc = run_cli(str(world), "--num-scenes", "1", "--output", str(out), "--workers", "1", "--retries", "0",
+                   *TINY, *args, timeout=120)
+    seconds = time.perf_counter() - t0
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    assert proc.stdout.startswith("kubric-gen run: 1 scenes: 0 done, 0 skipped, 1 failed in "), proc.stdout
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("kubric-gen: failed: scene_00000000 (seed 0) after 1 attempts: ") and \
+        reason in lines[-1], lines
+    s = summary(out)
+    assert [f["seed"] for f in s["failed"]] == [0] and reason in s["failed"][0]["reason"]
+    assert reason in s["trial_build_error"]  # the trial build met the same end, in its own child
+    if name == "loops":
+        assert seconds < 60, seconds

@@ -128,7 +128,7 @@ def process_scene(seed: int, spec: PipelineSpec) -> dict[str, Any] | None:
                     break
                 continue
             record.update(status=DONE, device=answer.get("device"), timings=answer.get("timings", {}),
-                          threads=settings["threads"], gpu=answer.get("gpu"))
+                          threads=settings["threads"], gpu=scenes.gpu)  # None: not pinned to a GPU
             record.pop("reason", None)
             record.pop("stderr_tail", None)
             break
