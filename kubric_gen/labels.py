@@ -42,7 +42,8 @@ RESERVED_INSTANCE_FEATURES = frozenset({
     "mass", "friction", "restitution", "positions", "quaternions", "velocities", "angular_velocities",
     "bboxes_3d", "image_positions", "bboxes", "bbox_frames", "visibility"})
 """Per-instance dataset features kubric_gen computes itself: no label may take these names."""
-RESERVED_INSTANCE_KEYS = RESERVED_INSTANCE_FEATURES | {"name", "asset_id", "motion", "bounds"}
+RESERVED_INSTANCE_KEYS = RESERVED_INSTANCE_FEATURES | {"name", "asset_id", "motion", "bounds", "scale_xyz", "nr_faces",
+                                                       "nr_vertices"}
 """Keys of an instance in metadata.json that kubric_gen writes itself: an object's labels may not replace them."""
 
 

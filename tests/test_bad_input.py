@@ -246,7 +246,41 @@ RUN_CASES: list = [
 ]
 # -- scene directories and their readers (validate, view, build-dataset)
 IO_CASES: list = [
+    # a named pipe posing as a frame: refused before it is opened (it would block every reader forever)
+    ("validate-fifo-frame", ["validate", "{fifoscenes}"], 2, "a named pipe, not a regular file"),
+    ("view-fifo-frame", ["view", "{fifoscenes}", "--output", "{tmp}/view"], 2, "a named pipe, not a regular file"),
+    ("dataset-fifo-frame", ["build-dataset", "{fifoscenes}", "--name", "d", "--data-dir", "{tmp}/tfds"], 2,
+     "a named pipe, not a regular file"),
+    # a damaged scene is validate's report (problems on stdout, exit 1), not a traceback
+    ("validate-truncated-npz", ["validate", "{truncatednpz}"], 1, "1 of 1 scene directories failing"),
+    ("convert-one-triangle", ["assets", "convert", "{triangle}", "--output", "{tmp}/lib"], 2, "the mesh is flat"),
 ]
+
+
+def _fifo_scene(tmp: Path, scene: Path) -> str:
+    scenes = _scene_copy(tmp, scene)
+    frame = Path(scenes) / "scene_00000000" / "rgba_00000.png"
+    frame.unlink()
+    os.mkfifo(frame)
+    return scenes
+
+
+def _truncated_npz(tmp: Path, scene: Path) -> str:
+    scenes = _scene_copy(tmp, scene)
+    tracks = Path(scenes) / "scene_00000000" / "tracks.npz"
+    tracks.write_bytes(tracks.read_bytes()[: tracks.stat().st_size // 2])
+    return scenes
+
+
+def _triangle(tmp: Path) -> str:
+    (tmp / "triangle").mkdir()
+    (tmp / "triangle" / "t.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    return str(tmp / "triangle")
+
+
+SETUPS["fifoscenes"] = _fifo_scene
+SETUPS["truncatednpz"] = _truncated_npz
+SETUPS["triangle"] = lambda tmp, scene: _triangle(tmp)
 # -- datasets, assets, GPUs
 DATASET_ASSET_CASES: list = [
 ]

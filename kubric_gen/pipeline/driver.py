@@ -216,6 +216,7 @@ def drive(options: RunOptions) -> int:
     runner = runner_name(opts.runner)
     world = load_world(opts.world)
     config = resolve_config(world, opts.overrides)
+    world_spec(world)  # the world's files to ship are read (and their size checked) before anything is written
     settings = opts.settings
     output = open_output(opts.output)
     output.check()
