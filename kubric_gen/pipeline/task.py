@@ -32,7 +32,7 @@ class PipelineSpec:
 
     run_id: str
     output: str
-    world: dict[str, Any]  # {"ref": name or path, "path": str|None, "sha256": str|None, "source": str|None}
+    world: dict[str, Any]  # isolation.world_spec: {"ref", "path", "package", "digest", "files" (by value)}
     overrides: dict[str, Any]
     settings: dict[str, Any]  # RenderSettings fields; threads 0 = decide on the worker
     num_tracks: int | None = None
