@@ -35,7 +35,7 @@ from kubric_gen.labels import GENERIC, LabelSchema
 from kubric_gen.randomness import make_rng
 from kubric_gen.scene import Scene
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 
 def world_failure(path: Path, error: BaseException, doing: str, own: tuple[Path, ...] = (),
@@ -43,7 +43,7 @@ def world_failure(path: Path, error: BaseException, doing: str, own: tuple[Path,
     """One line for an exception raised by a world's own code: the world file (or the helper
     module, any file under `own`) and the line (the deepest frame in those files), the exception
     and its message. The whole traceback is logged (shown with `-v`)."""
-    log.info("the world %s raised while %s", path, doing, exc_info=error)
+    _log.info("the world %s raised while %s", path, doing, exc_info=error)
 
     def mine(filename: str | None) -> bool:
         if not filename:
@@ -64,7 +64,9 @@ def world_failure(path: Path, error: BaseException, doing: str, own: tuple[Path,
 
 
 SHIP_LIMIT_BYTES = 32 * 2**20  # a world travels by value with the job: whole folders of data belong on shared storage
+"""The most bytes a world (its file and helper modules, or its package) may ship with a job."""
 SHIP_LIMIT_FILES = 2000
+"""The most files a world package may ship with a job (its data beyond that belongs on shared storage)."""
 
 # top-level module name -> where the world helper of that name was imported from (so the next
 # world with a helper of the same name gets its own, not a cached one)
@@ -192,6 +194,9 @@ def files_digest(files: dict[str, bytes]) -> str:
 
 @dataclass(frozen=True)
 class World:
+    """A loaded world: its name, the file or package it came from, and the imported module
+    (`CONFIG`, `build`, optionally `LABELS` or `labels(config)`)."""
+
     name: str
     path: Path  # the world file; a world package's __init__.py
     module: ModuleType
@@ -261,12 +266,14 @@ class World:
 
 
 def builtin_worlds_dir() -> Path:
+    """The folder of the built-in worlds (installed as the package `kubric_gen.worlds`)."""
     import kubric_gen.worlds
 
     return Path(kubric_gen.worlds.__file__).parent
 
 
 def builtin_world_names() -> list[str]:
+    """The names `kubric-gen worlds` lists: each built-in world file without its `.py`."""
     return sorted(p.stem for p in builtin_worlds_dir().glob("*.py") if not p.stem.startswith("_"))
 
 
@@ -345,6 +352,7 @@ _RESOLUTION = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
 def parse_resolution(text: str, field: str = "resolution") -> list[int]:
+    """`WIDTHxHEIGHT` (e.g. `256x256`) as [width, height]; a ConfigError naming `field` otherwise."""
     match = _RESOLUTION.match(str(text))
     if not match or int(match.group(1)) <= 0 or int(match.group(2)) <= 0:
         raise ConfigError(f"{field}: expected WIDTHxHEIGHT with positive integers, e.g. 256x256 (got {text!r})")
