@@ -79,8 +79,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             for p in item["problems"]:
                 print(p.line(item["path"]))
         what = "dataset versions" if kind == "dataset" else "scene directories"
-        print(f"kubric-gen validate: {len(items)} {what} checked: {bad_items} failing, {errors} errors, "
-              f"{warnings} warnings", file=sys.stderr)
+        counts = f"{errors} errors, {warnings} warnings"
+        if ok:
+            print(f"kubric-gen validate: {len(items)} {what} checked: 0 failing, {counts}", file=sys.stderr)
+        else:  # the one line on stderr of a failing command, as every other error (the problems are on stdout)
+            print(f"kubric-gen: error: validate: {bad_items} of {len(items)} {what} failing ({counts}; "
+                  f"listed on stdout)", file=sys.stderr)
     return 0 if ok else EXIT_PROBLEMS
 
 

@@ -177,6 +177,42 @@ def test_convert_names_the_file_that_cannot_be_read(tmp_path):
         meshfile.load_mesh(_write(tmp_path / "empty.ply", b""))
 
 
+def test_convert_warns_once_about_a_missing_map_kd_and_converts_untextured(tmp_path, caplog):
+    """An MTL naming a texture that does not exist: one warning line naming the MTL and the file;
+    the asset is converted without a texture (the folder's other meshes are not held up)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    box = trimesh.creation.box()
+    box.visual = trimesh.visual.TextureVisuals(uv=np.random.default_rng(0).random((len(box.vertices), 2)))
+    box.export(src / "box.obj", include_texture=True, mtl_name="box.mtl")
+    (src / "box.mtl").write_text("newmtl material_0\nKd 1 1 1\nmap_Kd missing_texture.png\n")
+    trimesh.creation.icosphere().export(src / "ball.obj")
+    with caplog.at_level("WARNING", logger="kubric_gen.assets.convert"):
+        result = convert_folder(src, tmp_path / "lib", progress=False)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "\n" not in warnings[0], warnings
+    assert str(src / "box.mtl") in warnings[0] and "missing_texture.png" in warnings[0]
+    assert "converted without a texture" in warnings[0]
+    assert sorted(result.converted) == ["ball", "box"]
+    library = AssetLibrary.load(tmp_path / "lib")
+    assert library.texture("box") is None and meshes.object_mesh(library.make("box")).faces.shape == (12, 3)
+
+
+def test_convert_of_a_flat_mesh_says_so_and_leaves_nothing(tmp_path):
+    """One triangle has no convex hull (Qhull would fail): an AssetError naming the file, and no
+    library folder left behind."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "t.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    with pytest.raises(AssetError, match=r"t\.obj: the mesh is flat"):
+        convert_folder(src, tmp_path / "lib", progress=False)
+    assert not (tmp_path / "lib").exists()
+    trimesh.creation.box().export(src / "a_box.obj")  # converted first: kept, and the flat one leaves no folder
+    with pytest.raises(AssetError, match="flat"):
+        convert_folder(src, tmp_path / "lib", progress=False)
+    assert sorted(p.name for p in (tmp_path / "lib").iterdir()) == ["a_box", "manifest.json"]
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path

@@ -195,3 +195,46 @@ def test_bad_paths_are_user_errors(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["validate", str(tmp_path / "empty")]) == 2
     assert "no scene directory" in capsys.readouterr().err
+
+
+def test_non_regular_files_are_refused_before_reading_and_links_are_followed(movi_a_scene, tmp_path):
+    """A named pipe posing as a frame (or in a view folder) is refused, naming it, when the scenes are
+    listed and when a SceneDir lists its folder, before anything opens it (opening it would block
+    forever); a symbolic link to a regular file is read as the file."""
+    import os
+
+    from kubric_gen.io.reader import NotRegularFileError, SceneDirError, list_scene_dirs
+
+    scene = tmp_path / "scenes" / "scene_00000000"
+    shutil.copytree(movi_a_scene, scene)
+    frame = scene / "rgba_00001.png"
+    (tmp_path / "frame.png").write_bytes(frame.read_bytes())
+    frame.unlink()
+    frame.symlink_to(tmp_path / "frame.png")
+    assert list_scene_dirs(tmp_path / "scenes") == [str(tmp_path / "scenes/scene_00000000")]
+    np.testing.assert_array_equal(SceneDir(scene).stored("rgba")[1], SceneDir(movi_a_scene).stored("rgba")[1])
+    frame.unlink()
+    os.mkfifo(frame)
+    for read in (lambda: list_scene_dirs(tmp_path / "scenes"), lambda: list_scene_dirs(scene),
+                 lambda: SceneDir(scene).files, lambda: SceneDir(scene).stored("rgba")):
+        with pytest.raises(NotRegularFileError, match=r"rgba_00001\.png: a named pipe, not a regular file"):
+            read()
+    frame.unlink()
+    os.symlink(tmp_path / "pipe", frame)  # a link to a named pipe: refused when read
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(NotRegularFileError, match=r"rgba_00001\.png"):
+        SceneDir(scene).stored("rgba")
+    assert not issubclass(NotRegularFileError, SceneDirError)  # the command stops: not a damaged scene to report
+
+
+def test_truncated_npz_is_one_problem_naming_it(movi_a_scene, tmp_path):
+    scene = tmp_path / "scene"
+    shutil.copytree(movi_a_scene, scene)
+    for name in ("tracks.npz", "layers.npz"):
+        data = (scene / name).read_bytes()
+        (scene / name).write_bytes(data[: len(data) // 2])
+    messages = [p.message for p in check_scene(SceneDir(scene)) if p.file == "tracks.npz"]
+    assert any("cannot read (BadZipFile" in m for m in messages), messages
+    with pytest.raises(Exception, match=r"layers\.npz: cannot read \(BadZipFile") as raised:
+        SceneDir(scene).float_layers()
+    assert raised.type.__name__ == "SceneDirError"

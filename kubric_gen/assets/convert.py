@@ -34,20 +34,25 @@ CONVERTER_VERSION = 1
 
 
 # ---------------------------------------------------------------- textures
-def _mtl_textures(obj_path: Path) -> list[Path]:
-    """The map_Kd images named by an OBJ's MTL files (resolved, existing or not)."""
+def _mtl_texture_refs(obj_path: Path) -> list[tuple[Path, Path]]:
+    """(MTL file, image) for each map_Kd of an OBJ's MTL files (images resolved, existing or not)."""
     try:
         text = obj_path.read_text(errors="replace")
     except OSError:
         return []
-    images = []
+    refs = []
     for name in re.findall(r"^mtllib\s+(.+?)\s*$", text, flags=re.M):
         mtl = obj_path.parent / name
         if not mtl.is_file():
             continue
         for image in re.findall(r"^\s*map_Kd\s+(.+?)\s*$", mtl.read_text(errors="replace"), flags=re.M):
-            images.append(mtl.parent / image.split()[-1])
-    return images
+            refs.append((mtl, mtl.parent / image.split()[-1]))
+    return refs
+
+
+def _mtl_textures(obj_path: Path) -> list[Path]:
+    """The map_Kd images named by an OBJ's MTL files (resolved, existing or not)."""
+    return [image for _, image in _mtl_texture_refs(obj_path)]
 
 
 def source_files(mesh_path: Path) -> list[Path]:
@@ -67,7 +72,21 @@ def _gso_texture(mesh_path: Path) -> Path:
 
 def find_texture(mesh_path: Path, mesh: trimesh.Trimesh, workdir: Path) -> Path | None:
     """The base-colour image of a UV-mapped mesh: the MTL's map_Kd file, else the GSO layout's
-    materials/textures/texture.png, else the image trimesh decoded (saved as PNG in `workdir`)."""
+    materials/textures/texture.png, else the image trimesh decoded (saved as PNG in `workdir`).
+
+    A map_Kd naming a file that does not exist is logged as a warning (one line naming the MTL
+    and the file, and what the asset gets instead): the asset is still converted, untextured
+    unless another texture is found, so one bad MTL does not stop a folder of meshes."""
+    found = _find_texture(mesh_path, mesh, workdir)
+    if mesh_path.suffix.lower() == ".obj":
+        for mtl, image in dict.fromkeys(_mtl_texture_refs(mesh_path)):
+            if not image.is_file():
+                log.warning("%s: map_Kd names %s, which does not exist; %s", mtl, image.name,
+                            f"using {found} instead" if found else "the asset is converted without a texture")
+    return found
+
+
+def _find_texture(mesh_path: Path, mesh: trimesh.Trimesh, workdir: Path) -> Path | None:
     if not meshfile.has_uv(mesh):
         return None
     named = _mtl_textures(mesh_path) if mesh_path.suffix.lower() == ".obj" else []
@@ -118,8 +137,38 @@ def convert_mesh(mesh_path: str | os.PathLike, out: str | os.PathLike, asset_id:
         raise AssetError(f"collision: must be one of {', '.join(COLLISION_MODES)} (got {collision!r})")
     mesh = meshfile.load_mesh(mesh_path)
     _transformed(mesh, scale, euler)
-    normalised, factor, centre = meshfile.normalize(mesh)
+    _check_solid(mesh, mesh_path)
     folder = out / asset_id
+    created = not folder.exists()
+    try:
+        return _convert_into(mesh_path, mesh, folder, asset_id, collision, scale, euler, collision_source, measure,
+                             entry_fields)
+    except Exception as e:
+        if created:  # what this conversion began goes with it
+            shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(e, AssetError):
+            raise
+        if isinstance(e, (ValueError, RuntimeError, IndexError, OSError)):  # trimesh, Qhull (QhullError), VHACD
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise AssetError(f"{mesh_path}: cannot convert ({type(e).__name__}: {reason})") from None
+        raise
+
+
+def _check_solid(mesh: trimesh.Trimesh, mesh_path: Path) -> None:
+    """AssetError unless the vertices span three dimensions: a flat mesh (one triangle, a plane)
+    has no convex hull, volume or centre of mass to simulate with (Qhull fails on it)."""
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    spread = np.linalg.svd(vertices - vertices.mean(axis=0), compute_uv=False)
+    if len(spread) < 3 or spread[2] <= 1e-9 * spread[0]:
+        raise AssetError(f"{mesh_path}: the mesh is flat (its {len(vertices)} vertices lie in one plane), so it "
+                         f"has no volume, convex hull or centre of mass to simulate with")
+
+
+def _convert_into(mesh_path: Path, mesh: trimesh.Trimesh, folder: Path, asset_id: str, collision: str,
+                  scale: Sequence[float] | None, euler: Sequence[float] | None,
+                  collision_source: str | os.PathLike | None, measure: bool, entry_fields: dict) -> AssetEntry:
+    """`convert_mesh`'s work once the mesh is loaded and checked: the files in `folder` and the entry."""
+    normalised, factor, centre = meshfile.normalize(mesh)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as work:
         texture = find_texture(mesh_path, mesh, Path(work))

@@ -35,6 +35,45 @@ class SceneDirError(KubricGenError):
     """A scene directory is incomplete, inconsistent or unreadable."""
 
 
+class NotRegularFileError(KubricGenError):
+    """A scene directory holds something that is neither a regular file nor a folder (a named pipe
+    posing as a frame would block every reader forever). Not a `SceneDirError`: the command stops
+    with one line naming it instead of reporting a damaged scene and going on."""
+
+
+def _kind_of(path: str) -> str:
+    """What a local path that is no regular file or folder is, in words."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "unreadable"
+    for test, words in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                        (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def _refuse_irregular(fs: Any, root: str) -> None:
+    """Raise NotRegularFileError for the first entry of a local scene directory (and of its views'
+    folders) that is neither a regular file nor a folder, before anything is opened. One
+    `os.scandir` per folder, no stat but for symbolic links; object stores hold only objects."""
+    if "file" not in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+        return
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return  # the reader says what is wrong with the folder itself
+    for entry in entries:
+        if entry.is_dir():
+            if entry.name.startswith(fmt.VIEW_PREFIX):
+                _refuse_irregular(fs, entry.path)
+        elif not entry.is_file() and (not entry.is_symlink() or os.path.exists(entry.path)):  # dangling: reported later
+            raise NotRegularFileError(f"{entry.path}: {_kind_of(entry.path)}, not a regular file; refusing to read it")
+
+
 def _filesystem(path: str | os.PathLike) -> tuple[Any, str]:
     import fsspec
 
@@ -50,6 +89,7 @@ class SceneDir:
         self._fs, self._root = _filesystem(self.path)
         self._cache: dict[str, np.ndarray] = {}
         self._bytes: dict[str, bytes] = {}  # files read once: hashed by `validate`, then decoded
+        self._types: dict[str, str | None] = {}  # the listing's type of each entry (set by `files`)
 
     def __repr__(self) -> str:
         return f"SceneDir({self.path!r})"
@@ -64,10 +104,23 @@ class SceneDir:
         try:
             if not self._fs.isdir(self._root):
                 raise SceneDirError(f"{self.path}: not a directory")
-            entries = self._fs.ls(self._root, detail=False)
+            entries = self._fs.ls(self._root, detail=True)
         except (OSError, ValueError) as e:
             raise SceneDirError(f"{self.path}: cannot list ({e})") from None
-        return frozenset(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
+        # each entry's type, so that `read_bytes` refuses what is not a regular file before opening it:
+        # "file", "directory", or "other" (fsspec's local filesystem: a named pipe, socket or device);
+        # None for a symbolic link, whose target's type `read_bytes` asks for
+        self._types = {str(e["name"]).rstrip("/").rsplit("/", 1)[-1]: None if e.get("islink") else e.get("type")
+                       for e in entries}
+        for name, kind in self._types.items():
+            if kind not in ("file", "directory", None):
+                self._refuse(name, kind)
+        return frozenset(self._types)
+
+    def _refuse(self, name: str, kind: str | None) -> None:
+        path = f"{self.path.rstrip('/')}/{name}"
+        words = _kind_of(path) if "file" in str(self._fs.protocol) else str(kind)
+        raise NotRegularFileError(f"{path}: {words}, not a regular file; refusing to read it")
 
     @cached_property
     def frame_files(self) -> dict[str, dict[int, str]]:
@@ -84,8 +137,17 @@ class SceneDir:
         return bool(self.frame_files.get(layer))
 
     def read_bytes(self, name: str) -> bytes:
+        """The bytes of the file `name`; a SceneDirError naming it when it is missing or unreadable,
+        a NotRegularFileError before opening it when it is not a regular file (see `files`)."""
         if name in self._bytes:
             return self._bytes[name]
+        if name in self.files and self._types.get(name) is None:  # a symbolic link: what it points to
+            try:
+                kind = self._fs.info(f"{self._root}/{name}").get("type")
+            except (OSError, ValueError):
+                kind = "file"  # a dangling link: opening it says what is wrong
+            if kind not in ("file", "directory"):
+                self._refuse(name, kind)
         try:
             self._bytes[name] = self._fs.cat_file(f"{self._root}/{name}")
             return self._bytes[name]
@@ -368,6 +430,8 @@ class SceneDir:
                 a = _DECODE[layer.encoding](self.read_bytes(file))
             except SceneDirError as e:
                 raise SceneDirError(f"{file}: {e}") from None
+            except NotRegularFileError:
+                raise
             except Exception as e:  # corrupt data: any decoder error names the file
                 raise SceneDirError(f"{file}: cannot decode ({type(e).__name__}: {e})") from None
             if with_metadata and a.shape[:2] != (height, width):
@@ -424,11 +488,14 @@ class SceneDir:
         return self._npz(fmt.FLOAT_LAYERS_FILE)
 
     def _npz(self, name: str) -> dict[str, np.ndarray]:
-        try:
+        import zipfile
+        import zlib
+
+        try:  # a truncated or damaged archive fails in zipfile (BadZipFile), zlib or numpy's own checks
             with np.load(io.BytesIO(self.read_bytes(name)), allow_pickle=False) as d:
                 return {k: d[k] for k in d.files}
-        except (OSError, ValueError) as e:
-            raise SceneDirError(f"{name}: cannot read ({e})") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            raise SceneDirError(f"{name}: cannot read ({type(e).__name__}: {e})") from None
 
 
 def list_scene_dirs(scenes_dir: str | os.PathLike) -> list[str]:
@@ -436,6 +503,8 @@ def list_scene_dirs(scenes_dir: str | os.PathLike) -> list[str]:
     pipeline's bookkeeping such as `_status/` and `_tfds/`, left out).
 
     A folder that is itself a scene directory (has metadata.json or frame files) is its only scene.
+    A scene directory (or view folder) on a local disk holding anything but regular files and
+    folders raises NotRegularFileError, naming it.
     """
     import fsspec
 
@@ -446,11 +515,15 @@ def list_scene_dirs(scenes_dir: str | os.PathLike) -> list[str]:
     entries = fs.ls(root, detail=True)
     names = [str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries]
     if fmt.METADATA in names or any(fmt.layer_of_file(n) for n in names):  # a scene directory, maybe broken
+        _refuse_irregular(fs, root)
         return [os.fspath(scenes_dir)]
     base = os.fspath(scenes_dir).rstrip("/")
     names = sorted(n for n, e in zip(names, entries, strict=True)  # symbolic links to directories too
                    if e.get("type") == "directory" or (e.get("islink") and fs.isdir(e["name"])))
-    return [f"{base}/{n}" for n in names if not n.startswith((".", "_"))]
+    names = [n for n in names if not n.startswith((".", "_"))]
+    for n in names:  # every command lists its scenes first: a named pipe stops it here, before any reading
+        _refuse_irregular(fs, f"{root}/{n}")
+    return [f"{base}/{n}" for n in names]
 
 
 def read_data_ranges(directory: str | os.PathLike) -> dict:
