@@ -243,7 +243,41 @@ CASES = [
 # ---- cases added per area: each area keeps its own list and adds its own SETUPS entries after it
 # -- run: resume, the driver's isolation, names, leftovers
 RUN_CASES: list = [
+    # resume: a complete scene in OUTPUT made otherwise than this run asks (the fixture is seed 5, 32x32, 3 frames)
+    ("run-resume-copied-scene", ["run", "movi_a", "--num-scenes", "1", "--output", "{scene_as_seed0}"], 2,
+     "scene_00000000 was made with seed 5, this run asks 0"),
+    ("run-resume-other-resolution", ["run", "movi_a", "--num-scenes", "1", "--seed-offset", "5", "--output",
+                                     "{scene_seed5}", "--resolution", "16x16", "--frames", "3"], 2,
+     "was made with config 'resolution' [32, 32], this run asks [16, 16]; use --overwrite"),
+    ("run-resume-other-world", ["run", "movi_b", "--num-scenes", "1", "--seed-offset", "5", "--output",
+                                "{scene_seed5}"], 2, "was made with world 'movi_a', this run asks 'movi_b'"),
+    ("run-resume-other-samples", ["run", "movi_a", "--num-scenes", "1", "--seed-offset", "5", "--output",
+                                  "{scene_seed5}", "--resolution", "32x32", "--frames", "3", "--samples", "7"], 2,
+     "was made with render setting 'samples' 4, this run asks 7"),
+    # a damaged run record under OUTPUT/_runs/
+    ("run-damaged-run-record", ["run", "movi_a", "--num-scenes", "1", "--output", "{runs_not_json}"], 2,
+     "_runs/a.json: a damaged run record: not readable JSON"),
+    ("run-run-record-bad-seeds", ["run", "movi_a", "--num-scenes", "1", "--output", "{runs_bad_seeds}"], 2,
+     "_runs/a.json: a damaged run record: 'seeds' 'all' is not [first, last]"),
 ]
+
+
+def _output_with_scene(tmp: Path, scene: Path, seed: int) -> str:
+    shutil.copytree(scene, tmp / "out" / f"scene_{seed:08d}")
+    return str(tmp / "out")
+
+
+def _output_with_run_record(tmp: Path, text: str) -> str:
+    (tmp / "out" / "_runs").mkdir(parents=True)
+    (tmp / "out" / "_runs" / "a.json").write_text(text)
+    return str(tmp / "out")
+
+
+SETUPS["scene_as_seed0"] = lambda tmp, scene: _output_with_scene(tmp, scene, 0)
+SETUPS["scene_seed5"] = lambda tmp, scene: _output_with_scene(tmp, scene, 5)
+SETUPS["runs_not_json"] = lambda tmp, scene: _output_with_run_record(tmp, '{"state": "running", "seeds": [0,')
+SETUPS["runs_bad_seeds"] = lambda tmp, scene: _output_with_run_record(
+    tmp, '{"state": "running", "seeds": "all", "heartbeat": 0}')
 # -- scene directories and their readers (validate, view, build-dataset)
 IO_CASES: list = [
     # a named pipe posing as a frame: refused before it is opened (it would block every reader forever)
