@@ -153,9 +153,20 @@ def direct_runner():
 
 
 def dask_runner():
+    """Beam's DaskRunner. The workers of a local cluster it starts (no --dask_client_address)
+    preload this module, so that they import Beam quietly too, as the driver does."""
+    import dask
     from apache_beam.runners.dask.dask_runner import DaskRunner
 
+    preload = list(dask.config.get("distributed.worker.preload", default=[]) or [])
+    if __name__ not in preload:
+        dask.config.set({"distributed.worker.preload": [*preload, __name__]})
     return DaskRunner()
+
+
+def dask_setup(worker: Any) -> None:
+    """Dask's preload hook (see `dask_runner`): import Beam with its import-time warnings hidden."""
+    module()
 
 
 def run_pipeline(runner: Any, options, build) -> Any:
