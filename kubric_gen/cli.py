@@ -51,6 +51,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
     answer = _render_in_child(args, world, settings, overrides)
     t = answer["timings"]
     path = Path(answer["path"])
+    from kubric_gen.datasets.scenes import warn_undeclared_labels
+
+    warn_undeclared_labels(path)  # the world ran in the child: its labels are read back from metadata.json
     print(f"wrote {path}/ ({answer['device']}; physics {t['physics']:.1f} s, "
           f"ground truth {t['ground_truth']:.1f} s, render {t['render']:.1f} s)")
     if not args.no_preview:
@@ -124,6 +127,20 @@ class _ProgressBar:
             self.bar.close()
 
 
+def _warn_undeclared_labels_of_run(output: str) -> None:
+    """One line naming the labels a world without a label schema set on its objects (read from the
+    first finished scene: the scenes ran in other processes)."""
+    from kubric_gen.datasets.scenes import warn_undeclared_labels
+    from kubric_gen.io.reader import SceneDirError, list_scene_dirs
+
+    try:
+        scenes = list_scene_dirs(output)
+    except (SceneDirError, OSError):
+        return
+    if scenes:
+        warn_undeclared_labels(scenes[0])
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     """`kubric-gen run` (pipeline.driver), then with --tfds `build-dataset` on its output."""
     from kubric_gen import beam
@@ -133,6 +150,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     beam.require("kubric-gen run")
     check_dataset_options(args)
     status = drive(run_options(args))
+    if status == 0 and not args.tfds:  # (build_dataset says it itself)
+        _warn_undeclared_labels_of_run(args.output)
     if status != 0 or not args.tfds:
         return status
     from kubric_gen.datasets import build_dataset
@@ -140,7 +159,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     data_dir = args.tfds_data_dir or f"{args.output.rstrip('/')}/_tfds"
     result = build_dataset(args.output, args.tfds, data_dir, overwrite=True, file_format=args.file_format)
     counts = ", ".join(f"{split} {n}" for split, n in sorted(result.splits.items()))
-    print(f"dataset {args.tfds} ({counts}) in {data_dir}: tfds.load({args.tfds!r}, data_dir={str(data_dir)!r})")
+    from kubric_gen.datasets.cli import how_to_load
+
+    print(f"dataset {args.tfds} ({counts}) in {data_dir}; "
+          + how_to_load(result.name, result.config, result.version, str(data_dir), result.file_format))
     return 0
 
 

@@ -88,6 +88,7 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
     config = resolve_config(world, overrides)
     scene = build_scene(world, seed, config)
     label_schema = world.label_schema(config)
+    _warn_undeclared_labels(world.name, label_schema, scene)
     timings["build_scene"] = time.perf_counter() - t0
     if scene.is_multiview:  # the command's checks assumed one camera: check again for all of them
         preflight.check_memory(scene.resolution, scene.num_frames, cameras=len(scene.views))
@@ -141,6 +142,20 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
         writer.finish(scene, trajectory, result.rgba, flags, provenance, truth=truth, preview=preview,
                       label_schema=label_schema)
     return SceneResult(path=output, device=result.device, timings=timings)
+
+
+_warned_labels: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def _warn_undeclared_labels(world: str, schema: LabelSchema, scene: Scene) -> None:
+    """One warning per process and world naming the labels its datasets would leave out
+    (objects' `labels` of a world without a label schema)."""
+    from kubric_gen.labels import undeclared_labels, undeclared_labels_message
+
+    keys = tuple(undeclared_labels(schema, (o.labels for o in scene.objects if not o.is_background)))
+    if keys and (world, keys) not in _warned_labels:
+        _warned_labels.add((world, keys))
+        log.warning("world %r: %s", world, undeclared_labels_message(keys))
 
 
 def _generate_views(scene: Scene, trajectory: Trajectory, output: Path, settings: RenderSettings, overwrite: bool,

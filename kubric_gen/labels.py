@@ -219,3 +219,23 @@ class LabelSchema:
 
 GENERIC = LabelSchema("generic", (Label("asset_id", "text", default="", doc="asset id"),))
 """The schema of a world that declares none: each instance's `asset_id` only."""
+
+
+
+def undeclared_labels(schema: LabelSchema, labels: Iterable[Mapping]) -> list[str]:
+    """The label keys set on objects (each object's `labels`, or an instance of metadata.json) of a
+    world that declares no label schema (`GENERIC`), sorted: a dataset keeps only `asset_id` and
+    leaves them out. [] for a world with a schema: it chose its features (MOVi-A's `size`, say, is
+    left out as MOVi leaves it out). The keys kubric_gen writes itself, and `scale`, are not labels."""
+    if schema.fingerprint() != GENERIC.fingerprint():
+        return []
+    read = {key for label in schema.instance for key in label.keys}
+    seen = {key for item in labels if isinstance(item, Mapping) for key in item}
+    return sorted(seen - read - RESERVED_INSTANCE_KEYS - {"scale"})
+
+
+def undeclared_labels_message(keys: Iterable[str]) -> str:
+    """One line naming the labels a dataset leaves out, and how to keep them."""
+    names = ", ".join(repr(k) for k in keys)
+    return (f"labels {names} are set on objects but the world declares no label schema: datasets built from its "
+            "scenes keep only asset_id (declare them in the world's LABELS, see kubric_gen.labels)")

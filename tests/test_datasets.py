@@ -6,6 +6,7 @@ Builds from 4 tiny real scenes (32x32, 4 frames) rendered once per module.
 import argparse
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -484,7 +485,11 @@ def test_build_dataset_command(scenes, root, capsys):
                               str(root / "tfds"), "--config", "16x16", "--no-beam"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    assert f"kg_test_cli/16x16:{VERSION}" in out and "tfds.load('kg_test_cli'" in out
+    assert f"kg_test_cli/16x16:{VERSION}" in out
+    line = next(line for line in out.splitlines() if line.startswith("load it with: "))
+    call = line[len("load it with: "):]
+    assert call == f"tfds.load('kg_test_cli/16x16:{VERSION}', data_dir={str(root / 'tfds')!r}, split='train')"
+    assert len(list(eval(call, {"tfds": tfds}))) > 0  # the printed call works as printed
     for argv, message in ((["--name", "Bad-Name"], "snake_case"), (["--name", "mnist"], "TFDS catalog"),
                           (["--name", "ok", "--config", "abc"], "WxH")):
         args = parser.parse_args(["build-dataset", str(scenes), "--data-dir", str(root / "tfds"), "--no-beam",
@@ -519,7 +524,15 @@ def test_array_record_build_reads_with_data_source_like_tfds_load(scenes, root, 
     data_dir = root / "tfds_array_record"
     assert main(["build-dataset", str(scenes), "--name", NAME, "--data-dir", str(data_dir), "--no-beam",
                  "--file-format", "array_record"]) == 0
-    assert "(array_record)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "(array_record)" in out
+    # what the command prints works for ArrayRecord (tfds.load raises NotImplementedError there): run it
+    line = next(line for line in out.splitlines() if line.startswith("load it with: "))
+    assert "tfds.load(" not in line.split("(tfds.load cannot")[0]
+    source_call = re.search(r"tfds\.data_source\([^)]*\)", line).group(0)
+    printed = eval(source_call, {"tfds": tfds})
+    assert len(printed) > 0 and len(printed[0]["video"]) == T
+    torch_call = re.search(r"kubric_gen\.datasets\.torch\.TFDSDataset\([^)]*\)", line).group(0)
     version = Path(dataset_dir(NAME, data_dir))
     assert list(version.glob("*.array_record-*")) and not list(version.glob("*.tfrecord*"))
     seen = set()
@@ -539,3 +552,60 @@ def test_array_record_build_reads_with_data_source_like_tfds_load(scenes, root, 
     assert not rebuilt.reused and list(Path(rebuilt.path).glob("*.tfrecord*"))
     with pytest.raises(DatasetError, match="--file-format: 'parquet'"):
         build_dataset(scenes, NAME, data_dir, file_format="parquet")
+    pytest.importorskip("torch")  # the printed PyTorch call, as printed
+    import kubric_gen.datasets.torch
+
+    build_dataset(scenes, NAME, data_dir, file_format="array_record")
+    torch_dataset = eval(torch_call, {"kubric_gen": kubric_gen})
+    assert len(torch_dataset) == len(printed) and tuple(torch_dataset[0]["video"].shape) == (T, 3, H, W)
+
+
+LABELLED_WORLD = '''
+import kubric_gen as kg
+
+CONFIG = {"resolution": [16, 16], "num_frames": 1}
+
+
+def build(rng, config):
+    scene = kg.Scene(resolution=tuple(config["resolution"]), num_frames=config["num_frames"])
+    scene.add(kg.Cube(name="floor", scale=(5, 5, 0.1), position=(0, 0, -0.1), motion="static", is_background=True))
+    scene.add(kg.Cube(name="rock", scale=0.4, position=(0, 0, 0.5), labels={"kind": "rock", "hardness": 7}))
+    scene.add(kg.SunLight(direction=(0, 0.5, -1), strength=2.0))
+    scene.camera = kg.PerspectiveCamera(position=(0, -6, 3), look_at=(0, 0, 0.5))
+    return scene
+'''
+
+
+def _kubric_gen(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "kubric_gen.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_labels_without_a_schema_are_named_once_at_render_and_build(tmp_path):
+    """A world that sets labels but declares no LABELS: `render` and `build-dataset` (real processes)
+    each say in one line which labels its datasets leave out; build-dataset's stderr holds our lines
+    only (no TensorFlow start-up notes, no FeatureConnector.dtype deprecation warnings)."""
+    world = tmp_path / "labelled.py"
+    world.write_text(LABELLED_WORLD)
+    scenes = tmp_path / "scenes"
+    render = _kubric_gen("render", world, "--seed", "0", "--output", scenes / "scene_00000000", "--samples", "1",
+                         cwd=tmp_path)
+    assert render.returncode == 0, render.stderr
+    named = [line for line in render.stderr.splitlines() if "declares no label schema" in line]
+    assert len(named) == 1 and "'hardness', 'kind'" in named[0], render.stderr
+    meta = json.loads((scenes / "scene_00000000" / "metadata.json").read_text())
+    assert meta["instances"][0]["kind"] == "rock"  # the labels are in metadata.json ...
+    build = _kubric_gen("build-dataset", scenes, "--name", "kg_test_labelled", "--data-dir", tmp_path / "tfds",
+                        "--splits", "train=1", cwd=tmp_path)  # Beam's DirectRunner: the default
+    assert build.returncode == 0, build.stderr
+    named = [line for line in build.stderr.splitlines() if "declares no label schema" in line]
+    assert len(named) == 1 and "'hardness', 'kind'" in named[0], build.stderr
+    instance = tfds.builder_from_directory(dataset_dir("kg_test_labelled", tmp_path / "tfds")).info.features[
+        "instances"].feature
+    assert set(instance.keys()) & {"kind", "hardness"} == set() and "asset_id" in instance.keys()  # ... not here
+    for noise in ("is deprecated", "oneDNN", "cpu_feature_guard", "TF-TRT", "absl::InitializeLog", "WARNING: All log",
+                  "Generating splits", "Shuffling", "\x1b[A", "dataset_builder"):
+        assert noise not in build.stderr, (noise, build.stderr)
+    lines = [line for line in build.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, build.stderr  # the labels' line; the summary is on stdout
+    assert "kg_test_labelled/16x16:1.0.0" in build.stdout

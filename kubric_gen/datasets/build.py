@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,7 +26,7 @@ from kubric_gen.datasets.config import (
     downscale_factor,
     parse_splits,
 )
-from kubric_gen.datasets.scenes import SceneInfo, check_same_cameras, find_scenes
+from kubric_gen.datasets.scenes import SceneInfo, check_same_cameras, find_scenes, warn_undeclared_labels
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import SceneDir
 
@@ -146,19 +147,16 @@ def _build_lock(config_dir) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _quiet_tfds_deprecations() -> Iterator[None]:
-    """TFDS warns about its own deprecated `.dtype` fields on every build; hide those."""
-    class Filter(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            return ".dtype` is deprecated" not in record.getMessage()
+def _progress_bars_on_a_terminal() -> Iterator[None]:
+    """TFDS's progress bars only where stderr is a terminal: in a log file they are escape codes."""
+    from tensorflow_datasets.core.utils import tqdm_utils
 
-    absl_logger = logging.getLogger("absl")
-    quiet = Filter()
-    absl_logger.addFilter(quiet)
+    before = getattr(tqdm_utils, "_active", True)
+    tqdm_utils.display_progress_bar(bool(before) and sys.stderr.isatty())
     try:
         yield
     finally:
-        absl_logger.removeFilter(quiet)
+        tqdm_utils.display_progress_bar(bool(before))
 
 
 def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.PathLike,
@@ -191,6 +189,7 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     check_same_cameras(scenes)
     scenes = _pick_group(scenes, skipped)
     first = scenes[0]
+    warn_undeclared_labels(first.path)  # a world without a label schema: its labels are left out
     source = first.resolution
     target = Resolution.parse(config) if config else source
     downscale_factor(source, target)
@@ -280,7 +279,7 @@ def _prepare(make_builder, out, fingerprint: dict, options, overwrite: bool, fil
     download_config = tfds.download.DownloadConfig(beam_options=options, try_download_gcs=False)
     with tempfile.TemporaryDirectory(prefix="kubric_gen-tfds-") as downloads:  # nothing is downloaded
         try:
-            with _quiet_tfds_deprecations():
+            with _progress_bars_on_a_terminal():
                 builder.download_and_prepare(download_config=download_config, download_dir=downloads)
         except Exception as e:
             if not any(m in str(e) for m in _EMPTY_SPLIT_MESSAGES):

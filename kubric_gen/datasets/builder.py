@@ -153,6 +153,12 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         self.skipped: list[tuple[str, str]] = []
         super().__init__(**kwargs)
 
+    def _log_download_bytes(self) -> None:  # TFDS prints "Downloading and preparing ..." to stdout
+        log.info("preparing %s in %s", self.name, self.data_dir)
+
+    def _log_download_done(self) -> None:  # ... and "downloaded and prepared": our summary says it
+        log.info("prepared %s in %s", self.name, self.data_dir)
+
     def _features(self):
         cfg = self.builder_config
         return movi_features(self.SPEC.labels, cfg.width, cfg.height, self.SPEC.num_frames, self.SPEC.cameras)

@@ -41,11 +41,20 @@ def _cmd_build_dataset(args: argparse.Namespace) -> int:
     print(result.summary())
     for path, reason in result.skipped:
         print(f"  skipped {path}: {reason}")
-    print(f"load it with: tfds.load({args.name!r}, data_dir={str(args.data_dir)!r}, split='train')")
-    if args.file_format == "array_record":
-        print(f"random access: tfds.data_source({args.name!r}, data_dir={str(args.data_dir)!r}, split='train'); "
-              f"PyTorch: kubric_gen.datasets.torch.TFDSDataset({args.name!r}, data_dir={str(args.data_dir)!r})")
+    print(how_to_load(result.name, result.config, result.version, str(args.data_dir), result.file_format))
     return 0
+
+
+def how_to_load(name: str, config: str, version: str, data_dir: str, file_format: str) -> str:
+    """The line saying how to read a build, with calls that work for its file format:
+    `tfds.load` cannot read ArrayRecord (NotImplementedError), so those get `tfds.data_source`
+    and the PyTorch dataset."""
+    full = f"{name}/{config}:{version}"
+    if file_format == "array_record":
+        return (f"load it with: tfds.data_source({full!r}, data_dir={data_dir!r}, split='train') "
+                f"or kubric_gen.datasets.torch.TFDSDataset({name!r}, data_dir={data_dir!r}, split='train', "
+                f"config={config!r}) (tfds.load cannot read array_record)")
+    return f"load it with: tfds.load({full!r}, data_dir={data_dir!r}, split='train')"
 
 
 def add_file_format_option(parser: argparse.ArgumentParser) -> None:

@@ -51,7 +51,7 @@ COLLISION_NON_INSTANCE = MAX_16BIT  # MOVi: collisions with the floor / backgrou
 _LABEL_DTYPES = {"float": np.float32, "float3": np.float32}
 
 __all__ = ["SceneDirError", "SceneInfo", "check_same_cameras", "find_scenes", "inspect_scene", "list_scene_dirs",
-           "read_example"]
+           "read_example", "warn_undeclared_labels"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,22 @@ def inspect_scene(path: str | os.PathLike) -> tuple[SceneInfo, SceneDir]:
                      label_schema=sd.label_schema, content_hash=sd.content_hash,
                      cameras=tuple(sd.camera_names) if sd.is_multiview else ())
     return info, sd
+
+
+def warn_undeclared_labels(path: str | os.PathLike) -> list[str]:
+    """Warn (one line) naming the labels set on the objects of a scene whose world declares no label
+    schema: its datasets keep only asset_id. Returns those labels ([] also when unreadable)."""
+    from kubric_gen.labels import undeclared_labels, undeclared_labels_message
+
+    try:
+        sd = SceneDir(path)
+        instances = sd.metadata.get("instances", [])
+        keys = undeclared_labels(sd.label_schema, instances if isinstance(instances, list) else [])
+    except (KubricGenError, AttributeError, OSError, ValueError):
+        return []
+    if keys:
+        log.warning("%s", undeclared_labels_message(keys))
+    return keys
 
 
 def _inspect_or_reason(path: str) -> SceneInfo | str:
