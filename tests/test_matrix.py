@@ -150,6 +150,85 @@ def test_world_runs_validates_packages_and_loads(world, variant, matrix, capsys)
         _check_example(ex, scenes / ex["metadata"]["video_name"].decode(), builder.info.features)
 
 
+@pytest.mark.parametrize("world,variant", RUNS, ids=[f"{w}-{v}" for w, v in RUNS])
+def test_world_pngs_read_as_kubric_reads_them(world, variant, matrix):
+    """Every PNG of every scene (every layer, frame and view, the contact sheet) is 8- or 16-bit
+    in its IHDR and Kubric's own `read_png` rules (pypng) read it to what our reader decodes:
+    Kubric's `load_scene_directory` and MOVi builders read our scenes (bit depths 1/2/4 they refuse)."""
+    from kubric_png import check_scene_pngs
+
+    scenes, _, _, status = matrix[(world, variant)]
+    assert status == 0, f"kubric-gen run {world} ({variant}) failed"
+    for scene in sorted(scenes.glob("scene_*")):
+        layers = len([layer for layer in SceneDir(scene).views[0].frame_files if layer != "depth"])
+        assert check_scene_pngs(scene) >= layers * 4, scene  # 4 frames of each PNG layer, at least
+
+
+# The per-instance fields Kubric's MOVi builders read from metadata.json (facts from their published code):
+# every builder's common ones; MOVi-C adds category, scale and asset_id, MOVi-D/E/F is_dynamic too,
+# and MOVi-E looks its asset ids up by nr_faces and category. kubric_gen records nr_faces and
+# nr_vertices (Kubric's asset metadata) for every object.
+MOVI_COMMON = ("mass", "friction", "restitution", "positions", "quaternions", "velocities", "angular_velocities",
+               "bboxes_3d", "image_positions", "bboxes", "bbox_frames", "visibility")
+MOVI_BUILDER_FIELDS = {"movi_c": ("asset_id", "category", "scale"),
+                       "movi_d": ("asset_id", "category", "scale", "is_dynamic"),
+                       "movi_e": ("asset_id", "category", "scale", "is_dynamic", "nr_faces"),
+                       "movi_f": ("asset_id", "category", "scale", "is_dynamic")}
+
+
+def _rotation(q) -> np.ndarray:
+    """The rotation matrix of a unit quaternion (w, x, y, z)."""
+    w, x, y, z = q
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+@pytest.mark.parametrize("world,variant", RUNS, ids=[f"{w}-{v}" for w, v in RUNS])
+def test_world_instances_have_movi_builder_fields(world, variant, matrix):
+    """Every instance has the fields Kubric's MOVi builder of its world reads; nr_faces and nr_vertices
+    are those of its mesh file loaded by trimesh itself; `bounds` scaled by `scale_xyz` (the rendered
+    scale; MOVi's `scale` label may replace `scale`), rotated and moved, are `bboxes_3d`; with Kubric's
+    own GSO library the categories are the manifest's (GSO's)."""
+    import trimesh
+
+    scenes, _, _, status = matrix[(world, variant)]
+    assert status == 0, f"kubric-gen run {world} ({variant}) failed"
+    cylinder = trimesh.creation.cylinder(radius=1.0, height=2.0, sections=64)
+    primitives = {"cube": (12, 8), "sphere": (5120, 2562), "cylinder": (len(cylinder.faces), len(cylinder.vertices))}
+    gso_categories = None
+    if variant == "kubric_mirror" and _takes(world, "library") and load_world(world).defaults["library"] != "kubasic":
+        manifest = json.loads(matrix.assets()["gso_mirror"].read_text())  # the mirror's GSO.json
+        gso_categories = {k: v["metadata"]["category"] for k, v in manifest["assets"].items()}
+    checked = 0
+    for scene in sorted(scenes.glob("scene_*")):
+        objects = {o["name"]: o for o in json.loads((scene / "scene.json").read_text())["objects"]}
+        for inst in json.loads((scene / "metadata.json").read_text())["instances"]:
+            obj = objects[inst["name"]]
+            fields = (*MOVI_COMMON, *MOVI_BUILDER_FIELDS.get(world, ("asset_id",)), "nr_faces", "nr_vertices")
+            per_view = ("image_positions", "bboxes", "bbox_frames", "visibility")  # in each view's metadata.json
+            missing = [f for f in fields if f not in inst and not (world in MULTI_CAMERA and f in per_view)]
+            assert not missing, (scene, inst["name"], missing)
+            if "path" in obj:
+                mesh = trimesh.load(obj["path"], force="mesh")
+                assert (inst["nr_faces"], inst["nr_vertices"]) == (len(mesh.faces), len(mesh.vertices)), obj["path"]
+            elif obj["type"] in primitives:
+                assert (inst["nr_faces"], inst["nr_vertices"]) == primitives[obj["type"]], obj["type"]
+            scale_xyz = np.asarray(inst["scale_xyz"])
+            np.testing.assert_allclose(scale_xyz, obj["scale"], rtol=1e-6)
+            lo, hi = np.asarray(inst["bounds"])
+            corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+            for f, (p, q) in enumerate(zip(inst["positions"], inst["quaternions"], strict=True)):
+                rebuilt = (corners * scale_xyz) @ _rotation(q).T + np.asarray(p)
+                stored = np.asarray(inst["bboxes_3d"][f])
+                gap = np.linalg.norm(rebuilt[:, None] - stored[None], axis=-1)
+                assert gap.min(axis=0).max() < 1e-4 and gap.min(axis=1).max() < 1e-4, (scene, inst["name"], f)
+            if gso_categories is not None:
+                assert inst["category"] == gso_categories[inst["asset_id"]], inst["asset_id"]
+            checked += 1
+    assert checked > 0
+
+
 def _check_example(ex: dict, scene_dir: Path, features) -> None:
     """Every decoded feature agrees with the scene directory as kubric_gen.io reads it; a
     multi-camera example camera by camera against the views (`loading.view_examples`), its

@@ -95,9 +95,17 @@ def _image_positions(scene: Scene, positions: np.ndarray) -> np.ndarray:
 
 def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, truth: GroundTruth | None = None,
                       k: int = 0) -> dict:
+    """One entry of metadata.json's ``instances``: MOVi's fields (those Kubric's MOVi-A..F builders
+    read: asset_id, mass, friction, restitution, the per-frame poses, image_positions, bboxes_3d,
+    bboxes, bbox_frames, visibility, and the world's labels such as category, scale, is_dynamic),
+    the mesh's size as Kubric's asset metadata gives it (``nr_faces``, ``nr_vertices``: of the mesh
+    the object renders with), and ours: name, motion, bounds and ``scale_xyz``, the (3,) scale the
+    object is rendered with (a world's label ``scale``, MOVi-B..F's one number, replaces ``scale``),
+    so that ``bboxes_3d`` = the corners of ``bounds`` scaled by ``scale_xyz``, rotated and moved."""
     from kubric_gen import meshes  # trimesh: only writers need it, not every reader of this module
 
     i = trajectory.index(obj.name)
+    mesh = meshes.object_mesh(obj)
     bounds = meshes.local_bounds(obj)
     corners = geometry.box_corners(*bounds)
     bboxes_3d = np.stack([geometry.transform_points(corners, trajectory.positions[i, f],
@@ -111,7 +119,10 @@ def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, tr
         "restitution": obj.restitution,
         "motion": obj.motion,
         "scale": obj.scale,  # a world's label "scale" (MOVi-B..F: one number) takes its place
+        "scale_xyz": obj.scale,  # the rendered scale, whatever the labels say
         "bounds": bounds,
+        "nr_faces": len(mesh.faces),
+        "nr_vertices": len(mesh.vertices),
         **obj.labels,
         "positions": trajectory.positions[i],
         "quaternions": trajectory.quaternions[i],
