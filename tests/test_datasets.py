@@ -609,3 +609,30 @@ def test_labels_without_a_schema_are_named_once_at_render_and_build(tmp_path):
     lines = [line for line in build.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, build.stderr  # the labels' line; the summary is on stdout
     assert "kg_test_labelled/16x16:1.0.0" in build.stdout
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real file system that runs out of space: a 96 KiB tmpfs (mounting needs root: skipped without)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.mark.parametrize("beam", [True, False], ids=["beam", "no-beam"])
+def test_a_full_disk_is_one_line_and_leaves_nothing(scenes, full_disk, tmp_path, beam):
+    """build-dataset onto a full disk (ENOSPC: TensorFlow's ResourceExhaustedError): exit 2, one line
+    naming --data-dir, and nothing of the build left there (no .config/, lock or incomplete.*)."""
+    proc = _kubric_gen("build-dataset", scenes, "--name", "kg_test_full", "--data-dir", full_disk,
+                       *([] if beam else ["--no-beam"]), cwd=tmp_path)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("kubric-gen: error: --data-dir: cannot write"), proc.stderr
+    assert "No space left on device" in lines[0]
+    assert list(full_disk.iterdir()) == []

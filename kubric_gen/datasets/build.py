@@ -147,6 +147,22 @@ def _build_lock(config_dir) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _beam_reraises_quietly() -> Iterator[None]:
+    """Beam logs a failing step's exception with its traceback, then raises it: the raised one is
+    ours to report (one line for a full disk; the traceback of anything else), so drop the log."""
+    class Filter(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return record.exc_info is None
+
+    beam_logger, quiet = logging.getLogger("apache_beam.runners.common"), Filter()
+    beam_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        beam_logger.removeFilter(quiet)
+
+
+@contextlib.contextmanager
 def _progress_bars_on_a_terminal() -> Iterator[None]:
     """TFDS's progress bars only where stderr is a terminal: in a log file they are escape codes."""
     from tensorflow_datasets.core.utils import tqdm_utils
@@ -223,18 +239,69 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
 
     builder = cls(config=target.name, data_dir=os.fspath(data_dir))  # its path; it may hold another format
     out = epath.Path(builder.data_dir)
-    with _build_lock(out.parent):
-        prepared = _prepare(make_builder, out, fingerprint, options, overwrite, file_format)
-        reused = prepared is None
-        if prepared is not None:
-            builder = prepared
-            (out / CARD_FILE).write_text(f"# {name}/{target.name}:{builder.version}\n\n{builder.info.description}\n")
-            skipped.extend(builder.skipped)
+    with _undone_on_failure(os.fspath(data_dir), name, os.fspath(out)):
+        with _build_lock(out.parent):
+            prepared = _prepare(make_builder, out, fingerprint, options, overwrite, file_format)
+            reused = prepared is None
+            if prepared is not None:
+                builder = prepared
+                (out / CARD_FILE).write_text(f"# {name}/{target.name}:{builder.version}\n\n"
+                                             f"{builder.info.description}\n")
+                skipped.extend(builder.skipped)
     return BuildResult(name=name, config=target.name, version=str(builder.version), data_dir=os.fspath(data_dir),
                        path=str(out), splits={s: int(builder.info.splits[s].num_examples) for s in split_paths
                                               if s in builder.info.splits},
                        skipped=skipped, reused=reused, used_beam=options is not None,
                        seconds=time.perf_counter() - start, file_format=file_format)
+
+
+def _write_failure(error: BaseException) -> bool:
+    """Whether a build failed writing (a full disk, a quota, permissions): an OSError, or a
+    TensorFlow I/O error (ResourceExhaustedError for a full disk), also wrapped by Beam."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) or type(error).__name__ in (
+                "ResourceExhaustedError", "PermissionDeniedError", "DataLossError", "UnavailableError"):
+            return True
+        if "No space left on device" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+@contextlib.contextmanager
+def _undone_on_failure(data_dir: str, name: str, version_dir: str) -> Iterator[None]:
+    """On any failure, remove what this build wrote (local data dirs): the folders it created (the
+    data dir, the dataset's with its `.config/`, the config's), TFDS's `incomplete.*` folders and
+    a lock file it made; a failure to write (a full disk) becomes one line naming the folder."""
+    import shutil
+
+    if "://" in data_dir:
+        yield
+        return
+    dataset_dir = os.path.join(data_dir, name)
+    config_dir = os.path.dirname(version_dir)
+    lock = os.path.join(config_dir, ".kubric_gen.lock")
+    new = [d for d in (data_dir, dataset_dir, os.path.join(dataset_dir, ".config"), config_dir)
+           if not os.path.exists(d)]
+    new_lock = not os.path.exists(lock)
+    try:
+        yield
+    except BaseException as e:
+        if new_lock and os.path.exists(lock) and config_dir not in new:
+            os.remove(lock)
+        if os.path.isdir(config_dir):
+            for entry in os.listdir(config_dir):
+                if entry.startswith("incomplete."):
+                    shutil.rmtree(os.path.join(config_dir, entry), ignore_errors=True)
+        for folder in new:  # outermost first: the others are inside it
+            shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(e, Exception) and not isinstance(e, KubricGenError) and _write_failure(e):
+            first = (str(e).strip().splitlines() or [""])[0][:300]
+            raise DatasetError(f"--data-dir: cannot write the dataset in {data_dir} ({type(e).__name__}: {first}); "
+                               "nothing of this build is left there") from None
+        raise
 
 
 def _prepared_file_format(out) -> str | None:
@@ -279,7 +346,7 @@ def _prepare(make_builder, out, fingerprint: dict, options, overwrite: bool, fil
     download_config = tfds.download.DownloadConfig(beam_options=options, try_download_gcs=False)
     with tempfile.TemporaryDirectory(prefix="kubric_gen-tfds-") as downloads:  # nothing is downloaded
         try:
-            with _progress_bars_on_a_terminal():
+            with _progress_bars_on_a_terminal(), _beam_reraises_quietly():
                 builder.download_and_prepare(download_config=download_config, download_dir=downloads)
         except Exception as e:
             if not any(m in str(e) for m in _EMPTY_SPLIT_MESSAGES):
