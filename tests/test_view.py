@@ -14,8 +14,8 @@ from PIL import Image
 
 from kubric_gen.cli import main
 from kubric_gen.io import SceneDir, read_float_layers, read_rgba
-from kubric_gen.io.reader import list_scene_dirs
 from kubric_gen.io import format as fmt
+from kubric_gen.io.reader import list_scene_dirs
 from kubric_gen.visual import colors, html, sheet, video
 
 REQUIRED = os.environ.get("KUBRIC_GEN_REQUIRE_CONTAINER_TESTS") == "1"
