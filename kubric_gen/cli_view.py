@@ -276,13 +276,16 @@ def _view_dataset(versions: list[str], out: Path, max_frames: int | None, per_sp
     from kubric_gen.datasets import loading
     from kubric_gen.visual.html import GalleryEntry, prepare_folder, write_gallery, write_scene_page
 
+    read = []
+    for version in versions:  # everything is read before anything is written: a damaged shard leaves no folder
+        label = "/".join(version.rstrip("/").split("/")[-3:])
+        read.append((version, *_dataset_examples(version, per_split)))
+        _log(f"read {label} (up to {per_split} examples per split)")
     prepare_folder(out)
     entries = []
-    for version in versions:
+    for version, builder, splits in read:
         parts = version.rstrip("/").split("/")
         label = "/".join(parts[-3:])
-        _log(f"reading {label} ({per_split} examples per split)")
-        builder, splits = _dataset_examples(version, per_split)
         names = _class_names(builder)
         for split, examples in splits.items():
             for i, ex in enumerate(examples):

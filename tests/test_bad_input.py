@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -317,7 +318,38 @@ SETUPS["truncatednpz"] = _truncated_npz
 SETUPS["triangle"] = lambda tmp, scene: _triangle(tmp)
 # -- datasets, assets, GPUs
 DATASET_ASSET_CASES: list = [
+    # -- datasets: view of a prepared dataset whose shard is missing or truncated (read before any page is written)
+    ("view-dataset-missing-shard", ["view", "{dataset_missing_shard}"], 2, "cannot read split 'train'"),
+    ("view-dataset-truncated-shard", ["view", "{dataset_truncated_shard}", "--output", "{tmp}/page"], 2,
+     "cannot read split 'train'"),
 ]
+_BUILT_DATASET: dict[str, Path] = {}
+_BUILDING = threading.Lock()  # the cases' setups run 4 at a time
+
+
+def _damaged_dataset(tmp: Path, scene: Path, damage: str) -> str:
+    """A real one-split dataset of the fixture scene (built once, copied) with its train shard
+    removed or cut in half; returns the dataset folder."""
+    with _BUILDING:
+        if "path" not in _BUILT_DATASET:
+            from kubric_gen.datasets import build_dataset
+
+            built = Path(tmp).parents[1] / "_built_dataset"
+            shutil.copytree(scene, built / "scenes" / scene.name)
+            result = build_dataset(built / "scenes", "kg_bad_shard", built / "tfds", splits="train=1")
+            _BUILT_DATASET["path"] = Path(result.data_dir) / "kg_bad_shard"
+    copy = tmp / "tfds" / "kg_bad_shard"
+    shutil.copytree(_BUILT_DATASET["path"], copy)
+    shard = sorted(copy.glob("*/*/*train.tfrecord*"))[0]
+    if damage == "missing":
+        shard.unlink()
+    else:
+        shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    return str(copy)
+
+
+SETUPS["dataset_missing_shard"] = lambda tmp, scene: _damaged_dataset(tmp, scene, "missing")
+SETUPS["dataset_truncated_shard"] = lambda tmp, scene: _damaged_dataset(tmp, scene, "truncated")
 # -- world files and packages
 WORLD_CASES: list = [
     ("world-folder-without-init", ["render", "{pkg_noinit}", "--seed", "0", "--output", "{tmp}/o"], 2,

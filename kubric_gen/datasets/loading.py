@@ -226,8 +226,10 @@ def numpy_examples(builder: Any, split: str, limit: int | None = None) -> Iterat
 
 def first_examples(version_dir: str | os.PathLike, per_split: int) -> tuple[Any, dict[str, list[dict]]]:
     """(read-only builder, {split: the first `per_split` examples as numpy}) of a prepared dataset
-    version directory, either file format. Raises DatasetError if TFDS cannot read it."""
+    version directory, either file format. Raises DatasetError if TFDS cannot read it (a broken
+    dataset_info.json, a missing or truncated shard)."""
     import logging
+    import re
 
     import tensorflow_datasets as tfds
 
@@ -236,4 +238,13 @@ def first_examples(version_dir: str | os.PathLike, per_split: int) -> tuple[Any,
         builder = tfds.builder_from_directory(os.fspath(version_dir))
     except Exception as e:  # a broken dataset_info.json / features.json: any TFDS error
         raise DatasetError(f"TFDS cannot read {os.fspath(version_dir)} ({type(e).__name__}: {e})") from None
-    return builder, {split: list(numpy_examples(builder, split, per_split)) for split in builder.info.splits}
+    examples = {}
+    for split in builder.info.splits:
+        try:
+            examples[split] = list(numpy_examples(builder, split, per_split))
+        except Exception as e:  # a missing or truncated shard: TensorFlow's NotFoundError, DataLossError, ...
+            first = re.sub(r"\{\{[^}]*\}\}\s*|\s*\[Op:.*$", "",  # TensorFlow's op names
+                           (str(e).strip().splitlines() or [""])[0])[:300]
+            raise DatasetError(f"cannot read split {split!r} of {os.fspath(version_dir)} ({type(e).__name__}: "
+                               f"{first}); `kubric-gen validate` checks every record") from None
+    return builder, examples
