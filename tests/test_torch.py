@@ -197,3 +197,22 @@ def test_a_tfrecord_build_is_refused_with_advice(scenes, tmp_path):
     build_dataset(scenes, "torch_tfrecord", tmp_path, splits="train=1.0")
     with pytest.raises(DatasetError, match="--file-format array_record"):
         kt.TFDSDataset("torch_tfrecord", tmp_path)
+
+
+def test_a_worker_failing_on_a_corrupt_scene_names_it(movi_a_scene, tmp_path):
+    """A scene directory damaged after it was listed (a truncated segmentation PNG): the error that
+    reaches the training loop from a DataLoader worker names that scene directory."""
+    import shutil
+
+    for name in ("scene_a", "scene_b"):
+        shutil.copytree(movi_a_scene, tmp_path / name)
+    dataset = kt.SceneDirDataset(tmp_path)
+    png = tmp_path / "scene_b" / "segmentation_00001.png"
+    png.write_bytes(png.read_bytes()[:40])
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, num_workers=1, collate_fn=kt.collate)
+    with pytest.raises(DatasetError) as raised:
+        list(loader)
+    message = str(raised.value)
+    assert "DataLoader worker" in message  # raised in the worker, re-raised here
+    assert f"scene directory {tmp_path / 'scene_b'}: " in message and "segmentation_00001.png" in message
+    assert dataset[0]["video_name"] == "scene_a"  # the other scene still reads

@@ -64,6 +64,7 @@ elif "triton" not in sys.modules:
         "some optimizers) the process may crash; import kubric_gen.datasets.torch (or triton) first")
 
 from kubric_gen.datasets.config import DatasetError
+from kubric_gen.errors import KubricGenError
 from kubric_gen.io.format import MAX_16BIT
 from kubric_gen.labels import Label, LabelSchema
 
@@ -239,8 +240,11 @@ class SceneDirDataset(Dataset):
         from kubric_gen.datasets.scenes import read_example
 
         path = self.paths[index]
-        _, example = read_example(path, check=self.check)
-        sample = example_to_sample(example, self.schemas[path], self.layers)
+        try:  # in a DataLoader worker the error reaches the training loop: it names the scene to look at
+            _, example = read_example(path, check=self.check)
+            sample = example_to_sample(example, self.schemas[path], self.layers)
+        except (KubricGenError, KeyError, TypeError, ValueError, IndexError, OSError) as e:
+            raise DatasetError(f"scene directory {path}: {e} (see `kubric-gen validate {path}`)") from None
         return self.transform(sample) if self.transform else sample
 
 
