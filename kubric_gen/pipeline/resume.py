@@ -86,13 +86,16 @@ def check(output: Output, names: list[str], want: dict[str, Any], overwrite: boo
     docstring). Without `overwrite` the first one is a ConfigError naming the difference;
     with it they are returned, to be rendered again."""
     other = []
+    provenances = output.read_provenances(sorted(names))
     for name in sorted(names):
-        try:
-            why = difference(output.read_provenance(name), name, want)
-        except FileNotFoundError:
+        data = provenances[name]
+        if isinstance(data, FileNotFoundError):
             why = "has no provenance.json (not written by kubric_gen's run or render)"
-        except (ValueError, OSError) as e:
-            why = f"has an unreadable provenance.json ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        elif isinstance(data, (ValueError, OSError)):
+            first = str(data).splitlines()[0] if str(data) else ""
+            why = f"has an unreadable provenance.json ({type(data).__name__}: {first})"
+        else:
+            why = difference(data, name, want)
         if why is None:
             continue
         if not overwrite:
