@@ -398,6 +398,9 @@ def prepare_assets(world, overrides: dict[str, Any], seed: int, timeout: float |
         for lib in answer.get("prepared", []):
             log.info("prepared library %s in %.1f s", lib["name"], lib["seconds"])
         return None
+    except KeyboardInterrupt:  # Ctrl-C: the child ignores it; stop it now rather than wait for it
+        child.kill()
+        raise
     finally:
         child.close()
 
