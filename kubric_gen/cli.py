@@ -25,7 +25,7 @@ from kubric_gen.cli_options import (
     render_settings,
     resolution,
 )
-from kubric_gen.errors import ConfigError, KubricGenError
+from kubric_gen.errors import ConfigError, KubricGenError, SceneCrashed
 
 EXIT_USER_ERROR = 2
 
@@ -37,11 +37,13 @@ class _Parser(argparse.ArgumentParser):
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from kubric_gen import preflight
+    from kubric_gen.pipeline.world_probe import probe_world
     from kubric_gen.world import load_world, resolve_config
 
     preflight.check_writable_target(args.output, overwrite=args.overwrite)
     overrides = config_overrides(args)
     settings = render_settings(args)
+    probe_world(args.world, overrides, args.timeout, "--timeout")  # a world that crashes on loading: one line
     world = load_world(args.world)
     config = resolve_config(world, overrides)  # fail on a bad --set before any work
     preflight.check_scene(config, settings.device)
@@ -104,10 +106,6 @@ def _render_in_child(args: argparse.Namespace, world, settings, overrides: dict)
         child.close()
 
 
-class SceneCrashed(Exception):
-    """The render process died or timed out (exit status 1, not a user error)."""
-
-
 class _ProgressBar:
     """A frame progress bar on stderr (only on a terminal), created on the first update."""
 
@@ -167,10 +165,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_worlds(args: argparse.Namespace) -> int:
+    from kubric_gen.pipeline.world_probe import probe_world
     from kubric_gen.world import builtin_world_names, load_world
 
     names = [args.world] if args.world else builtin_world_names()
     for name in names:
+        probe_world(name)
         world = load_world(name)
         print(f"{world.name}  ({world.path})")
         print(textwrap.indent(world.doc or "(no description)", "    "))
@@ -180,8 +180,10 @@ def _cmd_worlds(args: argparse.Namespace) -> int:
 
 
 def _cmd_scene(args: argparse.Namespace) -> int:
+    from kubric_gen.pipeline.world_probe import probe_world
     from kubric_gen.world import build_scene, load_world, resolve_config
 
+    probe_world(args.world, config_overrides(args))
     world = load_world(args.world)
     scene = build_scene(world, args.seed, resolve_config(world, config_overrides(args)))
     print(scene.to_json())

@@ -60,3 +60,7 @@ class AssetError(KubricGenError):
 
 class LabelError(KubricGenError, ValueError):
     """A label schema is malformed, or a label value is not one the schema allows."""
+
+
+class SceneCrashed(Exception):
+    """A process running a world's code died or timed out (exit status 1, not a user error)."""

@@ -277,14 +277,19 @@ def builtin_world_names() -> list[str]:
     return sorted(p.stem for p in builtin_worlds_dir().glob("*.py") if not p.stem.startswith("_"))
 
 
+def is_builtin(name_or_path: str) -> bool:
+    """Whether a world argument names a built-in world (a bare name, not a path: see `load_world`)."""
+    arg = str(name_or_path)
+    return not names_a_path(arg) and not arg.startswith("_") and (builtin_worlds_dir() / f"{arg}.py").is_file()
+
+
 def load_world(name_or_path: str) -> World:
     """A built-in world by name (e.g. "movi_a"), or a world file or package folder by path. A bare
     built-in name always means the built-in world, whatever the working directory holds; write
     `./movi_a` for a folder of that name."""
     arg = str(name_or_path)
-    builtin = builtin_worlds_dir() / f"{arg}.py"
-    if not names_a_path(arg) and not arg.startswith("_") and builtin.is_file():
-        path = builtin
+    if is_builtin(arg):
+        path = builtin_worlds_dir() / f"{arg}.py"
     else:
         path = Path(arg)
         if not path.exists():

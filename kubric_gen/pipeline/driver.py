@@ -43,6 +43,7 @@ from kubric_gen.pipeline.isolation import world_spec
 from kubric_gen.pipeline.outputs import REPLACED_DIR, RUN_FILE, Output, open_output, scene_name
 from kubric_gen.pipeline.runs import RunRecord, check_records
 from kubric_gen.pipeline.task import DONE, FAILED, SKIPPED, PipelineSpec, now
+from kubric_gen.pipeline.world_probe import probe_world
 from kubric_gen.render.settings import RenderSettings
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,7 @@ def drive(options: RunOptions) -> int:
         raise ConfigError(f"--seed-offset/--num-scenes: seeds must stay below 2^64 (the last would be "
                           f"{opts.seed_offset + opts.num_scenes - 1})")
     runner = runner_name(opts.runner)
+    probe_world(opts.world, opts.overrides, opts.scene_timeout, "--scene-timeout")  # its code may crash or hang
     world = load_world(opts.world)
     config = resolve_config(world, opts.overrides)
     world_spec(world)  # the world's files to ship are read (and their size checked) before anything is written
