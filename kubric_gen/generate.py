@@ -60,6 +60,12 @@ class SceneResult:
         return sum(v for k, v in self.timings.items() if k not in OVERLAPPED)
 
 
+def output_options(num_tracks: int | None, float_layers: bool, preview: bool) -> dict[str, Any]:
+    """What a scene directory holds beyond the world's scene (--tracks as asked, None for the
+    default; --float-layers; the preview), as provenance.json's `outputs` records it."""
+    return {"num_tracks": num_tracks, "float_layers": bool(float_layers), "preview": bool(preview)}
+
+
 def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settings: RenderSettings | None = None,
                  overrides: dict[str, Any] | None = None, overwrite: bool = False, preview: bool = True,
                  num_tracks: int | None = None, float_layers: bool = False,
@@ -100,6 +106,7 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
     log.info("simulated %d objects over %d frames (%d collisions) in %.2f s", len(scene.objects),
              scene.num_frames, len(trajectory.collisions), timings["physics"])
 
+    asked = output_options(num_tracks, float_layers, preview)  # as asked (None: the default), for resume
     if num_tracks is None:
         num_tracks = DEFAULT_NUM_TRACKS if scene.num_tracks is None else scene.num_tracks
     flags = {"world": world.name, "seed": seed, **config}
@@ -109,6 +116,7 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
         "seed": seed,
         "config": config,
         "render_settings": asdict(settings),
+        "outputs": asked,
         "platform": platform.platform(),
         "timings": timings,
     }

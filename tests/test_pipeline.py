@@ -585,6 +585,10 @@ def test_resume_refuses_scenes_made_otherwise_and_overwrite_renders_them_again(t
     samples = [*MOVI_TINY[:4], "--samples", "2", *MOVI_TINY[6:]]
     _refused(run_cli("movi_a", "--num-scenes", "1", "--output", str(out), *samples),
              "was made with render setting 'samples' 1, this run asks 2")
+    _refused(run_cli("movi_a", "--num-scenes", "1", "--output", str(out), *MOVI_TINY, "--tracks", "8"),
+             "was made with output option 'num_tracks' 4, this run asks 8")
+    _refused(run_cli("movi_a", "--num-scenes", "1", "--output", str(out), *MOVI_TINY, "--float-layers"),
+             "was made with output option 'float_layers' false, this run asks true")
     assert _listing(out) == before  # nothing written, nothing rendered
     # a scene copied under another seed's name, with a file of the user's in it
     shutil.copytree(scene, out / "scene_00000001")

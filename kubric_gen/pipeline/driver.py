@@ -201,6 +201,7 @@ def drive(options: RunOptions) -> int:
     failed); ConfigError for bad input, before anything is written; KeyboardInterrupt after
     summarising an interrupted run."""
     from kubric_gen import preflight
+    from kubric_gen.generate import output_options
     from kubric_gen.pipeline.outputs import MAX_SEED
     from kubric_gen.world import load_world, resolve_config
 
@@ -261,8 +262,9 @@ def drive(options: RunOptions) -> int:
     names = [scene_name(s) for s in seeds]
     complete = output.complete_scenes() & set(names)
     # complete scenes this run did not ask for: an error, or with --overwrite rendered again
-    replace_names = resume.check(output, sorted(complete), resume.expected(world, config, asdict(settings)),
-                                 opts.overwrite)
+    want = resume.expected(world, config, asdict(settings),
+                           output_options(opts.num_tracks, opts.float_layers, opts.preview))
+    replace_names = resume.check(output, sorted(complete), want, opts.overwrite)
     complete -= set(replace_names)
     pending = [s for s, n in zip(seeds, names, strict=True) if n not in complete]
     resolution = config.get("resolution")

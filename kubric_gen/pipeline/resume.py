@@ -4,11 +4,12 @@ A scene directory is complete when every file is there (`outputs`); it is *this 
 scene only when its `provenance.json` (written by `generate.generate_scene`) records the
 same world (name and SHA-256 of its file), the same seed as its name, the same resolved
 config, the same render settings (all but `threads`, which only decides how fast it
-renders) and the same package versions. Anything else (another resolution, another world,
-a scene copied under another seed's name, an upgraded bpy) is a scene this run did not ask
-for: `check` names the first difference in one line (a ConfigError, exit status 2) before
-anything is rendered or written, and with `--overwrite` hands those scenes back to be
-rendered again.
+renders), the same output options (`--tracks`, `--float-layers`, `--no-preview`; scenes
+written before these were recorded count as matching) and the same package versions.
+Anything else (another resolution, another world, a scene copied under another seed's
+name, an upgraded bpy) is a scene this run did not ask for: `check` names the first
+difference in one line (a ConfigError, exit status 2) before anything is rendered or
+written, and with `--overwrite` hands those scenes back to be rendered again.
 
 The check reads one small JSON file per complete scene (see benchmarks/resume.py for its cost).
 """
@@ -29,13 +30,15 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def expected(world, config: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-    """What the provenance of a scene of this run records (all but the seed)."""
+def expected(world, config: dict[str, Any], settings: dict[str, Any],
+             outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the provenance of a scene of this run records (all but the seed); `outputs`:
+    `generate.output_options` of the run (--tracks, --float-layers, the preview)."""
     from kubric_gen.generate import versions
 
     return {"world": {"name": world.name, "sha256": world.sha256}, "config": _plain(config),
             "render_settings": {k: v for k, v in _plain(settings).items() if k not in IGNORED_SETTINGS},
-            "versions": versions()}
+            "outputs": _plain(outputs or {}), "versions": versions()}
 
 
 def _show(value: Any) -> str:
@@ -75,8 +78,10 @@ def difference(provenance: Any, name: str, want: dict[str, Any]) -> str | None:
     settings = provenance.get("render_settings")
     if isinstance(settings, dict):
         settings = {k: v for k, v in settings.items() if k not in IGNORED_SETTINGS}
+    outputs = provenance.get("outputs", want.get("outputs", {}))  # scenes made before it was recorded: as asked
     why = (_differ("config", provenance.get("config"), want["config"])
            or _differ("render setting", settings, want["render_settings"])
+           or _differ("output option", outputs, want.get("outputs", {}))
            or _differ("version of", provenance.get("versions"), want["versions"], asks="has"))
     return f"was made with {why}" if why else None
 
