@@ -352,20 +352,14 @@ SETUPS["dataset_missing_shard"] = lambda tmp, scene: _damaged_dataset(tmp, scene
 SETUPS["dataset_truncated_shard"] = lambda tmp, scene: _damaged_dataset(tmp, scene, "truncated")
 # -- world files and packages
 WORLD_CASES: list = [
-    ("world-folder-without-init", ["render", "{pkg_noinit}", "--seed", "0", "--output", "{tmp}/o"], 2,
-     "__init__.py"),
-    ("world-package-without-build", ["render", "{pkg_nobuild}", "--seed", "0", "--output", "{tmp}/o"], 2,
-     "defines no build"),
-    ("world-package-helper-raises", ["render", "{pkg_badhelper}", "--seed", "0", "--output", "{tmp}/o"], 2,
-     "bad.py:2): ZeroDivisionError"),
-    ("world-helper-missing", ["render", "{world:from myhelpers_xyz import floor\n}", "--seed", "0", "--output",
-                              "{tmp}/o"], 2, "ModuleNotFoundError"),
-    ("world-package-named-kubric_gen", ["render", "{pkg_kubric_gen}", "--seed", "0", "--output", "{tmp}/o"], 2,
-     "would hide the module 'kubric_gen'"),
-    ("world-package-named-numpy", ["render", "{pkg_numpy}", "--seed", "0", "--output", "{tmp}/o"], 2,
-     "would hide the module 'numpy'"),
-    ("world-helper-named-numpy", ["render", "{helper_numpy}", "--seed", "0", "--output", "{tmp}/o"], 2,
-     "would hide the module 'numpy'"),
+    *[(name, ["render", world, "--seed", "0", "--output", "{tmp}/o"], 2, fragment) for name, world, fragment in (
+        ("world-folder-without-init", "{pkg_noinit}", "__init__.py"),
+        ("world-package-without-build", "{pkg_nobuild}", "defines no build"),
+        ("world-package-helper-raises", "{pkg_badhelper}", "bad.py:2): ZeroDivisionError"),
+        ("world-helper-missing", "{world:from myhelpers_xyz import floor\n}", "ModuleNotFoundError"),
+        ("world-package-named-kubric_gen", "{pkg_kubric_gen}", "would hide the module 'kubric_gen'"),
+        ("world-package-named-numpy", "{pkg_numpy}", "would hide the module 'numpy'"),
+        ("world-helper-named-numpy", "{helper_numpy}", "would hide the module 'numpy'"))],
     ("world-helper-named-stdlib", ["scene", "{helper_turtle}", "--seed", "0"], 2, "standard-library module"),
     ("world-package-bad-name", ["scene", "{pkg_dashed}", "--seed", "0"], 2, "must be a Python identifier"),
     ("world-path-missing", ["render", "./movi_z", "--seed", "0", "--output", "{tmp}/o"], 2, "file not found"),
