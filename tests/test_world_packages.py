@@ -90,6 +90,16 @@ def test_render_and_run_children_ignore_a_kubric_gen_folder_in_the_working_direc
     assert (tmp_path / "many" / "scene_00000001" / "rgba_00000.png").is_file()
 
 
+def test_children_of_a_process_that_imported_bpy_import_the_compiled_bpy(tmp_path):
+    """Importing bpy puts Blender's script folders (a pure-Python `bpy` package among them) on
+    sys.path; a render child handed that path imported the wrong bpy ("No module named '_bpy'")."""
+    code = ("import sys, bpy\nfrom kubric_gen.cli import main\n"
+            f"sys.exit(main(['render', 'helloworld', '--seed', '0', '--output', 'out', *{TINY!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "rgba_00000.png").is_file()
+
+
 def test_a_world_package_ships_by_value_to_a_child_in_another_directory(tmp_path):
     """The child's working directory holds neither the package nor a way to it: the package's
     folder is renamed after the request was made, so only the shipped files can make the scene."""

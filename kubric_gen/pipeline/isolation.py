@@ -129,6 +129,16 @@ _BOOTSTRAP = (f"import json, os, sys; sys.path[:] = json.loads(os.environ.pop({S
               f"from {CHILD_MODULE} import main; sys.exit(main())")
 
 
+def child_sys_path() -> list[str]:
+    """The parent's sys.path for a child, less what Blender added to it: once `bpy` is imported,
+    its script folders (`<site-packages>/bpy/5.0/scripts/modules`, with a pure-Python `bpy`
+    package in them) are on the path, and a child that starts with them imports that `bpy`
+    instead of the compiled module (`No module named '_bpy'`)."""
+    entries = [os.path.abspath(entry or ".") for entry in sys.path]
+    blender = tuple(os.path.join(entry, "bpy") + os.sep for entry in entries)
+    return [raw for raw, entry in zip(sys.path, entries, strict=True) if not entry.startswith(blender)]
+
+
 def child_command() -> list[str]:
     """How a child starts: this Python, isolated from the working directory, on the parent's path."""
     return [sys.executable, "-P", "-c", _BOOTSTRAP]
@@ -159,7 +169,7 @@ class ChildProcess:
         self.scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         self._log = tempfile.TemporaryFile(dir=self.scratch)
         read_fd, write_fd = os.pipe()
-        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid()), SYS_PATH_ENV: json.dumps(sys.path)})
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid()), SYS_PATH_ENV: json.dumps(child_sys_path())})
         if self.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.gpu
         try:

@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from kubric_gen.errors import SceneCrashed
-from kubric_gen.pipeline.isolation import SYS_PATH_ENV, describe_exit
+from kubric_gen.pipeline.isolation import SYS_PATH_ENV, child_sys_path, describe_exit
 
 _PROBED: set[tuple[str, str, float]] = set()  # (world argument, working directory, mtime) that loaded fine
 
@@ -28,6 +28,8 @@ def _probe(world_arg: str, overrides: dict[str, Any]) -> None:
     """The child's side: load the world as the command will (any Python error: the command's to report)."""
     from kubric_gen.world import load_world, resolve_config
 
+    sys.stdout.write("ready\n")  # the timeout counts from here: the world's code, not Python's start-up
+    sys.stdout.flush()
     try:
         world = load_world(world_arg)
         world.label_schema(resolve_config(world, overrides))
@@ -54,10 +56,11 @@ def probe_world(world_arg: str, overrides: dict[str, Any] | None = None, timeout
     if key in _PROBED:
         return
     command = [sys.executable, "-P", "-c", _BOOTSTRAP, world_arg, json.dumps(overrides or {})]
-    env = dict(os.environ, **{SYS_PATH_ENV: json.dumps(sys.path)})
-    proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    env = dict(os.environ, **{SYS_PATH_ENV: json.dumps(child_sys_path())})
+    proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
     try:
+        proc.stdout.readline()  # "ready" (or nothing, if the interpreter itself failed)
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
