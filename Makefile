@@ -24,7 +24,7 @@ $(DEMO_STAMP): setup.cfg pyproject.toml docker/install.sh
 demo: $(DEMO_STAMP)
 	$(BIN)/kubric-gen run movi_a --num-scenes 4 --output output/movi_a --resolution 128x128 --samples 16 \
 		--tfds movi_a_demo --tfds-data-dir output/tfds
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -c "import tensorflow_datasets as tfds; \
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -c "import kubric_gen.datasets, tensorflow_datasets as tfds; \
 		ex = next(iter(tfds.load('movi_a_demo', data_dir='output/tfds', split='train').take(1))); \
 		print('loaded movi_a_demo:', {k: tuple(ex[k].shape) for k in ('video', 'segmentations', 'forward_flow', 'depth')})"
 	$(BIN)/kubric-gen view output/movi_a --frames 24 > /dev/null
