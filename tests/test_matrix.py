@@ -166,13 +166,13 @@ def test_world_pngs_read_as_kubric_reads_them(world, variant, matrix):
 
 # The per-instance fields Kubric's MOVi builders read from metadata.json (facts from their published code):
 # every builder's common ones; MOVi-C adds category, scale and asset_id, MOVi-D/E/F is_dynamic too,
-# and MOVi-E looks its asset ids up by nr_faces and category. kubric_gen records nr_faces and
+# and MOVi-E looks its asset ids up by nr_faces, category and description. kubric_gen records nr_faces and
 # nr_vertices (Kubric's asset metadata) for every object.
 MOVI_COMMON = ("mass", "friction", "restitution", "positions", "quaternions", "velocities", "angular_velocities",
                "bboxes_3d", "image_positions", "bboxes", "bbox_frames", "visibility")
 MOVI_BUILDER_FIELDS = {"movi_c": ("asset_id", "category", "scale"),
                        "movi_d": ("asset_id", "category", "scale", "is_dynamic"),
-                       "movi_e": ("asset_id", "category", "scale", "is_dynamic", "nr_faces"),
+                       "movi_e": ("asset_id", "category", "scale", "is_dynamic", "nr_faces", "description"),
                        "movi_f": ("asset_id", "category", "scale", "is_dynamic")}
 
 
@@ -200,6 +200,7 @@ def test_world_instances_have_movi_builder_fields(world, variant, matrix):
     if variant == "kubric_mirror" and _takes(world, "library") and load_world(world).defaults["library"] != "kubasic":
         manifest = json.loads(matrix.assets()["gso_mirror"].read_text())  # the mirror's GSO.json
         gso_categories = {k: v["metadata"]["category"] for k, v in manifest["assets"].items()}
+        gso_descriptions = {k: v["metadata"].get("description", "") for k, v in manifest["assets"].items()}
     checked = 0
     for scene in sorted(scenes.glob("scene_*")):
         objects = {o["name"]: o for o in json.loads((scene / "scene.json").read_text())["objects"]}
@@ -225,6 +226,7 @@ def test_world_instances_have_movi_builder_fields(world, variant, matrix):
                 assert gap.min(axis=0).max() < 1e-4 and gap.min(axis=1).max() < 1e-4, (scene, inst["name"], f)
             if gso_categories is not None:
                 assert inst["category"] == gso_categories[inst["asset_id"]], inst["asset_id"]
+                assert inst["description"] == gso_descriptions[inst["asset_id"]], inst["asset_id"]
             checked += 1
     assert checked > 0
 

@@ -59,9 +59,11 @@ def add_object(rng, scene, objects, name, scale_range, region, **kwargs):
     extent = max(h - low for low, h in zip(lo, hi, strict=True)) or 1.0
     if objects.texture(asset) is None:  # untextured meshes get a random colour, as MOVi-B's shapes
         kwargs["material"] = kg.Principled(color=kg.random_hue_color(rng, 0.8, 0.9), roughness=0.5)
-    obj = objects.make(asset, name=name, scale=size / extent,
-                       labels={"category": entry.category or asset, "scale": size, **kwargs.pop("labels", {})},
-                       **kwargs)
+    # description: GSO's, from a Kubric-format library (MOVi-E's builder looks assets up by it); in
+    # metadata.json only, as MOVi's datasets have no such feature
+    labels = {"category": entry.category or asset, "scale": size,
+              "description": str(entry.metadata.get("description", "")), **kwargs.pop("labels", {})}
+    obj = objects.make(asset, name=name, scale=size / extent, labels=labels, **kwargs)
     return kg.place_without_overlap(scene, obj, region=region, rng=rng, random_rotation=True)
 
 
