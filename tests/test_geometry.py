@@ -75,3 +75,23 @@ def test_sampler_ranges():
     assert set(picks) == {"y"}
     with pytest.raises(ValueError):
         randomness.choice(rng, ["x"], [0])
+
+
+def test_random_z_rotation_turns_about_z_only_by_a_uniform_angle():
+    """Each rotation keeps world Z fixed and moves X within the XY plane; over many draws the
+    angle is uniform on [0, 2π) (a Kolmogorov-Smirnov distance well below what a skew would give);
+    the same seed gives the same rotations."""
+    rng = np.random.default_rng(11)
+    angles = []
+    for _ in range(2000):
+        q = randomness.random_z_rotation(rng)
+        assert np.linalg.norm(q) == pytest.approx(1.0, abs=1e-12)
+        assert geometry.rotate(q, (0, 0, 1)) == pytest.approx([0, 0, 1], abs=1e-12)
+        x = geometry.rotate(q, (1, 0, 0))
+        assert x[2] == pytest.approx(0.0, abs=1e-12)
+        angles.append(np.arctan2(x[1], x[0]) % (2 * np.pi))
+    ranked = np.sort(angles) / (2 * np.pi)
+    ks = np.max(np.abs(ranked - (np.arange(1, 2001) - 0.5) / 2000))
+    assert ks < 0.04  # 1.63/sqrt(2000) = 0.036 is the 1 % critical value
+    assert randomness.random_z_rotation(np.random.default_rng(3)) == randomness.random_z_rotation(
+        np.random.default_rng(3))
