@@ -183,9 +183,10 @@ def _cmd_scene(args: argparse.Namespace) -> int:
     from kubric_gen.pipeline.world_probe import probe_world
     from kubric_gen.world import build_scene, load_world, resolve_config
 
-    probe_world(args.world, config_overrides(args))
+    overrides = config_overrides(args)
+    probe_world(args.world, overrides)
     world = load_world(args.world)
-    scene = build_scene(world, args.seed, resolve_config(world, config_overrides(args)))
+    scene = build_scene(world, args.seed, resolve_config(world, overrides))
     print(scene.to_json())
     return 0
 

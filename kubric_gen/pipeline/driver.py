@@ -287,14 +287,14 @@ def drive(options: RunOptions) -> int:
     if replace_names:
         print(f"kubric-gen run: rendering {len(replace_names)} scene(s) made with other settings again "
               "(--overwrite)", file=sys.stderr)
-    removed = output.clean_leftovers([scene_name(s) for s in pending])
+    leftovers = output.clean_leftovers([scene_name(s) for s in pending])
     output.remove_status([scene_name(s) for s in pending])  # stale records of earlier runs
-    for entry in removed:
-        if " -> " in entry:
-            name, moved = entry.split(" -> ", 1)
+    for name, moved in leftovers:
+        if moved:
             print(f"kubric-gen run: moved incomplete {name} aside to {moved} (it holds files kubric_gen did "
                   "not write)", file=sys.stderr)
-    cleared = [e for e in removed if " -> " not in e]
+    removed = [f"{name} -> {moved}" if moved else name for name, moved in leftovers]  # as _run.json records them
+    cleared = [name for name, moved in leftovers if not moved]
     if cleared:
         log.warning("removed %d leftovers of an interrupted run: %s", len(cleared), ", ".join(cleared[:5]))
     spec = PipelineSpec(run_id=run_id, output=output.url, world=world_spec(world), overrides=opts.overrides,
@@ -377,10 +377,10 @@ def prepare_assets(world, overrides: dict[str, Any], seed: int, timeout: float |
     in a child process (the world's code may crash or hang: never in the driver; `timeout`
     as for a scene), then make the unprepared assets of the libraries it used in that child.
     A build that fails is left to the workers, which report it with its scene; returns why."""
-    from kubric_gen.pipeline.isolation import ChildProcess, SceneFailure
+    from kubric_gen.pipeline.isolation import PREPARE, ChildProcess, SceneFailure
 
     child = ChildProcess(timeout_option="--scene-timeout")
-    request = {"kind": "prepare", "name": f"{scene_name(seed)} (trial build)", "seed": seed,
+    request = {"kind": PREPARE, "name": f"{scene_name(seed)} (trial build)", "seed": seed,
                "world": world_spec(world), "overrides": overrides}
     try:
         try:

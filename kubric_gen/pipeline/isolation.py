@@ -432,6 +432,9 @@ def serve_request(request: dict[str, Any], progress: Callable[[int, int], None] 
             "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
 
+PREPARE = "prepare"  # the kind of a `pipeline.prepare` request (a scene's request has none)
+
+
 def serve_prepare(request: dict[str, Any]) -> dict[str, Any]:
     """A `pipeline.prepare` request (the trial build before a run, then the asset libraries it
     used); in the child process, like every run of a world's code."""
@@ -489,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         request = json.loads(line)
         print(f"[{CHILD_MODULE} {os.getpid()}] {request.get('name')}: rendering", file=sys.stderr, flush=True)
         try:
-            answer = {"ok": True, **(serve_prepare(request) if request.get("kind") == "prepare"
+            answer = {"ok": True, **(serve_prepare(request) if request.get("kind") == PREPARE
                                      else serve_request(request, progress if request.get("progress") else None))}
         except KubricGenError as e:
             answer = {"ok": False, "error": f"{type(e).__name__}: {e}", "message": str(e), "user_error": True}

@@ -122,9 +122,9 @@ class Output:
     def is_complete(self, name: str) -> bool:
         raise NotImplementedError
 
-    def clean_leftovers(self, names: Iterable[str]) -> list[str]:
-        """Clear what killed runs left of these scenes; return what was cleared (a moved
-        folder as "NAME -> where it went")."""
+    def clean_leftovers(self, names: Iterable[str]) -> list[tuple[str, str | None]]:
+        """Clear what killed runs left of these scenes; return what was cleared, each with
+        where it was moved (None: removed)."""
         raise NotImplementedError
 
     def clear_scene(self, name: str, aside: str = SET_ASIDE_DIR) -> str | None:
@@ -236,16 +236,15 @@ class LocalOutput(Output):
         present = _regular_files(path)
         return present is not None and all(f in present for f in listed)
 
-    def clean_leftovers(self, names: Iterable[str]) -> list[str]:
+    def clean_leftovers(self, names: Iterable[str]) -> list[tuple[str, str | None]]:
         """`.tmp-<name>-<id>` directories (from atomic_directory: only our files) of these
         scenes, and directories with their names that are not complete scene directories
         (removed, or moved aside if they hold anything we did not write)."""
         wanted = set(names)
-        removed = []
+        removed: list[tuple[str, str | None]] = []
         for name in sorted(wanted):
             if (self.root / name).is_dir() and not self.is_complete(name):
-                moved = self.clear_scene(name)
-                removed.append(f"{name} -> {moved}" if moved else name)
+                removed.append((name, self.clear_scene(name)))
         try:
             entries = list(os.scandir(self.root))
         except FileNotFoundError:
@@ -256,7 +255,7 @@ class LocalOutput(Output):
             scene = e.name[len(TMP_PREFIX):].split("-", 1)[0]
             if scene in wanted:
                 shutil.rmtree(e.path, ignore_errors=True)
-                removed.append(e.name)
+                removed.append((e.name, None))
         return sorted(removed)
 
     def clear_scene(self, name: str, aside: str = SET_ASIDE_DIR) -> str | None:
@@ -364,16 +363,11 @@ class FsspecOutput(Output):
             return set()
         return {e.rstrip("/").split("/")[-1] for e in entries}
 
-    def clean_leftovers(self, names: Iterable[str]) -> list[str]:
+    def clean_leftovers(self, names: Iterable[str]) -> list[tuple[str, str | None]]:
         """Scene prefixes without their completion marker."""
         wanted = set(names)
         present = self._scene_prefixes() & wanted
-        incomplete = sorted(present - self.complete_scenes())
-        out = []
-        for name in incomplete:
-            moved = self.clear_scene(name)
-            out.append(f"{name} -> {moved}" if moved else name)
-        return out
+        return [(name, self.clear_scene(name)) for name in sorted(present - self.complete_scenes())]
 
     def clear_scene(self, name: str, aside: str = SET_ASIDE_DIR) -> str | None:
         prefix = self._path(name)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-PREPARE = "prepare"  # the request kind (isolation's child dispatches on it)
-
 
 def serve(request: dict[str, Any], world_ref: str) -> dict[str, Any]:
     """In the child: the `build` or `libraries` stage of a prepare request."""
