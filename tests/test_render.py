@@ -280,6 +280,71 @@ def test_all_lights_materials_and_sky_render():
     assert (img[..., 3] == 255).all()
 
 
+# One light of each type and the floor quadrant it alone should light (the quadrant's centre,
+# world x, y): the spot and the area light aim at theirs from outside the camera's view, the point
+# light hangs low over its own, and the slanted sun reaches only its quadrant past two roofs.
+SUN_SLANT = 0.25  # the sun travels along (SUN_SLANT, SUN_SLANT, -1)
+ROOF_HEIGHT = 4.0  # above the camera (2.5 m): the roofs block the sun but are never seen
+REGION_LIGHTS = {
+    "spot": ((-0.8, 0.8), SpotLight(position=(-1.8, 1.8, 2.0), look_at=(-0.8, 0.8, 0.0), power=150,
+                                    radius=0.02, spot_size=0.35, blend=0.1)),
+    "point": ((-0.8, -0.8), PointLight(position=(-0.8, -0.8, 0.5), power=6, radius=0.02)),
+    "area": ((0.8, -0.8), AreaLight(position=(1.7, -0.8, 0.4), look_at=(0.8, -0.8, 0.0), power=10, size=0.4)),
+    "sun": ((0.8, 0.8), SunLight(direction=(SUN_SLANT, SUN_SLANT, -1), strength=2.4, angle=0.01)),
+}
+
+
+def _region_light_scene(names) -> Scene:
+    """A grey diffuse floor ([-2, 2]^2) seen from straight above, lit by the lights `names` of
+    REGION_LIGHTS, on a black world that gives no light."""
+    scene = Scene(resolution=(32, 32), num_frames=1, background=ColorBackground(color=(0, 0, 0), strength=0.0))
+    scene.add(Cube(name="floor", scale=(2, 2, 0.1), position=(0, 0, -0.1), motion="static",
+                   material=Principled(color=(0.8, 0.8, 0.8), roughness=1.0)))
+    # black roofs over every floor point but x > 0, y > 0 as the slanted sun sees them: the
+    # floor point (x, y) looks up the sun's ray to (x - s h, y - s h) at the roofs' height h
+    black, shift = Principled(color=(0, 0, 0), roughness=1.0), SUN_SLANT * ROOF_HEIGHT
+    scene.add(Cube(name="roof_y_below_0", scale=(4, 1.5, 0.05), position=(-shift, -shift - 1.5, ROOF_HEIGHT),
+                   motion="static", material=black),
+              Cube(name="roof_x_below_0", scale=(2, 2, 0.05), position=(-shift - 2, 2 - shift, ROOF_HEIGHT),
+                   motion="static", material=black))
+    scene.add(*(REGION_LIGHTS[n][1] for n in names))
+    scene.camera = PerspectiveCamera(position=(0, 0, 2.5), focal_length=25.0)  # looking down -Z: 3.2 m wide
+    return scene
+
+
+def test_each_light_type_lights_its_own_region():
+    """Each light type lights its own quadrant of a diffuse floor: the quadrant is lit with all
+    the lights and much darker without its own light, and taking a light away leaves the other
+    quadrants about as they were. A light type that renders nothing, or lights another place
+    (wrong position or orientation), fails. Five 32x32 renders of 8 samples."""
+    names = list(REGION_LIGHTS)
+
+    def quadrants(lights) -> dict[str, float]:
+        scene = _region_light_scene(lights)
+        lum = _linear(_render(scene).rgba[0])
+        out = {}
+        for name, ((x, y), _) in REGION_LIGHTS.items():
+            col, row = np.floor(_project(scene, (x, y, 0.0))).astype(int)  # a 6x6 window at the centre
+            out[name] = float(np.median(lum[row - 3:row + 3, col - 3:col + 3]))
+        return out
+
+    everything = quadrants(names)
+    without = {name: quadrants([n for n in names if n != name]) for name in names}
+    table = "\n".join(f"without {n:5}: " + ", ".join(f"{q} {v:.3f}" for q, v in without[n].items())
+                      for n in names)
+    table = "all lights   : " + ", ".join(f"{q} {v:.3f}" for q, v in everything.items()) + "\n" + table
+    for name in names:
+        assert everything[name] > 0.15, f"the {name} light's quadrant is not lit\n{table}"
+    for name in names:
+        assert without[name][name] < 0.1 * everything[name], \
+            f"the {name} light's quadrant stays lit without it\n{table}"
+    for name in names:
+        for other in names:
+            if other != name:
+                assert without[name][other] > 0.8 * everything[other], \
+                    f"the {name} light lights the {other} light's quadrant\n{table}"
+
+
 def test_blender_meshes_keep_the_triangles_and_shade_by_angle():
     import bpy
 
