@@ -170,7 +170,7 @@ def _cmd_worlds(args: argparse.Namespace) -> int:
 
     names = [args.world] if args.world else builtin_world_names()
     for name in names:
-        probe_world(name)
+        probe_world(name, timeout=args.timeout)
         world = load_world(name)
         print(f"{world.name}  ({world.path})")
         print(textwrap.indent(world.doc or "(no description)", "    "))
@@ -181,14 +181,41 @@ def _cmd_worlds(args: argparse.Namespace) -> int:
 
 def _cmd_scene(args: argparse.Namespace) -> int:
     from kubric_gen.pipeline.world_probe import probe_world
-    from kubric_gen.world import build_scene, load_world, resolve_config
+    from kubric_gen.scene import Scene
+    from kubric_gen.world import build_scene, is_builtin, load_world, resolve_config
 
     overrides = config_overrides(args)
-    probe_world(args.world, overrides)
+    probe_world(args.world, overrides, args.timeout, "--timeout")
     world = load_world(args.world)
-    scene = build_scene(world, args.seed, resolve_config(world, overrides))
+    config = resolve_config(world, overrides)  # a bad --set: one line, before any child starts
+    if is_builtin(args.world):
+        scene = build_scene(world, args.seed, config)
+    else:  # a user's world builds in a child process, like every render of it
+        scene = Scene.from_dict(_build_in_child(args, world, overrides))
     print(scene.to_json())
     return 0
+
+
+def _build_in_child(args: argparse.Namespace, world, overrides: dict) -> dict:
+    """The scene of `args.seed` as plain data, built in a child process: a world that crashes
+    (segfault, os._exit) is one line, one that loops meets --timeout, Ctrl-C stops it."""
+    from kubric_gen.pipeline.isolation import BUILD, ChildProcess, SceneFailure, world_spec
+
+    child = ChildProcess(idle_timeout=0, timeout_option="--timeout")
+    request = {"kind": BUILD, "name": f"seed {args.seed}", "seed": args.seed, "world": world_spec(world),
+               "overrides": overrides}
+    try:
+        return child.generate(request, timeout=args.timeout)["scene"]
+    except KeyboardInterrupt:
+        child.kill()
+        raise
+    except SceneFailure as failure:
+        if not failure.retryable:  # a KubricGenError in the child: the input's fault
+            raise ConfigError(failure.message) from None
+        raise SceneCrashed(f"world {world.name!r}: its process building the scene of seed {args.seed} "
+                           f"{failure.reason.removeprefix('the child process ')}") from None
+    finally:
+        child.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -218,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worlds", parents=[common], help="list the built-in worlds and their config")
     p.add_argument("world", nargs="?", help="show only this world (name or path)")
+    p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="stop a world that takes longer to load (exit status 1; default: no limit)")
     p.set_defaults(func=_cmd_worlds)
 
     p = sub.add_parser("scene", parents=[common], help="print the scene description (JSON) of one seed of a world")
@@ -226,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=resolution, metavar="WxH")
     p.add_argument("--frames", type=positive_int("--frames"), metavar="N")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="stop a world that takes longer to load or to build the scene (exit status 1; "
+                        "default: no limit)")
     p.set_defaults(func=_cmd_scene)
 
     from kubric_gen.assets.cli import add_commands as add_asset_commands

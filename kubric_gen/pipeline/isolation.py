@@ -433,6 +433,7 @@ def serve_request(request: dict[str, Any], progress: Callable[[int, int], None] 
 
 
 PREPARE = "prepare"  # the kind of a `pipeline.prepare` request (a scene's request has none)
+BUILD = "build"  # the kind of a `kubric-gen scene` request: build one seed's scene, answer it as data
 
 
 def serve_prepare(request: dict[str, Any]) -> dict[str, Any]:
@@ -441,6 +442,19 @@ def serve_prepare(request: dict[str, Any]) -> dict[str, Any]:
     from kubric_gen.pipeline import prepare
 
     return prepare.serve(request, _world_ref(request["world"], request["scratch"]))
+
+
+def serve_build(request: dict[str, Any]) -> dict[str, Any]:
+    """A `kubric-gen scene` request: the scene of one seed, as plain data; in the child process,
+    so that a world that crashes or hangs while building cannot take the command down."""
+    from kubric_gen.world import build_scene, load_world, resolve_config
+
+    world = load_world(_world_ref(request["world"], request["scratch"]))
+    config = resolve_config(world, request.get("overrides") or {})
+    return {"scene": build_scene(world, int(request["seed"]), config).to_dict()}
+
+
+SERVE = {PREPARE: serve_prepare, BUILD: serve_build}  # requests other than a scene's, by kind
 
 
 class LineReader:
@@ -492,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
         request = json.loads(line)
         print(f"[{CHILD_MODULE} {os.getpid()}] {request.get('name')}: rendering", file=sys.stderr, flush=True)
         try:
-            answer = {"ok": True, **(serve_prepare(request) if request.get("kind") == PREPARE
+            serve = SERVE.get(request.get("kind"))
+            answer = {"ok": True, **(serve(request) if serve
                                      else serve_request(request, progress if request.get("progress") else None))}
         except KubricGenError as e:
             answer = {"ok": False, "error": f"{type(e).__name__}: {e}", "message": str(e), "user_error": True}
