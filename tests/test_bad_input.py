@@ -1,6 +1,9 @@
 """Bad input across every command: each case must end with exit status 2 (or 1 for a crash
 of the scene's own process), one line `kubric-gen: error: ...` naming the problem, no
-traceback, and nothing new on disk. The module reports how every case ended
+traceback, and nothing new on disk. Cases that run a world's own code or crash a process run
+as a `kubric-gen` process each; the others (argument and input checks) call `main()` in this
+process with its output, logging and warnings captured as a fresh process would print them,
+which saves an interpreter start per case. The module reports how every case ended
 (`bad_input.json` in pytest's temporary directory, or where KUBRIC_GEN_BAD_INPUT_REPORT
 says; `benchmarks/results/bad_input.json` is one such report).
 
@@ -10,12 +13,19 @@ kubric_gen error in 500 examples each.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+import time
+import traceback
+import warnings
 from pathlib import Path
 
 import pytest
@@ -379,6 +389,20 @@ WORLD_CASES: list = [
     ("run-world-import-loops", ["run", "{world:while True:\n    pass\n}", "--num-scenes", "1", "--output",
                                 "{tmp}/o", "--scene-timeout", "2"], 1,
      "loading it timed out after 2 s (--scene-timeout)"),
+    *[(f"{command}-world-import-loops", [command, "{world:while True:\n    pass\n}", *rest, "--timeout", "2"], 1,
+       "loading it timed out after 2 s (--timeout)") for command, rest in (("scene", ["--seed", "0"]), ("worlds", []))],
+    # a world whose build() kills or hangs the process: `scene` builds a user's world in a child process
+    # (render and run's cases are in the render cases above and in tests/test_pipeline.py)
+    *[(f"scene-world-build-{how}", ["scene", "{world:CONFIG = {}\ndef build(rng, config):\n" + code + "}",
+                                    "--seed", "0", "--timeout", "2"], status, said)
+      for how, code, status, said in (
+          ("segfaults", "    import ctypes\n    ctypes.string_at(0)\n", 1,
+           "its process building the scene of seed 0 was killed by signal SIGSEGV"),
+          ("exits", "    import os\n    os._exit(3)\n", 1,
+           "its process building the scene of seed 0 exited with status 3"),
+          ("raises", "    return 1 / 0\n", 2, "failed while building scene 0"),
+          ("loops", "    while True:\n        pass\n", 1,
+           "its process building the scene of seed 0 timed out after 2 s (--timeout)"))],
 ]
 
 _PKG_WORLD = "import kubric_gen as kg\nCONFIG = {}\ndef build(rng, config):\n    return kg.Scene()\n"
@@ -430,23 +454,104 @@ def _listing(root: Path) -> set[str]:
 
 
 REPORT: dict[str, dict] = {}
+WORLD_CODE = ("{world:", "{pkg_", "{helper_")  # placeholders that write a world the case then runs
+
+
+def needs_own_process(case) -> bool:
+    """A case runs as its own process when a world's code runs in it (whatever that code does to
+    the interpreter stays there) or when it ends in a crash (status 1); the rest fail in argument
+    and input checks, which `main()` meets the same way in this process."""
+    _, argv, status, _ = case
+    return status != 2 or any(arg.startswith(WORLD_CODE) for arg in argv)
+
+
+def _show_on_stderr(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _fresh_process_warning_filters() -> None:
+    """The warning filters a fresh interpreter starts with (its DeprecationWarnings are shown only
+    for __main__), each warning shown every time, as the first time in a fresh process."""
+    warnings.resetwarnings()
+    warnings.simplefilter("always")
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("always", category=DeprecationWarning, module="__main__")
+
+
+def _main_in_process(args: list[str], work: Path, cache: str) -> subprocess.CompletedProcess:
+    """`main(args)` with what a fresh `kubric-gen` process would print captured: sys.stdout and
+    sys.stderr, the file descriptors 1 and 2 beneath them (C libraries, children), a root logger
+    without pytest's handlers (so `main`'s basicConfig prints), and every warning shown. The
+    working directory and KUBRIC_GEN_CACHE are the case's; an escaping exception is printed as
+    the interpreter would print it. Not thread-safe: cases run one at a time."""
+    text_out, text_err = io.StringIO(), io.StringIO()
+    root_logger = logging.getLogger()
+    saved_handlers, saved_level = root_logger.handlers[:], root_logger.level
+    saved_cwd, saved_cache = os.getcwd(), os.environ.get("KUBRIC_GEN_CACHE")
+    saved_fds = os.dup(1), os.dup(2)
+    with tempfile.TemporaryFile() as fd_out, tempfile.TemporaryFile() as fd_err:
+        try:
+            root_logger.handlers = []
+            os.environ["KUBRIC_GEN_CACHE"] = cache
+            os.chdir(work)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(fd_out.fileno(), 1)
+            os.dup2(fd_err.fileno(), 2)
+            with contextlib.redirect_stdout(text_out), contextlib.redirect_stderr(text_err), \
+                    warnings.catch_warnings():
+                _fresh_process_warning_filters()
+                warnings.showwarning = _show_on_stderr
+                try:
+                    status = main(args)
+                except SystemExit as e:  # argparse's own exit, after printing its message
+                    status = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+                    if isinstance(e.code, str):
+                        print(e.code, file=sys.stderr)
+                except BaseException:  # noqa: BLE001 - what the interpreter would print and exit with
+                    traceback.print_exc()
+                    status = 1
+        finally:
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            for fd in saved_fds:
+                os.close(fd)
+            os.chdir(saved_cwd)
+            if saved_cache is None:
+                os.environ.pop("KUBRIC_GEN_CACHE", None)
+            else:
+                os.environ["KUBRIC_GEN_CACHE"] = saved_cache
+            root_logger.handlers, root_logger.level = saved_handlers, saved_level
+        fd_out.seek(0)
+        fd_err.seek(0)
+        stdout = text_out.getvalue() + fd_out.read().decode(errors="replace")
+        stderr = text_err.getvalue() + fd_err.read().decode(errors="replace")
+    return subprocess.CompletedProcess(args, status, stdout, stderr)
 
 
 def _run_case(case, root: Path, scene: Path, cache: str) -> dict:
-    """Run one case as its own `kubric-gen` process in a fresh folder; what it printed and left."""
+    """Run one case in a fresh folder (as its own `kubric-gen` process if it needs one); what it
+    printed and left."""
     name, argv, _, _ = case
     work = root / name / "work"
     work.mkdir(parents=True)
     args = _expand(argv, work, scene)
     before = _listing(root / name)
-    proc = subprocess.run([sys.executable, "-m", "kubric_gen.cli", *args], cwd=work, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "KUBRIC_GEN_CACHE": cache})
-    return {"args": args, "work": str(work), "proc": proc, "new_files": sorted(_listing(root / name) - before)}
+    started = time.perf_counter()
+    if needs_own_process(case):
+        proc = subprocess.run([sys.executable, "-m", "kubric_gen.cli", *args], cwd=work, capture_output=True,
+                              text=True, timeout=300, env={**os.environ, "KUBRIC_GEN_CACHE": cache})
+    else:
+        proc = _main_in_process(args, work, cache)
+    return {"args": args, "work": str(work), "proc": proc, "new_files": sorted(_listing(root / name) - before),
+            "seconds": round(time.perf_counter() - started, 2)}
 
 
 @pytest.fixture(scope="module")
 def outcomes(request, tmp_path_factory, movi_a_scene):
-    """Every selected case (`-k` picks some), run 4 at a time (each is mostly process start-up)."""
+    """Every selected case (`-k` picks some): those in this process one after another, then the
+    processes 4 at a time (each is mostly process start-up)."""
     from concurrent.futures import ThreadPoolExecutor
 
     selected = {item.callspec.params["case"][0] for item in request.session.items
@@ -454,9 +559,13 @@ def outcomes(request, tmp_path_factory, movi_a_scene):
     cases = [case for case in CASES if case[0] in selected]
     root = tmp_path_factory.mktemp("bad_input")
     cache = str(tmp_path_factory.getbasetemp() / "bad_input_cache")
+    results = {case[0]: _run_case(case, root, movi_a_scene, cache) for case in cases if not needs_own_process(case)}
+    processes = [case for case in cases if needs_own_process(case)]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = pool.map(lambda case: _run_case(case, root, movi_a_scene, cache), cases)
-        return {case[0]: result for case, result in zip(cases, results, strict=True)}
+        for case, result in zip(processes, pool.map(lambda c: _run_case(c, root, movi_a_scene, cache), processes),
+                                strict=True):
+            results[case[0]] = result
+    return results
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -466,7 +575,9 @@ def test_bad_input_is_one_line_and_leaves_nothing(case, outcomes):
     proc, work = outcome["proc"], outcome["work"]
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     REPORT[name] = {"argv": [a.replace(work, "{tmp}") for a in outcome["args"]], "exit": proc.returncode,
-                    "stderr": [line.replace(work, "{tmp}") for line in lines]}
+                    "stderr": [line.replace(work, "{tmp}") for line in lines],
+                    "in": "its own process" if needs_own_process(case) else "main() in pytest's process",
+                    "seconds": outcome["seconds"]}
     assert proc.returncode == status, proc.stderr
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     assert len(lines) == 1 and lines[0].startswith("kubric-gen: error: "), proc.stderr
@@ -538,7 +649,6 @@ def test_fuzzed_scene_json_is_a_scene_or_a_scene_error(changes):
     assert "NaN" not in text and "Infinity" not in text
 
 
-ONE_CUBE = str(Path(__file__).parent / "worlds" / "one_cube.py")
 VALUES = st.one_of(st.text(max_size=12), st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "[1, NaN]",
                                                           "[16, 16]", "[0, 16]", "true", "null", "{}", "[]", "-1",
                                                           "0", "1e-300", "16x16", "3"]),
@@ -549,9 +659,9 @@ VALUES = st.one_of(st.text(max_size=12), st.sampled_from(["NaN", "Infinity", "-I
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(["resolution", "num_frames", "frame_rate", "no_such_key"]), VALUES)
 def test_fuzzed_set_values_end_in_a_scene_or_one_error_line(capsys, key, value):
-    """`kubric-gen scene WORLD --set KEY=VALUE` through the whole command (a tiny world, so
-    that 500 scenes build in seconds)."""
-    status = main(["scene", ONE_CUBE, "--seed", "0", "--set", f"{key}={value}"])
+    """`kubric-gen scene helloworld --set KEY=VALUE` through the whole command (a built-in world
+    builds in this process, so 500 scenes build in seconds; a user's world builds in a child)."""
+    status = main(["scene", "helloworld", "--seed", "0", "--set", f"{key}={value}"])
     out, err = capsys.readouterr()
     assert status in (0, 2)
     if status == 2:
