@@ -1,10 +1,17 @@
 """Looking at what was made: colours, contact sheets, preview videos and `kubric-gen view`
 (the HTML pages checked in a real headless Chromium, from screenshots)."""
 
+import base64
+import colorsys
+import fcntl
+import io
+import json
 import os
+import select
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -144,12 +151,16 @@ def test_view_bad_input_is_one_line_and_status_2(tmp_path, capsys, movi_a_scene)
     assert not (movi_a_scene / "view").exists()
 
 
-def _screenshot(page: Path, state: str, out: Path, size=(1200, 800)) -> np.ndarray:
+def _chromium() -> str:
     if CHROMIUM is None:
         if REQUIRED:
             pytest.fail("no chromium binary (and KUBRIC_GEN_REQUIRE_CONTAINER_TESTS=1)")
         pytest.skip("no chromium binary (apt-get install chromium)")
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+    return CHROMIUM
+
+
+def _screenshot(page: Path, state: str, out: Path, size=(1200, 800)) -> np.ndarray:
+    command = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                "--force-device-scale-factor=1", f"--user-data-dir={out.parent / 'chromium-profile'}",
                "--virtual-time-budget=3000", f"--window-size={size[0]},{size[1]}", f"--screenshot={out}",
                f"{page.resolve().as_uri()}#{state}"]
@@ -247,8 +258,6 @@ def test_view_of_a_prepared_dataset(movi_a_scene, tmp_path, capsys):
     assert code == 0, err
     pages = sorted((tmp_path / "view").glob("*/data.js"))
     assert len(pages) == 1 and "train" in pages[0].parent.name
-    import json
-
     data = json.loads(pages[0].read_text().removeprefix("window.SCENE = ").rstrip().removesuffix(";"))
     assert data["layers"] == ["rgb", "seg", "depth", "flow"] and data["tracks"] is not None
     meta = SceneDir(movi_a_scene).metadata
@@ -256,6 +265,396 @@ def test_view_of_a_prepared_dataset(movi_a_scene, tmp_path, capsys):
     assert data["num_frames"] == 3 and built.num_examples == 1
     rgb = np.asarray(Image.open(pages[0].parent / "frames" / "rgb_00000.png"))
     np.testing.assert_array_equal(rgb, read_rgba(movi_a_scene)[0, ..., :3])
+
+
+# --------------------------------------------------------------------------- the page driven in Chromium
+# Over the DevTools protocol: real key and mouse input (Input.dispatchKeyEvent/dispatchMouseEvent),
+# screenshots of the canvas, the URL hash read back.
+
+
+class _DevTools:
+    """A headless Chromium driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``:
+    the browser reads NUL-terminated JSON commands on its fd 3 and answers on its fd 4), so no port
+    is opened (safe under pytest-xdist) and nothing beyond the standard library is needed."""
+
+    KEYS = {"ArrowRight": ("ArrowRight", 39, None), "ArrowLeft": ("ArrowLeft", 37, None), " ": ("Space", 32, " ")}
+
+    def __init__(self, tmp_path: Path, size=(1200, 800)):
+        def high(fd: int) -> int:  # above the fds 3 and 4 the browser gets, so that moving them cannot clash
+            new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+            os.close(fd)
+            return new
+
+        commands_in, self._commands = map(high, os.pipe())
+        self._answers, answers_out = map(high, os.pipe())
+        argv = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                "--force-device-scale-factor=1", f"--user-data-dir={tmp_path / 'chromium-devtools'}",
+                f"--window-size={size[0]},{size[1]}", "--remote-debugging-pipe", "about:blank"]
+        shim = ("import os, sys; r, w = map(int, sys.argv[1:3]); os.dup2(r, 3); os.dup2(w, 4); os.close(r); "
+                "os.close(w); os.execv(sys.argv[3], sys.argv[3:])")  # the pipe's ends as the browser's fds 3, 4
+        self._log = tmp_path / "chromium-devtools.log"
+        with open(self._log, "wb") as log:
+            self.proc = subprocess.Popen([sys.executable, "-c", shim, str(commands_in), str(answers_out), *argv],
+                                         pass_fds=(commands_in, answers_out), stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log)
+        os.close(commands_in)
+        os.close(answers_out)
+        self._buffer, self._id, self._events, self._session = b"", 0, [], None
+        try:
+            target = self.call("Target.createTarget", url="about:blank")["targetId"]
+            self._session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+            self.call("Page.enable")
+            self.call("Emulation.setDeviceMetricsOverride", width=size[0], height=size[1], deviceScaleFactor=1,
+                      mobile=False)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _message(self, timeout: float) -> dict:
+        while b"\0" not in self._buffer:
+            if not select.select([self._answers], [], [], max(0.0, timeout))[0]:
+                raise TimeoutError(f"chromium did not answer within {timeout:.0f} s")
+            chunk = os.read(self._answers, 1 << 20)
+            if not chunk:
+                raise RuntimeError(f"chromium closed the pipe: {self._log.read_text(errors='replace')[-2000:]}")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def call(self, method: str, timeout: float = 30, **params) -> dict:
+        self._id += 1
+        message = {"id": self._id, "method": method, "params": params}
+        if self._session and not method.startswith(("Target.", "Browser.")):
+            message["sessionId"] = self._session
+        try:
+            os.write(self._commands, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            raise RuntimeError(f"chromium is gone: {self._log.read_text(errors='replace')[-2000:]}") from None
+        while True:
+            answer = self._message(timeout)
+            if answer.get("id") == self._id:
+                if "error" in answer:
+                    raise RuntimeError(f"{method}: {answer['error']}")
+                return answer["result"]
+            self._events.append(answer)
+
+    def js(self, expression: str):
+        """The value of a JavaScript expression in the page (JSON-able)."""
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def open(self, page: Path, state: str) -> None:
+        """Loads `page` with the URL hash `state` (from about:blank: a hash change alone does not reload)."""
+        for url in ("about:blank", f"{page.resolve().as_uri()}#{state}"):
+            self._events.clear()
+            self.call("Page.navigate", url=url)
+            end = time.monotonic() + 30
+            while not any(e.get("method") == "Page.loadEventFired" for e in self._events):
+                self._events.append(self._message(end - time.monotonic()))
+
+    def shot(self, width: int, height: int) -> np.ndarray:
+        """The page's top-left `width` x `height` pixels (the canvas), RGB ints."""
+        data = self.call("Page.captureScreenshot", format="png",
+                         clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})["data"]
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")).astype(int)
+
+    def key(self, key: str) -> None:
+        """Presses and releases a key, as a keyboard would (to the focused element)."""
+        code, keycode, text = self.KEYS[key]
+        down = {"type": "keyDown" if text else "rawKeyDown", "key": key, "code": code, "windowsVirtualKeyCode": keycode}
+        self.call("Input.dispatchKeyEvent", **down, **({"text": text} if text else {}))
+        self.call("Input.dispatchKeyEvent", type="keyUp", key=key, code=code, windowsVirtualKeyCode=keycode)
+
+    def rect(self, selector: str) -> tuple[float, float, float, float]:
+        """(x, y, width, height) of the element on the page."""
+        r = self.js(f"(() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect(); "
+                    "return [r.x, r.y, r.width, r.height]; })()")
+        return tuple(r)
+
+    def click(self, selector: str, at: float = 0.5) -> None:
+        """A left click with the mouse on the element, `at` its width from its left side, half-way down."""
+        x, y, w, h = self.rect(selector)
+        x, y = x + at * w, y + h / 2
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def hash(self) -> dict[str, str]:
+        return dict(self.js("[...new URLSearchParams(location.hash.slice(1))]"))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.call("Browser.close", timeout=5)
+            except (OSError, RuntimeError, TimeoutError):
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for fd in (self._commands, self._answers):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@pytest.fixture(scope="module")
+def scene_page(movi_a_scene, tmp_path_factory):
+    """`kubric-gen view` of the MOVi-A scene (32x32, 3 frames, 40 tracks): its index.html."""
+    out = tmp_path_factory.mktemp("view") / "view"
+    assert main(["view", str(movi_a_scene), "--output", str(out)]) == 0
+    return out / "index.html"
+
+
+def _enlarged(image: np.ndarray, k: int) -> np.ndarray:
+    """An image as the page's canvas shows it: every pixel a k x k square."""
+    return image.astype(int).repeat(k, axis=0).repeat(k, axis=1)
+
+
+def _changed(shot: np.ndarray, plain: np.ndarray) -> np.ndarray:
+    return np.abs(shot - plain).max(axis=-1) > 24
+
+
+def test_view_draws_each_box_on_its_bbox_in_chromium(scene_page, movi_a_scene, tmp_path):
+    """The 2D boxes land on metadata.json's bboxes (normalised ymin, xmin, ymax, xmax) times the
+    canvas (the frame enlarged by `display_scale`): each instance's box drawn alone (the page's
+    instance list narrowed to it, then the boxes checkbox clicked) changes exactly the 2-pixel
+    line centred on the bbox's edges, in the instance's segmentation colour, and its label at
+    the top-left corner; a frame where the instance has no box (bbox_frames) shows none."""
+    sd = SceneDir(movi_a_scene)
+    width, height = sd.resolution
+    k = html.display_scale(width, height)
+    w, h = width * k, height * k
+    instances = sd.metadata["instances"]
+    palette = colors.segmentation_palette(len(instances)).astype(int)
+    rgb = sd.stored("rgba")[..., :3]
+    cy, cx = np.mgrid[0:h, 0:w] + 0.5  # pixel centres on the canvas
+    missing = 0
+    with _DevTools(tmp_path) as browser:
+        browser.open(scene_page, "frame=0")
+        assert browser.rect("#view") == (0, 0, w, h)
+        browser.js("window.ALL_INSTANCES = window.SCENE.instances")
+        for frame in (0, 1):  # an instance first seen at frame 1 has no box at 0 and its bboxes[0] at 1
+            if frame:
+                browser.key("ArrowRight")
+            plain = _enlarged(rgb[frame], k)
+            assert np.abs(browser.shot(w, h) - plain).max() <= 2
+            for index, inst in enumerate(instances):
+                browser.js(f"window.SCENE.instances = [window.ALL_INSTANCES[{index}]]")
+                browser.click("#boxes")
+                assert browser.hash()["boxes"] == "1"
+                shot = browser.shot(w, h)
+                browser.click("#boxes")
+                changed = _changed(shot, plain)
+                where = f"frame {frame}, instance {index}"
+                if frame not in inst["bbox_frames"]:
+                    assert changed.sum() == 0, f"{where}: no bbox, yet pixels drawn"
+                    missing += 1
+                    continue
+                y0, x0, y1, x1 = np.asarray(inst["bboxes"][inst["bbox_frames"].index(frame)]) * [h, w, h, w]
+                box = f"(x0, y0, x1, y1) {x0:.1f}, {y0:.1f}, {x1:.1f}, {y1:.1f}"
+                # the outline: a 2-pixel line centred on the edges, i.e. the pixels whose centres are within 1
+                line = (((cx >= x0 - 1) & (cx <= x1 + 1) & (cy >= y0 - 1) & (cy <= y1 + 1))
+                        & ~((cx > x0 + 1) & (cx < x1 - 1) & (cy > y0 + 1) & (cy < y1 - 1)))
+                top = y0 if y0 > 14 else y0 + 14  # the label: 14 px high, above the box (inside it at the top)
+                label = (cy > top - 14) & (cy < top) & (cx > x0)
+                stray = changed & ~line & ~label
+                assert stray.sum() == 0, f"{where}: pixels drawn off the bbox {box}, " \
+                    f"e.g. (x, y) {np.argwhere(stray)[:3, ::-1].tolist()}"
+                error = np.abs(shot - palette[index + 1]).max(axis=-1)[line & ~label]
+                assert (error > 24).sum() == 0, f"{where}: of the line's {error.size} pixels, some are " \
+                    f"not in the instance's colour around the bbox {box}"
+                assert (changed & label & ~line).sum() > 20, f"{where}: no label"
+    assert missing == sum(0 not in i["bbox_frames"] for i in instances) > 0
+
+
+def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distances (P, S) from points (P, 2) to the segments a (S, 2) -> b (S, 2)."""
+    ab = (b - a)[None]
+    ap = points[:, None] - a[None]
+    t = np.clip((ap * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-9), 0, 1)
+    return np.linalg.norm(ap - t[..., None] * ab, axis=-1)
+
+
+def test_view_draws_the_point_tracks_at_their_targets_in_chromium(scene_page, movi_a_scene, tmp_path):
+    """Every frame's track markers sit at tracks.npz's target_points (x, y pixels, times the
+    display scale) in the track's colour: filled where visible, hollow (a ring, the centre
+    untouched) where occluded, as the page's conventions say; nothing is drawn but the markers
+    and the trails joining a track's visible positions of the last 5 frames."""
+    sd = SceneDir(movi_a_scene)
+    width, height = sd.resolution
+    k = html.display_scale(width, height)
+    w, h = width * k, height * k
+    tracks = sd.tracks()
+    xy, occluded = tracks.target_points.astype(float) * k, tracks.occluded
+    n = len(xy)
+    hues = [np.array(colorsys.hls_to_rgb((i * 137.508) % 360 / 360, 0.6, 0.9)) * 255 for i in range(n)]
+    rgb = sd.stored("rgba")[..., :3]
+    checked = {"visible": 0, "occluded": 0}
+    with _DevTools(tmp_path) as browser:
+        browser.open(scene_page, "frame=0&tracks=1")
+        conventions = dict(browser.js("window.SCENE.conventions"))
+        assert "filled = visible, hollow = occluded" in conventions["tracks"]
+        for frame in range(sd.num_frames):
+            if frame:
+                browser.key("ArrowRight")
+                assert browser.hash()["frame"] == str(frame)
+            shot = browser.shot(w, h)
+            changed = _changed(shot, _enlarged(rgb[frame], k))
+            markers = xy[:, frame]
+            trails = [(i, g) for i in range(n) for g in range(max(0, frame - 5), frame)
+                      if not occluded[i, g] and not occluded[i, g + 1]]  # a line from frame g to g + 1
+            owner = np.array([i for i, _ in trails], dtype=int)
+            starts = np.array([xy[i, g] for i, g in trails]).reshape(-1, 2)
+            ends = np.array([xy[i, g + 1] for i, g in trails]).reshape(-1, 2)
+            pixels = np.argwhere(changed)[:, ::-1] + 0.5  # (x, y) centres of the changed pixels
+            near = (np.linalg.norm(pixels[:, None] - markers[None], axis=-1) <= 4.5).any(axis=1)
+            near |= (_segment_distance(pixels, starts, ends) <= 1.5).any(axis=1)
+            assert (~near).sum() == 0, f"frame {frame}: pixels drawn away from every track's marker " \
+                f"and trail, e.g. (x, y) {pixels[~near][:3].tolist()}"
+            to_trails = _segment_distance(markers, starts, ends)  # (N, segments)
+            for i in range(n):
+                x, y = markers[i]
+                later = np.arange(n) > i  # tracks drawn after (over) track i
+                covered = ((np.linalg.norm(markers[later] - (x, y), axis=-1) <= 11).any()
+                           or (to_trails[i][later[owner]] <= 8).any())
+                if covered or not (8 <= x < w - 8 and 8 <= y < h - 8):
+                    continue  # near a track drawn after it, or at the canvas's edge
+                x0, y0 = int(x) - 8, int(y) - 8  # a 17x17 window around the marker
+                cy, cx = np.mgrid[y0:y0 + 17, x0:x0 + 17] + 0.5
+                distance = np.hypot(cx - x, cy - y)
+                error = np.abs(shot[y0:y0 + 17, x0:x0 + 17] - hues[i]).max(axis=-1)
+                hollow, drawn = bool(occluded[i, frame]), changed[y0:y0 + 17, x0:x0 + 17]
+                where = f"frame {frame}, track {i} at (x, y) {x:.1f}, {y:.1f}"
+                mine = (distance <= 6) & drawn & (error <= (40 if hollow else 12))  # in the track's colour
+                centre = np.array([cx[mine].mean(), cy[mine].mean()]) if mine.sum() >= 4 else np.full(2, np.nan)
+                assert np.hypot(*(centre - (x, y))) <= 0.75, f"{where}: the marker is centred at {centre.round(2)}"
+                if hollow:
+                    assert drawn[distance <= 1.5].sum() == 0, f"{where}: occluded, yet filled"
+                    ring = (distance >= 2.5) & (distance <= 3.5)
+                    assert (error[ring] > 40).sum() == 0, f"{where}: occluded, no ring in the track's colour"
+                else:
+                    assert (error[distance <= 1.5] > 12).sum() == 0, f"{where}: visible, not filled in its colour"
+                checked["occluded" if hollow else "visible"] += 1
+    assert checked["occluded"] >= 2 and checked["visible"] >= 60, checked
+
+
+def _hash_writes(browser: _DevTools, count: int, timeout: float) -> list[tuple[float, int]]:
+    """(milliseconds, frame) of the URL hashes the page wrote since `_record_hash_writes`, once
+    there are `count` (or `timeout` seconds passed)."""
+    end = time.monotonic() + timeout
+    while browser.js("window.HASH_WRITES.length") < count and time.monotonic() < end:
+        time.sleep(0.01)
+    writes = browser.js("window.HASH_WRITES")
+    return [(ms, int(dict(kv.split("=") for kv in url[1:].split("&"))["frame"])) for ms, url in writes]
+
+
+def _record_hash_writes(browser: _DevTools) -> None:
+    browser.js("window.HASH_WRITES = []; if (!window.REPLACE) { window.REPLACE = history.replaceState.bind(history);"
+               " history.replaceState = (s, t, url) => { HASH_WRITES.push([performance.now(), url]); "
+               "REPLACE(s, t, url); }; }")
+
+
+def test_view_controls_in_chromium(scene_page, movi_a_scene, tmp_path):
+    """The player's controls with real input (DevTools key and mouse events): the arrow keys step
+    the frame (wrapping), the scrubber sets it, play/pause (button and space bar) advance it at
+    the frame rate and stop, the view radios and overlay checkboxes switch what the canvas shows;
+    the URL hash, the frame label and the canvas follow every time."""
+    sd = SceneDir(movi_a_scene)
+    width, height = sd.resolution
+    k = html.display_scale(width, height)
+    w, h = width * k, height * k
+    last = sd.num_frames - 1
+    assert last == 2
+    exact = sd.float_layers()
+    flow = sd.layer("forward_flow")
+    layers = {"rgb": sd.stored("rgba")[..., :3],
+              "depth": colors.depth_colors(exact["depth"], sd.range("depth")),
+              "flow": colors.flow_colors(flow, colors.flow_max_radius(flow))}
+    with _DevTools(tmp_path) as browser:
+
+        def shows(frame: int, view: str = "rgb", **overlays: str) -> None:
+            state = {"frame": str(frame), "view": view, "seg": "0", "boxes": "0", "tracks": "0", "arrows": "0",
+                     **overlays}
+            assert browser.hash() == state
+            assert browser.js("document.getElementById('framelabel').textContent") == f"frame {frame} / {last}"
+            assert browser.js("document.getElementById('scrub').value") == str(frame)
+            canvas = _at_pixel_centres(browser.shot(w, h), width, height)
+            if overlays.get("seg") != "1":
+                assert np.abs(canvas - layers[view][frame]).max() <= 2, f"the canvas is not {view} {frame}"
+
+        browser.open(scene_page, "frame=0")
+        browser.key("ArrowRight")
+        shows(1)
+        browser.key("ArrowRight")
+        shows(2)
+        browser.key("ArrowRight")
+        shows(0)  # wraps
+        browser.key("ArrowLeft")
+        shows(2)
+        browser.click("#scrub", 0.5)  # the scrubber's middle: frame 1 of 0..2
+        shows(1)
+        browser.click("#scrub", 0.02)
+        shows(0)
+        browser.click("#scrub", 0.98)
+        shows(2)
+        browser.click("#view", 0.1)  # away from the scrubber (the canvas takes no focus)
+        for view in ("depth", "flow", "rgb"):
+            browser.click(f"input[name=view][value={view}]")
+            shows(2, view)
+        browser.click("#seg")
+        shows(2, seg="1")
+        seg = sd.layer("segmentation")[2] > 0
+        changed = _changed(_at_pixel_centres(browser.shot(w, h), width, height), layers["rgb"][2])
+        assert changed[seg].mean() > 0.9 and not changed[~seg].any()
+        browser.click("#seg")
+        shows(2)
+
+        period = 1000 / sd.metadata["metadata"]["frame_rate"]  # milliseconds
+        button, space = (lambda: browser.click("#play")), (lambda: browser.key(" "))
+        # play/pause: the button; the space bar with the button focused (by those clicks: the page's key
+        # handler toggles, and not the button's own activation as well); the space bar, nothing focused
+        for toggle, unfocus in ((button, False), (space, False), (space, True)):
+            if unfocus:
+                browser.click("#view", 0.1)
+                assert browser.js("document.activeElement === document.body")
+            start = int(browser.hash()["frame"])
+            _record_hash_writes(browser)
+            toggle()
+            assert browser.js("document.getElementById('play').textContent") == "pause", "did not start"
+            writes = _hash_writes(browser, 4, timeout=5)
+            toggle()
+            assert browser.js("document.getElementById('play').textContent") == "play", "did not stop"
+            frames = [start] + [frame for _, frame in writes]
+            assert len(frames) >= 5, f"playing, the frame did not advance: {frames}"
+            assert all(b == (a + 1) % sd.num_frames for a, b in zip(frames, frames[1:], strict=False)), frames
+            step = float(np.median(np.diff([ms for ms, _ in writes])))
+            assert 0.8 * period <= step <= 4 * period, f"a frame every {step:.0f} ms, not every {period:.0f} ms"
+            paused = int(browser.hash()["frame"])
+            stopped = len(_hash_writes(browser, 0, 0))
+            time.sleep(3 * period / 1000)
+            assert len(_hash_writes(browser, 0, 0)) == stopped, "paused, the frame still advances"
+            shows(paused)
+
+
+def test_view_arrow_key_after_the_scrubber_moves_one_frame_in_chromium(scene_page, tmp_path):
+    """With the scrubber focused (after using it), an arrow key moves one frame: the slider's own
+    step, not the page's handler as well (it moved two)."""
+    with _DevTools(tmp_path) as browser:
+        browser.open(scene_page, "frame=2")
+        browser.click("#scrub", 0.02)  # frame 0, and the scrubber has the focus
+        assert browser.hash()["frame"] == "0"
+        browser.key("ArrowRight")
+        assert browser.hash()["frame"] == "1"
 
 
 def test_importing_kubric_gen_does_not_import_matplotlib():

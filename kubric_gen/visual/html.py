@@ -484,6 +484,7 @@ function kgPlayer(D, state, available, draw) {
     box.addEventListener("change", () => { state[key] = box.checked; draw(); writeHash(); });
   }
   document.addEventListener("keydown", (e) => {
+    if (e.target === scrub && e.key.startsWith("Arrow")) return;  // the slider steps itself: once
     if (e.key === "ArrowRight") setFrame(state.frame + 1);
     else if (e.key === "ArrowLeft") setFrame(state.frame - 1);
     else if (e.key === " ") { setPlaying(!state.play); e.preventDefault(); }
