@@ -136,6 +136,12 @@ class Podman:
             self.run("rmi", "--force", *doomed, check=False)
         self.run("image", "prune", "--force", check=False)
 
+    def prune(self) -> None:
+        """Remove every container, and every image that no tag keeps (earlier builds' layers);
+        the tagged images stay, and with them the layer cache of the next build."""
+        self.run("rm", "--all", "--force", check=False)
+        self.run("image", "prune", "--force", check=False)
+
 
 def podman(cache: Path | None = None) -> Podman:
     """A working podman, or Unavailable saying what is missing."""
@@ -224,8 +230,9 @@ def fill_wheelhouse(cache: Path | None = None, python: str = sys.executable, ext
 
 def build(pm: Podman, tag: str, *, dockerfile: Path = DOCKERFILE, target: str | None = None,
           build_args: dict[str, str] | None = None, wheelhouse: str | os.PathLike | None = None,
-          timeout: float = 1200) -> float:
-    """podman build from the repository root, no registry; returns the seconds it took."""
+          timeout: float = 1200, context: Path = ROOT) -> float:
+    """podman build from the repository root (or another context), no registry; returns the
+    seconds it took."""
     args = ["build", "--pull=never", "-f", str(dockerfile), "-t", tag]
     if target:
         args += ["--target", target]
@@ -238,8 +245,22 @@ def build(pm: Podman, tag: str, *, dockerfile: Path = DOCKERFILE, target: str | 
     for name, value in (build_args or {}).items():
         args += ["--build-arg", f"{name}={value}"]
     t0 = time.perf_counter()
-    pm.run(*args, str(ROOT), timeout=timeout)
+    pm.run(*args, str(context), timeout=timeout)
     return time.perf_counter() - t0
+
+
+def edited_context(folder: Path) -> Path:
+    """A copy of the build context (the files the Dockerfile copies) with one line added to
+    kubric_gen's code: what a commit that changes only code gives the layer cache."""
+    context = folder / "context"
+    for name in ("setup.cfg", "pyproject.toml", "README.md", "LICENSE", "docker/install.sh", "docker/entrypoint.sh"):
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, context / name)
+    for name in ("kubric_gen", "worlds", "assets"):
+        shutil.copytree(ROOT / name, context / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    with open(context / "kubric_gen" / "__init__.py", "a") as f:
+        f.write("# an edit\n")
+    return context
 
 
 def run(pm: Podman, image: str, *args: str, mounts: Sequence[tuple[Path, str, str]] = (),
@@ -308,6 +329,10 @@ def benchmark(cold: bool, log: Log, compressed: bool = False) -> dict:
     tag = "localhost/kubric-gen-bench:cpu"
     log("build ...")
     result["build_s"] = build(pm, tag, wheelhouse=result["wheelhouse"]["path"])
+    log("build again after a change to the code ...")
+    with tempfile.TemporaryDirectory(prefix="kubric_gen-context-") as tmp:
+        result["rebuild_after_code_change_s"] = build(pm, tag + "-edited", wheelhouse=result["wheelhouse"]["path"],
+                                                      context=edited_context(Path(tmp)))
     result["image_bytes"] = pm.image_size(tag)
     result["image_added_bytes"] = result["image_bytes"] - result["base"]["image_bytes"]
     if compressed:

@@ -23,6 +23,11 @@ environment.
   --packages "A B"       more packages to install alongside, whitespace-separated
                          (e.g. "gcsfs s3fs"; the same as giving them after --)
   --upgrade-pip          upgrade pip in the target environment first
+  --deps-only            install only kubric_gen's requirements (SOURCE's setup.cfg, with the
+                         extras), not kubric_gen: an image installs them in a layer of their
+                         own, which a change to the code alone then reuses
+  --no-deps              install kubric_gen alone (its requirements installed before, e.g. by
+                         --deps-only); pip check then proves nothing is missing
   --fill-wheelhouse DIR  do not install: build or download into DIR wheels of everything the
                          same command would install (plus pip, setuptools and wheel), to be
                          used later with --wheelhouse DIR (e.g. bind-mounted into an image build)
@@ -56,6 +61,7 @@ beam_version=""
 wheelhouse=""
 upgrade_pip=0
 fill=""
+deps="all"
 quiet=()
 source=""
 packages=()
@@ -71,6 +77,8 @@ while [ $# -gt 0 ]; do
         --wheelhouse) wheelhouse=${2:?--wheelhouse needs a directory}; shift 2 ;;
         --packages) read -ra more <<< "${2?--packages needs a list}"; packages+=("${more[@]}"); shift 2 ;;
         --upgrade-pip) upgrade_pip=1; shift ;;
+        --deps-only) deps="only"; shift ;;
+        --no-deps) deps="none"; shift ;;
         --fill-wheelhouse) fill=${2:?--fill-wheelhouse needs a directory}; shift 2 ;;
         -q|--quiet) quiet=(--quiet); shift ;;
         -h|--help) usage; exit 0 ;;
@@ -115,9 +123,29 @@ command -v "$python" >/dev/null 2>&1 || die "no Python $python (give --python)"
 target="$source"
 if [ -n "$extras" ]; then target="${source}[${extras}]"; fi
 requirements=("$target")
+if [ "$deps" = only ]; then
+    [ -f "$source/setup.cfg" ] || die "--deps-only needs a source tree with setup.cfg, not $source"
+    # setup.cfg's install_requires and the extras' requirements, as pip would read them.
+    listed=$("$python" - "$source/setup.cfg" "$extras" <<'EOF'
+import configparser
+import sys
+
+cfg = configparser.ConfigParser()
+cfg.read(sys.argv[1])
+lines = cfg["options"]["install_requires"].splitlines()
+for extra in filter(None, sys.argv[2].split(",")):
+    if extra not in cfg["options.extras_require"]:
+        sys.exit(f"install.sh: error: no extra {extra!r} in {sys.argv[1]}")
+    lines += cfg["options.extras_require"][extra].splitlines()
+print("\n".join(sorted({line.strip() for line in lines if line.strip() and not line.strip().startswith("#")})))
+EOF
+) || exit 2
+    mapfile -t requirements <<< "$listed"
+fi
 if [ -n "$beam_version" ]; then requirements+=("apache-beam==$beam_version"); fi
 requirements+=("${packages[@]}")
 
+if [ -n "$fill" ] && [ "$deps" != all ]; then die "--fill-wheelhouse takes everything: no --deps-only or --no-deps"; fi
 if [ -n "$fill" ]; then
     mkdir -p "$fill"
     # pip wheel builds SOURCE in place; remove the build/ folder that leaves, unless it was there.
@@ -137,6 +165,19 @@ if [ "$upgrade_pip" = 1 ]; then
     run "$python" -m pip install "${quiet[@]}" --upgrade pip
 fi
 if [ "$editable" = 1 ]; then
+    [ "$deps" = all ] || die "--editable installs everything: no --deps-only or --no-deps"
     requirements=(--editable "${requirements[@]}")
 fi
-run "$python" -m pip install "${quiet[@]}" "${requirements[@]}" "${pip_args[@]}"
+if [ "$deps" = none ]; then
+    run "$python" -m pip install "${quiet[@]}" --no-deps "${requirements[@]}" "${pip_args[@]}"
+    # pip check, but for its platform-tag check: bpy's wheel records the tag cp39 for a cp311 build
+    if ! checked=$("$python" -m pip check 2>&1); then
+        problems=$(printf '%s\n' "$checked" | grep -v ' is not supported on this platform$' || true)
+        if [ -n "$problems" ]; then
+            printf '%s\n' "$problems" >&2
+            die "kubric_gen's requirements are missing or conflict (pip check); install them first (--deps-only)"
+        fi
+    fi
+else
+    run "$python" -m pip install "${quiet[@]}" "${requirements[@]}" "${pip_args[@]}"
+fi
