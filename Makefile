@@ -33,8 +33,10 @@ demo: $(DEMO_STAMP)
 	@echo "look at every layer, box and track of the scenes in a browser:"
 	@echo "  xdg-open output/_view_movi_a/index.html      # macOS: open ...; or file://$(CURDIR)/output/_view_movi_a/index.html"
 
+# One pytest-xdist worker per core; whole test files go to one worker, so a module's shared
+# renders (module-scoped fixtures) are made once. `pytest -q tests/test_x.py` runs one file alone.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
