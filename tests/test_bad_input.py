@@ -394,14 +394,14 @@ WORLD_CASES: list = [
     # a world whose build() kills or hangs the process: `scene` builds a user's world in a child process
     # (render and run's cases are in the render cases above and in tests/test_pipeline.py)
     *[(f"scene-world-build-{how}", ["scene", "{world:CONFIG = {}\ndef build(rng, config):\n" + code + "}",
-                                    "--seed", "0", "--timeout", "2"], status, said)
-      for how, code, status, said in (
-          ("segfaults", "    import ctypes\n    ctypes.string_at(0)\n", 1,
+                                    "--seed", "0", *timeout], status, said)
+      for how, code, timeout, status, said in (
+          ("segfaults", "    import ctypes\n    ctypes.string_at(0)\n", [], 1,
            "its process building the scene of seed 0 was killed by signal SIGSEGV"),
-          ("exits", "    import os\n    os._exit(3)\n", 1,
+          ("exits", "    import os\n    os._exit(3)\n", [], 1,
            "its process building the scene of seed 0 exited with status 3"),
-          ("raises", "    return 1 / 0\n", 2, "failed while building scene 0"),
-          ("loops", "    while True:\n        pass\n", 1,
+          ("raises", "    return 1 / 0\n", [], 2, "failed while building scene 0"),
+          ("loops", "    while True:\n        pass\n", ["--timeout", "2"], 1,
            "its process building the scene of seed 0 timed out after 2 s (--timeout)"))],
 ]
 
@@ -454,15 +454,18 @@ def _listing(root: Path) -> set[str]:
 
 
 REPORT: dict[str, dict] = {}
-WORLD_CODE = ("{world:", "{pkg_", "{helper_")  # placeholders that write a world the case then runs
+# placeholders of cases that need a process of their own: a world the case then runs (whatever its
+# code does to the interpreter stays there), or a TFDS dataset the command reads with TensorFlow
+# (whose C++ logging is set once, when a process first imports it: here, by other tests)
+OWN_PROCESS = ("{world:", "{pkg_", "{helper_", "{dataset_")
 
 
 def needs_own_process(case) -> bool:
-    """A case runs as its own process when a world's code runs in it (whatever that code does to
-    the interpreter stays there) or when it ends in a crash (status 1); the rest fail in argument
-    and input checks, which `main()` meets the same way in this process."""
+    """A case runs as its own process when it ends in a crash (status 1) or has one of the
+    OWN_PROCESS placeholders; the rest fail in argument and input checks, which `main()` meets
+    the same way in this process."""
     _, argv, status, _ = case
-    return status != 2 or any(arg.startswith(WORLD_CODE) for arg in argv)
+    return status != 2 or any(arg.startswith(OWN_PROCESS) for arg in argv)
 
 
 def _show_on_stderr(message, category, filename, lineno, file=None, line=None) -> None:
