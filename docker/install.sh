@@ -18,8 +18,10 @@ environment.
   --extras LIST          extras, comma-separated: all, dev, beam, dask, tfds, torch, docs (default: none)
   --editable             editable (development) install: pip install -e
   --beam-version V       also require apache-beam==V (Beam workers must run the driver's Beam)
-  --wheelhouse DIR       let pip take wheels from DIR too (--find-links), if DIR exists; a
-                         speed-up only: pip resolves the same versions with or without it
+  --wheelhouse DIR       take wheels from DIR (--find-links), if DIR exists; a speed-up only.
+                         pip first installs from DIR alone (--no-index: no request to the
+                         index, whose retries cost minutes where the network is slow or
+                         filtered); if DIR lacks something, it installs again with the index
   --packages "A B"       more packages to install alongside, whitespace-separated
                          (e.g. "gcsfs s3fs"; the same as giving them after --)
   --upgrade-pip          upgrade pip in the target environment first
@@ -50,6 +52,21 @@ die() {
 run() {
     echo "+ $*" >&2
     "$@"
+}
+
+# pip install ARGS: from the wheelhouse alone first when there is one (pip resolves before it
+# installs, so a wheel it lacks fails that try with nothing installed), else or then with the index.
+pip_install() {
+    if [ -n "${PIP_FIND_LINKS:-}" ] && [ -z "${PIP_NO_INDEX:-}" ]; then
+        echo "+ $python -m pip install --no-index $*" >&2
+        if offline=$("$python" -m pip install --no-index "$@" 2>&1); then
+            [ -z "$offline" ] || printf '%s\n' "$offline"
+            return 0
+        fi
+        echo "install.sh: the wheelhouse lacks some of it ($(printf '%s\n' "$offline" | grep -m1 'ERROR' || true));" \
+            "asking the index too" >&2
+    fi
+    run "$python" -m pip install "$@"
 }
 
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -162,14 +179,14 @@ if [ -n "$fill" ]; then
 fi
 
 if [ "$upgrade_pip" = 1 ]; then
-    run "$python" -m pip install "${quiet[@]}" --upgrade pip
+    pip_install "${quiet[@]}" --upgrade pip
 fi
 if [ "$editable" = 1 ]; then
     [ "$deps" = all ] || die "--editable installs everything: no --deps-only or --no-deps"
     requirements=(--editable "${requirements[@]}")
 fi
 if [ "$deps" = none ]; then
-    run "$python" -m pip install "${quiet[@]}" --no-deps "${requirements[@]}" "${pip_args[@]}"
+    pip_install "${quiet[@]}" --no-deps "${requirements[@]}" "${pip_args[@]}"
     # pip check, but for its platform-tag check: bpy's wheel records the tag cp39 for a cp311 build
     if ! checked=$("$python" -m pip check 2>&1); then
         problems=$(printf '%s\n' "$checked" | grep -v ' is not supported on this platform$' || true)
@@ -179,5 +196,5 @@ if [ "$deps" = none ]; then
         fi
     fi
 else
-    run "$python" -m pip install "${quiet[@]}" "${requirements[@]}" "${pip_args[@]}"
+    pip_install "${quiet[@]}" "${requirements[@]}" "${pip_args[@]}"
 fi

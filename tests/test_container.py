@@ -77,6 +77,79 @@ def test_dockerfile_beam_version_meets_setup_cfg():
     assert beam.specifier.contains(version), f"Dockerfile's BEAM_VERSION {version} is outside setup.cfg's {beam}"
 
 
+def _wheel(folder: Path, name: str) -> Path:
+    """A minimal pure-Python wheel of one module `name` (version 0.1), written by hand."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {f"{name}.py": "VALUE = 1\n",
+             f"{name}-0.1.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n",
+             f"{name}-0.1.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\n"
+                                             "Tag: py3-none-any\n"}
+    record = [f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
+              f"{len(text.encode())}" for path, text in files.items()]
+    files[f"{name}-0.1.dist-info/RECORD"] = "\n".join([*record, f"{name}-0.1.dist-info/RECORD,,"]) + "\n"
+    path = folder / f"{name}-0.1-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as whl:
+        for member, text in files.items():
+            whl.writestr(member, text)
+    return path
+
+
+def test_install_sh_takes_a_full_wheelhouse_without_asking_the_index(tmp_path):
+    """With every wheel in the wheelhouse, install.sh installs with `pip --no-index` (an image
+    build whose network is filtered waited minutes on pip's retries); a wheelhouse that lacks one
+    says so in a line and asks the index. The index is a local HTTP server that counts requests
+    (and has no packages); pip's own configuration is ignored."""
+    import http.server
+    import threading
+
+    requests: list[str] = []
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            requests.append(self.path)
+            self.send_error(404)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    wheelhouse = tmp_path / "wheels"
+    wheelhouse.mkdir()
+    _wheel(wheelhouse, "kgprobe_dep")
+    source = _wheel(tmp_path, "kgprobe_main")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PIP_")}, "PIP_CONFIG_FILE": os.devnull,
+           "PIP_INDEX_URL": f"http://127.0.0.1:{server.server_address[1]}/simple", "PIP_RETRIES": "0",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    venv = tmp_path / "venv"
+
+    def install(*packages: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(ROOT / "docker" / "install.sh"), "--venv", str(venv), "--python",
+                               sys.executable, "--no-deps", "--wheelhouse", str(wheelhouse), "--packages",
+                               " ".join(packages), str(source)],
+                              capture_output=True, text=True, timeout=300, env=env)
+
+    try:
+        proc = install("kgprobe_dep")
+        assert proc.returncode == 0, proc.stderr
+        assert requests == [], requests  # the index was never asked
+        assert "-m pip install --no-index" in proc.stderr and "lacks" not in proc.stderr, proc.stderr
+        check = subprocess.run([str(venv / "bin" / "python"), "-c", "import kgprobe_dep, kgprobe_main"],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+
+        proc = install("kgprobe_dep", "kgprobe_missing")
+        assert proc.returncode != 0
+        lacks = [line for line in proc.stderr.splitlines() if "the wheelhouse lacks some of it" in line]
+        assert len(lacks) == 1 and "kgprobe_missing" in lacks[0] and "asking the index too" in lacks[0], proc.stderr
+        assert "/simple/kgprobe-missing/" in requests, requests  # then pip asked the index
+    finally:
+        server.shutdown()
+
+
 def test_dockerignore_keeps_the_context_small():
     patterns = (ROOT / ".dockerignore").read_text().split()
     assert patterns[patterns.index("*") + 1:], "an allow-list after '*'"
