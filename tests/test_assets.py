@@ -41,8 +41,15 @@ VHACD_MADE_ELSEWHERE = ("torus", "teapot")  # other tests of this module make th
 
 @pytest.fixture(scope="module", autouse=True)
 def cache(tmp_path_factory):
-    """Every test of this module caches into one fresh folder (VHACD results are shared)."""
+    """Every test of this module caches into one fresh folder, except VHACD results: those are
+    keyed by the mesh's content, so the module shares the suite's (the default cache's), which
+    the worlds' tests fill with the same KuBasic shapes (~8 s a shape saved where both run)."""
+    from kubric_gen.cache import cache_dir
+
     folder = tmp_path_factory.mktemp("cache")
+    shared = Path(cache_dir()) / "vhacd"
+    shared.mkdir(parents=True, exist_ok=True)
+    (folder / "vhacd").symlink_to(shared, target_is_directory=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KUBRIC_GEN_CACHE", str(folder))
         yield folder

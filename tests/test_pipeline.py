@@ -132,19 +132,19 @@ def test_incomplete_scene_directories_are_rendered_again(baseline, tmp_path):
 
 def test_crashing_scene_is_retried_then_reported(tmp_path):
     out = tmp_path / "crashy"
-    proc = run_cli(CRASHY, "--num-scenes", "4", "--output", str(out), "--workers", "2", *TINY,
+    proc = run_cli(CRASHY, "--num-scenes", "3", "--output", str(out), "--workers", "2", *TINY,
                    "--set", "crash_seeds=[1]", "--set", "flaky_seeds=[2]", "--set", f"marker_dir={tmp_path / 'marks'}")
     assert proc.returncode == 1, proc.stderr
     assert "scene_00000001" in proc.stderr and "SIGKILL" in proc.stderr
     s = summary(out)
-    assert s["counts"] == {"done": 3, "skipped": 0, "failed": 1, "total": 4} and not s["complete"]
+    assert s["counts"] == {"done": 2, "skipped": 0, "failed": 1, "total": 3} and not s["complete"]
     [failed] = s["failed"]
     assert failed["scene"] == "scene_00000001" and failed["seed"] == 1 and failed["attempts"] == 3
     assert "killed by signal SIGKILL" in failed["reason"] and "scene_00000001" in failed["stderr_tail"]
     flaky = json.loads((out / "_status" / "scene_00000002.json").read_text())
     assert flaky["status"] == "done" and flaky["attempts"] == 2 and "SIGKILL" in flaky["errors"][0]
     assert sorted(p.name for p in out.iterdir() if p.name.startswith("scene_")) == \
-        ["scene_00000000", "scene_00000002", "scene_00000003"]
+        ["scene_00000000", "scene_00000002"]
     assert not leftovers(out)
 
 
