@@ -34,9 +34,10 @@ demo: $(DEMO_STAMP)
 	@echo "  xdg-open output/_view_movi_a/index.html      # macOS: open ...; or file://$(CURDIR)/output/_view_movi_a/index.html"
 
 # One pytest-xdist worker per core; whole test files go to one worker, so a module's shared
-# renders (module-scoped fixtures) are made once. `pytest -q tests/test_x.py` runs one file alone.
+# renders (module-scoped fixtures) are made once; the longest files first (tests/conftest.py's
+# LONGEST_FILES; xdist's own reordering is off). `pytest -q tests/test_x.py` runs one file alone.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

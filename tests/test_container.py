@@ -200,13 +200,15 @@ def wheelhouse():
 @pytest.fixture(scope="module")
 def image(pm, wheelhouse):
     """docker/Dockerfile's default target, built in this run; layers whose copied files are
-    unchanged since an earlier run come from podman's layer cache."""
+    unchanged since an earlier run come from podman's layer cache. The build runs at a lower
+    priority (nice 10): `make test` starts this file first, and the other worker's tests, many
+    of them timed, keep their speed while the build takes what they leave."""
     try:
         harness.ensure_base(pm, log=lambda message: None)
     except harness.Unavailable as e:
         _unavailable(str(e))
     try:
-        harness.build(pm, IMAGE, wheelhouse=wheelhouse)
+        harness.build(pm, IMAGE, wheelhouse=wheelhouse, nice=10)
         yield IMAGE
     finally:
         pm.prune()  # containers, and the layers of earlier builds that no image uses now
