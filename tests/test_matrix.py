@@ -28,7 +28,8 @@ from kubric_gen.world import builtin_world_names, load_world
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 tfds = pytest.importorskip("tensorflow_datasets")
 
-TINY = ["--resolution", "32x32", "--frames", "4", "--samples", "2", "--workers", "2"]
+# One worker: one render child per run renders both scenes (the pipeline tests cover several workers).
+TINY = ["--resolution", "32x32", "--frames", "4", "--samples", "2", "--workers", "1"]
 WORLDS = builtin_world_names()
 
 
