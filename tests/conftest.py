@@ -26,6 +26,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(f"skipped under CI (only GPU tests may skip): {report.nodeid}: {report.longrepr[2]}",
                                 red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 # `make test` hands whole files to its pytest-xdist workers in collection order (--dist loadfile
 # --no-loadscope-reorder: xdist's own order, most tests first, left the container build, the
 # longest file on a machine that never built the image, to the end, with the other worker idle).
