@@ -14,7 +14,7 @@ from kubric_gen.io import layers as L
 from kubric_gen.truth.result import GroundTruth, PointTracks
 
 REFERENCE = Path(__file__).parents[2] / "shared/reference/kubric_movi_a_128"
-needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason="Kubric reference scene missing")
+needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason="needs ../shared/reference")
 
 
 def make_gt(rng, t=3, h=12, w=10, num_instances=5, tracks=True) -> GroundTruth:
