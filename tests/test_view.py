@@ -1,6 +1,7 @@
 """Looking at what was made: colours, contact sheets, preview videos and `kubric-gen view`
 (the HTML pages checked in a real headless Chromium, from screenshots)."""
 
+import atexit
 import base64
 import colorsys
 import fcntl
@@ -11,6 +12,7 @@ import select
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -160,12 +162,25 @@ def _chromium() -> str:
 
 
 def _screenshot(page: Path, state: str, out: Path, size=(1200, 800)) -> np.ndarray:
-    command = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               "--force-device-scale-factor=1", f"--user-data-dir={out.parent / 'chromium-profile'}",
-               "--virtual-time-budget=3000", f"--window-size={size[0]},{size[1]}", f"--screenshot={out}",
-               f"{page.resolve().as_uri()}#{state}"]
-    subprocess.run(command, check=True, capture_output=True, timeout=60)
+    """The page with the URL hash `state` in a `size` window of headless Chromium, saved to `out`:
+    one browser per test process takes every screenshot (a browser's start costs more than a page)."""
+    browser = _shared_browser()
+    browser.call("Emulation.setDeviceMetricsOverride", width=size[0], height=size[1], deviceScaleFactor=1,
+                 mobile=False)
+    browser.open(page, state)
+    out.write_bytes(base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"]))
     return np.asarray(Image.open(out).convert("RGB")).astype(int)
+
+
+_SHARED: list = []  # this process's browser for _screenshot, started on first use, closed at exit
+
+
+def _shared_browser() -> "_DevTools":
+    if not _SHARED or _SHARED[0].proc.poll() is not None:
+        profile = Path(tempfile.mkdtemp(prefix="kubric_gen-chromium-"))
+        _SHARED[:] = [_DevTools(profile)]
+        atexit.register(lambda browser=_SHARED[0]: (browser.close(), shutil.rmtree(profile, ignore_errors=True)))
+    return _SHARED[0]
 
 
 def _at_pixel_centres(shot: np.ndarray, width: int, height: int) -> np.ndarray:
