@@ -42,8 +42,11 @@ RESERVED_INSTANCE_FEATURES = frozenset({
     "mass", "friction", "restitution", "positions", "quaternions", "velocities", "angular_velocities",
     "bboxes_3d", "image_positions", "bboxes", "bbox_frames", "visibility"})
 """Per-instance dataset features kubric_gen computes itself: no label may take these names."""
+AMODAL_INSTANCE_KEYS = ("amodal_pixels", "visible_fraction", "in_image_fraction", "amodal_bboxes", "amodal_bbox_frames",
+                        "amodal_bboxes_unclipped", "amodal_bbox_unclipped_frames")
+"""An instance's amodal fields in metadata.json (per camera, like MOVi's bboxes; io.scene_dir.amodal_metadata)."""
 RESERVED_INSTANCE_KEYS = RESERVED_INSTANCE_FEATURES | {"name", "asset_id", "motion", "bounds", "scale_xyz", "nr_faces",
-                                                       "nr_vertices"}
+                                                       "nr_vertices", *AMODAL_INSTANCE_KEYS}
 """Keys of an instance in metadata.json that kubric_gen writes itself: an object's labels may not replace them."""
 
 

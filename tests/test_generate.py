@@ -18,7 +18,8 @@ def test_scene_directory_layout(movi_a_scene):
                  "occlusion_forward_{:05d}.png", "occlusion_backward_{:05d}.png"]
     expected = {p.format(t) for p in per_frame for t in range(3)} | {
         "events.json", "metadata.json", "data_ranges.json", "preview.mp4", "contact_sheet.png", "provenance.json",
-        "scene.json", "tracks.npz", "layers.npz", "_COMPLETE"}
+        "scene.json", "tracks.npz", "layers.npz", "amodal_masks.npz", "scene_flow.npz", "occlusion_boundaries.npz",
+        "_COMPLETE"}
     assert names == expected
     rgba = io.read_rgba(movi_a_scene)
     assert rgba.shape == (3, 32, 32, 4) and rgba.dtype == np.uint8

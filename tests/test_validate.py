@@ -129,6 +129,56 @@ def _bbox_wrong(d):
     _write_meta(d, meta)
 
 
+def _amodal_misses_a_visible_pixel(d):
+    with np.load(d / "amodal_masks.npz") as f:
+        masks = L.read_amodal({k: f[k] for k in f.files})
+    seg = L.read_segmentation(d / "segmentation_00001.png")
+    row, col = np.argwhere(seg == 1)[0]
+    masks[0, 1, row, col] = False
+    L.write_amodal(d / "amodal_masks.npz", masks)
+
+
+def _amodal_dropped(d):
+    (d / "amodal_masks.npz").unlink()
+
+
+def _visible_fraction_lies(d):
+    meta = _meta(d)
+    meta["instances"][0]["visible_fraction"][0] *= 0.5
+    _write_meta(d, meta)
+
+
+def _amodal_bbox_wrong(d):
+    meta = _meta(d)
+    meta["instances"][0]["amodal_bboxes"][0] = [0.0, 0.0, 1.0, 1.0]
+    _write_meta(d, meta)
+
+
+def _in_image_fraction_above_one(d):
+    meta = _meta(d)
+    meta["instances"][0]["in_image_fraction"][0] = 1.5
+    _write_meta(d, meta)
+
+
+def _scene_flow_edited(name):
+    def edit(d):
+        with np.load(d / "scene_flow.npz") as f:
+            arrays = {k: f[k] for k in f.files}
+        arrays[name][1] += np.float32(0.05)  # 5 cm everywhere in frame 1
+        L.save_npz(d / "scene_flow.npz", arrays)
+    edit.__name__ = f"_{name}_off_by_5cm"
+    return edit
+
+
+def _boundary_one_sided(d):
+    with np.load(d / "occlusion_boundaries.npz") as f:
+        bits = f["boundaries"]
+    seg = L.read_segmentation(d / "segmentation_00000.png")
+    row, col = np.argwhere(seg[:, :-1] != seg[:, 1:])[0]
+    bits[0, row, col] = 0  # the edge to its right neighbour is no longer marked on its side
+    L.save_npz(d / "occlusion_boundaries.npz", {"boundaries": bits})
+
+
 BROKEN = {  # how the directory is broken: (the check that must find it, the file it must name)
     _drop_metadata: ("listing", "metadata.json"),
     _drop_frame: ("listing", "rgba_%05d.png"),
@@ -148,6 +198,14 @@ BROKEN = {  # how the directory is broken: (the check that must find it, the fil
     _collision_with_unknown_instance: ("events", "events.json"),
     _quaternion_not_unit: ("metadata", "metadata.json"),
     _bbox_wrong: ("segmentation", "metadata.json"),
+    _amodal_misses_a_visible_pixel: ("amodal", "amodal_masks.npz"),
+    _amodal_dropped: ("amodal", "metadata.json"),
+    _visible_fraction_lies: ("amodal", "metadata.json"),
+    _amodal_bbox_wrong: ("amodal", "metadata.json"),
+    _in_image_fraction_above_one: ("amodal", "metadata.json"),
+    _boundary_one_sided: ("boundaries", "occlusion_boundaries.npz"),
+    _scene_flow_edited("forward_scene_flow"): ("scene_flow", "scene_flow.npz"),
+    _scene_flow_edited("backward_scene_flow"): ("scene_flow", "scene_flow.npz"),
 }
 
 

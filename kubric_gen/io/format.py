@@ -17,6 +17,19 @@ dataset builder does) see exactly MOVi's files.
 | forward_flow_occlusion | ``occlusion_forward_%05d.png`` | 8-bit grey, 1 = occluded at t+1 |
 | backward_flow_occlusion | ``occlusion_backward_%05d.png`` | 8-bit grey, 1 = occluded at t-1 |
 
+Besides the per-frame layers: ``tracks.npz`` (point tracks) and ``amodal_masks.npz``: each
+instance's amodal mask (its whole silhouette, every other object ignored) in every frame, as
+``masks`` (K, T, H, ceil(W / 8)) uint8, the (K, T, H, W) bool masks packed 8 pixels to a byte
+along rows (``np.unpackbits(masks, axis=-1, count=W)``), deflated; ``shape`` holds (K, T, H, W).
+Per-frame fractions and amodal boxes are fields of each instance in ``metadata.json``.
+``scene_flow.npz``: the 3D motion of the surface point seen at each pixel, float32 (T, H, W, 3)
+arrays ``forward_scene_flow``, ``backward_scene_flow`` (metres, world axes), and ``camera_poses``
+(T+2, 7) float64, the camera's position and quaternion at frames -1..T, deflated. Readers
+derive the camera-frame arrays (``*_camera``, see `truth.GroundTruth`) from these and the
+float32 depth (`SceneDir.scene_flow`): half the bytes of storing them, within 1e-6 m.
+``occlusion_boundaries.npz``: ``boundaries`` (T, H, W) uint8, per pixel which of its four edges
+are occlusion boundaries and on which side it lies (`truth.boundaries`), deflated.
+
 Scene directories written before the occlusion files were renamed
 (``forward_flow_occlusion_%05d.png``) are still read.
 
@@ -40,6 +53,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from kubric_gen.labels import AMODAL_INSTANCE_KEYS
+
 METADATA = "metadata.json"
 EVENTS = "events.json"
 DATA_RANGES = "data_ranges.json"
@@ -47,6 +62,12 @@ PROVENANCE = "provenance.json"
 SCENE = "scene.json"
 TRACKS = "tracks.npz"
 CROSS_VIEW = "cross_view.npz"  # ours, scenes with several cameras: truth.CrossViewTruth
+AMODAL = "amodal_masks.npz"  # ours: every instance's whole silhouette per frame, bit-packed (`layers.write_amodal`)
+SCENE_FLOW = "scene_flow.npz"  # ours: the 3D motion of the point seen at each pixel, float32 (`SCENE_FLOW_ARRAYS`)
+SCENE_FLOW_STORED = ("forward_scene_flow", "backward_scene_flow")  # world axes; with the cameras of frames -1..T
+SCENE_FLOW_ARRAYS = (*SCENE_FLOW_STORED, "forward_scene_flow_camera", "backward_scene_flow_camera")  # as read
+BOUNDARIES = "occlusion_boundaries.npz"  # ours: `boundaries` (T, H, W) uint8, bits as in truth.boundaries
+AMODAL_FIELDS = AMODAL_INSTANCE_KEYS  # metadata.json's per-instance amodal fields: see scene_dir.amodal_metadata
 VIEW_PREFIX = "view_"  # scenes with several cameras: view_<camera>/ is each camera's scene directory
 FLOAT_LAYERS_FILE = "layers.npz"
 PREVIEW = "preview.mp4"  # ours: the RGB frames as H.264 (bit-exact settings: the same frames, the same bytes)

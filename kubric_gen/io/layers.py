@@ -366,6 +366,23 @@ def write_tracks(path: PathLike, tracks: PointTracks) -> None:
     save_npz(path, {"query_points": q, "target_points": p, "occluded": o})
 
 
+def write_amodal(path: PathLike, masks: np.ndarray) -> None:
+    """The (K, T, H, W) amodal masks as amodal_masks.npz: packed 8 pixels to a byte along rows,
+    deflated (the smallest of the encodings measured in benchmarks/amodal_storage.py)."""
+    masks = np.asarray(masks, dtype=bool)
+    if masks.ndim != 4:
+        raise ValueError(f"amodal masks need (K, T, H, W) (got {masks.shape})")
+    save_npz(path, {"masks": np.packbits(masks, axis=-1), "shape": np.asarray(masks.shape, dtype=np.int64)})
+
+
+def read_amodal(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """The (K, T, H, W) bool masks of amodal_masks.npz's arrays; ValueError if they do not fit."""
+    packed, shape = arrays["masks"], tuple(int(v) for v in arrays["shape"])
+    if len(shape) != 4 or packed.dtype != np.uint8 or packed.shape != (*shape[:3], -(-shape[3] // 8)):
+        raise ValueError(f"masks {packed.shape} {packed.dtype} do not pack shape {shape}")
+    return np.unpackbits(packed, axis=-1, count=shape[3]).astype(bool)
+
+
 def write_layers(directory: PathLike, gt: GroundTruth, float_layers: bool = False, threads: int = 0) -> dict:
     """Write gt's layers (and tracks) into `directory` in MOVi's layout; return the data ranges.
 
@@ -399,6 +416,14 @@ def write_layers(directory: PathLike, gt: GroundTruth, float_layers: bool = Fals
     _write_json(directory / DATA_RANGES, ranges)
     if gt.tracks is not None:
         write_tracks(directory / TRACKS, gt.tracks)
+    if gt.amodal is not None:
+        write_amodal(directory / fmt.AMODAL, gt.amodal.masks)
+    if gt.occlusion_boundaries is not None:
+        save_npz(directory / fmt.BOUNDARIES, {"boundaries": np.asarray(gt.occlusion_boundaries, dtype=np.uint8)})
+    scene_flow = {name: getattr(gt, name) for name in fmt.SCENE_FLOW_STORED}
+    if all(a is not None for a in scene_flow.values()) and gt.camera_poses is not None:
+        arrays = {name: np.asarray(a, dtype=np.float32) for name, a in scene_flow.items()}
+        save_npz(directory / fmt.SCENE_FLOW, {**arrays, "camera_poses": np.asarray(gt.camera_poses, dtype=np.float64)})
     if float_layers:
         save_npz(directory / FLOAT_LAYERS_FILE, layers)
     return ranges

@@ -481,6 +481,69 @@ class SceneDir:
         return PointTracks(query_points=q.astype(np.float32), target_points=xy.astype(np.float32),
                            occluded=occ.astype(bool))
 
+    def amodal(self) -> np.ndarray | None:
+        """Each instance's amodal mask in every frame (K, T, H, W) bool (amodal_masks.npz), or
+        None when the scene has none (written before they existed, or by Kubric)."""
+        if fmt.AMODAL not in self.files:
+            return None
+        try:
+            masks = codecs.read_amodal(self._npz(fmt.AMODAL))
+        except (KeyError, ValueError) as e:
+            raise SceneDirError(f"{fmt.AMODAL}: {e}") from None
+        expected = (self.num_instances, self.num_frames, self.resolution[1], self.resolution[0])
+        if masks.shape != expected:
+            raise SceneDirError(f"{fmt.AMODAL}: masks are {masks.shape}, the scene's instances, frames, "
+                                f"height and width are {expected}")
+        return masks
+
+    def occlusion_boundaries(self) -> np.ndarray | None:
+        """(T, H, W) uint8 occlusion-boundary bits (occlusion_boundaries.npz; `truth.boundaries`),
+        or None when the scene has none."""
+        if fmt.BOUNDARIES not in self.files:
+            return None
+        arrays = self._npz(fmt.BOUNDARIES)
+        expected = (self.num_frames, self.resolution[1], self.resolution[0])
+        found = arrays.get("boundaries")
+        if found is None or found.shape != expected or found.dtype != np.uint8:
+            raise SceneDirError(f"{fmt.BOUNDARIES}: boundaries must be {expected} uint8 "
+                                f"(got {'nothing' if found is None else f'{found.shape} {found.dtype}'})")
+        return found
+
+    def scene_flow(self) -> dict[str, np.ndarray] | None:
+        """The scene flow (scene_flow.npz), each of `format.SCENE_FLOW_ARRAYS` (T, H, W, 3) float32,
+        and `camera_poses` (T+2, 7) of frames -1..T; None when the scene has none. The
+        camera-frame arrays are derived here from the world ones, the float32 depth and those
+        cameras (within 1e-6 m)."""
+        if fmt.SCENE_FLOW not in self.files:
+            return None
+        arrays = self._npz(fmt.SCENE_FLOW)
+        t = self.num_frames
+        expected = (t, self.resolution[1], self.resolution[0], 3)
+        for name in fmt.SCENE_FLOW_STORED:
+            if name not in arrays or arrays[name].shape != expected or arrays[name].dtype != np.float32:
+                found = f"{arrays[name].shape} {arrays[name].dtype}" if name in arrays else "nothing"
+                raise SceneDirError(f"{fmt.SCENE_FLOW}: {name} must be {expected} float32 (got {found})")
+        poses = arrays.get("camera_poses")
+        if poses is None or poses.shape != (t + 2, 7):
+            raise SceneDirError(f"{fmt.SCENE_FLOW}: camera_poses must be ({t + 2}, 7), frames -1..{t}")
+        cam = self.metadata["camera"]
+        depth = self.layer("depth").astype(np.float64)
+        out = {name: arrays[name] for name in fmt.SCENE_FLOW_STORED}
+        forward, backward = np.zeros(expected, np.float32), np.zeros(expected, np.float32)
+        for f in range(t):
+            position, quaternion = poses[f + 1, :3], poses[f + 1, 3:]
+            seen = np.isfinite(depth[f])
+            _, directions = geometry.pixel_rays(position, quaternion, float(cam["focal_length"]),
+                                                float(cam["sensor_width"]), self.resolution)
+            here = position + directions[seen] * depth[f][seen, None]
+            here_camera = geometry.world_to_camera(here, position, quaternion)
+            after = here + out["forward_scene_flow"][f][seen]
+            before = here - out["backward_scene_flow"][f][seen]
+            forward[f][seen] = geometry.world_to_camera(after, poses[f + 2, :3], poses[f + 2, 3:]) - here_camera
+            backward[f][seen] = here_camera - geometry.world_to_camera(before, poses[f, :3], poses[f, 3:])
+        return {**out, "forward_scene_flow_camera": forward, "backward_scene_flow_camera": backward,
+                "camera_poses": poses}
+
     def float_layers(self) -> dict[str, np.ndarray]:
         """The exact layers of layers.npz (scenes written with --float-layers)."""
         if fmt.FLOAT_LAYERS_FILE not in self.files:

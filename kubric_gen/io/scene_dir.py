@@ -132,7 +132,20 @@ def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, tr
         "bboxes_3d": bboxes_3d,
         **({"bboxes": truth.bboxes[k], "bbox_frames": truth.bbox_frames[k], "visibility": truth.visibility[k]}
            if truth is not None else {}),
+        **(amodal_metadata(truth, k) if truth is not None and truth.amodal is not None else {}),
     }
+
+
+def amodal_metadata(truth: GroundTruth, k: int) -> dict:
+    """Instance k's amodal fields of metadata.json (`truth.result.AmodalInstances`): per frame its
+    silhouette's pixels, visible fraction (visibility / amodal_pixels) and in-image fraction, and
+    its amodal boxes as MOVi's (normalised [ymin, xmin, ymax, xmax] with their frames), clipped at
+    the image border and not (on the image plane extended by one image size past each border)."""
+    a = truth.amodal
+    assert a is not None
+    values = (a.pixels[k], a.visible_fraction[k], a.in_image_fraction[k], a.bboxes[k], a.bbox_frames[k],
+              a.unclipped_bboxes[k], a.unclipped_frames[k])
+    return dict(zip(fmt.AMODAL_FIELDS, values, strict=True))
 
 
 def scene_metadata(scene: Scene, trajectory: Trajectory, flags: dict, truth: GroundTruth | None = None,
@@ -305,7 +318,7 @@ def views_metadata(scene: Scene, trajectory: Trajectory, flags: dict, truths: li
     (`baselines`: distances between the camera centres at frame 0, metres)."""
     views = [scene.view(cam.name) for cam in scene.views]
     first = scene_metadata(views[0], trajectory, flags, truths[0], label_schema)
-    per_view = ("image_positions", "bboxes", "bbox_frames", "visibility")
+    per_view = ("image_positions", "bboxes", "bbox_frames", "visibility", *fmt.AMODAL_FIELDS)
     centres = np.array([cam.pose_at(0).position for cam in scene.views])
     first["metadata"]["num_cameras"] = len(views)
     return {

@@ -2,8 +2,9 @@
 
 One ray per pixel centre finds the object, triangle and barycentrics of the
 visible surface point; its local (object-space) position gives depth, normal,
-object coordinates and, moved with the object's pose to frames t+1 and t-1 and
-projected with those frames' cameras, the forward and backward flow (MOVi's
+object coordinates, its scene flow (the point moved with the object's pose to frames
+t+1 and t-1, minus where it is) and, projected with those frames' cameras, the forward
+and backward flow (MOVi's
 convention, as Kubric writes it: forward flow is the motion t -> t+1 of the point seen at
 the pixel in frame t, backward flow its motion t-1 -> t, so for a steady motion the two
 are equal). Occlusion
@@ -28,14 +29,16 @@ from kubric_gen import geometry, meshes
 from kubric_gen.parallel import parallel_map
 from kubric_gen.scene import Scene
 from kubric_gen.simulation.trajectory import Trajectory, camera_pose
+from kubric_gen.truth.boundaries import occlusion_boundaries
 from kubric_gen.truth.raycast import Poses, SceneBVH
-from kubric_gen.truth.result import GroundTruth, PointTracks
+from kubric_gen.truth.result import Amodal, GroundTruth, PointTracks, amodal_instances
 
 log = logging.getLogger(__name__)
 
 OCCLUSION_TOLERANCE = (1e-4, 1e-5)  # hidden if a surface is > 1e-4 * d + 1e-5 m in front
 TRACK_SEED_SALT = 0x7472616B  # separates the track sampler's random stream from the world's
 OFFSCREEN = -1.0  # track position written for frames where the point is behind the camera
+BEYOND = 1.0  # truncation is measured on the image plane extended by this many image sizes past each border
 
 
 def _present(objects: np.ndarray) -> np.ndarray:
@@ -111,12 +114,20 @@ def _layers_at(frames: _Frames, t: int, image_points: np.ndarray | None = None) 
     coords[hit] = np.clip((local[hit] - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
 
     out = {"object_index": hits.object, "depth": hits.distance, "normal": normal, "object_coordinates": coords,
-           "local": local}
+           "local": local, "each": hits.each}
     miss = np.flatnonzero(hits.object < 0)
+    here = poses.to_world(objects, local[hit])  # the surface points seen, in the world at t
+    here_camera = geometry.world_to_camera(here, position, quaternion)
     for name, other in (("forward", t + 1), ("backward", t - 1)):
         xy = np.empty((len(hits.object), 2))
         front = np.empty(len(hits.object), dtype=bool)
         moved = frames.poses(other).to_world(objects, local[hit])
+        sign = 1.0 if name == "forward" else -1.0  # backward: the motion t-1 -> t, as the backward flow's
+        for frame_name, motion in (("", moved - here),
+                                   ("_camera", geometry.world_to_camera(moved, *frames.camera(other)) - here_camera)):
+            scene_flow = np.zeros_like(local)
+            scene_flow[hit] = sign * motion
+            out[f"{name}_scene_flow{frame_name}"] = scene_flow
         xy[hit], front[hit] = frames.project(other, moved)
         xy[miss], front[miss] = frames.project(other, directions[miss], at_infinity=True)
         visible = np.zeros(len(hits.object), dtype=bool)
@@ -132,6 +143,96 @@ def _layers_at(frames: _Frames, t: int, image_points: np.ndarray | None = None) 
     return out
 
 
+def _sphere_region(frames: _Frames, t: int, i: int) -> tuple[int, int, int, int]:
+    """Column and row index ranges [c0, c1), [r0, r1) of the pixels of the extended image plane
+    (`BEYOND`) whose rays may hit object i in frame t: those in the projection of a cube around
+    its bounding sphere (the whole extended plane when that cube reaches behind the camera)."""
+    width, height = frames.scene.resolution
+    c_min, c_max, r_min, r_max = -int(BEYOND * width), int((1 + BEYOND) * width), -int(BEYOND * height), \
+        int((1 + BEYOND) * height)
+    poses = frames.poses(t)
+    bvh = frames.bvh
+    centre = poses.rotation[i] @ (poses.scale[i] * bvh.centre[i]) + poses.position[i]
+    radius = bvh.radius[i] * np.abs(poses.scale[i]).max() * (1 + 1e-6) + 1e-9
+    position, quaternion = frames.camera(t)
+    c = geometry.world_to_camera(centre[None], position, quaternion)[0]
+    corners = c + radius * np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
+    if corners[:, 2].min() <= 1e-9:
+        return c_min, c_max, r_min, r_max
+    xy = (corners @ frames.k[:2].T) / corners[:, 2:3]
+    c0, r0 = np.ceil(xy.min(axis=0) - 0.5).astype(int)  # the pixel centres (index + 0.5) inside the box
+    c1, r1 = np.floor(xy.max(axis=0) - 0.5).astype(int) + 1
+    return max(c0, c_min), min(c1, c_max), max(r0, r_min), min(r1, r_max)
+
+
+def _amodal_extent(frames: _Frames, t: int, each: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per object in frame t: its amodal pixels on the image plane extended by `BEYOND` image
+    sizes past every border (the image's own included), and its unclipped amodal box there,
+    [ymin, xmin, ymax, xmax] normalised by the image's size as MOVi's boxes are (NaN: none).
+    Only the pixels outside the image are cast here (the image's own are `each`)."""
+    scene = frames.scene
+    width, height = scene.resolution
+    n = len(scene.objects)
+    total = np.zeros(n, dtype=np.int64)
+    box = np.full((n, 4), np.nan)
+    position, quaternion = frames.camera(t)
+    for i, obj in enumerate(scene.objects):
+        if obj.is_background or frames.bvh.scenes[i] is None:
+            continue
+        inside = each.get(i, np.zeros(0, dtype=np.int64))
+        rows, cols = inside // width, inside % width
+        c0, c1, r0, r1 = _sphere_region(frames, t, i)
+        if c0 < 0 or r0 < 0 or c1 > width or r1 > height:
+            grid_c, grid_r = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
+            outside = (grid_c < 0) | (grid_c >= width) | (grid_r < 0) | (grid_r >= height)
+            grid_c, grid_r = grid_c[outside], grid_r[outside]
+            if len(grid_c):
+                _, directions = geometry.image_rays(np.stack([grid_c + 0.5, grid_r + 0.5], -1), position, quaternion,
+                                                    scene.camera.focal_length, scene.camera.sensor_width,
+                                                    scene.resolution)
+                hit = frames.bvh.hits_object(i, frames.poses(t), np.asarray(position, dtype=np.float64), directions)
+                rows, cols = np.concatenate([rows, grid_r[hit]]), np.concatenate([cols, grid_c[hit]])
+        total[i] = len(rows)
+        if len(rows):
+            box[i] = [rows.min() / height, cols.min() / width, (rows.max() + 1) / height, (cols.max() + 1) / width]
+    return total, box
+
+
+JUMP_BISECTIONS = 6  # a discontinuity's jump survives halving the interval this often; a surface's shrinks 64x
+
+
+def _depth_jumps(frames: _Frames, t: int, pixels: np.ndarray, step: tuple[int, int], depth: np.ndarray,
+                 object_index: np.ndarray) -> np.ndarray:
+    """Whether the depth jumps between each pixel (n, 2: row, col) and its neighbour at +step
+    (d_row, d_col) in frame t: bisecting the segment between their centres with rays, the half
+    with the larger depth change is kept; a discontinuity keeps at least half its jump over the
+    last 1/64 px, a continuous surface (however grazing, or kinked at an edge) does not. A ray
+    on the way that hits nothing or another object also makes it a boundary."""
+    scene = frames.scene
+    position, quaternion = frames.camera(t)
+    poses = frames.poses(t)
+    start = pixels[:, ::-1] + 0.5  # (x, y) of the pixel centres
+    delta = np.array(step[::-1], dtype=np.float64)
+    d_a = depth[pixels[:, 0], pixels[:, 1]].astype(np.float64)
+    d_b = depth[pixels[:, 0] + step[0], pixels[:, 1] + step[1]].astype(np.float64)
+    jump = np.abs(d_b - d_a)
+    own = object_index[pixels[:, 0], pixels[:, 1]]  # the object both pixels see
+    lo, hi = np.zeros(len(pixels)), np.ones(len(pixels))
+    elsewhere = np.zeros(len(pixels), dtype=bool)
+    for _ in range(JUMP_BISECTIONS):
+        mid = (lo + hi) / 2
+        _, directions = geometry.image_rays(start + mid[:, None] * delta, position, quaternion,
+                                            scene.camera.focal_length, scene.camera.sensor_width, scene.resolution)
+        hits = frames.bvh.cast(poses, np.asarray(position, dtype=np.float64), directions)
+        d_mid = hits.distance
+        elsewhere |= hits.object != own
+        left = np.abs(d_mid - d_a) >= np.abs(d_b - d_mid)  # the larger change lies in [lo, mid]
+        hi, d_b = np.where(left, mid, hi), np.where(left, d_mid, d_b)
+        lo, d_a = np.where(left, lo, mid), np.where(left, d_a, d_mid)
+    with np.errstate(invalid="ignore"):
+        return elsewhere | (np.abs(d_b - d_a) > 0.5 * jump)
+
+
 def _rotate(rotations: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     return np.einsum("nij,nj->ni", rotations, vectors)
 
@@ -142,6 +243,7 @@ def flow_at(scene: Scene, trajectory: Trajectory, frame: int, image_points: np.n
     frames = _Frames(scene, trajectory)
     out = _layers_at(frames, frame, np.asarray(image_points, dtype=np.float64).reshape(-1, 2))
     out.pop("local")
+    out.pop("each")
     return out
 
 
@@ -196,13 +298,17 @@ LAYER_TYPES = {  # name: (channels, dtype) of the per-frame layers
     "object_index": (0, np.int32), "depth": (0, np.float32), "normal": (3, np.float32),
     "object_coordinates": (3, np.float32), "forward_flow": (2, np.float32), "backward_flow": (2, np.float32),
     "forward_flow_occlusion": (0, bool), "backward_flow_occlusion": (0, bool),
+    "forward_scene_flow": (3, np.float32), "backward_scene_flow": (3, np.float32),
+    "forward_scene_flow_camera": (3, np.float32), "backward_scene_flow_camera": (3, np.float32),
+    "occlusion_boundaries": (0, np.uint8),
 }
 
 
 def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int = 256,
-                         threads: int = 0) -> GroundTruth:
-    """Every layer for frames 0..T-1, instances, boxes, visibility and `num_tracks` point
-    tracks (queries spread evenly over the frames).
+                         threads: int = 0, amodal: bool = True) -> GroundTruth:
+    """Every layer for frames 0..T-1, instances, boxes, visibility, `num_tracks` point
+    tracks (queries spread evenly over the frames) and, with `amodal`, every instance's amodal
+    masks, fractions and boxes (`AmodalInstances`).
 
     Frames are computed by `threads` threads at once (0: one per usable core); Embree and
     numpy release the GIL, and each frame's result is independent of the others, so the
@@ -215,9 +321,26 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
     out = {name: np.zeros((t, height * width) + ((c,) if c else ()), dtype=dtype)
            for name, (c, dtype) in LAYER_TYPES.items()}  # filled frame by frame: no float64 copies kept
     queries: list = [None] * t  # per frame: (frame, pixel) ids, objects, local points
+    n = len(scene.objects) if amodal else 0
+    masks = np.zeros((n, t, height * width), dtype=bool)  # each object's own hits, others ignored
+    amodal_total = np.zeros((n, t), dtype=np.int64)
+    amodal_unclipped = np.full((n, t, 4), np.nan)
 
     def layers_of(f: int) -> None:
         frame = _layers_at(frames, f)
+        position, quaternion = frames.camera(f)
+        directions = frames.pixel_directions @ geometry.quat_to_matrix(quaternion).T
+        depth, seen = frame["depth"].reshape(height, width), frame["object_index"].reshape(height, width)
+        frame["occlusion_boundaries"] = occlusion_boundaries(
+            seen[None], depth[None], frame["normal"].reshape(1, height, width, 3),
+            np.asarray(position, dtype=np.float64)[None], directions.reshape(1, height, width, 3),
+            lambda pixels, d_row, d_col: _depth_jumps(frames, f, pixels[:, 1:], (d_row, d_col), depth, seen),
+        ).reshape(-1)
+        if amodal:
+            for i, rays in frame["each"].items():
+                if not scene.objects[i].is_background:
+                    masks[i, f, rays] = True
+            amodal_total[:, f], amodal_unclipped[:, f] = _amodal_extent(frames, f, frame["each"])
         pixels = _sample_queries(scene, f, frame["object_index"], num_tracks // t + (f < num_tracks % t))
         queries[f] = (np.stack([np.full(len(pixels), f), pixels], -1), frame["object_index"][pixels],
                       frame["local"][pixels])
@@ -239,24 +362,31 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
     tracks_done = time.perf_counter()
     layers: dict[str, Any] = {name: value.reshape((t, height, width) + value.shape[2:]) for name, value in out.items()}
     order, visibility = _instances(scene, layers["object_index"])
+    amodal_objects = Amodal(masks.reshape(n, t, height, width), amodal_total, amodal_unclipped) if amodal else None
+    cameras = np.array([np.r_[frames.camera(f)[0], frames.camera(f)[1]] for f in range(-1, t + 1)], dtype=np.float64)
     return GroundTruth(
         tracks=tracks,
         timings={"layers": layers_done - start, "tracks": tracks_done - layers_done,
                  "annotations": time.perf_counter() - tracks_done},
-        **_annotations(scene, layers["object_index"], order, visibility),
+        amodal_objects=amodal_objects,
+        camera_poses=cameras,
+        **_annotations(scene, layers["object_index"], order, visibility, amodal_objects),
         **layers,
     )
 
 
-def _annotations(scene: Scene, object_index: np.ndarray, order: list[int], visibility: np.ndarray) -> dict[str, Any]:
-    """Segmentation, instances, visibility and boxes for the instances `order` (scene indices)."""
+def _annotations(scene: Scene, object_index: np.ndarray, order: list[int], visibility: np.ndarray,
+                 amodal: Amodal | None = None) -> dict[str, Any]:
+    """Segmentation, instances, visibility and boxes for the instances `order` (scene indices),
+    and, given each object's amodal masks, the instances' (`AmodalInstances`)."""
     lookup = np.zeros(len(scene.objects) + 1, dtype=np.int32)  # object index + 1 -> segmentation id
     for k, i in enumerate(order):
         lookup[i + 1] = k + 1
     segmentation = lookup[object_index + 1]
     boxes = [_bboxes(segmentation, k + 1) for k in range(len(order))]
     return {"segmentation": segmentation, "instances": [scene.objects[i].name for i in order],
-            "visibility": visibility, "bboxes": [b for b, _ in boxes], "bbox_frames": [f for _, f in boxes]}
+            "visibility": visibility, "bboxes": [b for b, _ in boxes], "bbox_frames": [f for _, f in boxes],
+            "amodal": None if amodal is None else amodal_instances(amodal, order, visibility)}
 
 
 def with_instances(scene: Scene, truth: GroundTruth, names: list[str]) -> GroundTruth:
@@ -269,4 +399,5 @@ def with_instances(scene: Scene, truth: GroundTruth, names: list[str]) -> Ground
     counts = np.stack([np.bincount(truth.object_index[f][truth.object_index[f] >= 0], minlength=len(index))
                        for f in range(t)], axis=1)
     visibility = counts[order] if order else np.zeros((0, t), dtype=np.int64)
-    return dataclasses.replace(truth, **_annotations(scene, truth.object_index, order, visibility))
+    return dataclasses.replace(truth, **_annotations(scene, truth.object_index, order, visibility,
+                                                     truth.amodal_objects))

@@ -15,7 +15,7 @@ several threads may cast against one `SceneBVH` at once (one frame per thread).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import trimesh
@@ -45,6 +45,7 @@ class Hits:
     bary: np.ndarray
     distance: np.ndarray
     local: np.ndarray
+    each: dict[int, np.ndarray] = field(default_factory=dict)  # object -> the rays that hit it, any in front or not
 
 
 @dataclass
@@ -148,6 +149,7 @@ class SceneBVH:
         ray_o = np.zeros((self.count, 3) if shared else (n, 3))  # the rays in the frame of the object they hit
         ray_d = np.zeros((n, 3))
         candidates = self._candidates(poses, origins, directions)
+        each: dict[int, np.ndarray] = {}
         for i in range(self.count):
             rays = np.flatnonzero(candidates[i])
             if len(rays) == 0:
@@ -156,6 +158,7 @@ class SceneBVH:
             bvh = self.scenes[i]
             assert bvh is not None  # _candidates leaves out objects without triangles
             result = bvh.run(*self._embree_rays(i, local_o, local_d), output=1)
+            each[i] = rays[result["primID"] >= 0]  # the object's amodal hits: every object but it ignored
             hit = (result["primID"] >= 0) & (result["tfar"] < best[rays])
             won = rays[hit]
             best[won] = result["tfar"][hit]
@@ -167,7 +170,7 @@ class SceneBVH:
             else:
                 ray_o[won] = local_o[hit]
         hits = Hits(np.full(n, NO_HIT, np.int32), np.zeros(n, np.int64), np.zeros((n, 2)), np.full(n, np.inf),
-                    np.zeros((n, 3)))
+                    np.zeros((n, 3)), each)
         ray = np.flatnonzero(obj >= 0)
         if len(ray) == 0:
             return hits
@@ -183,6 +186,17 @@ class SceneBVH:
         hits.distance[hit] = t[keep]
         hits.local[hit] = a[keep] + u * e1[keep] + v * e2[keep]
         return hits
+
+    def hits_object(self, i: int, poses: Poses, origin: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """Whether each ray from `origin` (3,) along unit `directions` (n, 3) hits object i, every
+        other object ignored (the same Embree query as `cast`'s, so the same answer per ray)."""
+        out = np.zeros(len(directions), dtype=bool)
+        rays = np.flatnonzero(self._candidates(poses, origin, directions)[i])
+        if len(rays):
+            local_o, local_d = self._local_rays(poses, i, origin, directions, rays)
+            result = self.scenes[i].run(*self._embree_rays(i, local_o, local_d), output=1)
+            out[rays[result["primID"] >= 0]] = True
+        return out
 
     def visible(self, poses: Poses, camera_position: np.ndarray, points: np.ndarray,
                 tolerance: tuple[float, float]) -> np.ndarray:

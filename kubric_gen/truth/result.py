@@ -25,6 +25,74 @@ class PointTracks:
 
 
 @dataclass
+class Amodal:
+    """Every object's own silhouette, every other object ignored (index = scene object; background
+    objects have none): masks (N,T,H,W) bool, the pixels whose ray hits the object; total (N,T)
+    its pixels on the image plane extended by one image size past each border (the image's
+    included); unclipped (N,T,4) its box there, [ymin, xmin, ymax, xmax] normalised by the
+    image's size (beyond [0, 1] outside it), NaN where it has no pixel."""
+
+    masks: np.ndarray
+    total: np.ndarray
+    unclipped: np.ndarray
+
+
+@dataclass
+class AmodalInstances:
+    """The amodal annotations of the K instances of `GroundTruth.instances`, per frame.
+
+    masks (K,T,H,W) bool: the instance's whole silhouette in the image (it alone hit);
+    pixels (K,T) int: its pixels (the visible ones are `GroundTruth.visibility`);
+    visible_fraction (K,T) float32: visibility / pixels (0 where pixels is 0);
+    in_image_fraction (K,T) float32: pixels / its pixels on the extended image plane (1 when
+        wholly inside the image; 0 when it projects nowhere there);
+    bboxes, bbox_frames: as MOVi's boxes (normalised [ymin, xmin, ymax, xmax], frames), of the
+        masks, i.e. clipped at the image border; unclipped_bboxes, unclipped_frames: the whole
+        silhouette's box on the extended plane (may extend beyond [0, 1]).
+    """
+
+    masks: np.ndarray
+    pixels: np.ndarray
+    visible_fraction: np.ndarray
+    in_image_fraction: np.ndarray
+    bboxes: list[np.ndarray]
+    bbox_frames: list[np.ndarray]
+    unclipped_bboxes: list[np.ndarray]
+    unclipped_frames: list[np.ndarray]
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.maximum(den, 1), 0.0).astype(np.float32)
+
+
+def mask_bboxes(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MOVi's boxes of a (T,H,W) bool mask: normalised [ymin, xmin, ymax, xmax] (n,4) float32
+    (max edge = last pixel + 1) over the n frames where it is not empty, and those frames."""
+    t, height, width = masks.shape
+    rows, cols = masks.any(axis=2), masks.any(axis=1)
+    frames = np.flatnonzero(rows.any(axis=1)).astype(np.int32)
+    boxes = [[np.argmax(rows[f]) / height, np.argmax(cols[f]) / width,
+              (height - np.argmax(rows[f][::-1])) / height, (width - np.argmax(cols[f][::-1])) / width]
+             for f in frames]
+    return np.asarray(boxes, dtype=np.float32).reshape(-1, 4), frames
+
+
+def amodal_instances(amodal: Amodal, order: list[int], visibility: np.ndarray) -> AmodalInstances:
+    """The instances' amodal annotations from every object's (`order`: their scene indices)."""
+    masks = amodal.masks[order]
+    pixels = masks.reshape(*masks.shape[:2], masks.shape[2] * masks.shape[3]).sum(axis=2)
+    boxes = [mask_bboxes(m) for m in masks]
+    unclipped = [amodal.unclipped[i] for i in order]
+    frames = [np.flatnonzero(~np.isnan(u[:, 0])).astype(np.int32) for u in unclipped]
+    return AmodalInstances(masks=masks, pixels=pixels, visible_fraction=_ratio(visibility, pixels),
+                           in_image_fraction=_ratio(pixels, amodal.total[order]),
+                           bboxes=[b for b, _ in boxes], bbox_frames=[f for _, f in boxes],
+                           unclipped_bboxes=[u[f].astype(np.float32) for u, f in zip(unclipped, frames, strict=True)],
+                           unclipped_frames=frames)
+
+
+@dataclass
 class GroundTruth:
     """Exact layers at pixel centres, for frames 0..T-1 of an H x W scene.
 
@@ -41,6 +109,18 @@ class GroundTruth:
         (MOVi's sign, as Kubric writes it: a steady motion has equal forward and backward flow).
     forward_flow_occlusion / backward_flow_occlusion (T,H,W) bool: the point is hidden or
         off-screen in frame t+1 / t-1.
+    forward_scene_flow / backward_scene_flow (T,H,W,3) float32: the 3D motion (metres, world
+        axes) of the surface point seen at the pixel in frame t, from t to t+1 / from t-1 to t
+        (the backward flow's sign: a steady motion has equal forward and backward scene flow);
+        0 where nothing is hit. `*_camera`: the same motion in camera coordinates (OpenCV's
+        axes: x right, y down, z forward), i.e. the point in frame t+1's camera frame minus the
+        point in frame t's (camera motion included), so projecting depth's point plus it into
+        frame t+1 gives the optical flow. None when not computed. `camera_poses` (T+2, 7): the
+        camera's position and quaternion at frames -1..T (the two beyond the clip extrapolated,
+        as the flow's), from which readers derive the `*_camera` arrays of the world ones.
+    occlusion_boundaries (T,H,W) uint8: per pixel, bit k (k = 0..3: the neighbour to the right,
+        below, left, above) where the edge to that neighbour is an occlusion boundary and this
+        pixel's surface is in front, bit k+4 where it is behind (`truth.boundaries`).
     instances: names of the non-background objects visible in some frame, by total
         visibility (descending; ties in scene order).
     visibility (K,T) int: visible pixels per instance and frame.
@@ -63,6 +143,14 @@ class GroundTruth:
     bbox_frames: list[np.ndarray]
     tracks: PointTracks | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    forward_scene_flow: np.ndarray | None = None
+    backward_scene_flow: np.ndarray | None = None
+    forward_scene_flow_camera: np.ndarray | None = None
+    backward_scene_flow_camera: np.ndarray | None = None
+    occlusion_boundaries: np.ndarray | None = None
+    camera_poses: np.ndarray | None = None  # (T+2, 7): position, quaternion (w, x, y, z) of frames -1..T
+    amodal: AmodalInstances | None = None  # the instances' (None: not computed, e.g. read from elsewhere)
+    amodal_objects: Amodal | None = None  # every object's, for re-ordering the instances (`with_instances`)
 
 
 @dataclass

@@ -19,8 +19,15 @@ scene with errors. The checks, by `Problem.check`:
 | ranges | data_ranges.json is the range of the flow (and depth) values, to one quantisation step |
 | flow | forward/backward flow equals the reprojection, with depth and the poses, of sampled pixels |
 | normals | decoded normals are unit vectors where a surface is seen |
+| amodal | amodal_masks.npz comes with the amodal fields; visible pixels lie in the amodal mask |
+| boundaries | both sides of a marked edge agree, the nearer in front; segmentation changes are marked |
+| scene_flow | its cameras are metadata.json's; depth plus the scene flow projects to the optical flow |
 | tracks | tracks.npz has consistent shapes, and visible track points are inside the image |
 | events | collisions name valid instances and frames, with finite values |
+
+Amodal: amodal_pixels and the amodal boxes are the masks' own, visible_fraction is
+visibility / amodal_pixels to float32 rounding (1e-6), in_image_fraction lies in [0, 1] and is 0
+exactly where the mask is empty, and each unclipped box holds its clipped one.
 
 Flow tolerance: half a quantisation step of the flow range, plus FLOW_TOLERANCE_PX, plus
 FLOW_RELATIVE_TOLERANCE times the flow's length (the float32 metadata and depth). Measured
@@ -41,6 +48,7 @@ from kubric_gen.errors import KubricGenError
 from kubric_gen.io import format as fmt
 from kubric_gen.io.layers import boxes_from_segmentation
 from kubric_gen.io.reader import SceneDir
+from kubric_gen.truth.result import mask_bboxes
 
 FLOW_SAMPLES_PER_FRAME = 1024
 FLOW_TOLERANCE_PX = 0.01
@@ -48,7 +56,8 @@ FLOW_RELATIVE_TOLERANCE = 1e-3
 NORMAL_TOLERANCE = 2e-3
 QUATERNION_TOLERANCE = 1e-3
 NEVER_VISIBLE = "is never visible (MOVi lists only visible objects)"
-_PER_VIEW = ("image_positions", "visibility", "bboxes", "bbox_frames")  # instance fields only a camera's view has
+# instance fields only a camera's view has
+_PER_VIEW = ("image_positions", "visibility", "bboxes", "bbox_frames", *fmt.AMODAL_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -83,8 +92,8 @@ def check_view(sd: SceneDir, problems: list[Problem] | None = None) -> list[Prob
     if fmt.METADATA not in sd.files or any(p.file == fmt.METADATA for p in problems):
         return problems
     checks: list[Callable[[SceneDir, list[Problem]], None]] = [
-        _integrity, _finite, _metadata_shapes, _decodable, _segmentation, _labels, _ranges, _flow, _normals, _tracks,
-        _events]
+        _integrity, _finite, _metadata_shapes, _decodable, _segmentation, _amodal, _boundaries, _labels, _ranges,
+        _flow, _scene_flow, _normals, _tracks, _events]
     for check in checks:
         try:
             check(sd, problems)
@@ -301,6 +310,58 @@ def _segmentation(sd: SceneDir, problems: list[Problem]) -> None:
                                         f"{np.round(all_boxes[k][row], 4).tolist()}"))
 
 
+def _amodal(sd: SceneDir, problems: list[Problem]) -> None:
+    instances = sd.metadata["instances"]
+    with_fields = [k for k, inst in enumerate(instances) if "amodal_pixels" in inst]
+    masks = sd.amodal()
+    if masks is None:
+        if with_fields:
+            problems.append(Problem(fmt.METADATA, "amodal", f"instances[{with_fields[0]}] has amodal fields but "
+                                    f"{fmt.AMODAL} is missing"))
+        return
+    if len(with_fields) != len(instances):
+        missing = sorted(set(range(len(instances))) - set(with_fields))
+        problems.append(Problem(fmt.METADATA, "amodal", f"instances[{missing[0]}] has no amodal_pixels but "
+                                f"{fmt.AMODAL} holds its masks"))
+        raise _Found
+    seg = _layer(sd, "segmentation", problems)
+    h, w = seg.shape[1:]
+
+    def bad(k: int, message: str) -> None:
+        problems.append(Problem(fmt.METADATA if "]." in message else fmt.AMODAL, "amodal", message))
+
+    for k, inst in enumerate(instances):
+        outside = ((seg == k + 1) & ~masks[k]).reshape(len(seg), -1).sum(axis=1)
+        if outside.any():
+            t = int(np.flatnonzero(outside)[0])
+            bad(k, f"instance {k}: {outside[t]} visible pixels of frame {t} lie outside its amodal mask")
+        pixels = masks[k].reshape(len(seg), -1).sum(axis=1)
+        stated = np.asarray(inst["amodal_pixels"], dtype=np.int64)
+        if stated.shape != pixels.shape or not np.array_equal(stated, pixels):
+            bad(k, f"instances[{k}].amodal_pixels are not its amodal masks' pixel counts")
+            continue
+        visibility = np.asarray(inst.get("visibility", np.zeros_like(pixels)), dtype=np.float64)
+        expected = np.where(pixels > 0, visibility / np.maximum(pixels, 1), 0.0)
+        if np.abs(np.asarray(inst["visible_fraction"], dtype=np.float64) - expected).max(initial=0) > 1e-6:
+            bad(k, f"instances[{k}].visible_fraction is not visibility / amodal_pixels")
+        in_image = np.asarray(inst["in_image_fraction"], dtype=np.float64)
+        if in_image.shape != pixels.shape or (in_image < 0).any() or (in_image > 1).any() \
+                or not np.array_equal(in_image > 0, pixels > 0):
+            bad(k, f"instances[{k}].in_image_fraction must lie in [0, 1], 0 exactly where amodal_pixels is 0")
+        boxes, frames = mask_bboxes(masks[k])
+        stated_boxes = np.asarray(inst["amodal_bboxes"] or np.zeros((0, 4)), dtype=np.float64)
+        if list(inst["amodal_bbox_frames"]) != frames.tolist() or stated_boxes.shape != boxes.shape \
+                or np.abs(stated_boxes - boxes).max(initial=0) > 0.5 / max(h, w):
+            bad(k, f"instances[{k}].amodal_bboxes are not the boxes of its amodal masks")
+            continue
+        unclipped = dict(zip(inst["amodal_bbox_unclipped_frames"], inst["amodal_bboxes_unclipped"], strict=True))
+        for row, t in enumerate(frames.tolist()):
+            u = np.asarray(unclipped.get(t, [np.inf, np.inf, -np.inf, -np.inf]), dtype=np.float64)
+            if (u[:2] > stated_boxes[row, :2] + 1e-6).any() or (u[2:] < stated_boxes[row, 2:] - 1e-6).any():
+                bad(k, f"instances[{k}].amodal_bboxes_unclipped of frame {t} does not hold its clipped box")
+                break
+
+
 def _ranges(sd: SceneDir, problems: list[Problem]) -> None:
     for name in fmt.FLOW_LAYERS:
         lo, hi = sd.range(name)
@@ -395,6 +456,88 @@ def _flow(sd: SceneDir, problems: list[Problem]) -> None:
             problems.append(Problem(fmt.LAYER[name].file(t), "flow",
                                     f"flow at pixel (row {r}, col {c}) is ({got[0]:.4f}, {got[1]:.4f}) px but depth "
                                     f"and poses move it by ({expected[0]:.4f}, {expected[1]:.4f}) px"))
+
+
+def _boundaries(sd: SceneDir, problems: list[Problem]) -> None:
+    from kubric_gen.truth.boundaries import BEHIND, FRONT, NEIGHBOURS
+
+    bits = sd.occlusion_boundaries()
+    if bits is None:
+        return
+    seg = _layer(sd, "segmentation", problems)
+    depth = _layer(sd, "depth", problems).astype(np.float64)
+    h, w = seg.shape[1:]
+    for k, (d_row, d_col) in enumerate(NEIGHBOURS):
+        opposite = NEIGHBOURS.index((-d_row, -d_col))
+        a = (slice(None), slice(max(0, -d_row), h - max(0, d_row)), slice(max(0, -d_col), w - max(0, d_col)))
+        b = (slice(None), slice(max(0, d_row), h - max(0, -d_row)), slice(max(0, d_col), w - max(0, -d_col)))
+        front, behind = (bits >> (FRONT + k)) & 1, (bits >> (BEHIND + k)) & 1
+        edge = (front | behind)[a] == 1
+        outward = np.ones(bits.shape, dtype=bool)
+        outward[a] = False
+        there_front, there_behind = (bits[b] >> (FRONT + opposite)) & 1, (bits[b] >> (BEHIND + opposite)) & 1
+        found = []
+        if ((front | behind)[outward] == 1).any():
+            found.append("an edge at the image border is marked")
+        if (edge != ((there_front | there_behind) == 1)).any():
+            found.append("a boundary is marked on one side of an edge only")
+        if (edge & (behind[a] == 1) & (there_behind == 1)).any():
+            found.append("both sides of an edge are marked behind")
+        if (~edge & (seg[a] != seg[b])).any():
+            found.append("the segmentation changes across an edge that is not marked")
+        with np.errstate(invalid="ignore"):
+            if ((front[a] == 1) & (depth[a] > depth[b])).any() or ((behind[a] == 1) & (depth[a] <= depth[b])).any():
+                found.append("a side marked in front is the farther one")
+        if found:
+            problems.append(Problem(fmt.BOUNDARIES, "boundaries", f"{found[0]} (neighbour {k}: "
+                                    f"d_row {d_row}, d_col {d_col})"))
+            return
+
+
+def _scene_flow(sd: SceneDir, problems: list[Problem]) -> None:
+    arrays = sd.scene_flow()
+    if arrays is None:
+        return
+    cam = _poses(sd.metadata["camera"], sd.num_frames)
+    if cam is None:
+        return
+    poses = arrays["camera_poses"][1:-1]  # frames 0..T-1
+    same_rotation = np.abs(np.einsum("ij,ij->i", poses[:, 3:], cam[1]))  # |q . q'| = 1: one rotation
+    if np.abs(poses[:, :3] - cam[0]).max() > 1e-6 or np.abs(same_rotation - 1).max() > 1e-6:
+        problems.append(Problem(fmt.SCENE_FLOW, "scene_flow", "camera_poses are not metadata.json's camera poses"))
+        return
+    f, sw = float(sd.metadata["camera"]["focal_length"]), float(sd.metadata["camera"]["sensor_width"])
+    k = geometry.intrinsics(f, sw, sd.resolution)
+    depth = _layer(sd, "depth", problems)
+    rng = np.random.default_rng(0)
+    for name, step in (("forward", 1), ("backward", -1)):
+        camera = arrays[f"{name}_scene_flow_camera"]
+        flow = _layer(sd, f"{name}_flow", problems)
+        lo, hi = sd.range(f"{name}_flow")
+        quantum = (hi - lo) / fmt.MAX_16BIT / 2
+        for t in range(sd.num_frames):
+            rows, cols = np.nonzero(np.isfinite(depth[t]))
+            pick = rng.choice(rows.size, size=min(FLOW_SAMPLES_PER_FRAME, rows.size), replace=False)
+            rows, cols = rows[pick], cols[pick]
+            _, directions = geometry.image_rays(np.stack([cols + 0.5, rows + 0.5], -1), cam[0][t], cam[1][t], f, sw,
+                                                sd.resolution)
+            here = geometry.world_to_camera(cam[0][t] + directions * depth[t, rows, cols, None], cam[0][t], cam[1][t])
+            moved = here + step * camera[t, rows, cols].astype(np.float64)  # in the other frame's camera
+            front = moved[:, 2] > 1e-9
+            xy = (moved[front] @ k[:2].T) / moved[front, 2:3]
+            expected = step * np.stack([xy[:, 1] - (rows[front] + 0.5), xy[:, 0] - (cols[front] + 0.5)], -1)
+            got = flow[t, rows[front], cols[front]].astype(np.float64)
+            error = np.linalg.norm(got - expected, axis=-1)
+            allowed = quantum * math.sqrt(2) + FLOW_TOLERANCE_PX + FLOW_RELATIVE_TOLERANCE * np.linalg.norm(
+                expected, axis=-1)
+            if (error > allowed).any():
+                i = int(np.argmax(error - allowed))
+                problems.append(Problem(fmt.SCENE_FLOW, "scene_flow",
+                                        f"depth plus the {name} scene flow at frame {t} projects to a flow of "
+                                        f"{np.round(expected[i], 4).tolist()} px at pixel (row {rows[front][i]}, "
+                                        f"col {cols[front][i]}), the {name}_flow layer says "
+                                        f"{np.round(got[i], 4).tolist()}"))
+                return
 
 
 def _normals(sd: SceneDir, problems: list[Problem]) -> None:
