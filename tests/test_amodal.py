@@ -39,8 +39,10 @@ def _alone(box, f, resolution, beyond=0):
     return small, big & ~small
 
 
-def test_a_cube_half_behind_a_wall_is_half_visible():
-    scene, truth = _truth([CUBE, WALL])
+@pytest.mark.parametrize("wall_first", [False, True])
+def test_a_cube_half_behind_a_wall_is_half_visible(wall_first):
+    """(The wall cast before the cube, too: its hits must not shorten the cube's mask.)"""
+    scene, truth = _truth([WALL, CUBE] if wall_first else [CUBE, WALL])
     k = truth.instances.index("cube")
     amodal = truth.amodal
     sure, maybe = _alone(CUBE, 0, RESOLUTION)
