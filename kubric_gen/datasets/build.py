@@ -26,6 +26,7 @@ from kubric_gen.datasets.config import (
     downscale_factor,
     parse_splits,
 )
+from kubric_gen.datasets.extras import check_extras
 from kubric_gen.datasets.scenes import SceneInfo, check_same_cameras, find_scenes, warn_undeclared_labels
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import SceneDir
@@ -178,7 +179,8 @@ def _progress_bars_on_a_terminal() -> Iterator[None]:
 def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.PathLike,
                   config: str | None = None, beam_options: Sequence[str] | None = None,
                   splits: str | Mapping[str, float] | Sequence[str] | None = None,
-                  overwrite: bool = False, file_format: str = "tfrecord") -> BuildResult:
+                  overwrite: bool = False, file_format: str = "tfrecord",
+                  extras: Sequence[str] | str | None = None) -> BuildResult:
     """Package the scene directories under `scenes_dir` as the TFDS dataset `name` in `data_dir`.
 
     config: "WxH" (default: the scenes' own resolution; otherwise it must divide it by an
@@ -190,7 +192,8 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     result. A dataset already prepared from the same scenes (and file format) is reused; one
     prepared from other scenes is an error unless `overwrite`. file_format: "tfrecord"
     (MOVi's, read with tfds.load) or "array_record" (also random access with
-    tfds.data_source and `kubric_gen.datasets.torch`).
+    tfds.data_source and `kubric_gen.datasets.torch`). extras: optional features beyond MOVi's
+    (`datasets.extras.EXTRAS`: amodal, scene_flow, occlusion_boundaries; names or "a,b").
     """
     start = time.perf_counter()
     scenes_dir, data_dir = os.path.expanduser(os.fspath(scenes_dir)), os.path.expanduser(os.fspath(data_dir))
@@ -208,7 +211,9 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     warn_undeclared_labels(first.path)  # a world without a label schema: its labels are left out
     source = first.resolution
     target = Resolution.parse(config) if config else source
-    downscale_factor(source, target)
+    extras = check_extras(extras, downscale_factor(source, target))
+    if extras and first.cameras:
+        raise DatasetError(f"--extras {','.join(extras)}: not yet for scenes with several cameras")
 
     import tensorflow_datasets as tfds
     from etils import epath
@@ -232,7 +237,7 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
                        num_frames=first.num_frames,
                        configs=tuple(dict.fromkeys([source, target])), split_paths=split_paths,
                        card=_card_facts(first), use_beam=options is not None, fingerprint=fingerprint,
-                       cameras=first.cameras)
+                       cameras=first.cameras, extras=extras)
     cls = make_builder_class(spec)
     def make_builder():
         return cls(config=target.name, data_dir=os.fspath(data_dir), file_format=file_format)
@@ -241,7 +246,7 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     out = epath.Path(builder.data_dir)
     with _undone_on_failure(os.fspath(data_dir), name, os.fspath(out)):
         with _build_lock(out.parent):
-            prepared = _prepare(make_builder, out, fingerprint, options, overwrite, file_format)
+            prepared = _prepare(make_builder, out, fingerprint, options, overwrite, file_format, extras)
             reused = prepared is None
             if prepared is not None:
                 builder = prepared
@@ -312,7 +317,8 @@ def _prepared_file_format(out) -> str | None:
         return None
 
 
-def _prepare(make_builder, out, fingerprint: dict, options, overwrite: bool, file_format: str):
+def _prepare(make_builder, out, fingerprint: dict, options, overwrite: bool, file_format: str,
+             extras: tuple[str, ...] = ()):
     """Prepare the dataset config and return its builder, or None when it is already
     prepared from the same scenes with the same content and file format (reused). Scenes
     re-rendered since (same names, other content), or another file format, are rebuilt;
@@ -325,16 +331,20 @@ def _prepare(make_builder, out, fingerprint: dict, options, overwrite: bool, fil
         try:
             recorded = json.loads((out / "metadata.json").read_text())["kubric_gen"]
             previous, revision = recorded["scenes"], recorded.get("storage_revision", 1)
+            previous_extras = tuple(recorded.get("extras", ()))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            previous, revision = None, None
+            previous, revision, previous_extras = None, None, None
         same_format = _prepared_file_format(out) == file_format
-        if previous == fingerprint and same_format and revision == STORAGE_REVISION:
+        if previous == fingerprint and same_format and revision == STORAGE_REVISION and previous_extras == extras:
             return None
         same_names = isinstance(previous, dict) and {s: sorted(v) for s, v in previous.items()} == \
             {s: sorted(v) for s, v in fingerprint.items()}
         if not (overwrite or same_names):
             raise DatasetError(f"--data-dir: {out} exists with other scenes (pass --overwrite to rebuild it)")
-        if same_names and not same_format:
+        if same_names and previous_extras != extras:
+            log.warning("%s was built with extras %s: rebuilding it with %s", out, list(previous_extras or ()),
+                        list(extras))
+        elif same_names and not same_format:
             log.warning("%s was built as %s: rebuilding it as %s", out, _prepared_file_format(out), file_format)
         elif same_names and previous == fingerprint:  # an older storage of the same version
             log.warning("%s was stored as revision %s: rebuilding it as revision %d", out, revision, STORAGE_REVISION)

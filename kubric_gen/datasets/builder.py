@@ -86,18 +86,19 @@ class DatasetSpec:
     fingerprint: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)  # split: {scene: content}
     use_beam: bool = False
     cameras: tuple[str, ...] = ()  # the camera names of scenes with several cameras; () for one camera
+    extras: tuple[str, ...] = ()  # optional features (datasets.extras); () keeps exactly the features without them
 
     @property
     def labels(self) -> LabelSchema:
         return LabelSchema.from_dict(self.label_schema)
 
 
-def scene_examples(path: str, width: int, height: int, label_schema: dict,
-                   num_frames: int, cameras: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
+def scene_examples(path: str, width: int, height: int, label_schema: dict, num_frames: int,
+                   cameras: tuple[str, ...] = (), extras: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
     """[(key, example)] of one scene directory, or [] (with a warning) if it is incomplete or invalid."""
     try:
         return [read_example(path, Resolution(width, height), schema=LabelSchema.from_dict(label_schema),
-                             num_frames=num_frames, cameras=cameras)]
+                             num_frames=num_frames, cameras=cameras, extras=extras)]
     except SceneDirError as e:
         log.warning("skipping scene directory %s: %s", path, e)
         from kubric_gen.datasets.beam import count_skipped
@@ -161,7 +162,8 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _features(self):
         cfg = self.builder_config
-        return movi_features(self.SPEC.labels, cfg.width, cfg.height, self.SPEC.num_frames, self.SPEC.cameras)
+        return movi_features(self.SPEC.labels, cfg.width, cfg.height, self.SPEC.num_frames, self.SPEC.cameras,
+                             self.SPEC.extras)
 
     def _info(self) -> tfds.core.DatasetInfo:
         spec, cfg = self.SPEC, self.builder_config
@@ -177,6 +179,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                     "source_resolution": spec.source.name, "num_frames": spec.num_frames,
                     "card": spec.card, "scenes": spec.fingerprint,
                     **({"cameras": list(spec.cameras)} if spec.cameras else {}),
+                    **({"extras": list(spec.extras)} if spec.extras else {}),
                 }
             }),
         )
@@ -200,7 +203,7 @@ class KubricGenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _generate_examples(self, paths: list[str]):
         cfg = self.builder_config
         args = {"width": cfg.width, "height": cfg.height, "label_schema": self.SPEC.label_schema,
-                "num_frames": self.SPEC.num_frames, "cameras": self.SPEC.cameras}
+                "num_frames": self.SPEC.num_frames, "cameras": self.SPEC.cameras, "extras": self.SPEC.extras}
         if self.SPEC.use_beam:
             from kubric_gen.datasets.beam import examples_transform
 

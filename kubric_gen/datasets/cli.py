@@ -30,14 +30,16 @@ def beam_options_from_args(args: argparse.Namespace) -> list[str] | None:
 
 def _cmd_build_dataset(args: argparse.Namespace) -> int:
     from kubric_gen.datasets.build import build_dataset
+    from kubric_gen.datasets.extras import check_extras
     from kubric_gen.preflight import check_writable_dir
 
+    check_extras(args.extras, 1)  # the names, before any work
     if "://" not in str(args.data_dir):
         check_writable_dir(args.data_dir, "--data-dir")
 
     result = build_dataset(args.scenes_dir, args.name, args.data_dir, config=args.config,
                            beam_options=beam_options_from_args(args), splits=args.splits,
-                           overwrite=args.overwrite, file_format=args.file_format)
+                           overwrite=args.overwrite, file_format=args.file_format, extras=args.extras)
     print(result.summary())
     for path, reason in result.skipped:
         print(f"  skipped {path}: {reason}")
@@ -87,6 +89,9 @@ def add_commands(subparsers, common_parent: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="rebuild the config if it was prepared from other scenes")
     add_file_format_option(p)
+    p.add_argument("--extras", metavar="LIST", default=None,
+                   help="optional features beyond MOVi's, comma-separated: amodal, scene_flow, "
+                        "occlusion_boundaries (default: none; see docs/datasets.md)")
     g = p.add_argument_group("Apache Beam")
     g.add_argument("--runner", metavar="RUNNER",
                    help="Beam runner (default: DirectRunner when apache_beam is installed, else no Beam)")

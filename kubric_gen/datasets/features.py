@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kubric_gen.datasets.extras import features as extra_features
 from kubric_gen.labels import Label, LabelSchema
 
 
@@ -56,9 +57,11 @@ def _finish(features: dict, schema: LabelSchema):
     return f.FeaturesDict(features)
 
 
-def movi_features(schema: LabelSchema, width: int, height: int, num_frames: int, cameras: Sequence[str] = ()):
+def movi_features(schema: LabelSchema, width: int, height: int, num_frames: int, cameras: Sequence[str] = (),
+                  extras: Sequence[str] = ()):
     """The FeaturesDict of a dataset with this label schema at (width, height) and num_frames;
-    `cameras` (names) for scenes with several cameras (empty: MOVi's one-camera features)."""
+    `cameras` (names) for scenes with several cameras (empty: MOVi's one-camera features);
+    `extras`: optional features (`datasets.extras`; one camera only)."""
     import tensorflow_datasets as tfds
 
     f = tfds.features
@@ -94,6 +97,8 @@ def movi_features(schema: LabelSchema, width: int, height: int, num_frames: int,
     }
     for label in schema.instance:
         instance[label.feature] = _label_feature(label)
+    extra_top, extra_instance = extra_features(extras, t, h, w)
+    instance.update(extra_instance)
 
     features = {
         "metadata": metadata,
@@ -125,6 +130,7 @@ def movi_features(schema: LabelSchema, width: int, height: int, num_frames: int,
             "target_points": tensor((None, t, 2), doc="x, y (pixels)"),
             "occluded": tensor((None, t), np.bool_),
         },
+        **extra_top,
     }
     return _finish(features, schema)
 

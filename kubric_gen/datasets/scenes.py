@@ -37,6 +37,7 @@ import numpy as np
 
 from kubric_gen import geometry
 from kubric_gen.datasets.config import DatasetError, Resolution, downscale_factor
+from kubric_gen.datasets.extras import values as extra_values
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import SceneDir, SceneDirError
 from kubric_gen.io import format as fmt
@@ -285,17 +286,18 @@ def _tracks(sd: SceneDir, t_len: int, f: int) -> dict:
 
 def read_example(path: str | os.PathLike, target: Resolution | None = None, schema: LabelSchema | None = None,
                  num_frames: int | None = None, check: bool = True,
-                 cameras: Sequence[str] | None = None) -> tuple[str, dict]:
+                 cameras: Sequence[str] | None = None, extras: Sequence[str] = ()) -> tuple[str, dict]:
     """Check one scene directory (the checks of `kubric-gen validate`) and decode it into
     (key, example) at resolution `target` (default: its own). `check=False` skips the content
     checks (for readers of directories already validated, e.g. in a training loop).
 
     `schema` / `num_frames` / `cameras` (the camera names, () for one camera), when given,
     must match the scene's (a dataset has one label schema, one video length and one set of
-    cameras). Raises SceneDirError for anything incomplete, invalid or unreadable.
+    cameras). `extras`: the optional features to add (`datasets.extras`). Raises SceneDirError
+    for anything incomplete, invalid or unreadable.
     """
     try:
-        return _read_example(path, target, schema, num_frames, check, cameras)
+        return _read_example(path, target, schema, num_frames, check, cameras, tuple(extras))
     except SceneDirError:
         raise
     except KubricGenError as e:
@@ -305,7 +307,8 @@ def read_example(path: str | os.PathLike, target: Resolution | None = None, sche
 
 
 def _read_example(path: str | os.PathLike, target: Resolution | None, schema: LabelSchema | None,
-                  num_frames: int | None, check: bool, cameras: Sequence[str] | None) -> tuple[str, dict]:
+                  num_frames: int | None, check: bool, cameras: Sequence[str] | None,
+                  extras: tuple[str, ...] = ()) -> tuple[str, dict]:
     info, sd = inspect_scene(path)
     if schema is not None and info.label_schema.fingerprint() != schema.fingerprint():
         raise SceneDirError(f"label schema {info.label_schema.name!r} ({info.label_schema.fingerprint()}) differs "
@@ -326,13 +329,17 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
     except DatasetError:
         raise SceneDirError(f"resolution {source.name} cannot be downscaled to {target.name}") from None
     if info.cameras:
+        if extras:
+            raise SceneDirError(f"--extras {','.join(extras)}: not yet for scenes with several cameras")
         return info.name, _multiview_example(info, sd, target, f, schema)
     t_len = info.num_frames
     meta = sd.metadata
     view = _view(sd, info.has_occlusion, target, f)
     instances = [_instance(inst, t_len, schema) for inst in meta["instances"]]
-    for inst, per_view in zip(instances, _view_instances(sd), strict=True):
+    extra_top, extra_instances = extra_values(extras, sd, lambda a: _nearest(a, f))
+    for inst, per_view, extra in zip(instances, _view_instances(sd), extra_instances, strict=True):
         inst.update(per_view)
+        inst.update(extra)
     example: dict[str, Any] = {
         "metadata": {
             **_metadata(info, target),
@@ -345,6 +352,7 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
         **{key: view[key] for key in _OCCLUSION_LAYERS},
         "tracks": view["tracks"],
         "provenance": _provenance(info, sd),
+        **extra_top,
     }
     _add_scene_labels(example, schema, meta)
     return info.name, example

@@ -1,0 +1,105 @@
+"""Optional dataset features beyond MOVi's (`build-dataset --extras`): amodal masks and their
+annotations, scene flow, occlusion boundaries. A build without extras has exactly the features
+it had before they existed; each extra adds keys no MOVi feature has.
+
+- amodal: per instance, amodal_masks (T, H, W) bool (deflated); amodal_pixels, visible_fraction,
+  in_image_fraction (T,); amodal_bboxes, amodal_bbox_frames (clipped at the border);
+  amodal_bboxes_unclipped (n, 4), amodal_bbox_unclipped_frames.
+- scene_flow: forward_scene_flow, backward_scene_flow, forward_scene_flow_camera,
+  backward_scene_flow_camera (T, H, W, 3) float32, deflated.
+- occlusion_boundaries: occlusion_boundaries (T, H, W, 1) uint8 bits (`truth.boundaries`); only
+  at the scenes' own resolution.
+
+Downscaled configs take every f-th pixel as MOVi's layers do (masks and scene flow); pixel counts
+and fractions stay those of the full resolution, as MOVi's visibility does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from kubric_gen.datasets.config import DatasetError
+from kubric_gen.io import SceneDir, SceneDirError
+from kubric_gen.io import format as fmt
+
+EXTRAS = ("amodal", "scene_flow", "occlusion_boundaries")
+
+
+def check_extras(extras: Sequence[str] | str | None, factor: int) -> tuple[str, ...]:
+    """The extras asked for, in EXTRAS order; DatasetError for an unknown one, or for boundaries
+    of a downscaled config (a neighbour's edge is not defined across skipped pixels)."""
+    if extras is None:
+        return ()
+    names = [e.strip() for e in extras.split(",") if e.strip()] if isinstance(extras, str) else list(extras)
+    unknown = [e for e in names if e not in EXTRAS]
+    if unknown:
+        raise DatasetError(f"--extras: {unknown[0]!r} is not one of {', '.join(EXTRAS)}")
+    if "occlusion_boundaries" in names and factor > 1:
+        raise DatasetError("--extras occlusion_boundaries: only at the scenes' own resolution (this config "
+                           f"downscales by {factor})")
+    return tuple(e for e in EXTRAS if e in names)
+
+
+def features(extras: Sequence[str], t: int, h: int, w: int) -> tuple[dict, dict]:
+    """(top-level, per-instance) TFDS features of `extras`."""
+    import tensorflow_datasets as tfds
+
+    f = tfds.features
+    top: dict = {}
+    instance: dict = {}
+    if "amodal" in extras:
+        series = {"doc": "per frame, full-resolution pixels"}
+        instance.update({
+            "amodal_masks": f.Tensor(shape=(t, h, w), dtype=np.bool_, encoding=f.Encoding.ZLIB,
+                                     doc="where the instance alone would be seen"),
+            "amodal_pixels": f.Tensor(shape=(t,), dtype=np.int32, **series),
+            "visible_fraction": f.Tensor(shape=(t,), dtype=np.float32, doc="visibility / amodal_pixels"),
+            "in_image_fraction": f.Tensor(shape=(t,), dtype=np.float32, doc="amodal pixels inside the image"),
+            "amodal_bboxes": f.Sequence(f.BBoxFeature(doc="normalised ymin, xmin, ymax, xmax, clipped")),
+            "amodal_bbox_frames": f.Sequence(f.Scalar(dtype=np.int32)),
+            "amodal_bboxes_unclipped": f.Sequence(f.Tensor(shape=(4,), dtype=np.float32, doc="may leave [0, 1]")),
+            "amodal_bbox_unclipped_frames": f.Sequence(f.Scalar(dtype=np.int32)),
+        })
+    if "scene_flow" in extras:
+        for name in fmt.SCENE_FLOW_ARRAYS:
+            top[name] = f.Tensor(shape=(t, h, w, 3), dtype=np.float32, encoding=f.Encoding.ZLIB,
+                                 doc="metres; see kubric_gen docs/ground_truth.md")
+    if "occlusion_boundaries" in extras:
+        top["occlusion_boundaries"] = f.Video(shape=(t, h, w, 1), doc="bits: kubric_gen.truth.boundaries")
+    return top, instance
+
+
+def values(extras: Sequence[str], sd: SceneDir, nearest: Callable[[np.ndarray], np.ndarray]) -> tuple[dict, list[dict]]:
+    """(top-level, per-instance) values of `extras` for one camera's scene directory `sd`, its
+    per-pixel arrays (T, H, W, ...) taken to the config's resolution by `nearest` (a SceneDirError
+    if its files lack them)."""
+    top: dict = {}
+    instances: list[dict] = [{} for _ in sd.metadata["instances"]]
+    if "amodal" in extras:
+        masks = sd.amodal()
+        if masks is None:
+            raise SceneDirError(f"{fmt.AMODAL} is missing (--extras amodal)")
+        for k, (inst, out) in enumerate(zip(sd.metadata["instances"], instances, strict=True)):
+            out["amodal_masks"] = nearest(masks[k])
+            out["amodal_pixels"] = np.asarray(inst["amodal_pixels"], dtype=np.int32)
+            for key in ("visible_fraction", "in_image_fraction"):
+                out[key] = np.asarray(inst[key], dtype=np.float32)
+            out["amodal_bboxes"] = np.asarray(inst["amodal_bboxes"], dtype=np.float32).reshape(-1, 4)
+            unclipped = np.asarray(inst["amodal_bboxes_unclipped"], dtype=np.float32)
+            out["amodal_bboxes_unclipped"] = unclipped.reshape(-1, 4)
+            for key in ("amodal_bbox_frames", "amodal_bbox_unclipped_frames"):
+                out[key] = np.asarray(inst[key], dtype=np.int32)
+    if "scene_flow" in extras:
+        flow = sd.scene_flow()
+        if flow is None:
+            raise SceneDirError(f"{fmt.SCENE_FLOW} is missing (--extras scene_flow)")
+        for name in fmt.SCENE_FLOW_ARRAYS:
+            top[name] = nearest(flow[name])
+    if "occlusion_boundaries" in extras:
+        bits = sd.occlusion_boundaries()
+        if bits is None:
+            raise SceneDirError(f"{fmt.BOUNDARIES} is missing (--extras occlusion_boundaries)")
+        top["occlusion_boundaries"] = bits[..., None]
+    return top, instances

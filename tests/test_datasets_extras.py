@@ -1,0 +1,89 @@
+"""`build-dataset --extras`: amodal masks, scene flow and occlusion boundaries as TFDS features,
+decoded by tfds.load to what SceneDir reads; a build without extras has none of them."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from kubric_gen.cli import main
+from kubric_gen.datasets import build_dataset
+from kubric_gen.datasets.extras import EXTRAS
+from kubric_gen.io import SceneDir
+from kubric_gen.io import format as fmt
+
+pytestmark = pytest.mark.filterwarnings("ignore:label\\(\\) is deprecated:DeprecationWarning")  # as test_datasets.py
+tfds = pytest.importorskip("tensorflow_datasets")
+
+EXTRA_KEYS = {*fmt.SCENE_FLOW_ARRAYS, "occlusion_boundaries"}
+EXTRA_INSTANCE_KEYS = {"amodal_masks", *fmt.AMODAL_FIELDS}
+
+
+@pytest.fixture(scope="module")
+def scenes(movi_a_scene, tmp_path_factory):
+    root = tmp_path_factory.mktemp("extras") / "scenes"
+    shutil.copytree(movi_a_scene, root / movi_a_scene.name)
+    return root
+
+
+def _load(name, data_dir, config=None):
+    builder = tfds.builder(name if config is None else f"{name}/{config}", data_dir=str(data_dir))
+    return builder, next(iter(tfds.as_numpy(builder.as_dataset(split="train"))))
+
+
+def test_every_extra_decodes_to_the_scene_directorys_values(scenes, tmp_path):
+    result = build_dataset(scenes, "kg_extras", tmp_path, splits="train=1", extras=",".join(EXTRAS))
+    assert not result.skipped
+    _, ex = _load("kg_extras", tmp_path)
+    sd = SceneDir(next(scenes.iterdir()))
+    masks = sd.amodal()
+    for k, inst in enumerate(sd.metadata["instances"]):
+        np.testing.assert_array_equal(ex["instances"]["amodal_masks"][k], masks[k])
+        for key in ("amodal_pixels", "visible_fraction", "in_image_fraction"):
+            got = ex["instances"][key][k]
+            np.testing.assert_array_equal(got, np.asarray(inst[key], dtype=got.dtype))
+        np.testing.assert_allclose(ex["instances"]["amodal_bboxes"][k], np.reshape(inst["amodal_bboxes"], (-1, 4)),
+                                   atol=1e-7)
+        np.testing.assert_array_equal(ex["instances"]["amodal_bbox_unclipped_frames"][k],
+                                      inst["amodal_bbox_unclipped_frames"])
+    flow = sd.scene_flow()
+    for name in fmt.SCENE_FLOW_ARRAYS:
+        np.testing.assert_array_equal(ex[name], flow[name])  # float32, losslessly deflated
+    np.testing.assert_array_equal(ex["occlusion_boundaries"][..., 0], sd.occlusion_boundaries())
+
+
+def test_without_extras_the_features_are_movis_and_ours_as_before(scenes, tmp_path):
+    build_dataset(scenes, "kg_plain", tmp_path, splits="train=1")
+    builder, ex = _load("kg_plain", tmp_path)
+    assert not EXTRA_KEYS & set(ex) and not EXTRA_INSTANCE_KEYS & set(ex["instances"])
+    assert "extras" not in builder.info.metadata["kubric_gen"]
+
+
+def test_a_downscaled_config_subsamples_the_masks_and_scene_flow_as_movi_does(scenes, tmp_path):
+    build_dataset(scenes, "kg_extras_small", tmp_path, config="16x16", splits="train=1", extras="amodal,scene_flow")
+    _, ex = _load("kg_extras_small", tmp_path, "16x16")
+    sd = SceneDir(next(scenes.iterdir()))
+    np.testing.assert_array_equal(ex["instances"]["amodal_masks"], sd.amodal()[:, :, ::2, ::2])  # offset 0
+    np.testing.assert_array_equal(ex["forward_scene_flow"], sd.scene_flow()["forward_scene_flow"][:, ::2, ::2])
+
+
+def test_other_extras_rebuild_the_dataset(scenes, tmp_path, caplog):
+    build_dataset(scenes, "kg_extras_re", tmp_path, splits="train=1")
+    again = build_dataset(scenes, "kg_extras_re", tmp_path, splits="train=1", extras="amodal")
+    assert not again.reused and "rebuilding it with ['amodal']" in caplog.text
+    _, ex = _load("kg_extras_re", tmp_path)
+    assert "amodal_masks" in ex["instances"]
+    assert build_dataset(scenes, "kg_extras_re", tmp_path, splits="train=1", extras="amodal").reused
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--extras", "amodal,depth_of_field"], "--extras: 'depth_of_field' is not one of amodal, scene_flow, "
+                                            "occlusion_boundaries"),
+    (["--extras", "occlusion_boundaries", "--config", "16x16"], "--extras occlusion_boundaries: only at the "
+                                                                "scenes' own resolution"),
+])
+def test_bad_extras_are_one_line_and_write_nothing(scenes, tmp_path, capsys, argv, fragment):
+    status = main(["build-dataset", str(scenes), "--name", "kg_bad_extras", "--data-dir", str(tmp_path / "d"), *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and fragment in err[0], err
+    assert not (tmp_path / "d" / "kg_bad_extras").exists()
