@@ -347,3 +347,28 @@ def test_torch_samples_from_scene_dirs_equal_the_array_record_build(scenes, tmp_
     assert batch["multiview_tracks"]["target_points"].shape == (2, 2, 48, T, 2)
     assert batch["multiview_tracks"]["query_points"].shape == (2, 48, 3)
     assert batch["multiview_track_valid"][1].sum() == 7 and batch["multiview_track_valid"][0].all()
+
+
+def test_extras_have_a_camera_axis_and_each_cameras_values(scenes, tmp_path):
+    """--extras on stereo scenes: every extra feature stacks the views' values along the camera
+    axis; the instances' amodal boxes are dense (C, T, 4) with zeros where a view has none."""
+    from kubric_gen.io import format as fmt
+
+    build_dataset(scenes, "kg_stereo_extras", tmp_path, splits="train=1.0",
+                  extras="amodal,scene_flow,occlusion_boundaries")
+    ds = tfds.load("kg_stereo_extras", data_dir=str(tmp_path), split="train", download=False)
+    for ex in tfds.as_numpy(ds):
+        sd = SceneDir(scenes / ex["metadata"]["video_name"].decode())
+        for c, view in enumerate(sd.views):
+            masks, flow = view.amodal(), view.scene_flow()
+            np.testing.assert_array_equal(ex["instances"]["amodal_masks"][:, c], masks)
+            for name in fmt.SCENE_FLOW_ARRAYS:
+                np.testing.assert_array_equal(ex[name][c], flow[name])
+            np.testing.assert_array_equal(ex["occlusion_boundaries"][c][..., 0], view.occlusion_boundaries())
+            for k, inst in enumerate(view.metadata["instances"]):
+                np.testing.assert_array_equal(ex["instances"]["visible_fraction"][k, c],
+                                              np.asarray(inst["visible_fraction"], np.float32))
+                boxes = ex["instances"]["amodal_bboxes"][k, c]
+                frames = inst["amodal_bbox_frames"]
+                np.testing.assert_allclose(boxes[frames], np.reshape(inst["amodal_bboxes"], (-1, 4)), atol=1e-7)
+                assert not np.delete(boxes, frames, axis=0).any()

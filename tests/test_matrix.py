@@ -330,6 +330,36 @@ def test_world_array_record_and_torch_read_the_same(world, variant, matrix, tmp_
 
 
 @pytest.mark.parametrize("world", WORLDS)
+def test_world_extras_package_and_load(world, matrix, tmp_path):
+    """Every world's scenes with `--extras` (amodal masks, scene flow, occlusion boundaries): tfds.load
+    gives each view's own arrays, and each instance's pixels in `segmentations` lie in its amodal mask."""
+    from kubric_gen.datasets import build_dataset
+    from kubric_gen.io import format as fmt
+
+    scenes, _, _, status = matrix[(world, "default")]
+    assert status == 0, f"kubric-gen run {world} failed"
+    build_dataset(scenes, f"extras_{world}", tmp_path, splits="train=1.0",
+                  extras="amodal,scene_flow,occlusion_boundaries")
+    examples = list(tfds.as_numpy(tfds.builder(f"extras_{world}", data_dir=str(tmp_path)).as_dataset(split="train")))
+    assert len(examples) == 2
+    multi = world in MULTI_CAMERA
+    for ex in examples:
+        sd = SceneDir(scenes / ex["metadata"]["video_name"].decode())
+        for c, view in enumerate(sd.views):
+            def of_view(a, c=c):
+                return a[c] if multi else a
+            masks = ex["instances"]["amodal_masks"][:, c] if multi else ex["instances"]["amodal_masks"]
+            np.testing.assert_array_equal(masks, view.amodal())
+            seg = of_view(ex["segmentations"])[..., 0]
+            for k in range(len(masks)):
+                assert not ((seg == k + 1) & ~masks[k]).any(), (world, view.name, k)
+            flow = view.scene_flow()
+            for name in fmt.SCENE_FLOW_ARRAYS:
+                np.testing.assert_array_equal(of_view(ex[name]), flow[name])
+            np.testing.assert_array_equal(of_view(ex["occlusion_boundaries"])[..., 0], view.occlusion_boundaries())
+
+
+@pytest.mark.parametrize("world", WORLDS)
 def test_world_view_of_its_scenes_and_dataset(world, matrix, tmp_path, capsys):
     """`kubric-gen view` of each world's scenes (a gallery) and of its dataset, and the segmentation
     overlay of a scene page in headless Chromium (the asset variants render the same layers)."""

@@ -212,8 +212,6 @@ def build_dataset(scenes_dir: str | os.PathLike, name: str, data_dir: str | os.P
     source = first.resolution
     target = Resolution.parse(config) if config else source
     extras = check_extras(extras, downscale_factor(source, target))
-    if extras and first.cameras:
-        raise DatasetError(f"--extras {','.join(extras)}: not yet for scenes with several cameras")
 
     import tensorflow_datasets as tfds
     from etils import epath

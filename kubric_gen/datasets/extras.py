@@ -10,6 +10,9 @@ it had before they existed; each extra adds keys no MOVi feature has.
 - occlusion_boundaries: occlusion_boundaries (T, H, W, 1) uint8 bits (`truth.boundaries`); only
   at the scenes' own resolution.
 
+Scenes with several cameras: each of these with a leading camera axis C (boxes dense (C, T, 4),
+zeros where there is none, as their `bboxes`; no *_frames lists).
+
 Downscaled configs take every f-th pixel as MOVi's layers do (masks and scene flow); pixel counts
 and fractions stay those of the full resolution, as MOVi's visibility does.
 """
@@ -69,6 +72,54 @@ def features(extras: Sequence[str], t: int, h: int, w: int) -> tuple[dict, dict]
     if "occlusion_boundaries" in extras:
         top["occlusion_boundaries"] = f.Video(shape=(t, h, w, 1), doc="bits: kubric_gen.truth.boundaries")
     return top, instance
+
+
+def multiview_features(extras: Sequence[str], c: int, t: int, h: int, w: int, frames: Callable) -> tuple[dict, dict]:
+    """(top-level, per-instance) features of `extras` for scenes with c cameras: each with a
+    leading camera axis; the instances' boxes dense (C, T, 4), zeros where there is none (as
+    their `bboxes`). `frames(feature, doc)` puts a per-camera feature on the camera axis."""
+    import tensorflow_datasets as tfds
+
+    f = tfds.features
+    top: dict = {}
+    instance: dict = {}
+    if "amodal" in extras:
+        instance.update({
+            "amodal_masks": f.Tensor(shape=(c, t, h, w), dtype=np.bool_, encoding=f.Encoding.ZLIB),
+            "amodal_pixels": f.Tensor(shape=(c, t), dtype=np.int32),
+            "visible_fraction": f.Tensor(shape=(c, t), dtype=np.float32),
+            "in_image_fraction": f.Tensor(shape=(c, t), dtype=np.float32),
+            "amodal_bboxes": f.Tensor(shape=(c, t, 4), dtype=np.float32, doc="clipped; 0 where none"),
+            "amodal_bboxes_unclipped": f.Tensor(shape=(c, t, 4), dtype=np.float32, doc="0 where none"),
+        })
+    if "scene_flow" in extras:
+        for name in fmt.SCENE_FLOW_ARRAYS:
+            top[name] = f.Tensor(shape=(c, t, h, w, 3), dtype=np.float32, encoding=f.Encoding.ZLIB)
+    if "occlusion_boundaries" in extras:
+        top["occlusion_boundaries"] = frames(f.Video(shape=(t, h, w, 1)), "(C, T, H, W, 1) bits")
+    return top, instance
+
+
+def multiview_values(extras: Sequence[str], views: Sequence[SceneDir], t: int,
+                     nearest: Callable[[np.ndarray], np.ndarray]) -> tuple[dict, list[dict]]:
+    """The values of `multiview_features` from the views' scene directories."""
+    per_view = [values(extras, v, nearest) for v in views]
+    top = {key: np.stack([p[0][key] for p in per_view]) for key in per_view[0][0]}
+    instances: list[dict] = []
+    for k in range(len(per_view[0][1])):
+        out: dict = {}
+        if "amodal" in extras:
+            views_k = [p[1][k] for p in per_view]
+            for key in ("amodal_masks", "amodal_pixels", "visible_fraction", "in_image_fraction"):
+                out[key] = np.stack([v[key] for v in views_k])
+            for key, frames_key in (("amodal_bboxes", "amodal_bbox_frames"),
+                                    ("amodal_bboxes_unclipped", "amodal_bbox_unclipped_frames")):
+                dense = np.zeros((len(views_k), t, 4), np.float32)
+                for c, v in enumerate(views_k):
+                    dense[c, v[frames_key]] = v[key]
+                out[key] = dense
+        instances.append(out)
+    return top, instances
 
 
 def values(extras: Sequence[str], sd: SceneDir, nearest: Callable[[np.ndarray], np.ndarray]) -> tuple[dict, list[dict]]:

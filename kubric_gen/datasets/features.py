@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kubric_gen.datasets.extras import features as extra_features
+from kubric_gen.datasets.extras import multiview_features as extra_multiview_features
 from kubric_gen.labels import Label, LabelSchema
 
 
@@ -67,7 +68,7 @@ def movi_features(schema: LabelSchema, width: int, height: int, num_frames: int,
     f = tfds.features
     t, h, w = num_frames, height, width
     if cameras:
-        return _multiview_features(schema, w, h, t, list(cameras))
+        return _multiview_features(schema, w, h, t, list(cameras), extras)
 
     def tensor(shape, dtype=np.float32, doc=None):
         return f.Tensor(shape=shape, dtype=dtype, doc=doc)
@@ -135,7 +136,7 @@ def movi_features(schema: LabelSchema, width: int, height: int, num_frames: int,
     return _finish(features, schema)
 
 
-def _multiview_features(schema: LabelSchema, w: int, h: int, t: int, cameras: list[str]):
+def _multiview_features(schema: LabelSchema, w: int, h: int, t: int, cameras: list[str], extras: Sequence[str] = ()):
     """The FeaturesDict of scenes with the cameras `cameras`: MOVi's per-view features with a
     leading camera axis C (the same per-frame encodings), shared instances, cross-view tracks."""
     import tensorflow_datasets as tfds
@@ -181,6 +182,8 @@ def _multiview_features(schema: LabelSchema, w: int, h: int, t: int, cameras: li
     }
     for label in schema.instance:
         instance[label.feature] = _label_feature(label)
+    extra_top, extra_instance = extra_multiview_features(extras, c, t, h, w, frames)
+    instance.update(extra_instance)
 
     features = {
         "metadata": metadata,
@@ -219,5 +222,6 @@ def _multiview_features(schema: LabelSchema, w: int, h: int, t: int, cameras: li
             "target_points": tensor((c, None, t, 2), doc="x, y (pixels) in every camera"),
             "occluded": tensor((c, None, t), np.bool_),
         },
+        **extra_top,
     }
     return _finish(features, schema)

@@ -37,6 +37,7 @@ import numpy as np
 
 from kubric_gen import geometry
 from kubric_gen.datasets.config import DatasetError, Resolution, downscale_factor
+from kubric_gen.datasets.extras import multiview_values as extra_multiview_values
 from kubric_gen.datasets.extras import values as extra_values
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io import SceneDir, SceneDirError
@@ -329,9 +330,7 @@ def _read_example(path: str | os.PathLike, target: Resolution | None, schema: La
     except DatasetError:
         raise SceneDirError(f"resolution {source.name} cannot be downscaled to {target.name}") from None
     if info.cameras:
-        if extras:
-            raise SceneDirError(f"--extras {','.join(extras)}: not yet for scenes with several cameras")
-        return info.name, _multiview_example(info, sd, target, f, schema)
+        return info.name, _multiview_example(info, sd, target, f, schema, extras)
     t_len = info.num_frames
     meta = sd.metadata
     view = _view(sd, info.has_occlusion, target, f)
@@ -463,7 +462,8 @@ def _add_scene_labels(example: dict, schema: LabelSchema, meta: dict) -> None:
 # --------------------------------------------------------------------------- several cameras
 
 
-def _multiview_example(info: SceneInfo, sd: SceneDir, target: Resolution, f: int, schema: LabelSchema) -> dict:
+def _multiview_example(info: SceneInfo, sd: SceneDir, target: Resolution, f: int, schema: LabelSchema,
+                       extras: tuple[str, ...] = ()) -> dict:
     """A scene with several cameras: each view decoded as a one-camera scene (`_view`), stacked
     along a leading camera axis; shared instances; cross-view tracks."""
     t_len, c_len = info.num_frames, len(info.cameras)
@@ -481,6 +481,9 @@ def _multiview_example(info: SceneInfo, sd: SceneDir, target: Resolution, f: int
         inst["image_positions"] = np.stack([v[k]["image_positions"] for v in per_view])
         inst["bboxes"] = boxes
         inst["visibility"] = np.stack([v[k]["visibility"] for v in per_view])
+    extra_top, extra_instances = extra_multiview_values(extras, sd.views, t_len, lambda a: _nearest(a, f))
+    for inst, extra in zip(instances, extra_instances, strict=True):
+        inst.update(extra)
     names = list(info.cameras)
     example: dict[str, Any] = {
         "metadata": {
@@ -496,6 +499,7 @@ def _multiview_example(info: SceneInfo, sd: SceneDir, target: Resolution, f: int
         "tracks": _stacked_tracks(sd, [v["tracks"] for v in views]),
         "multiview_tracks": _multiview_tracks(sd, c_len, t_len, f),
         "provenance": _provenance(info, sd),
+        **extra_top,
     }
     _add_scene_labels(example, schema, sd.metadata)
     return example
