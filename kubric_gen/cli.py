@@ -155,7 +155,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from kubric_gen.datasets import build_dataset
 
     data_dir = args.tfds_data_dir or f"{args.output.rstrip('/')}/_tfds"
-    result = build_dataset(args.output, args.tfds, data_dir, overwrite=True, file_format=args.file_format)
+    result = build_dataset(args.output, args.tfds, data_dir, overwrite=True, file_format=args.file_format,
+                           extras=args.tfds_extras)
     counts = ", ".join(f"{split} {n}" for split, n in sorted(result.splits.items()))
     from kubric_gen.datasets.cli import how_to_load
 

@@ -212,6 +212,10 @@ CASES = [
                              "100000x100000"], 2, "needs about"),
     ("run-file-format-without-tfds", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--file-format",
                                       "array_record"], 2, "--file-format"),
+    ("run-tfds-extras-without-tfds", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--tfds-extras",
+                                      "amodal"], 2, "--tfds-extras amodal: only used with --tfds NAME"),
+    ("run-tfds-extras-unknown", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--tfds", "d",
+                                 "--tfds-extras", "normals"], 2, "--extras: 'normals' is not one of"),
     ("run-negative-retries", ["run", "movi_a", "--num-scenes", "1", "--output", "{tmp}/o", "--retries", "-1"], 2,
      "--retries"),
     # -- build-dataset
@@ -240,6 +244,11 @@ CASES = [
                                      "--beam-option=--bogus"], 2, "unrecognized"),
     ("dataset-unknown-file-format", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{tmp}/tfds",
                                      "--file-format", "parquet"], 2, "--file-format"),
+    ("dataset-unknown-extra", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{tmp}/tfds",
+                               "--extras", "amodal,albedo"], 2, "--extras: 'albedo' is not one of amodal"),
+    ("dataset-boundaries-downscaled", ["build-dataset", "{scenes}", "--name", "d", "--data-dir", "{tmp}/tfds",
+                                       "--config", "16x16", "--extras", "occlusion_boundaries"], 2,
+     "--extras occlusion_boundaries: only at the scenes' own resolution"),
     # -- validate, view, assets
     ("validate-missing", ["validate", "{tmp}/none"], 2, "does not exist"),
     ("view-missing", ["view", "{tmp}/none"], 2, "does not exist"),

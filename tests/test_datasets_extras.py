@@ -87,3 +87,15 @@ def test_bad_extras_are_one_line_and_write_nothing(scenes, tmp_path, capsys, arg
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and fragment in err[0], err
     assert not (tmp_path / "d" / "kg_bad_extras").exists()
+
+
+def test_run_with_tfds_extras_packages_them(tmp_path, capsys):
+    """`run --tfds NAME --tfds-extras amodal`: the run's own dataset has the amodal features."""
+    out = tmp_path / "scenes"
+    assert main(["run", "movi_a", "--num-scenes", "1", "--output", str(out), "--resolution", "16x16", "--frames", "2",
+                 "--samples", "1", "--workers", "1", "--no-preview", "--tfds", "kg_run_extras",
+                 "--tfds-extras", "amodal"]) == 0
+    capsys.readouterr()
+    builder = tfds.builder("kg_run_extras", data_dir=str(out / "_tfds"))
+    ex = next(iter(tfds.as_numpy(builder.as_dataset(split="all"))))
+    np.testing.assert_array_equal(ex["instances"]["amodal_masks"], SceneDir(next(out.glob("scene_*"))).amodal())

@@ -84,6 +84,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     from kubric_gen.datasets.cli import add_file_format_option
 
     add_file_format_option(g)
+    g.add_argument("--tfds-extras", metavar="LIST", default=None,
+                   help="with --tfds: optional features beyond MOVi's, as build-dataset --extras (amodal, "
+                        "scene_flow, occlusion_boundaries)")
     add_render_options(p)
     add_truth_options(p)
     for action in p._actions:
@@ -105,16 +108,21 @@ def add_run_parser(subparsers, common_parent: argparse.ArgumentParser) -> argpar
 
 
 def check_dataset_options(args: argparse.Namespace) -> None:
-    """`--tfds NAME` is a valid dataset name; `--file-format` only goes with it (checked
-    before any scene is rendered)."""
+    """`--tfds NAME` is a valid dataset name and `--tfds-extras` names known extras; both
+    `--file-format` and `--tfds-extras` only go with it (checked before any scene is rendered)."""
     if args.tfds:
         from kubric_gen.datasets.config import check_name
+        from kubric_gen.datasets.extras import check_extras
 
         check_name(args.tfds)
-    elif args.file_format != "tfrecord":
+        check_extras(args.tfds_extras, 1)
+    else:
         from kubric_gen.errors import ConfigError
 
-        raise ConfigError(f"--file-format {args.file_format}: only used with --tfds NAME")
+        if args.file_format != "tfrecord":
+            raise ConfigError(f"--file-format {args.file_format}: only used with --tfds NAME")
+        if args.tfds_extras:
+            raise ConfigError(f"--tfds-extras {args.tfds_extras}: only used with --tfds NAME")
 
 
 def run_options(args: argparse.Namespace):
