@@ -90,8 +90,9 @@ class _Frames:
         return ok
 
 
-def _layers_at(frames: _Frames, t: int, image_points: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Every layer at image points (n, 2) of frame t (default: every pixel centre)."""
+def _layers_at(frames: _Frames, t: int, image_points: np.ndarray | None = None) -> dict[str, Any]:
+    """Every layer at image points (n, 2) of frame t (default: every pixel centre), and under
+    "each" every object's own hits (ray indices: its amodal mask)."""
     scene = frames.scene
     position, quaternion = frames.camera(t)
     if image_points is None:  # every pixel centre: rotate the cached directions

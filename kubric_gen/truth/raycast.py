@@ -191,10 +191,11 @@ class SceneBVH:
         """Whether each ray from `origin` (3,) along unit `directions` (n, 3) hits object i, every
         other object ignored (the same Embree query as `cast`'s, so the same answer per ray)."""
         out = np.zeros(len(directions), dtype=bool)
+        bvh = self.scenes[i]
         rays = np.flatnonzero(self._candidates(poses, origin, directions)[i])
-        if len(rays):
+        if len(rays) and bvh is not None:
             local_o, local_d = self._local_rays(poses, i, origin, directions, rays)
-            result = self.scenes[i].run(*self._embree_rays(i, local_o, local_d), output=1)
+            result = bvh.run(*self._embree_rays(i, local_o, local_d), output=1)
             out[rays[result["primID"] >= 0]] = True
         return out
 
