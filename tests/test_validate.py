@@ -142,22 +142,20 @@ def _amodal_dropped(d):
     (d / "amodal_masks.npz").unlink()
 
 
-def _visible_fraction_lies(d):
-    meta = _meta(d)
-    meta["instances"][0]["visible_fraction"][0] *= 0.5
-    _write_meta(d, meta)
+def _first_instance_edited(key, value, name):
+    """A breaker setting the first entry of instance 0's `key` in metadata.json to value(it)."""
+    def edit(d):
+        meta = _meta(d)
+        meta["instances"][0][key][0] = value(meta["instances"][0][key][0])
+        _write_meta(d, meta)
+    edit.__name__ = name
+    return edit
 
 
-def _amodal_bbox_wrong(d):
-    meta = _meta(d)
-    meta["instances"][0]["amodal_bboxes"][0] = [0.0, 0.0, 1.0, 1.0]
-    _write_meta(d, meta)
-
-
-def _in_image_fraction_above_one(d):
-    meta = _meta(d)
-    meta["instances"][0]["in_image_fraction"][0] = 1.5
-    _write_meta(d, meta)
+_visible_fraction_lies = _first_instance_edited("visible_fraction", lambda v: v * 0.5, "_visible_fraction_lies")
+_amodal_bbox_wrong = _first_instance_edited("amodal_bboxes", lambda v: [0.0, 0.0, 1.0, 1.0], "_amodal_bbox_wrong")
+_in_image_fraction_above_one = _first_instance_edited("in_image_fraction", lambda v: 1.5,
+                                                      "_in_image_fraction_above_one")
 
 
 def _scene_flow_edited(name):
