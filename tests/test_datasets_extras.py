@@ -99,3 +99,38 @@ def test_run_with_tfds_extras_packages_them(tmp_path, capsys):
     builder = tfds.builder("kg_run_extras", data_dir=str(out / "_tfds"))
     ex = next(iter(tfds.as_numpy(builder.as_dataset(split="all"))))
     np.testing.assert_array_equal(ex["instances"]["amodal_masks"], SceneDir(next(out.glob("scene_*"))).amodal())
+
+
+def test_pytorch_gives_the_extras_from_scene_directories_and_from_a_build(scenes, tmp_path):
+    """SceneDirDataset(extras=...) and TFDSDataset of an ArrayRecord build with the same extras give
+    the same sample; its extras are the scene directory's arrays; a crop cuts the masks and shifts
+    the boxes, Resize refuses the boundaries, collate pads the amodal fields per instance."""
+    kt = pytest.importorskip("kubric_gen.datasets.torch")
+    from conftest import assert_same_samples
+
+    extras = ",".join(EXTRAS)
+    from_dirs = kt.SceneDirDataset(scenes, extras=extras)[0]
+    build_dataset(scenes, "kg_torch_extras", tmp_path, splits="train=1", extras=extras, file_format="array_record")
+    assert_same_samples(kt.TFDSDataset("kg_torch_extras", tmp_path)[0], from_dirs)
+    sd = SceneDir(next(scenes.iterdir()))
+    np.testing.assert_array_equal(from_dirs["instances"]["amodal_masks"].numpy(), sd.amodal())
+    np.testing.assert_array_equal(from_dirs["forward_scene_flow"].numpy(),
+                                  np.moveaxis(sd.scene_flow()["forward_scene_flow"], -1, -3))
+    np.testing.assert_array_equal(from_dirs["occlusion_boundaries"].numpy(), sd.occlusion_boundaries())
+    assert (from_dirs["amodal_box_valid"] >= from_dirs["box_valid"]).all()  # visible somewhere: amodal too
+
+    cropped = kt.CenterCrop(16)(from_dirs)
+    np.testing.assert_array_equal(cropped["instances"]["amodal_masks"].numpy(), sd.amodal()[..., 8:24, 8:24])
+    np.testing.assert_array_equal(cropped["amodal_boxes_unclipped"].numpy(),
+                                  from_dirs["amodal_boxes_unclipped"].numpy() - 8)
+    assert cropped["occlusion_boundaries"].shape[-2:] == (16, 16)
+    with pytest.raises(ValueError, match="occlusion_boundaries"):
+        kt.Resize(16)(from_dirs)
+    small = kt.Resize(16)(kt.SceneDirDataset(scenes, extras="amodal,scene_flow")[0])
+    assert small["instances"]["amodal_masks"].shape[-2:] == small["forward_scene_flow"].shape[-2:] == (16, 16)
+
+    plain = kt.SceneDirDataset(scenes)[0]
+    assert "amodal_boxes" not in plain and "forward_scene_flow" not in plain
+    batch = kt.collate([from_dirs, kt.CenterCrop(32)(from_dirs)])
+    n = from_dirs["boxes"].shape[0]
+    assert batch["amodal_boxes"].shape == (2, n, 3, 4) and batch["instances"]["amodal_masks"].shape == (2, n, 3, 32, 32)

@@ -372,3 +372,18 @@ def test_extras_have_a_camera_axis_and_each_cameras_values(scenes, tmp_path):
                 frames = inst["amodal_bbox_frames"]
                 np.testing.assert_allclose(boxes[frames], np.reshape(inst["amodal_bboxes"], (-1, 4)), atol=1e-7)
                 assert not np.delete(boxes, frames, axis=0).any()
+
+
+def test_pytorch_extras_have_the_camera_axis(scenes):
+    kt = pytest.importorskip("kubric_gen.datasets.torch")
+    sample = kt.SceneDirDataset(scenes, extras="amodal,scene_flow,occlusion_boundaries")[0]
+    sd = SceneDir(sorted(scenes.iterdir())[0])
+    n = sample["boxes"].shape[0]
+    assert sample["instances"]["amodal_masks"].shape == (n, 2, T, H, W)
+    assert sample["forward_scene_flow"].shape == (2, T, 3, H, W)
+    assert sample["occlusion_boundaries"].shape == (2, T, H, W)
+    for c, view in enumerate(sd.views):
+        np.testing.assert_array_equal(sample["instances"]["amodal_masks"][:, c].numpy(), view.amodal())
+        valid = sample["amodal_box_valid"][:, c].numpy()
+        pixels = np.asarray([inst["amodal_pixels"] for inst in view.metadata["instances"]])
+        np.testing.assert_array_equal(valid, pixels > 0)

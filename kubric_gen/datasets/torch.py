@@ -31,6 +31,13 @@ tracks); plus cameras (the names, in axis order) and multiview_tracks/{query_poi
 query_camera (Q,), query_world (Q, 3), target_points (C, Q, T, 2), occluded (C, Q, T)}: points
 tracked in every camera. box_valid is where the camera sees the instance.
 
+Optional layers (`SceneDirDataset(extras=...)`, or a build made with `--extras`): the scene flow
+(forward_scene_flow, backward_scene_flow and their *_camera versions, float32 (T, 3, H, W),
+metres), occlusion_boundaries (uint8 (T, H, W) bits; crops keep them, `Resize` refuses them),
+instances/amodal_masks (N, T, H, W) bool, instances/amodal_pixels, visible_fraction,
+in_image_fraction (N, T) (full-resolution counts, as visibility), amodal_boxes and
+amodal_boxes_unclipped (N, T, 4) pixel edges with amodal_box_valid and amodal_box_unclipped_valid.
+
 `layers` picks the per-pixel layers to return (default: all). Transforms (`RandomCrop`,
 `CenterCrop`, `Resize`) change every layer and label together: flow values, tracks, boxes and
 intrinsics follow the image. Samples of scenes with different instance or track counts batch
@@ -65,12 +72,15 @@ elif "triton" not in sys.modules:
 
 from kubric_gen.datasets.config import DatasetError
 from kubric_gen.errors import KubricGenError
-from kubric_gen.io.format import MAX_16BIT
+from kubric_gen.io.format import MAX_16BIT, SCENE_FLOW_ARRAYS
 from kubric_gen.labels import Label, LabelSchema
 
+SCENE_FLOW_LAYERS = SCENE_FLOW_ARRAYS  # (T, 3, H, W) metres: the extra "scene_flow"
+EXTRA_LAYERS = (*SCENE_FLOW_LAYERS, "occlusion_boundaries", "amodal_masks")  # present where the scene or build has them
 LAYERS = ("video", "segmentation", "depth", "forward_flow", "backward_flow", "forward_flow_occlusion",
-          "backward_flow_occlusion", "normal", "object_coordinates")
-"""The per-frame layers a PyTorch example may hold (`layers=` picks among them)."""
+          "backward_flow_occlusion", "normal", "object_coordinates", *EXTRA_LAYERS)
+"""The per-frame layers a PyTorch example may hold (`layers=` picks among them; the extras only
+where the example has them: `SceneDirDataset(extras=...)`, or a build made with `--extras`)."""
 IMAGE_LAYERS = ("video", "depth", "forward_flow", "backward_flow", "normal", "object_coordinates")  # (T, C, H, W)
 MASK_LAYERS = ("segmentation", "forward_flow_occlusion", "backward_flow_occlusion")  # (T, H, W)
 _INSTANCE_ARRAYS = ("positions", "quaternions", "velocities", "angular_velocities", "bboxes_3d", "visibility",
@@ -155,6 +165,12 @@ def example_to_sample(example: dict, schema: LabelSchema, layers: Sequence[str] 
     if "object_coordinates" in layers:
         sample["object_coordinates"] = _chw(_frames(example["object_coordinates"]).astype(np.float32)
                                             / np.float32(MAX_16BIT))
+    for name in SCENE_FLOW_LAYERS:
+        if name in layers and name in example:
+            sample[name] = _chw(np.asarray(example[name], dtype=np.float32))
+    if "occlusion_boundaries" in layers and "occlusion_boundaries" in example:
+        sample["occlusion_boundaries"] = torch.from_numpy(_frames(example["occlusion_boundaries"])[..., 0]
+                                                          .astype(np.uint8))
 
     by_key = _instances_by_key(example["instances"])
     n = int(meta["num_instances"])
@@ -183,6 +199,8 @@ def example_to_sample(example: dict, schema: LabelSchema, layers: Sequence[str] 
             boxes[k, frames] = np.asarray(by_key["bboxes"][k], dtype=np.float32).reshape(-1, 4) * scale
             valid[k, frames] = True
     sample["boxes"], sample["box_valid"] = torch.from_numpy(boxes), torch.from_numpy(valid)
+    if "amodal_pixels" in by_key:
+        _amodal_sample(sample, by_key, n, lead, (t_len, height, width), scale, "amodal_masks" in layers)
 
     sample["tracks"] = _track_tensors(example["tracks"])
     cam = example["camera"]
@@ -206,6 +224,35 @@ def example_to_sample(example: dict, schema: LabelSchema, layers: Sequence[str] 
     return sample
 
 
+def _amodal_sample(sample: Sample, by_key: dict, n: int, lead: tuple, size: tuple[int, int, int],
+                   scale: np.ndarray, masks: bool) -> None:
+    """The amodal extra: instances/amodal_masks (N, [C,] T, H, W) bool (with `masks`), amodal_pixels,
+    visible_fraction, in_image_fraction (N, [C,] T), and amodal_boxes / amodal_boxes_unclipped
+    (N, [C,] T, 4) pixel edges with their validity masks, as `boxes`."""
+    t_len, height, width = size
+    instances = sample["instances"]
+    if masks:
+        instances["amodal_masks"] = torch.from_numpy(np.asarray(by_key["amodal_masks"], dtype=bool)
+                                                     .reshape((n, *lead, t_len, height, width)))
+    pixels = np.asarray(by_key["amodal_pixels"], np.int64).reshape((n, *lead, t_len))
+    instances["amodal_pixels"] = torch.from_numpy(pixels)
+    for key in ("visible_fraction", "in_image_fraction"):
+        instances[key] = torch.from_numpy(np.asarray(by_key[key], np.float32).reshape((n, *lead, t_len)))
+    for key, frames_key, out in (("amodal_bboxes", "amodal_bbox_frames", "amodal_boxes"),
+                                 ("amodal_bboxes_unclipped", "amodal_bbox_unclipped_frames", "amodal_boxes_unclipped")):
+        if lead:  # dense already, zeros where there is none
+            boxes = np.asarray(by_key[key], np.float32).reshape((n, *lead, t_len, 4))
+            valid = boxes.any(axis=-1)
+        else:
+            boxes, valid = np.zeros((n, t_len, 4), np.float32), np.zeros((n, t_len), bool)
+            for k in range(n):
+                frames = np.asarray(by_key[frames_key][k], dtype=np.int64).reshape(-1)
+                boxes[k, frames] = np.asarray(by_key[key][k], dtype=np.float32).reshape(-1, 4)
+                valid[k, frames] = True
+        sample[out] = torch.from_numpy(boxes * scale)
+        sample[out.replace("boxes", "box") + "_valid"] = torch.from_numpy(valid)
+
+
 def _track_tensors(tracks: dict) -> dict[str, torch.Tensor]:
     return {"query_points": torch.from_numpy(np.asarray(tracks["query_points"], np.float32)),
             "target_points": torch.from_numpy(np.asarray(tracks["target_points"], np.float32)),
@@ -217,14 +264,19 @@ class SceneDirDataset(Dataset):
 
     Only complete directories are listed (their `_COMPLETE` marker); the content checks of
     `kubric-gen validate` are skipped unless `check=True` (validate a dataset once, not every epoch).
+    `extras` adds optional layers as `build-dataset --extras` does (amodal, scene_flow,
+    occlusion_boundaries).
     All scenes must have the same cameras (DatasetError naming the first that differs).
     """
 
     def __init__(self, root: str | os.PathLike, layers: Sequence[str] | None = None,
-                 transform: Transform | None = None, check: bool = False) -> None:
+                 transform: Transform | None = None, check: bool = False,
+                 extras: Sequence[str] | str | None = None) -> None:
+        from kubric_gen.datasets.extras import check_extras
         from kubric_gen.datasets.scenes import check_same_cameras, find_scenes
 
         self.layers, self.transform, self.check = _check_layers(layers), transform, check
+        self.extras = check_extras(extras, 1)
         scenes, _ = find_scenes(os.fspath(root))
         if not scenes:
             raise DatasetError(f"root: no complete scene directory in {os.fspath(root)}")
@@ -241,7 +293,7 @@ class SceneDirDataset(Dataset):
 
         path = self.paths[index]
         try:  # in a DataLoader worker the error reaches the training loop: it names the scene to look at
-            _, example = read_example(path, check=self.check)
+            _, example = read_example(path, check=self.check, extras=self.extras)
             sample = example_to_sample(example, self.schemas[path], self.layers)
         except (KubricGenError, KeyError, TypeError, ValueError, IndexError, OSError) as e:
             raise DatasetError(f"scene directory {path}: {e} (see `kubric-gen validate {path}`)") from None
@@ -348,6 +400,19 @@ def _crop(sample: Sample, top: int, left: int, height: int, width: int) -> Sampl
     boxes = torch.minimum(torch.clamp(sample["boxes"] - offset, min=0), limit)
     out["boxes"] = boxes
     out["box_valid"] = sample["box_valid"] & (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
+    for name in SCENE_FLOW_LAYERS + ("occlusion_boundaries",):
+        if name in out:
+            out[name] = out[name][..., top:top + height, left:left + width]
+    if "amodal_boxes" in sample:
+        instances = dict(sample["instances"])
+        if "amodal_masks" in instances:
+            instances["amodal_masks"] = instances["amodal_masks"][..., top:top + height, left:left + width]
+        out["instances"] = instances
+        clipped = torch.minimum(torch.clamp(sample["amodal_boxes"] - offset, min=0), limit)
+        out["amodal_boxes"] = clipped
+        out["amodal_box_valid"] = sample["amodal_box_valid"] & (clipped[..., 2] > clipped[..., 0]) & \
+            (clipped[..., 3] > clipped[..., 1])
+        out["amodal_boxes_unclipped"] = sample["amodal_boxes_unclipped"] - offset
     for key in ("tracks", "multiview_tracks"):
         if key in sample:
             out[key] = _crop_tracks(sample[key], top, left, height, width)
@@ -433,7 +498,26 @@ class Resize:
                 flat = F.interpolate(a.reshape(-1, 1, *a.shape[-2:]).to(torch.float32), size=(nh, nw),
                                      mode="nearest-exact")
                 out[name] = flat.reshape(*a.shape[:-2], nh, nw).to(a.dtype)
-        out["boxes"] = sample["boxes"] * torch.tensor([sy, sx, sy, sx], dtype=torch.float32)
+        if "occlusion_boundaries" in out:
+            raise ValueError("Resize: occlusion_boundaries mark the edges between neighbouring pixels, which "
+                             "resizing does not keep; leave the layer out (layers=) or crop instead")
+        for name in SCENE_FLOW_LAYERS:  # metres: the values stay, the pixels are picked
+            if name in out:
+                a = out[name]
+                flat = F.interpolate(a.reshape(-1, *a.shape[-3:]), size=(nh, nw), mode="nearest-exact")
+                out[name] = flat.reshape(*a.shape[:-2], nh, nw)
+        box_scale = torch.tensor([sy, sx, sy, sx], dtype=torch.float32)
+        if "amodal_boxes" in sample:
+            instances = dict(sample["instances"])
+            if "amodal_masks" in instances:
+                a = instances["amodal_masks"]
+                flat = F.interpolate(a.reshape(-1, 1, *a.shape[-2:]).to(torch.float32), size=(nh, nw),
+                                     mode="nearest-exact")
+                instances["amodal_masks"] = flat.reshape(*a.shape[:-2], nh, nw).to(a.dtype)
+            out["instances"] = instances
+            out["amodal_boxes"] = sample["amodal_boxes"] * box_scale
+            out["amodal_boxes_unclipped"] = sample["amodal_boxes_unclipped"] * box_scale
+        out["boxes"] = sample["boxes"] * box_scale
         for key in ("tracks", "multiview_tracks"):
             if key in sample:
                 tracks = dict(sample[key])
@@ -492,10 +576,13 @@ def collate(batch: list[Sample]) -> Sample:
     from torch.utils.data import default_collate
 
     n = max(s["boxes"].shape[0] for s in batch)
-    padded = ("instances", "boxes", "box_valid", "tracks", "multiview_tracks", "cameras")
+    per_instance = ("boxes", "box_valid", "amodal_boxes", "amodal_box_valid", "amodal_boxes_unclipped",
+                    "amodal_box_unclipped_valid")
+    padded = ("instances", *per_instance, "tracks", "multiview_tracks", "cameras")
     out = default_collate([{k: v for k, v in s.items() if k not in padded} for s in batch])
-    out["boxes"] = _pad([s["boxes"] for s in batch], n)
-    out["box_valid"] = _pad([s["box_valid"] for s in batch], n)
+    for key in per_instance:
+        if key in batch[0]:
+            out[key] = _pad([s[key] for s in batch], n)
     out["instance_valid"] = _pad([torch.ones(s["boxes"].shape[0], dtype=torch.bool) for s in batch], n)
     out["instances"] = {}
     for key in batch[0]["instances"]:
