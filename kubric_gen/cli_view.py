@@ -81,9 +81,16 @@ def scene_from_dir(path: str | os.PathLike, max_frames: int | None = None):
             "frames": f"{t} of {sd.num_frames}" if t < sd.num_frames else t, "frame rate": m.get("frame_rate"),
             "instances": len(meta["instances"]), "preview": sd.preview or "none",
             "complete": "yes (_COMPLETE)" if sd.marker else "no _COMPLETE marker (e.g. Kubric's)"}
+    amodal, scene_flow = None, None
+    try:
+        amodal = sd.amodal()
+        flows = sd.scene_flow()
+        scene_flow = None if flows is None else flows["forward_scene_flow"][:t]
+    except SceneDirError as e:
+        _log(f"{sd.name}: amodal masks or scene flow not shown ({e})")
     return ViewScene(
         name=sd.name, rgb=rgb[:t], segmentation=optional("segmentation"), depth=optional("depth"),
-        forward_flow=optional("forward_flow"),
+        forward_flow=optional("forward_flow"), amodal=None if amodal is None else amodal[:, :t], scene_flow=scene_flow,
         target_points=None if tracks is None else tracks.target_points[:, :t],
         occluded=None if tracks is None else tracks.occluded[:, :t],
         camera=_camera(meta["camera"], width, height), instances=list(meta["instances"]), info=info,

@@ -598,8 +598,8 @@ def test_view_controls_in_chromium(scene_page, movi_a_scene, tmp_path):
     with _DevTools(tmp_path) as browser:
 
         def shows(frame: int, view: str = "rgb", **overlays: str) -> None:
-            state = {"frame": str(frame), "view": view, "seg": "0", "boxes": "0", "tracks": "0", "arrows": "0",
-                     **overlays}
+            state = {"frame": str(frame), "view": view, "seg": "0", "amodal": "0", "boxes": "0", "tracks": "0",
+                     "arrows": "0", **overlays}
             assert browser.hash() == state
             assert browser.js("document.getElementById('framelabel').textContent") == f"frame {frame} / {last}"
             assert browser.js("document.getElementById('scrub').value") == str(frame)
@@ -676,3 +676,33 @@ def test_importing_kubric_gen_does_not_import_matplotlib():
     code = ("import sys, kubric_gen, kubric_gen.io, kubric_gen.visual, kubric_gen.cli; "
             "bad = [m for m in ('matplotlib', 'flow_vis') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_view_shows_amodal_outlines_scene_flow_and_visible_fractions_in_chromium(scene_page, movi_a_scene, tmp_path):
+    """The amodal overlay draws each instance's mask outline in its colour over the frame (and
+    nothing else), the scene-flow view colours |forward scene flow| on the legend's scale, and the
+    instance table shows each instance's visible fraction of the frame."""
+    sd = SceneDir(movi_a_scene)
+    width, height = sd.resolution
+    k = html.display_scale(width, height)
+    frame = 1
+    rgb = sd.stored("rgba")[frame, ..., :3].astype(int)
+    outlines = html.amodal_outlines(sd.amodal()[:, frame])
+    edge = outlines[..., 3] > 0
+    assert edge.sum() > 20
+    motion = np.linalg.norm(sd.scene_flow()["forward_scene_flow"].astype(np.float64), axis=-1)
+    seen = np.isfinite(sd.layer("depth"))
+    expected_flow = colors.depth_colors(np.where(seen[frame], motion[frame], np.inf), (0.0, motion[seen].max()))
+    with _DevTools(tmp_path) as browser:
+        browser.open(scene_page, f"frame={frame}&amodal=1")
+        shot = _at_pixel_centres(browser.shot(width * k, height * k), width, height)
+        assert np.abs(shot[edge] - outlines[edge][:, :3].astype(int)).max() <= 2
+        assert np.abs(shot[~edge] - rgb[~edge]).max() <= 2
+        browser.open(scene_page, f"frame={frame}&view=sceneflow")
+        shot = _at_pixel_centres(browser.shot(width * k, height * k), width, height)
+        assert np.abs(shot - expected_flow.astype(int)).max() <= 2
+        cells = browser.js("[...document.querySelectorAll('#instances tr')].slice(1)"
+                           ".map((r) => r.cells[6].textContent)")
+    fractions = [inst["visible_fraction"][frame] for inst in sd.metadata["instances"]]
+    assert len(cells) == len(fractions) and all(c.endswith(" %") for c in cells), cells
+    assert all(abs(float(c[:-2]) - 100 * v) <= 0.5 + 1e-9 for c, v in zip(cells, fractions, strict=True)), cells

@@ -3,7 +3,7 @@
 No server and no network: the page's JS and CSS are inline, the scene's numbers are in
 ``data.js`` (``window.SCENE = {...}``, loaded by a ``<script>`` tag, since browsers refuse
 fetch() of local files), and the coloured layers are pre-rendered PNGs per frame
-(``frames/{rgb,seg,depth,flow}_%05d.png``) made with `kubric_gen.visual.colors`.
+(``frames/{rgb,seg,depth,flow,sceneflow,amodal}_%05d.png``) made with `kubric_gen.visual.colors`.
 
 Works on plain data (`ViewScene`): `kubric_gen.cli_view` fills it from a scene directory
 (ours or Kubric's) or from a prepared TFDS dataset's examples.
@@ -43,6 +43,9 @@ CONVENTIONS = (
     ("quaternions", "(w, x, y, z), world frame, Z up"),
     ("intrinsics", "OpenCV pixels: x right, y down, z forward; (K·p)/p_z = (col + 0.5, row + 0.5)"),
     ("boxes", "metadata bboxes: normalised (ymin, xmin, ymax, xmax) from the segmentation"),
+    ("amodal", "each instance's whole silhouette (every other object ignored), outlined in its colour; "
+               "visible % = visible / amodal pixels"),
+    ("scene flow", "|p(t+1) − p(t)| in metres of the surface point seen at the pixel; black = nothing hit"),
     ("tracks", "target_points (x, y) pixels; filled = visible, hollow = occluded"),
 )
 
@@ -69,6 +72,8 @@ class ViewScene:
     info: dict = field(default_factory=dict)  # shown as a key/value table: world, seed, source, ...
     frame_rate: float = 12.0
     depth_range: tuple[float, float] | None = None
+    amodal: np.ndarray | None = None  # (K, T, H, W) bool: each instance's whole silhouette
+    scene_flow: np.ndarray | None = None  # (T, H, W, 3) metres: forward scene flow, world axes
 
     @property
     def num_frames(self) -> int:
@@ -207,10 +212,23 @@ def _instance_rows(instances: list[dict]) -> list[dict]:
         for key in keep_scalar:
             if key in inst and np.ndim(inst[key]) == 0:
                 row[key] = inst[key]
-        for key in ("bboxes", "bbox_frames", "positions", "quaternions", "visibility", "color"):
+        for key in ("bboxes", "bbox_frames", "positions", "quaternions", "visibility", "visible_fraction", "color"):
             if key in inst:
                 row[key] = inst[key]
         out.append(row)
+    return out
+
+
+def amodal_outlines(masks: np.ndarray) -> np.ndarray:
+    """(H, W, 4) uint8: the outline (pixels with a 4-neighbour outside) of each of the (K, H, W)
+    amodal masks in its instance's segmentation colour (instance k: id k + 1), transparent elsewhere."""
+    masks = np.asarray(masks, dtype=bool)
+    palette = colors.segmentation_palette(len(masks))
+    out = np.zeros((*masks.shape[1:], 4), np.uint8)
+    for k, mask in enumerate(masks):
+        padded = np.pad(mask, 1)
+        edge = mask & ~(padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+        out[edge] = [*palette[k + 1], 255]
     return out
 
 
@@ -257,6 +275,19 @@ def write_scene_page(out_dir: str | os.PathLike, scene: ViewScene, back: str | N
         _save_png(out / "flow_wheel.png", colors.flow_wheel(65))
         arrows = _flow_arrows(flow)
         layers.append("flow")
+    if scene.amodal is not None and len(scene.amodal):
+        for f in range(t):
+            _save_png(frames / f"amodal_{f:05d}.png", amodal_outlines(np.asarray(scene.amodal)[:, f]))
+        layers.append("amodal")
+    scene_flow_max = None
+    if scene.scene_flow is not None:
+        motion = np.linalg.norm(np.asarray(scene.scene_flow, dtype=np.float64), axis=-1)
+        hit = np.isfinite(np.asarray(scene.depth)) if scene.depth is not None else np.ones(motion.shape, bool)
+        scene_flow_max = float(motion[hit].max(initial=0.0))
+        for f in range(t):
+            _save_png(frames / f"sceneflow_{f:05d}.png",
+                      colors.depth_colors(np.where(hit[f], motion[f], np.inf), (0.0, max(scene_flow_max, 1e-9))))
+        layers.append("sceneflow")
     tracks = None
     if scene.target_points is not None and scene.occluded is not None and len(scene.target_points):
         tracks = {"xy": np.asarray(scene.target_points, dtype=np.float64),
@@ -265,7 +296,7 @@ def write_scene_page(out_dir: str | os.PathLike, scene: ViewScene, back: str | N
         "name": scene.name, "width": width, "height": height, "num_frames": t, "frame_rate": scene.frame_rate,
         "scale": display_scale(width, height), "layers": layers, "camera": scene.camera,
         "instances": _instance_rows(scene.instances), "info": scene.info, "depth_range": depth_range,
-        "flow_max_radius": flow_radius, "arrows": arrows, "tracks": tracks,
+        "flow_max_radius": flow_radius, "arrows": arrows, "tracks": tracks, "scene_flow_max": scene_flow_max,
         "palette": colors.segmentation_palette(max(1, len(scene.instances))).tolist(),
         "conventions": [list(c) for c in CONVENTIONS], "back": back,
     }
@@ -405,9 +436,11 @@ _PAGE = """<!DOCTYPE html>
   <div class="row" id="views">view:
     <label><input type="radio" name="view" value="rgb">RGB</label>
     <label><input type="radio" name="view" value="depth">depth</label>
-    <label><input type="radio" name="view" value="flow">flow</label></div>
+    <label><input type="radio" name="view" value="flow">flow</label>
+    <label><input type="radio" name="view" value="sceneflow">scene flow</label></div>
   <div class="row">overlays:
     <label><input type="checkbox" id="seg">segmentation</label>
+    <label><input type="checkbox" id="amodal">amodal</label>
     <label><input type="checkbox" id="boxes">2D boxes</label>
     <label><input type="checkbox" id="tracks">point tracks</label>
     <label><input type="checkbox" id="arrows">flow arrows</label></div>
@@ -500,11 +533,14 @@ _JS = r"""
   const canvas = document.getElementById("view");
   const ctx = canvas.getContext("2d");
   const k = S.scale, W = S.width * k, H = S.height * k;
-  const state = {frame: 0, view: "rgb", seg: false, boxes: false, tracks: false, arrows: false, play: false};
+  const state = {frame: 0, view: "rgb", seg: false, amodal: false, boxes: false, tracks: false, arrows: false,
+                 play: false};
   const rgbCss = (c, a) => "rgba(" + c[0] + "," + c[1] + "," + c[2] + "," + (a === undefined ? 1 : a) + ")";
   // the URL hash (#frame=3&view=depth&seg=1&boxes=1&tracks=1&arrows=1&play=0), playback and controls
-  const {setFrame, setPlaying} = kgPlayer(S, state, {seg: S.layers.indexOf("seg") >= 0, boxes: S.instances.length > 0,
-                                                      tracks: !!S.tracks, arrows: !!S.arrows}, () => draw());
+  const {setFrame, setPlaying} = kgPlayer(S, state, {seg: S.layers.indexOf("seg") >= 0,
+                                                      amodal: S.layers.indexOf("amodal") >= 0,
+                                                      boxes: S.instances.length > 0, tracks: !!S.tracks,
+                                                      arrows: !!S.arrows}, () => draw());
 
   const images = {};
   for (const layer of S.layers) {
@@ -532,6 +568,7 @@ _JS = r"""
       ctx.drawImage(images.seg[f], 0, 0, W, H);
       ctx.globalAlpha = 1;
     }
+    if (state.amodal && images.amodal && ready(images.amodal[f])) ctx.drawImage(images.amodal[f], 0, 0, W, H);
     if (state.arrows && S.arrows) drawArrows(f);
     if (state.boxes) drawBoxes(f);
     if (state.tracks && S.tracks) drawTracks(f);
@@ -642,15 +679,18 @@ _JS = r"""
       const col = S.palette[inst.segmentation_id] || [255, 255, 255];
       const pos = inst.positions ? inst.positions[f] : null;
       const vis = inst.visibility ? inst.visibility[f] : null;
+      const frac = inst.visible_fraction ? inst.visible_fraction[f] : null;
       return "<tr><td class='num'>" + inst.index + "</td><td><span class='swatch' style='background:" + rgbCss(col) +
         "'></span> " + inst.segmentation_id + "</td><td>" + esc(inst.asset_id || inst.name || "") + "</td><td>" +
         esc(instanceLabel(inst).split(" ").slice(1).join(" ")) + "</td><td class='num'>" + fmt(inst.mass, 3) +
         "</td><td class='num'>" + (vis === null || vis === undefined ? "–" : vis) + "</td><td class='num'>" +
+        (frac === null || frac === undefined ? "–" : (100 * frac).toFixed(0) + " %") + "</td><td class='num'>" +
         vec(pos, 2) + "</td></tr>";
     });
     document.getElementById("instances").innerHTML = S.instances.length ?
       "<table><tr><th>#</th><th>seg id</th><th>asset</th><th>labels</th><th>mass (kg)</th><th>visible px @" + f +
-      "</th><th>position @" + f + " (m)</th></tr>" + rows.join("") + "</table>" : "no instances";
+      "</th><th>visible % @" + f + "</th><th>position @" + f + " (m)</th></tr>" + rows.join("") + "</table>" :
+      "no instances";
   }
 
   // legends and static panels
@@ -659,6 +699,8 @@ _JS = r"""
     "width='160' height='12'> " + fmt(S.depth_range[1], 2) + " m (black: nothing hit)</div>";
   if (S.flow_max_radius !== null && S.flow_max_radius !== undefined) legend += "<div>flow: <img src='flow_wheel.png' " +
     "width='48' height='48'> full colour = " + fmt(S.flow_max_radius, 2) + " px/frame; arrows scaled to the grid</div>";
+  if (S.scene_flow_max !== null && S.scene_flow_max !== undefined) legend += "<div>scene flow: 0 m " +
+    "<img src='depth_colorbar.png' width='160' height='12'> " + fmt(S.scene_flow_max, 3) + " m/frame</div>";
   document.getElementById("legend").innerHTML = legend;
   document.getElementById("info").innerHTML = table(Object.keys(S.info).map((key) => [key, esc(S.info[key])]));
   document.getElementById("conventions").innerHTML = table(S.conventions.map((c) => [c[0], esc(c[1])]));
