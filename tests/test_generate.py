@@ -21,6 +21,9 @@ def test_scene_directory_layout(movi_a_scene):
         "scene.json", "tracks.npz", "layers.npz", "amodal_masks.npz", "scene_flow.npz", "occlusion_boundaries.npz",
         "_COMPLETE"}
     assert names == expected
+    from kubric_gen.pipeline.outputs import is_our_file
+
+    assert [n for n in names if not is_our_file(n)] == []  # resume would take any other file for a user's
     rgba = io.read_rgba(movi_a_scene)
     assert rgba.shape == (3, 32, 32, 4) and rgba.dtype == np.uint8
     assert not any(p.name.startswith(".tmp-") for p in movi_a_scene.parent.iterdir())

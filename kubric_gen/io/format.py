@@ -78,6 +78,10 @@ COMPLETE = "_COMPLETE"  # written last: every other file with its SHA-256, and t
 BLEND = "scene.blend"  # ours, with `render --save-blend`: the Blender scene of frame 0 (not byte-deterministic)
 UNHASHED = (PROVENANCE, BLEND)  # listed in the marker without a hash: timings, Blender's pointers vary by run
 MOVI_FILES = (DATA_RANGES, METADATA, EVENTS)  # what MOVi's builder requires besides the frames
+OUR_FILES = (METADATA, EVENTS, DATA_RANGES, PROVENANCE, SCENE, TRACKS, AMODAL, SCENE_FLOW, BOUNDARIES, CROSS_VIEW,
+             FLOAT_LAYERS_FILE, *PREVIEWS, CONTACT_SHEET, COMPLETE, BLEND)
+"""Every file besides the frame files that our writer may put in a scene directory or a view folder
+(the pipeline moves a folder holding any other file aside rather than deleting it)."""
 
 MAX_16BIT = 65535
 MAX_PALETTE_ID = 255

@@ -69,9 +69,7 @@ def seed_of(name: str) -> int | None:
     return seed if scene_name(seed) == name else None
 
 
-_OUR_FILES = frozenset({fmt.METADATA, fmt.EVENTS, fmt.DATA_RANGES, fmt.PROVENANCE, fmt.SCENE, fmt.TRACKS,
-                        fmt.CROSS_VIEW, fmt.FLOAT_LAYERS_FILE, *fmt.PREVIEWS, fmt.CONTACT_SHEET, fmt.COMPLETE,
-                        fmt.BLEND})
+_OUR_FILES = frozenset(fmt.OUR_FILES)
 
 
 def is_our_file(relpath: str) -> bool:
