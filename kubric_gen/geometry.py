@@ -198,6 +198,28 @@ def image_rays(image_points: ArrayLike, cam_position: ArrayLike, cam_quaternion:
     return origins, d_world
 
 
+def scene_flow_in_camera(forward: np.ndarray, backward: np.ndarray, depth: np.ndarray, camera_poses: np.ndarray,
+                         focal_length: float, sensor_width: float,
+                         resolution: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The camera-frame scene flow (T, H, W, 3) float32, forward and backward, of the world-frame
+    one: the point at `depth` along each pixel's ray in frame t, moved by it, in frame t+1's (t-1's)
+    camera frame (OpenCV axes) minus in frame t's; `camera_poses` (T+2, 7): position, quaternion
+    of frames -1..T. 0 where depth is not finite (nothing hit)."""
+    t = len(depth)
+    out_forward, out_backward = np.zeros(forward.shape, np.float32), np.zeros(backward.shape, np.float32)
+    for f in range(t):
+        position, quaternion = camera_poses[f + 1, :3], camera_poses[f + 1, 3:]
+        seen = np.isfinite(depth[f])
+        _, directions = pixel_rays(position, quaternion, focal_length, sensor_width, resolution)
+        here = position + directions[seen] * depth[f][seen, None].astype(np.float64)
+        here_camera = world_to_camera(here, position, quaternion)
+        after, before = here + forward[f][seen], here - backward[f][seen]
+        after_pose, before_pose = camera_poses[f + 2], camera_poses[f]
+        out_forward[f][seen] = world_to_camera(after, after_pose[:3], after_pose[3:]) - here_camera
+        out_backward[f][seen] = here_camera - world_to_camera(before, before_pose[:3], before_pose[3:])
+    return out_forward, out_backward
+
+
 def pixel_centres(resolution: tuple[int, int]) -> np.ndarray:
     """Image coordinates (H, W, 2) of all pixel centres, (x, y) = (col + 0.5, row + 0.5)."""
     width, height = resolution

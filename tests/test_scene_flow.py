@@ -6,6 +6,7 @@ import numpy as np
 from test_truth_analytic import EPS_GROW, _Box, _camera_pose, _first_hit, _move, _Pinhole
 
 import kubric_gen as kg
+from kubric_gen import geometry
 from kubric_gen.simulation import physics
 from kubric_gen.truth import compute_ground_truth
 
@@ -20,10 +21,16 @@ def _opencv(camera: _Pinhole, points: np.ndarray) -> np.ndarray:
 
 
 def _truth():
+    """The ground truth, with its camera-frame scene flow (`geometry.scene_flow_in_camera`) as
+    forward/backward_scene_flow_camera."""
     path = [kg.Pose(position=tuple(_camera_pose(f)[0]), quaternion=tuple(_camera_pose(f)[1])) for f in range(FRAMES)]
     scene = kg.Scene(resolution=RES, num_frames=FRAMES, gravity=(0, 0, 0), objects=[b.cube(FRAMES) for b in BOXES],
                      camera=kg.PerspectiveCamera(path=path))
-    return compute_ground_truth(scene, physics.simulate(scene), num_tracks=0)
+    gt = compute_ground_truth(scene, physics.simulate(scene), num_tracks=0)
+    gt.forward_scene_flow_camera, gt.backward_scene_flow_camera = geometry.scene_flow_in_camera(
+        gt.forward_scene_flow, gt.backward_scene_flow, gt.depth, gt.camera_poses, scene.camera.focal_length,
+        scene.camera.sensor_width, RES)
+    return gt
 
 
 def test_scene_flow_is_the_closed_form_motion_in_world_and_camera_frames():
@@ -77,16 +84,20 @@ def test_depth_plus_camera_scene_flow_projects_to_the_optical_flow():
 
 
 def test_the_scene_directory_gives_back_the_scene_flow(movi_a_scene):
-    """scene_flow.npz keeps the world arrays; SceneDir derives the camera-frame ones from them, the
-    float32 depth and the stored cameras: the ground truth recomputed from scene.json, to 1e-5 m
-    (world: float32 storage, 1e-6 m)."""
+    """scene_flow.npz keeps the world arrays: SceneDir returns the ground truth recomputed from
+    scene.json to float32 storage (1e-6 m), and the camera-frame ones derived from them and the
+    stored float32 depth and cameras as from the exact ground truth (1e-5 m)."""
     from kubric_gen.io import SceneDir
 
     sd = SceneDir(movi_a_scene)
     scene = kg.Scene.from_json((movi_a_scene / "scene.json").read_text())
     gt = compute_ground_truth(scene, physics.simulate(scene), num_tracks=0)
+    camera = dict(zip(("forward_scene_flow", "backward_scene_flow"), geometry.scene_flow_in_camera(
+        gt.forward_scene_flow, gt.backward_scene_flow, gt.depth, gt.camera_poses, scene.camera.focal_length,
+        scene.camera.sensor_width, scene.resolution), strict=True))
     read = sd.scene_flow()
     for name in ("forward_scene_flow", "backward_scene_flow"):
         np.testing.assert_allclose(read[name], gt.__dict__[name], atol=1e-6, rtol=0)
-        np.testing.assert_allclose(read[f"{name}_camera"], gt.__dict__[f"{name}_camera"], atol=1e-5, rtol=0)
+        np.testing.assert_allclose(read[f"{name}_camera"], camera[name], atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(read["camera_poses"], gt.camera_poses)
     assert np.abs(read["forward_scene_flow_camera"]).max() > 0.01  # the camera or the objects do move

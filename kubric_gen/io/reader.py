@@ -527,20 +527,10 @@ class SceneDir:
         if poses is None or poses.shape != (t + 2, 7):
             raise SceneDirError(f"{fmt.SCENE_FLOW}: camera_poses must be ({t + 2}, 7), frames -1..{t}")
         cam = self.metadata["camera"]
-        depth = self.layer("depth").astype(np.float64)
         out = {name: arrays[name] for name in fmt.SCENE_FLOW_STORED}
-        forward, backward = np.zeros(expected, np.float32), np.zeros(expected, np.float32)
-        for f in range(t):
-            position, quaternion = poses[f + 1, :3], poses[f + 1, 3:]
-            seen = np.isfinite(depth[f])
-            _, directions = geometry.pixel_rays(position, quaternion, float(cam["focal_length"]),
-                                                float(cam["sensor_width"]), self.resolution)
-            here = position + directions[seen] * depth[f][seen, None]
-            here_camera = geometry.world_to_camera(here, position, quaternion)
-            after = here + out["forward_scene_flow"][f][seen]
-            before = here - out["backward_scene_flow"][f][seen]
-            forward[f][seen] = geometry.world_to_camera(after, poses[f + 2, :3], poses[f + 2, 3:]) - here_camera
-            backward[f][seen] = here_camera - geometry.world_to_camera(before, poses[f, :3], poses[f, 3:])
+        forward, backward = geometry.scene_flow_in_camera(
+            out["forward_scene_flow"], out["backward_scene_flow"], self.layer("depth"), poses,
+            float(cam["focal_length"]), float(cam["sensor_width"]), self.resolution)
         return {**out, "forward_scene_flow_camera": forward, "backward_scene_flow_camera": backward,
                 "camera_poses": poses}
 

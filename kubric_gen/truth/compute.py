@@ -118,17 +118,13 @@ def _layers_at(frames: _Frames, t: int, image_points: np.ndarray | None = None) 
            "local": local, "each": hits.each}
     miss = np.flatnonzero(hits.object < 0)
     here = poses.to_world(objects, local[hit])  # the surface points seen, in the world at t
-    here_camera = geometry.world_to_camera(here, position, quaternion)
     for name, other in (("forward", t + 1), ("backward", t - 1)):
         xy = np.empty((len(hits.object), 2))
         front = np.empty(len(hits.object), dtype=bool)
         moved = frames.poses(other).to_world(objects, local[hit])
-        sign = 1.0 if name == "forward" else -1.0  # backward: the motion t-1 -> t, as the backward flow's
-        for frame_name, motion in (("", moved - here),
-                                   ("_camera", geometry.world_to_camera(moved, *frames.camera(other)) - here_camera)):
-            scene_flow = np.zeros_like(local)
-            scene_flow[hit] = sign * motion
-            out[f"{name}_scene_flow{frame_name}"] = scene_flow
+        scene_flow = np.zeros_like(local)  # backward: the motion t-1 -> t, as the backward flow's
+        scene_flow[hit] = moved - here if name == "forward" else here - moved
+        out[f"{name}_scene_flow"] = scene_flow
         xy[hit], front[hit] = frames.project(other, moved)
         xy[miss], front[miss] = frames.project(other, directions[miss], at_infinity=True)
         visible = np.zeros(len(hits.object), dtype=bool)
@@ -300,7 +296,6 @@ LAYER_TYPES = {  # name: (channels, dtype) of the per-frame layers
     "object_coordinates": (3, np.float32), "forward_flow": (2, np.float32), "backward_flow": (2, np.float32),
     "forward_flow_occlusion": (0, bool), "backward_flow_occlusion": (0, bool),
     "forward_scene_flow": (3, np.float32), "backward_scene_flow": (3, np.float32),
-    "forward_scene_flow_camera": (3, np.float32), "backward_scene_flow_camera": (3, np.float32),
     "occlusion_boundaries": (0, np.uint8),
 }
 

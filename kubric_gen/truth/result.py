@@ -112,12 +112,12 @@ class GroundTruth:
     forward_scene_flow / backward_scene_flow (T,H,W,3) float32: the 3D motion (metres, world
         axes) of the surface point seen at the pixel in frame t, from t to t+1 / from t-1 to t
         (the backward flow's sign: a steady motion has equal forward and backward scene flow);
-        0 where nothing is hit. `*_camera`: the same motion in camera coordinates (OpenCV's
-        axes: x right, y down, z forward), i.e. the point in frame t+1's camera frame minus the
-        point in frame t's (camera motion included), so projecting depth's point plus it into
-        frame t+1 gives the optical flow. None when not computed. `camera_poses` (T+2, 7): the
-        camera's position and quaternion at frames -1..T (the two beyond the clip extrapolated,
-        as the flow's), from which readers derive the `*_camera` arrays of the world ones.
+        0 where nothing is hit. None when not computed. `camera_poses` (T+2, 7): the camera's
+        position and quaternion at frames -1..T (the two beyond the clip extrapolated, as the
+        flow's). The same motion in camera coordinates (OpenCV's axes; the point in frame t+1's
+        camera frame minus in frame t's, camera motion included, so depth's point plus it
+        projects to the optical flow) follows from these: `geometry.scene_flow_in_camera`,
+        which `SceneDir.scene_flow` applies.
     occlusion_boundaries (T,H,W) uint8: per pixel, bit k (k = 0..3: the neighbour to the right,
         below, left, above) where the edge to that neighbour is an occlusion boundary and this
         pixel's surface is in front, bit k+4 where it is behind (`truth.boundaries`).
@@ -145,8 +145,6 @@ class GroundTruth:
     timings: dict[str, float] = field(default_factory=dict)
     forward_scene_flow: np.ndarray | None = None
     backward_scene_flow: np.ndarray | None = None
-    forward_scene_flow_camera: np.ndarray | None = None
-    backward_scene_flow_camera: np.ndarray | None = None
     occlusion_boundaries: np.ndarray | None = None
     camera_poses: np.ndarray | None = None  # (T+2, 7): position, quaternion (w, x, y, z) of frames -1..T
     amodal: AmodalInstances | None = None  # the instances' (None: not computed, e.g. read from elsewhere)
