@@ -82,6 +82,9 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--view-transform", default=VIEW_TRANSFORMS[0], choices=VIEW_TRANSFORMS,
                    help="how light becomes display colour: Filmic (Kubric's MOVi look, default), Standard (plain "
                         "sRGB), AgX, Khronos PBR Neutral")
+    g.add_argument("--intrinsics", action="store_true",
+                   help="also write intrinsic images (albedo, diffuse shading, glossy colour, residual light) "
+                        "from Cycles' passes: intrinsic_images.npz")
     g.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a world config value (repeatable); see `kubric-gen worlds`")
 
@@ -100,7 +103,7 @@ def render_settings(args: argparse.Namespace):
     return RenderSettings(samples=args.samples, adaptive_threshold=args.adaptive_threshold,
                           adaptive_min_samples=args.adaptive_min_samples, light_tree=args.light_tree,
                           denoise=not args.no_denoise, device=args.device, threads=args.threads,
-                          view_transform=args.view_transform)
+                          view_transform=args.view_transform, intrinsics=args.intrinsics)
 
 
 def config_overrides(args: argparse.Namespace) -> dict:

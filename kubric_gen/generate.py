@@ -148,7 +148,7 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
 
         provenance["device"] = result.device
         writer.finish(scene, trajectory, result.rgba, flags, provenance, truth=truth, preview=preview,
-                      label_schema=label_schema)
+                      label_schema=label_schema, intrinsics=result.intrinsics)
     return SceneResult(path=output, device=result.device, timings=timings)
 
 
@@ -181,7 +181,7 @@ def _generate_views(scene: Scene, trajectory: Trajectory, output: Path, settings
     timings = provenance["timings"]
     views = [scene.view(cam.name) for cam in scene.views]
     total = len(views) * scene.num_frames
-    truths, rgbas, device = [], [], "cpu"
+    truths, rgbas, passes, device = [], [], [], "cpu"
     with scene_writer(output, overwrite=overwrite, threads=settings.threads) as writer, \
             ThreadPoolExecutor(1, thread_name_prefix="ground-truth") as background:
         load_blender()  # first: loading bpy while Embree starts up in the other thread can deadlock
@@ -206,16 +206,17 @@ def _generate_views(scene: Scene, trajectory: Trajectory, output: Path, settings
             truths.append(truth_job.result())
             _add(timings, "truth_wait", time.perf_counter() - t0 - sum(result.timings.values()))
             rgbas.append(result.rgba)
+            passes.append(result.intrinsics)
             device = result.device
         t0 = time.perf_counter()
         truths = shared_instances(scene, truths)
         cross_view = compute_cross_view(scene, trajectory, truths, num_tracks=num_tracks, threads=settings.threads)
         timings["cross_view"] = time.perf_counter() - t0
         provenance["device"] = device
-        for view, truth, rgba, view_writer in zip(views, truths, rgbas, view_writers, strict=True):
+        for view, truth, rgba, images, view_writer in zip(views, truths, rgbas, passes, view_writers, strict=True):
             view_writer.write_truth(truth, float_layers)
             view_writer.finish(view, trajectory, rgba, flags, {**provenance, "timings": {}}, truth=truth,
-                               preview=preview, label_schema=label_schema)
+                               preview=preview, label_schema=label_schema, intrinsics=images)
             for key, value in view_writer.timings.items():
                 _add(timings, key, value)
         writer.finish_views(scene, trajectory, rgbas, flags, provenance, truths, cross_view, preview=preview,

@@ -67,6 +67,9 @@ SCENE_FLOW = "scene_flow.npz"  # ours: the 3D motion of the point seen at each p
 SCENE_FLOW_STORED = ("forward_scene_flow", "backward_scene_flow")  # world axes; with the cameras of frames -1..T
 SCENE_FLOW_ARRAYS = (*SCENE_FLOW_STORED, "forward_scene_flow_camera", "backward_scene_flow_camera")  # as read
 BOUNDARIES = "occlusion_boundaries.npz"  # ours: `boundaries` (T, H, W) uint8, bits as in truth.boundaries
+INTRINSICS = "intrinsic_images.npz"  # ours, with --intrinsics: Cycles' albedo/shading (`layers.write_intrinsics`)
+INTRINSIC_IMAGES = ("albedo", "shading", "glossy_color", "residual")  # (T, H, W, 3) float16 linear RGB each
+INTRINSIC_MASK = "mirror_or_transparent"  # (T, H, W) bool: the first surface seen is metallic or transmissive
 AMODAL_FIELDS = AMODAL_INSTANCE_KEYS  # metadata.json's per-instance amodal fields: see scene_dir.amodal_metadata
 VIEW_PREFIX = "view_"  # scenes with several cameras: view_<camera>/ is each camera's scene directory
 FLOAT_LAYERS_FILE = "layers.npz"
@@ -78,8 +81,8 @@ COMPLETE = "_COMPLETE"  # written last: every other file with its SHA-256, and t
 BLEND = "scene.blend"  # ours, with `render --save-blend`: the Blender scene of frame 0 (not byte-deterministic)
 UNHASHED = (PROVENANCE, BLEND)  # listed in the marker without a hash: timings, Blender's pointers vary by run
 MOVI_FILES = (DATA_RANGES, METADATA, EVENTS)  # what MOVi's builder requires besides the frames
-OUR_FILES = (METADATA, EVENTS, DATA_RANGES, PROVENANCE, SCENE, TRACKS, AMODAL, SCENE_FLOW, BOUNDARIES, CROSS_VIEW,
-             FLOAT_LAYERS_FILE, *PREVIEWS, CONTACT_SHEET, COMPLETE, BLEND)
+OUR_FILES = (METADATA, EVENTS, DATA_RANGES, PROVENANCE, SCENE, TRACKS, AMODAL, SCENE_FLOW, BOUNDARIES, INTRINSICS,
+             CROSS_VIEW, FLOAT_LAYERS_FILE, *PREVIEWS, CONTACT_SHEET, COMPLETE, BLEND)
 """Every file besides the frame files that our writer may put in a scene directory or a view folder
 (the pipeline moves a folder holding any other file aside rather than deleting it)."""
 

@@ -383,6 +383,22 @@ def read_amodal(arrays: dict[str, np.ndarray]) -> np.ndarray:
     return np.unpackbits(packed, axis=-1, count=shape[3]).astype(bool)
 
 
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+def write_intrinsics(path: PathLike, images: dict[str, np.ndarray], mask: np.ndarray) -> None:
+    """intrinsic_images.npz: each of `format.INTRINSIC_IMAGES` (T, H, W, 3) as float16 (relative
+    step 2^-11; light above 65504 saturates there) and the (T, H, W) `format.INTRINSIC_MASK`."""
+    mask = np.asarray(mask, dtype=bool)
+    arrays: dict[str, np.ndarray] = {fmt.INTRINSIC_MASK: mask}
+    for name in fmt.INTRINSIC_IMAGES:
+        a = np.asarray(images[name], dtype=np.float32)
+        if a.shape != (*mask.shape, 3) or not np.isfinite(a).all():
+            raise ValueError(f"intrinsic image {name} must be finite {(*mask.shape, 3)} (got {a.shape})")
+        arrays[name] = np.clip(a, -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
+    save_npz(path, arrays)
+
+
 def write_layers(directory: PathLike, gt: GroundTruth, float_layers: bool = False, threads: int = 0) -> dict:
     """Write gt's layers (and tracks) into `directory` in MOVi's layout; return the data ranges.
 

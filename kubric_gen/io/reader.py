@@ -496,6 +496,25 @@ class SceneDir:
                                 f"height and width are {expected}")
         return masks
 
+    def intrinsics(self) -> dict[str, np.ndarray] | None:
+        """The intrinsic images (intrinsic_images.npz, scenes rendered with --intrinsics): each of
+        `format.INTRINSIC_IMAGES` (T, H, W, 3) float32 linear RGB, and `format.INTRINSIC_MASK`
+        (T, H, W) bool; None when the scene has none. `albedo * shading + residual` is Cycles'
+        linear image before the denoiser and the view transform (docs/ground_truth.md)."""
+        if fmt.INTRINSICS not in self.files:
+            return None
+        arrays = self._npz(fmt.INTRINSICS)
+        shape = (self.num_frames, self.resolution[1], self.resolution[0])
+        out = {}
+        for name, dtype, expected in [*((n, np.float16, (*shape, 3)) for n in fmt.INTRINSIC_IMAGES),
+                                      (fmt.INTRINSIC_MASK, np.bool_, shape)]:
+            found = arrays.get(name)
+            if found is None or found.shape != expected or found.dtype != dtype:
+                raise SceneDirError(f"{fmt.INTRINSICS}: {name} must be {expected} {np.dtype(dtype)} "
+                                    f"(got {'nothing' if found is None else f'{found.shape} {found.dtype}'})")
+            out[name] = found.astype(np.float32) if dtype is np.float16 else found
+        return out
+
     def occlusion_boundaries(self) -> np.ndarray | None:
         """(T, H, W) uint8 occlusion-boundary bits (occlusion_boundaries.npz; `truth.boundaries`),
         or None when the scene has none."""

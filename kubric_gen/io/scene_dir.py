@@ -30,6 +30,7 @@ from kubric_gen.io import layers
 from kubric_gen.labels import GENERIC, LabelSchema
 from kubric_gen.parallel import parallel_map
 from kubric_gen.scene import Scene, SceneObject
+from kubric_gen.scene.materials import mirror_or_transparent
 from kubric_gen.simulation.trajectory import Trajectory
 from kubric_gen.truth.result import CrossViewTruth, GroundTruth
 from kubric_gen.visual import sheet, video
@@ -243,6 +244,14 @@ def write_contact_sheet(directory: Path, rgba: np.ndarray, truth: GroundTruth | 
                                      truth.forward_flow)
 
 
+def intrinsics_mask(scene: Scene, object_index: np.ndarray) -> np.ndarray:
+    """(T, H, W) bool: pixels whose first surface is metallic or transmissive
+    (`scene.materials.mirror_or_transparent`), from the ray-cast object index (background
+    objects included)."""
+    shows_others = np.array([mirror_or_transparent(o.material) for o in scene.objects] + [False])
+    return shows_others[np.asarray(object_index)]  # index -1 (nothing hit) takes the last, False
+
+
 def _check_rgba(scene: Scene, rgba: np.ndarray) -> None:
     if rgba.shape[:3] != (scene.num_frames, scene.resolution[1], scene.resolution[0]):
         raise ValueError(f"rgba has shape {rgba.shape}, scene needs "
@@ -265,12 +274,17 @@ class SceneWriter:
 
     def finish(self, scene: Scene, trajectory: Trajectory, rgba: np.ndarray, flags: dict, provenance: dict,
                truth: GroundTruth | None = None, preview: bool = True,
-               label_schema: LabelSchema | None = None) -> None:
-        """The frames, metadata, preview and completion marker: the directory is complete."""
+               label_schema: LabelSchema | None = None, intrinsics: dict[str, np.ndarray] | None = None) -> None:
+        """The frames, metadata, intrinsic images (when rendered: `RenderResult.intrinsics`),
+        preview and completion marker: the directory is complete."""
         _check_rgba(scene, rgba)
         start = time.perf_counter()
         tmp = self.directory
         write_frames(tmp, rgba, self.threads)
+        if intrinsics is not None:
+            if truth is None:
+                raise ValueError("intrinsic images need the ground truth (its object index) for their mask")
+            layers.write_intrinsics(tmp / fmt.INTRINSICS, intrinsics, intrinsics_mask(scene, truth.object_index))
         write_json(tmp / "metadata.json", scene_metadata(scene, trajectory, flags, truth, label_schema))
         write_json(tmp / "events.json", events(scene, trajectory, truth))
         write_json(tmp / "scene.json", scene.to_dict())

@@ -23,6 +23,8 @@ from kubric_gen.errors import ConfigError
 from kubric_gen.pipeline.outputs import Output, seed_of
 
 IGNORED_SETTINGS = ("threads",)  # how fast a scene renders, not what it shows
+# render settings added since scenes were first recorded: a scene without one was made at its default
+LATER_SETTINGS = {"intrinsics": False}
 
 
 def _plain(value: Any) -> Any:
@@ -77,7 +79,7 @@ def difference(provenance: Any, name: str, want: dict[str, Any]) -> str | None:
                 f"(a scene copied under another name?)")
     settings = provenance.get("render_settings")
     if isinstance(settings, dict):
-        settings = {k: v for k, v in settings.items() if k not in IGNORED_SETTINGS}
+        settings = {**LATER_SETTINGS, **{k: v for k, v in settings.items() if k not in IGNORED_SETTINGS}}
     outputs = provenance.get("outputs", want.get("outputs", {}))  # scenes made before it was recorded: as asked
     why = (_differ("config", provenance.get("config"), want["config"])
            or _differ("render setting", settings, want["render_settings"])

@@ -39,6 +39,7 @@ import numpy as np
 
 from kubric_gen import geometry, meshes
 from kubric_gen.errors import ConfigError
+from kubric_gen.render import intrinsics
 from kubric_gen.render.device import configure_device
 from kubric_gen.render.settings import RenderResult, RenderSettings
 from kubric_gen.scene import (
@@ -199,6 +200,8 @@ def _configure(bscene: bpy.types.Scene, scene: Scene, settings: RenderSettings, 
     v = bscene.view_settings
     bscene.display_settings.display_device = "sRGB"
     v.view_transform, v.look, v.exposure, v.gamma = settings.view_transform, "None", 0.0, 1.0
+    if settings.intrinsics:
+        intrinsics.enable_passes(bscene.view_layers[0])
 
 
 def _light_tree(scene: Scene, settings: RenderSettings) -> bool:
@@ -516,9 +519,17 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings, frame
         logger.info("rendering %d frame(s) of %dx%d, %d samples on %s", len(frame_list), width, height,
                     settings.samples, device)
         t1 = time.perf_counter()
+        passes: dict[str, np.ndarray] | None = None
         with tempfile.TemporaryDirectory(prefix="kubric_gen_render_") as tmp:
             for i, frame in enumerate(frame_list):
                 out[i] = _render_frame(bscene, frame, os.path.join(tmp, f"rgba_{frame:05d}.png"), scene.resolution)
+                if settings.intrinsics:
+                    frame_passes = _frame_intrinsics(bscene, os.path.join(tmp, f"passes_{frame:05d}.exr"),
+                                                     (height, width))
+                    if passes is None:
+                        passes = {k: np.empty((len(frame_list), *v.shape), v.dtype) for k, v in frame_passes.items()}
+                    for k, v in frame_passes.items():
+                        passes[k][i] = v
                 if progress is not None:
                     progress(frame)
         t2 = time.perf_counter()
@@ -526,7 +537,20 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings, frame
         if save_blend is not None:  # after the frames, so that it cannot change what they show
             _save_blend(bscene, save_blend)
             timings["save_blend"] = time.perf_counter() - t2
-    return RenderResult(rgba=out, device=device, timings=timings, frames=frame_list)
+    return RenderResult(rgba=out, device=device, timings=timings, frames=frame_list, intrinsics=passes)
+
+
+def _frame_intrinsics(bscene: bpy.types.Scene, path: str,
+                      shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The intrinsic images of the frame just rendered (`render.intrinsics`)."""
+    with blender_log():
+        intrinsics.save_passes(bscene, path)
+    if not os.path.isfile(path):
+        raise RuntimeError(f"Blender wrote no passes file {path}; see the kubric_gen.render log")
+    try:
+        return intrinsics.read_intrinsics(path, bscene.view_layers[0].name, shape)
+    finally:
+        os.remove(path)
 
 
 def _save_blend(bscene: bpy.types.Scene, path: str | os.PathLike) -> None:

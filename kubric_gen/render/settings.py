@@ -41,6 +41,8 @@ class RenderSettings:
     view_transform: how scene light becomes display colour: "Filmic" (Kubric's MOVi look,
         the default), "Standard" (plain sRGB: a linear colour 1.0 is white), "AgX" or
         "Khronos PBR Neutral".
+    intrinsics: also keep the intrinsic images (albedo, diffuse shading, glossy colour and the
+        residual light: `render.intrinsics`), read from Cycles' light passes of the same render.
     """
 
     samples: int = DEFAULT_SAMPLES
@@ -52,6 +54,7 @@ class RenderSettings:
     threads: int = 0
     motion_blur: float = 0.0
     view_transform: str = "Filmic"
+    intrinsics: bool = False
 
     def __post_init__(self) -> None:
         def check(name: str, kind: Callable, *args: Any, **kwargs: Any) -> None:
@@ -68,6 +71,7 @@ class RenderSettings:
         check("threads", checks.integer, 0, hint="0 uses all cores")
         check("motion_blur", checks.number, 0)
         check("view_transform", checks.choice, VIEW_TRANSFORMS)
+        check("intrinsics", checks.boolean)
 
 
 @dataclass
@@ -79,9 +83,13 @@ class RenderResult:
     device: what rendered them, e.g. "CPU" or "OPTIX (NVIDIA H100)".
     timings: seconds spent in "build" (scene setup in Blender) and "render" (all frames), and
         in "save_blend" when a .blend file was saved.
+    intrinsics: with `RenderSettings.intrinsics`, (T, H, W, 3) float32 linear RGB arrays
+        "albedo", "shading", "glossy_color", "residual" and "combined" (Cycles' linear image:
+        `render.intrinsics` says how they relate); else None.
     """
 
     rgba: np.ndarray
     device: str
     timings: dict[str, float] = field(default_factory=dict)
     frames: list[int] = field(default_factory=list)
+    intrinsics: dict[str, np.ndarray] | None = None

@@ -65,6 +65,13 @@ class Flat(Material):
         assign(self, "strength", number("Flat", "strength", self.strength, 0.0))
 
 
+def mirror_or_transparent(material: Material) -> bool:
+    """Whether a surface of this material shows other surfaces (a metallic reflection or a
+    transmission), so that its diffuse albedo and shading do not describe what is seen there
+    (the rule of the intrinsic images: `io.format.INTRINSIC_MASK`)."""
+    return isinstance(material, Principled) and (material.metallic > 0 or material.transmission > 0)
+
+
 def texture_path(owner: str, value: Any) -> str | None:
     if value is None:
         return None

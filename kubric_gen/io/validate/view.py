@@ -22,12 +22,17 @@ scene with errors. The checks, by `Problem.check`:
 | amodal | amodal_masks.npz comes with the amodal fields; visible pixels lie in the amodal mask |
 | boundaries | both sides of a marked edge agree, the nearer in front; segmentation changes are marked |
 | scene_flow | its cameras are metadata.json's; depth plus the scene flow projects to the optical flow |
+| intrinsics | albedo, glossy colour in [0, 1], shading, residual >= 0; the mask (see below) is sound |
 | tracks | tracks.npz has consistent shapes, and visible track points are inside the image |
 | events | collisions name valid instances and frames, with finite values |
 
 Amodal: amodal_pixels and the amodal boxes are the masks' own, visible_fraction is
 visibility / amodal_pixels to float32 rounding (1e-6), in_image_fraction lies in [0, 1] and is 0
 exactly where the mask is empty, and each unclipped box holds its clipped one.
+
+Intrinsic images: the mirror/transparent mask is constant over each instance (one material) and
+false where nothing is hit; rendered with Standard and no denoiser, the sRGB encoding of
+albedo x shading + residual is the RGB frame to 1/255.
 
 Flow tolerance: half a quantisation step of the flow range, plus FLOW_TOLERANCE_PX, plus
 FLOW_RELATIVE_TOLERANCE times the flow's length (the float32 metadata and depth). Measured
@@ -55,6 +60,9 @@ FLOW_TOLERANCE_PX = 0.01
 FLOW_RELATIVE_TOLERANCE = 1e-3
 NORMAL_TOLERANCE = 2e-3
 QUATERNION_TOLERANCE = 1e-3
+# intrinsic images: float16's relative step (2^-11) on each stored term, and the RGB frame's 8 bits
+INTRINSICS_RELATIVE_TOLERANCE = 2e-3
+INTRINSICS_RGB_TOLERANCE = 1.0 / 255
 NEVER_VISIBLE = "is never visible (MOVi lists only visible objects)"
 # instance fields only a camera's view has
 _PER_VIEW = ("image_positions", "visibility", "bboxes", "bbox_frames", *fmt.AMODAL_FIELDS)
@@ -93,7 +101,7 @@ def check_view(sd: SceneDir, problems: list[Problem] | None = None) -> list[Prob
         return problems
     checks: list[Callable[[SceneDir, list[Problem]], None]] = [
         _integrity, _finite, _metadata_shapes, _decodable, _segmentation, _amodal, _boundaries, _labels, _ranges,
-        _flow, _scene_flow, _normals, _tracks, _events]
+        _flow, _scene_flow, _intrinsics, _normals, _tracks, _events]
     for check in checks:
         try:
             check(sd, problems)
@@ -492,6 +500,40 @@ def _boundaries(sd: SceneDir, problems: list[Problem]) -> None:
             problems.append(Problem(fmt.BOUNDARIES, "boundaries", f"{found[0]} (neighbour {k}: "
                                     f"d_row {d_row}, d_col {d_col})"))
             return
+
+
+def _intrinsics(sd: SceneDir, problems: list[Problem]) -> None:
+    images = sd.intrinsics()
+    if images is None:
+        return
+    step = 1 + INTRINSICS_RELATIVE_TOLERANCE
+
+    def bad(message: str) -> None:
+        problems.append(Problem(fmt.INTRINSICS, "intrinsics", message))
+        raise _Found
+
+    for name, high in (("albedo", step), ("glossy_color", step), ("shading", np.inf), ("residual", np.inf)):
+        a = images[name]
+        if not np.isfinite(a).all() or a.min() < 0 or a.max() > high:
+            bad(f"{name} must lie in [0, {'1' if high < np.inf else 'inf'}) (got {a.min():.4g}..{a.max():.4g})")
+    mask = images[fmt.INTRINSIC_MASK]
+    if (mask & ~np.isfinite(_layer(sd, "depth", problems))).any():
+        bad(f"{fmt.INTRINSIC_MASK} is set where no surface is seen")
+    seg = _layer(sd, "segmentation", problems)
+    for k in range(sd.num_instances):
+        values = mask[seg == k + 1]
+        if values.any() and not values.all():
+            bad(f"{fmt.INTRINSIC_MASK} is set on part of instance {k} only (it is one material)")
+    settings = sd.provenance.get("render_settings") if fmt.PROVENANCE in sd.files else None
+    if isinstance(settings, dict) and settings.get("view_transform") == "Standard" and not settings.get("denoise"):
+        linear = np.clip(images["albedo"] * images["shading"] + images["residual"], 0.0, 1.0)
+        srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+        rgb = _layer(sd, "rgba", problems)[..., :3]
+        error = np.abs(srgb - rgb / 255.0)
+        if error.max() > INTRINSICS_RGB_TOLERANCE:
+            t, r, c, _ = np.unravel_index(int(np.argmax(error)), error.shape)
+            bad(f"albedo x shading + residual at frame {t}, pixel (row {r}, col {c}) encodes to "
+                f"{np.round(srgb[t, r, c] * 255, 1).tolist()}, the RGB frame is {rgb[t, r, c].tolist()}")
 
 
 def _scene_flow(sd: SceneDir, problems: list[Problem]) -> None:
