@@ -46,7 +46,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     probe_world(args.world, overrides, args.timeout, "--timeout")  # a world that crashes on loading: one line
     world = load_world(args.world)
     config = resolve_config(world, overrides)  # fail on a bad --set before any work
-    preflight.check_scene(config, settings.device)
+    preflight.check_scene(config, settings.device, intrinsics=settings.intrinsics)
     resolution = config.get("resolution")
     if isinstance(resolution, (list, tuple)) and len(resolution) == 2:
         preflight.check_free_space(args.output, tuple(resolution), int(config.get("num_frames") or 24))

@@ -97,7 +97,8 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
     _warn_undeclared_labels(world.name, label_schema, scene)
     timings["build_scene"] = time.perf_counter() - t0
     if scene.is_multiview:  # the command's checks assumed one camera: check again for all of them
-        preflight.check_memory(scene.resolution, scene.num_frames, cameras=len(scene.views))
+        preflight.check_memory(scene.resolution, scene.num_frames, cameras=len(scene.views),
+                               intrinsics=settings.intrinsics)
         preflight.check_free_space(output.parent, scene.resolution, scene.num_frames, cameras=len(scene.views))
 
     t0 = time.perf_counter()

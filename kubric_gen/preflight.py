@@ -19,6 +19,7 @@ from kubric_gen.errors import ConfigError
 # float depth, normals, object coordinates, flows, ids, masks) plus Cycles' buffers (~200 B)
 TRUTH_BYTES_PER_PIXEL_FRAME = 60
 RENDER_BYTES_PER_PIXEL = 200
+INTRINSICS_BYTES_PER_PIXEL_FRAME = 60  # --intrinsics: five float32 RGB images per frame until written
 BASE_PROCESS_BYTES = 700 * 2 ** 20  # bpy, pybullet, embree and Python in a render process
 # a scene directory on disk: measured 14-16 B per pixel and frame on MOVi-A (PNG, TIFF, JSON)
 DISK_BYTES_PER_PIXEL_FRAME = 16
@@ -41,19 +42,21 @@ def available_memory() -> int | None:
     return None
 
 
-def scene_memory(resolution: tuple[int, int], num_frames: int, cameras: int = 1) -> int:
-    """Bytes a render process needs: every camera's ground truth is held until all are
-    rendered (several cameras share one instance order), plus the cross-view occlusion masks
-    (1 B per pixel, frame and camera pair); Cycles renders one camera at a time."""
+def scene_memory(resolution: tuple[int, int], num_frames: int, cameras: int = 1, intrinsics: bool = False) -> int:
+    """Bytes a render process needs: every camera's ground truth (and intrinsic images) is held
+    until all are rendered (several cameras share one instance order), plus the cross-view
+    occlusion masks (1 B per pixel, frame and camera pair); Cycles renders one camera at a time."""
     width, height = resolution
     pixels = width * height
-    truth = cameras * num_frames * TRUTH_BYTES_PER_PIXEL_FRAME + (cameras ** 2 if cameras > 1 else 0) * num_frames
+    per_frame = TRUTH_BYTES_PER_PIXEL_FRAME + (INTRINSICS_BYTES_PER_PIXEL_FRAME if intrinsics else 0)
+    truth = cameras * num_frames * per_frame + (cameras ** 2 if cameras > 1 else 0) * num_frames
     return BASE_PROCESS_BYTES + pixels * (truth + RENDER_BYTES_PER_PIXEL)
 
 
-def check_memory(resolution: tuple[int, int], num_frames: int, processes: int = 1, cameras: int = 1) -> None:
+def check_memory(resolution: tuple[int, int], num_frames: int, processes: int = 1, cameras: int = 1,
+                 intrinsics: bool = False) -> None:
     """ConfigError when `processes` scenes of this size cannot fit in the available memory."""
-    need = scene_memory(resolution, num_frames, cameras) * max(1, processes)
+    need = scene_memory(resolution, num_frames, cameras, intrinsics) * max(1, processes)
     have = available_memory()
     if have is not None and need > have:
         width, height = resolution
@@ -137,10 +140,10 @@ def check_device(device: str, option: str = "--device") -> None:
                           f"(/proc/driver/nvidia is missing); use --device auto or cpu")
 
 
-def check_scene(config: dict, device: str, workers: int = 1) -> None:
+def check_scene(config: dict, device: str, workers: int = 1, intrinsics: bool = False) -> None:
     """Before any scene is built: memory for `workers` scenes at once at the config's
-    resolution, and the GPU asked for."""
+    resolution (with the intrinsic images when asked for), and the GPU asked for."""
     resolution = tuple(config.get("resolution") or (256, 256))
     if len(resolution) == 2 and all(isinstance(v, int) and v > 0 for v in resolution):
-        check_memory(resolution, int(config.get("num_frames") or 24), workers)
+        check_memory(resolution, int(config.get("num_frames") or 24), workers, intrinsics=intrinsics)
     check_device(device)

@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import signal
 from pathlib import Path
@@ -56,13 +57,14 @@ def ctrl_c_default() -> None:
 
 @pytest.fixture(scope="session")
 def movi_a_scene(tmp_path_factory):
-    """One real MOVi-A scene directory (32x32, 3 frames, 40 tracks, float layers), shared by
-    the tests that read scene directories; tests copy it before changing anything."""
+    """One real MOVi-A scene directory (32x32, 3 frames, 40 tracks, float layers, intrinsic
+    images), shared by the tests that read scene directories; tests copy it before changing anything."""
     from kubric_gen.generate import generate_scene
 
     out = tmp_path_factory.mktemp("movi") / "seed_00005"
-    generate_scene("movi_a", 5, out, TINY, {"resolution": [32, 32], "num_frames": 3}, num_tracks=40,
-                 float_layers=True)
+    generate_scene("movi_a", 5, out, dataclasses.replace(TINY, intrinsics=True),
+                   {"resolution": [32, 32], "num_frames": 3}, num_tracks=40,
+                   float_layers=True)
     return out
 
 

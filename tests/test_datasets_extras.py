@@ -1,4 +1,4 @@
-"""`build-dataset --extras`: amodal masks, scene flow and occlusion boundaries as TFDS features,
+"""`build-dataset --extras`: amodal masks, scene flow, occlusion boundaries and intrinsic images as TFDS features,
 decoded by tfds.load to what SceneDir reads; a build without extras has none of them."""
 
 import shutil
@@ -15,7 +15,7 @@ from kubric_gen.io import format as fmt
 pytestmark = pytest.mark.filterwarnings("ignore:label\\(\\) is deprecated:DeprecationWarning")  # as test_datasets.py
 tfds = pytest.importorskip("tensorflow_datasets")
 
-EXTRA_KEYS = {*fmt.SCENE_FLOW_ARRAYS, "occlusion_boundaries"}
+EXTRA_KEYS = {*fmt.SCENE_FLOW_ARRAYS, "occlusion_boundaries", *fmt.INTRINSIC_IMAGES, fmt.INTRINSIC_MASK}
 EXTRA_INSTANCE_KEYS = {"amodal_masks", *fmt.AMODAL_FIELDS}
 
 
@@ -50,6 +50,11 @@ def test_every_extra_decodes_to_the_scene_directorys_values(scenes, tmp_path):
     for name in fmt.SCENE_FLOW_ARRAYS:
         np.testing.assert_array_equal(ex[name], flow[name])  # float32, losslessly deflated
     np.testing.assert_array_equal(ex["occlusion_boundaries"][..., 0], sd.occlusion_boundaries())
+    images = sd.intrinsics()
+    for name in fmt.INTRINSIC_IMAGES:  # float16, as stored
+        assert ex[name].dtype == np.float16
+        np.testing.assert_array_equal(ex[name], images[name])
+    np.testing.assert_array_equal(ex[fmt.INTRINSIC_MASK], images[fmt.INTRINSIC_MASK])
 
 
 def test_without_extras_the_features_are_movis_and_ours_as_before(scenes, tmp_path):
@@ -117,6 +122,7 @@ def test_pytorch_gives_the_extras_from_scene_directories_and_from_a_build(scenes
     np.testing.assert_array_equal(from_dirs["forward_scene_flow"].numpy(),
                                   np.moveaxis(sd.scene_flow()["forward_scene_flow"], -1, -3))
     np.testing.assert_array_equal(from_dirs["occlusion_boundaries"].numpy(), sd.occlusion_boundaries())
+    np.testing.assert_array_equal(from_dirs["albedo"].numpy(), np.moveaxis(sd.intrinsics()["albedo"], -1, -3))
     assert (from_dirs["amodal_box_valid"] >= from_dirs["box_valid"]).all()  # visible somewhere: amodal too
 
     cropped = kt.CenterCrop(16)(from_dirs)
@@ -126,8 +132,13 @@ def test_pytorch_gives_the_extras_from_scene_directories_and_from_a_build(scenes
     assert cropped["occlusion_boundaries"].shape[-2:] == (16, 16)
     with pytest.raises(ValueError, match="occlusion_boundaries"):
         kt.Resize(16)(from_dirs)
-    small = kt.Resize(16)(kt.SceneDirDataset(scenes, extras="amodal,scene_flow")[0])
+    small = kt.Resize(16)(kt.SceneDirDataset(scenes, extras="amodal,scene_flow,intrinsics")[0])
     assert small["instances"]["amodal_masks"].shape[-2:] == small["forward_scene_flow"].shape[-2:] == (16, 16)
+    # Resize picks pixels of the intrinsic images: each is the full-resolution pixel's
+    np.testing.assert_array_equal(small["shading"].numpy(), from_dirs["shading"].numpy()[..., 1::2, 1::2])
+    np.testing.assert_array_equal(small["mirror_or_transparent"].numpy(),
+                                  from_dirs["mirror_or_transparent"].numpy()[..., 1::2, 1::2])
+    np.testing.assert_array_equal(cropped["residual"].numpy(), from_dirs["residual"].numpy()[..., 8:24, 8:24])
 
     plain = kt.SceneDirDataset(scenes)[0]
     assert "amodal_boxes" not in plain and "forward_scene_flow" not in plain

@@ -11,6 +11,7 @@ two-camera scenes is a one-line error naming the scene.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -35,12 +36,13 @@ CAMERAS = ["left", "right"]
 
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
-    """Two stereo scene directories (views left/ and right/), rendered once."""
+    """Two stereo scene directories (views left/ and right/), rendered once (with intrinsic images)."""
     from kubric_gen.generate import generate_scene
 
     root = tmp_path_factory.mktemp("stereo_scenes")
     for seed in (0, 1):
-        generate_scene("stereo", seed, root / f"scene_{seed:05d}", TINY, {"resolution": [W, H], "num_frames": T},
+        generate_scene("stereo", seed, root / f"scene_{seed:05d}", dataclasses.replace(TINY, intrinsics=True),
+                       {"resolution": [W, H], "num_frames": T},
                        num_tracks=48, preview=False)
     return root
 
@@ -355,7 +357,7 @@ def test_extras_have_a_camera_axis_and_each_cameras_values(scenes, tmp_path):
     from kubric_gen.io import format as fmt
 
     build_dataset(scenes, "kg_stereo_extras", tmp_path, splits="train=1.0",
-                  extras="amodal,scene_flow,occlusion_boundaries")
+                  extras="amodal,scene_flow,occlusion_boundaries,intrinsics")
     ds = tfds.load("kg_stereo_extras", data_dir=str(tmp_path), split="train", download=False)
     for ex in tfds.as_numpy(ds):
         sd = SceneDir(scenes / ex["metadata"]["video_name"].decode())
@@ -365,6 +367,9 @@ def test_extras_have_a_camera_axis_and_each_cameras_values(scenes, tmp_path):
             for name in fmt.SCENE_FLOW_ARRAYS:
                 np.testing.assert_array_equal(ex[name][c], flow[name])
             np.testing.assert_array_equal(ex["occlusion_boundaries"][c][..., 0], view.occlusion_boundaries())
+            images = view.intrinsics()
+            for name in (*fmt.INTRINSIC_IMAGES, fmt.INTRINSIC_MASK):
+                np.testing.assert_array_equal(ex[name][c], images[name])
             for k, inst in enumerate(view.metadata["instances"]):
                 np.testing.assert_array_equal(ex["instances"]["visible_fraction"][k, c],
                                               np.asarray(inst["visible_fraction"], np.float32))
@@ -376,12 +381,13 @@ def test_extras_have_a_camera_axis_and_each_cameras_values(scenes, tmp_path):
 
 def test_pytorch_extras_have_the_camera_axis(scenes):
     kt = pytest.importorskip("kubric_gen.datasets.torch")
-    sample = kt.SceneDirDataset(scenes, extras="amodal,scene_flow,occlusion_boundaries")[0]
+    sample = kt.SceneDirDataset(scenes, extras="amodal,scene_flow,occlusion_boundaries,intrinsics")[0]
     sd = SceneDir(sorted(scenes.iterdir())[0])
     n = sample["boxes"].shape[0]
     assert sample["instances"]["amodal_masks"].shape == (n, 2, T, H, W)
     assert sample["forward_scene_flow"].shape == (2, T, 3, H, W)
     assert sample["occlusion_boundaries"].shape == (2, T, H, W)
+    assert sample["albedo"].shape == (2, T, 3, H, W) and sample["mirror_or_transparent"].shape == (2, T, H, W)
     for c, view in enumerate(sd.views):
         np.testing.assert_array_equal(sample["instances"]["amodal_masks"][:, c].numpy(), view.amodal())
         valid = sample["amodal_box_valid"][:, c].numpy()

@@ -1,5 +1,6 @@
 """One scene end to end (real PyBullet and bpy): layout, MOVi metadata, determinism, atomicity."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -19,7 +20,7 @@ def test_scene_directory_layout(movi_a_scene):
     expected = {p.format(t) for p in per_frame for t in range(3)} | {
         "events.json", "metadata.json", "data_ranges.json", "preview.mp4", "contact_sheet.png", "provenance.json",
         "scene.json", "tracks.npz", "layers.npz", "amodal_masks.npz", "scene_flow.npz", "occlusion_boundaries.npz",
-        "_COMPLETE"}
+        "intrinsic_images.npz", "_COMPLETE"}
     assert names == expected
     from kubric_gen.pipeline.outputs import is_our_file
 
@@ -57,9 +58,11 @@ def test_metadata_has_kubric_movi_a_structure(movi_a_scene):
 
 
 def test_same_world_seed_config_give_identical_outputs(movi_a_scene, tmp_path):
+    """(The intrinsic images too: Cycles' passes of a seeded render are the same bytes.)"""
     again = tmp_path / "again"
-    generate_scene("movi_a", 5, again, TINY, {"resolution": [32, 32], "num_frames": 3}, num_tracks=40,
-                 float_layers=True)
+    generate_scene("movi_a", 5, again, dataclasses.replace(TINY, intrinsics=True),
+                   {"resolution": [32, 32], "num_frames": 3}, num_tracks=40,
+                   float_layers=True)
     again_files = sorted(p.name for p in again.iterdir())
     assert again_files == sorted(p.name for p in movi_a_scene.iterdir())
     for name in again_files:

@@ -107,3 +107,46 @@ def test_a_mirror_and_a_glass_cube_follow_the_first_surface_rule():
     mask = intrinsics_mask(scene, truth.object_index)
     assert mask[0][metal].all() and mask[0][glass].all()
     assert not mask[truth.object_index == 0].any() and not mask[truth.object_index < 0].any()
+
+
+def test_render_intrinsics_writes_the_file_validate_checks_it_and_resume_knows_older_scenes(tmp_path, capsys):
+    """`kubric-gen render --intrinsics` with Standard and no denoiser: intrinsic_images.npz holds the
+    float16 images, whose sRGB encoding is the frame (validate's check, which an edited shading
+    fails); movi_a's metal objects are in the mask. A scene recorded before the setting existed
+    is one rendered without it, for resume."""
+    from kubric_gen.cli import main
+    from kubric_gen.io import SceneDir
+    from kubric_gen.io import format as fmt
+    from kubric_gen.io.layers import save_npz
+    from kubric_gen.pipeline import resume
+    from kubric_gen.pipeline.outputs import scene_name
+
+    out = tmp_path / "scene"
+    assert main(["render", "movi_a", "--seed", "4", "--output", str(out), "--resolution", "48x48", "--frames", "2",
+                 "--samples", "4", "--no-denoise", "--view-transform", "Standard", "--intrinsics",
+                 "--tracks", "0", "--device", "cpu"]) == 0
+    sd = SceneDir(out)
+    assert sd.provenance["render_settings"]["intrinsics"] is True
+    images = sd.intrinsics()
+    metal = [k for k, inst in enumerate(sd.metadata["instances"]) if inst["material"] == "metal"]
+    seg = sd.layer("segmentation")
+    for k in range(sd.num_instances):
+        assert images[fmt.INTRINSIC_MASK][seg == k + 1].all() == (k in metal)
+    assert main(["validate", str(out)]) == 0
+    with np.load(out / fmt.INTRINSICS) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["shading"] *= np.float16(1.1)
+    save_npz(out / fmt.INTRINSICS, arrays)
+    capsys.readouterr()
+    assert main(["validate", str(out)]) == 1
+    assert "encodes to" in capsys.readouterr().out
+
+    provenance = dict(sd.provenance, render_settings={k: v for k, v in sd.provenance["render_settings"].items()
+                                                      if k != "intrinsics"})
+    want = {"world": provenance["world"], "config": provenance["config"], "outputs": provenance["outputs"],
+            "versions": provenance["versions"], "render_settings": dict(provenance["render_settings"],
+                                                                          intrinsics=False)}
+    want["render_settings"].pop("threads", None)
+    assert resume.difference(provenance, scene_name(4), want) is None
+    want["render_settings"]["intrinsics"] = True
+    assert "intrinsics" in resume.difference(provenance, scene_name(4), want)

@@ -28,8 +28,9 @@ from kubric_gen.world import builtin_world_names, load_world
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 tfds = pytest.importorskip("tensorflow_datasets")
 
-# One worker: one render child per run renders both scenes (the pipeline tests cover several workers).
-TINY = ["--resolution", "32x32", "--frames", "4", "--samples", "2", "--workers", "1"]
+# One worker: one render child per run renders both scenes (the pipeline tests cover several workers);
+# with the intrinsic images, so that every world's go through each stage too.
+TINY = ["--resolution", "32x32", "--frames", "4", "--samples", "2", "--workers", "1", "--intrinsics"]
 WORLDS = builtin_world_names()
 
 
@@ -331,15 +332,16 @@ def test_world_array_record_and_torch_read_the_same(world, variant, matrix, tmp_
 
 @pytest.mark.parametrize("world", WORLDS)
 def test_world_extras_package_and_load(world, matrix, tmp_path):
-    """Every world's scenes with `--extras` (amodal masks, scene flow, occlusion boundaries): tfds.load
-    gives each view's own arrays, and each instance's pixels in `segmentations` lie in its amodal mask."""
+    """Every world's scenes with `--extras` (amodal masks, scene flow, occlusion boundaries, intrinsic
+    images): tfds.load gives each view's own arrays, and each instance's pixels in `segmentations` lie
+    in its amodal mask."""
     from kubric_gen.datasets import build_dataset
     from kubric_gen.io import format as fmt
 
     scenes, _, _, status = matrix[(world, "default")]
     assert status == 0, f"kubric-gen run {world} failed"
     build_dataset(scenes, f"extras_{world}", tmp_path, splits="train=1.0",
-                  extras="amodal,scene_flow,occlusion_boundaries")
+                  extras="amodal,scene_flow,occlusion_boundaries,intrinsics")
     examples = list(tfds.as_numpy(tfds.builder(f"extras_{world}", data_dir=str(tmp_path)).as_dataset(split="train")))
     assert len(examples) == 2
     multi = world in MULTI_CAMERA
@@ -357,6 +359,9 @@ def test_world_extras_package_and_load(world, matrix, tmp_path):
             for name in fmt.SCENE_FLOW_ARRAYS:
                 np.testing.assert_array_equal(of_view(ex[name]), flow[name])
             np.testing.assert_array_equal(of_view(ex["occlusion_boundaries"])[..., 0], view.occlusion_boundaries())
+            images = view.intrinsics()
+            for name in (*fmt.INTRINSIC_IMAGES, fmt.INTRINSIC_MASK):
+                np.testing.assert_array_equal(of_view(ex[name]), images[name])
 
 
 @pytest.mark.parametrize("world", WORLDS)

@@ -75,11 +75,11 @@ def _sha(path: Path) -> str:
 @pytest.fixture(scope="module")
 def blend_scene(tmp_path_factory) -> Path:
     """`render --save-blend` with the options of conftest's movi_a_scene (TINY, 32x32, 3 frames,
-    40 tracks, float layers)."""
+    40 tracks, float layers, intrinsic images)."""
     out = tmp_path_factory.mktemp("blend") / "seed_00005"
     result = kubric_gen("render", "movi_a", "--seed", "5", "--output", str(out), "--resolution", "32x32",
                         "--frames", "3", "--samples", "4", "--no-denoise", "--threads", "1", "--tracks", "40",
-                        "--float-layers", "--save-blend")
+                        "--float-layers", "--intrinsics", "--save-blend")
     assert result.returncode == 0, result.stderr
     assert f"blender scene: {out / fmt.BLEND}" in result.stdout
     return out

@@ -177,6 +177,37 @@ def _boundary_one_sided(d):
     L.save_npz(d / "occlusion_boundaries.npz", {"boundaries": bits})
 
 
+def _intrinsics_edited(name, edit):
+    def breaker(d):
+        with np.load(d / "intrinsic_images.npz") as f:
+            arrays = {k: f[k] for k in f.files}
+        edit(arrays[name], L.read_segmentation(d / "segmentation_00000.png"))
+        L.save_npz(d / "intrinsic_images.npz", arrays)
+    breaker.__name__ = f"_{name}_{edit.__name__}"
+    return breaker
+
+
+def _above_one(a, seg):
+    a[0, 3, 3] = 1.5
+
+
+def _negative(a, seg):
+    a[1, 5, 7] = -0.25
+
+
+def _flipped_on_one_pixel_of_an_instance(a, seg):
+    row, col = np.argwhere(seg == 1)[0]
+    a[0, row, col] = ~a[0, row, col]
+
+
+def _standard_claimed(d):
+    """The provenance says the frames were rendered with Standard and no denoiser: the intrinsic
+    images (of the Filmic frames) no longer encode to them."""
+    provenance = json.loads((d / "provenance.json").read_text())
+    provenance["render_settings"].update(view_transform="Standard", denoise=False)
+    (d / "provenance.json").write_text(json.dumps(provenance))
+
+
 BROKEN = {  # how the directory is broken: (the check that must find it, the file it must name)
     _drop_metadata: ("listing", "metadata.json"),
     _drop_frame: ("listing", "rgba_%05d.png"),
@@ -204,6 +235,11 @@ BROKEN = {  # how the directory is broken: (the check that must find it, the fil
     _boundary_one_sided: ("boundaries", "occlusion_boundaries.npz"),
     _scene_flow_edited("forward_scene_flow"): ("scene_flow", "scene_flow.npz"),
     _scene_flow_edited("backward_scene_flow"): ("scene_flow", "scene_flow.npz"),
+    _intrinsics_edited("albedo", _above_one): ("intrinsics", "intrinsic_images.npz"),
+    _intrinsics_edited("shading", _negative): ("intrinsics", "intrinsic_images.npz"),
+    _intrinsics_edited("mirror_or_transparent", _flipped_on_one_pixel_of_an_instance):
+        ("intrinsics", "intrinsic_images.npz"),
+    _standard_claimed: ("intrinsics", "intrinsic_images.npz"),
 }
 
 

@@ -706,3 +706,25 @@ def test_view_shows_amodal_outlines_scene_flow_and_visible_fractions_in_chromium
     fractions = [inst["visible_fraction"][frame] for inst in sd.metadata["instances"]]
     assert len(cells) == len(fractions) and all(c.endswith(" %") for c in cells), cells
     assert all(abs(float(c[:-2]) - 100 * v) <= 0.5 + 1e-9 for c, v in zip(cells, fractions, strict=True)), cells
+
+
+def test_view_shows_the_intrinsic_images_in_chromium(scene_page, movi_a_scene, tmp_path):
+    """The albedo and shading views show the stored linear images through the sRGB curve, the
+    shading divided by the white level the legend states."""
+    sd = SceneDir(movi_a_scene)
+    width, height = sd.resolution
+    k = html.display_scale(width, height)
+    frame = 2
+    images = sd.intrinsics()
+    white = colors.shading_white(images["shading"])
+    with _DevTools(tmp_path) as browser:
+        browser.open(scene_page, f"frame={frame}&view=albedo")
+        shot = _at_pixel_centres(browser.shot(width * k, height * k), width, height)
+        expected = colors.linear_to_srgb8(images["albedo"][frame]).astype(int)
+        assert len(np.unique(expected.reshape(-1, 3), axis=0)) > 3  # floor and objects: several colours
+        assert np.abs(shot - expected).max() <= 2
+        browser.open(scene_page, f"frame={frame}&view=shading")
+        shot = _at_pixel_centres(browser.shot(width * k, height * k), width, height)
+        assert np.abs(shot - colors.linear_to_srgb8(images["shading"][frame], white).astype(int)).max() <= 2
+        legend = browser.js("document.getElementById('legend').textContent")
+    assert f"shading: white = {white:.3f}" in legend, legend

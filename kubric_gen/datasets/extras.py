@@ -1,5 +1,5 @@
 """Optional dataset features beyond MOVi's (`build-dataset --extras`): amodal masks and their
-annotations, scene flow, occlusion boundaries. A build without extras has exactly the features
+annotations, scene flow, occlusion boundaries, intrinsic images. A build without extras has exactly the features
 it had before they existed; each extra adds keys no MOVi feature has.
 
 - amodal: per instance, amodal_masks (T, H, W) bool (deflated); amodal_pixels, visible_fraction,
@@ -9,6 +9,8 @@ it had before they existed; each extra adds keys no MOVi feature has.
   backward_scene_flow_camera (T, H, W, 3) float32, deflated.
 - occlusion_boundaries: occlusion_boundaries (T, H, W, 1) uint8 bits (`truth.boundaries`); only
   at the scenes' own resolution.
+- intrinsics (scenes rendered with --intrinsics): albedo, shading, glossy_color, residual
+  (T, H, W, 3) float16 linear RGB, mirror_or_transparent (T, H, W) bool, deflated.
 
 Scenes with several cameras: each of these with a leading camera axis C (boxes dense (C, T, 4),
 zeros where there is none, as their `bboxes`; no *_frames lists).
@@ -27,7 +29,7 @@ from kubric_gen.datasets.config import DatasetError
 from kubric_gen.io import SceneDir, SceneDirError
 from kubric_gen.io import format as fmt
 
-EXTRAS = ("amodal", "scene_flow", "occlusion_boundaries")
+EXTRAS = ("amodal", "scene_flow", "occlusion_boundaries", "intrinsics")
 
 
 def check_extras(extras: Sequence[str] | str | None, factor: int) -> tuple[str, ...]:
@@ -71,6 +73,12 @@ def features(extras: Sequence[str], t: int, h: int, w: int) -> tuple[dict, dict]
                                  doc="metres; see kubric_gen docs/ground_truth.md")
     if "occlusion_boundaries" in extras:
         top["occlusion_boundaries"] = f.Video(shape=(t, h, w, 1), doc="bits: kubric_gen.truth.boundaries")
+    if "intrinsics" in extras:
+        for name in fmt.INTRINSIC_IMAGES:
+            top[name] = f.Tensor(shape=(t, h, w, 3), dtype=np.float16, encoding=f.Encoding.ZLIB,
+                                 doc="linear RGB; see kubric_gen docs/ground_truth.md")
+        top[fmt.INTRINSIC_MASK] = f.Tensor(shape=(t, h, w), dtype=np.bool_, encoding=f.Encoding.ZLIB,
+                                           doc="the first surface seen is metallic or transmissive")
     return top, instance
 
 
@@ -97,6 +105,10 @@ def multiview_features(extras: Sequence[str], c: int, t: int, h: int, w: int, fr
             top[name] = f.Tensor(shape=(c, t, h, w, 3), dtype=np.float32, encoding=f.Encoding.ZLIB)
     if "occlusion_boundaries" in extras:
         top["occlusion_boundaries"] = frames(f.Video(shape=(t, h, w, 1)), "(C, T, H, W, 1) bits")
+    if "intrinsics" in extras:
+        for name in fmt.INTRINSIC_IMAGES:
+            top[name] = f.Tensor(shape=(c, t, h, w, 3), dtype=np.float16, encoding=f.Encoding.ZLIB)
+        top[fmt.INTRINSIC_MASK] = f.Tensor(shape=(c, t, h, w), dtype=np.bool_, encoding=f.Encoding.ZLIB)
     return top, instance
 
 
@@ -153,4 +165,11 @@ def values(extras: Sequence[str], sd: SceneDir, nearest: Callable[[np.ndarray], 
         if bits is None:
             raise SceneDirError(f"{fmt.BOUNDARIES} is missing (--extras occlusion_boundaries)")
         top["occlusion_boundaries"] = bits[..., None]
+    if "intrinsics" in extras:
+        images = sd.intrinsics()
+        if images is None:
+            raise SceneDirError(f"{fmt.INTRINSICS} is missing (render the scenes with --intrinsics)")
+        for name in fmt.INTRINSIC_IMAGES:
+            top[name] = nearest(images[name]).astype(np.float16)
+        top[fmt.INTRINSIC_MASK] = nearest(images[fmt.INTRINSIC_MASK])
     return top, instances

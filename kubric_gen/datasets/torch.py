@@ -36,7 +36,10 @@ Optional layers (`SceneDirDataset(extras=...)`, or a build made with `--extras`)
 metres), occlusion_boundaries (uint8 (T, H, W) bits; crops keep them, `Resize` refuses them),
 instances/amodal_masks (N, T, H, W) bool, instances/amodal_pixels, visible_fraction,
 in_image_fraction (N, T) (full-resolution counts, as visibility), amodal_boxes and
-amodal_boxes_unclipped (N, T, 4) pixel edges with amodal_box_valid and amodal_box_unclipped_valid.
+amodal_boxes_unclipped (N, T, 4) pixel edges with amodal_box_valid and amodal_box_unclipped_valid;
+the intrinsic images albedo, shading, glossy_color, residual (float32 (T, 3, H, W) linear RGB) and
+mirror_or_transparent (bool (T, H, W)) (scenes rendered with --intrinsics; `Resize` picks pixels,
+so that albedo * shading + residual stays the linear image).
 
 `layers` picks the per-pixel layers to return (default: all). Transforms (`RandomCrop`,
 `CenterCrop`, `Resize`) change every layer and label together: flow values, tracks, boxes and
@@ -72,11 +75,13 @@ elif "triton" not in sys.modules:
 
 from kubric_gen.datasets.config import DatasetError
 from kubric_gen.errors import KubricGenError
-from kubric_gen.io.format import MAX_16BIT, SCENE_FLOW_ARRAYS
+from kubric_gen.io.format import INTRINSIC_IMAGES, INTRINSIC_MASK, MAX_16BIT, SCENE_FLOW_ARRAYS
 from kubric_gen.labels import Label, LabelSchema
 
 SCENE_FLOW_LAYERS = SCENE_FLOW_ARRAYS  # (T, 3, H, W) metres: the extra "scene_flow"
-EXTRA_LAYERS = (*SCENE_FLOW_LAYERS, "occlusion_boundaries", "amodal_masks")  # present where the scene or build has them
+INTRINSIC_LAYERS = INTRINSIC_IMAGES  # (T, 3, H, W) linear RGB: the extra "intrinsics", with INTRINSIC_MASK
+# present where the scene or build has them
+EXTRA_LAYERS = (*SCENE_FLOW_LAYERS, "occlusion_boundaries", "amodal_masks", *INTRINSIC_LAYERS, INTRINSIC_MASK)
 LAYERS = ("video", "segmentation", "depth", "forward_flow", "backward_flow", "forward_flow_occlusion",
           "backward_flow_occlusion", "normal", "object_coordinates", *EXTRA_LAYERS)
 """The per-frame layers a PyTorch example may hold (`layers=` picks among them; the extras only
@@ -171,6 +176,11 @@ def example_to_sample(example: dict, schema: LabelSchema, layers: Sequence[str] 
     if "occlusion_boundaries" in layers and "occlusion_boundaries" in example:
         sample["occlusion_boundaries"] = torch.from_numpy(_frames(example["occlusion_boundaries"])[..., 0]
                                                           .astype(np.uint8))
+    for name in INTRINSIC_LAYERS:
+        if name in layers and name in example:
+            sample[name] = _chw(np.asarray(example[name], dtype=np.float32))
+    if INTRINSIC_MASK in layers and INTRINSIC_MASK in example:
+        sample[INTRINSIC_MASK] = torch.from_numpy(np.asarray(example[INTRINSIC_MASK], dtype=bool))
 
     by_key = _instances_by_key(example["instances"])
     n = int(meta["num_instances"])
@@ -400,7 +410,7 @@ def _crop(sample: Sample, top: int, left: int, height: int, width: int) -> Sampl
     boxes = torch.minimum(torch.clamp(sample["boxes"] - offset, min=0), limit)
     out["boxes"] = boxes
     out["box_valid"] = sample["box_valid"] & (boxes[..., 2] > boxes[..., 0]) & (boxes[..., 3] > boxes[..., 1])
-    for name in SCENE_FLOW_LAYERS + ("occlusion_boundaries",):
+    for name in (*SCENE_FLOW_LAYERS, "occlusion_boundaries", *INTRINSIC_LAYERS, INTRINSIC_MASK):
         if name in out:
             out[name] = out[name][..., top:top + height, left:left + width]
     if "amodal_boxes" in sample:
@@ -501,11 +511,16 @@ class Resize:
         if "occlusion_boundaries" in out:
             raise ValueError("Resize: occlusion_boundaries mark the edges between neighbouring pixels, which "
                              "resizing does not keep; leave the layer out (layers=) or crop instead")
-        for name in SCENE_FLOW_LAYERS:  # metres: the values stay, the pixels are picked
+        for name in (*SCENE_FLOW_LAYERS, *INTRINSIC_LAYERS):  # the values stay, the pixels are picked
             if name in out:
                 a = out[name]
                 flat = F.interpolate(a.reshape(-1, *a.shape[-3:]), size=(nh, nw), mode="nearest-exact")
                 out[name] = flat.reshape(*a.shape[:-2], nh, nw)
+        if INTRINSIC_MASK in out:
+            a = out[INTRINSIC_MASK]
+            flat = F.interpolate(a.reshape(-1, 1, *a.shape[-2:]).to(torch.float32), size=(nh, nw),
+                                 mode="nearest-exact")
+            out[INTRINSIC_MASK] = flat.reshape(*a.shape[:-2], nh, nw).to(a.dtype)
         box_scale = torch.tensor([sy, sx, sy, sx], dtype=torch.float32)
         if "amodal_boxes" in sample:
             instances = dict(sample["instances"])

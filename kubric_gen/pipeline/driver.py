@@ -248,7 +248,7 @@ def drive(options: RunOptions) -> int:
         workers = (num_workers or cores) if mode == "multi_threading" else 1
         if not settings.threads:  # split the cores between the workers
             settings = replace(settings, threads=max(1, cores // workers))
-        preflight.check_scene(config, settings.device, workers)  # the workers run on this machine
+        preflight.check_scene(config, settings.device, workers, settings.intrinsics)  # workers run here
         if host_gpus:
             print(f"kubric-gen run: {workers} workers on {len(host_gpus)} GPU(s) "
                   f"({', '.join(host_gpus)}), each render pinned to one", file=sys.stderr)

@@ -43,6 +43,8 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings | None
     after the frames are rendered (so the frames are the same with or without it): set to
     frame 0, keyframes kept, images packed into the file; `timings["save_blend"]` says how long
     it took, and OSError is raised if it cannot be written.
+    With `settings.intrinsics`, `RenderResult.intrinsics` also holds the intrinsic images of the
+    same samples (`render.intrinsics`); the frames are the same bytes with or without them.
     Raises `ConfigError` for bad arguments (frames out of range, a trajectory that
     does not match the scene, an unavailable GPU device, a texture on a mesh without
     UV coordinates, an image Blender cannot read).

@@ -13,7 +13,8 @@ Environment Texture (equirectangular) looked up with the ray direction rotated a
 image file is loaded once per render. Motion blur uses the longer of the scene's and the
 settings' shutter, centred on the frame.
 
-`render` writes RGBA frames. `render.passes` reuses this module's scene building to read
+`render` writes RGBA frames (and, with `RenderSettings.intrinsics`, each frame's light passes,
+read by `render.intrinsics`). `render.passes` reuses this module's scene building to read
 Cycles' own Object Index and Depth passes (the check of the ray-cast ground truth).
 
 Blender writes its log (CLOG) to the C-level stdout; it is captured around each Blender

@@ -9,6 +9,8 @@ lazily (and their lookup tables cached), so importing `kubric_gen` stays light.
   pixels; the wheel takes (u, v) = (Δcol, Δrow) with v pointing down the image, so a motion
   to the right is red and one down the image yellow, as in the optical-flow literature.
 - segmentation: a fixed palette of distinct colours; id 0 (background) is black.
+- intrinsic images: linear RGB (albedo as it is, shading divided by a white level) through
+  the sRGB curve, clipped to [0, 1], as Blender's Standard view transform shows light.
 """
 
 from __future__ import annotations
@@ -140,3 +142,15 @@ def flow_wheel(size: int = 65) -> np.ndarray:
     out = flow_colors(flow, max_radius=1.0)
     out[np.hypot(rows - c, cols - c) > c] = 255
     return out
+
+
+def linear_to_srgb8(linear: np.ndarray, white: float = 1.0) -> np.ndarray:
+    """Linear RGB (..., 3) divided by `white`, clipped to [0, 1], sRGB-encoded to uint8."""
+    x = np.clip(np.asarray(linear, dtype=np.float64) / white, 0.0, 1.0)
+    encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+    return np.rint(encoded * 255).astype(np.uint8)
+
+
+def shading_white(shading: np.ndarray) -> float:
+    """The white level of a shading image: its 99th percentile (a few highlights clip), at least 1e-6."""
+    return max(float(np.percentile(np.asarray(shading, dtype=np.float64), 99)), 1e-6)

@@ -3,7 +3,7 @@
 No server and no network: the page's JS and CSS are inline, the scene's numbers are in
 ``data.js`` (``window.SCENE = {...}``, loaded by a ``<script>`` tag, since browsers refuse
 fetch() of local files), and the coloured layers are pre-rendered PNGs per frame
-(``frames/{rgb,seg,depth,flow,sceneflow,amodal}_%05d.png``) made with `kubric_gen.visual.colors`.
+(``frames/{rgb,seg,depth,flow,sceneflow,amodal,albedo,shading}_%05d.png``) made with `kubric_gen.visual.colors`.
 
 Works on plain data (`ViewScene`): `kubric_gen.cli_view` fills it from a scene directory
 (ours or Kubric's) or from a prepared TFDS dataset's examples.
@@ -46,6 +46,8 @@ CONVENTIONS = (
     ("amodal", "each instance's whole silhouette (every other object ignored), outlined in its colour; "
                "visible % = visible / amodal pixels"),
     ("scene flow", "|p(t+1) − p(t)| in metres of the surface point seen at the pixel; black = nothing hit"),
+    ("intrinsic images", "albedo (diffuse colour) and diffuse shading, linear light shown through the sRGB curve; "
+                         "shading divided by the legend's white level"),
     ("tracks", "target_points (x, y) pixels; filled = visible, hollow = occluded"),
 )
 
@@ -74,6 +76,8 @@ class ViewScene:
     depth_range: tuple[float, float] | None = None
     amodal: np.ndarray | None = None  # (K, T, H, W) bool: each instance's whole silhouette
     scene_flow: np.ndarray | None = None  # (T, H, W, 3) metres: forward scene flow, world axes
+    albedo: np.ndarray | None = None  # (T, H, W, 3) linear RGB (intrinsic images)
+    shading: np.ndarray | None = None  # (T, H, W, 3) linear RGB
 
     @property
     def num_frames(self) -> int:
@@ -288,6 +292,13 @@ def write_scene_page(out_dir: str | os.PathLike, scene: ViewScene, back: str | N
             _save_png(frames / f"sceneflow_{f:05d}.png",
                       colors.depth_colors(np.where(hit[f], motion[f], np.inf), (0.0, max(scene_flow_max, 1e-9))))
         layers.append("sceneflow")
+    shading_white = None
+    if scene.albedo is not None and scene.shading is not None:
+        shading_white = colors.shading_white(scene.shading)
+        for f in range(t):
+            _save_png(frames / f"albedo_{f:05d}.png", colors.linear_to_srgb8(scene.albedo[f]))
+            _save_png(frames / f"shading_{f:05d}.png", colors.linear_to_srgb8(scene.shading[f], shading_white))
+        layers += ["albedo", "shading"]
     tracks = None
     if scene.target_points is not None and scene.occluded is not None and len(scene.target_points):
         tracks = {"xy": np.asarray(scene.target_points, dtype=np.float64),
@@ -297,6 +308,7 @@ def write_scene_page(out_dir: str | os.PathLike, scene: ViewScene, back: str | N
         "scale": display_scale(width, height), "layers": layers, "camera": scene.camera,
         "instances": _instance_rows(scene.instances), "info": scene.info, "depth_range": depth_range,
         "flow_max_radius": flow_radius, "arrows": arrows, "tracks": tracks, "scene_flow_max": scene_flow_max,
+        "shading_white": shading_white,
         "palette": colors.segmentation_palette(max(1, len(scene.instances))).tolist(),
         "conventions": [list(c) for c in CONVENTIONS], "back": back,
     }
@@ -437,7 +449,9 @@ _PAGE = """<!DOCTYPE html>
     <label><input type="radio" name="view" value="rgb">RGB</label>
     <label><input type="radio" name="view" value="depth">depth</label>
     <label><input type="radio" name="view" value="flow">flow</label>
-    <label><input type="radio" name="view" value="sceneflow">scene flow</label></div>
+    <label><input type="radio" name="view" value="sceneflow">scene flow</label>
+    <label><input type="radio" name="view" value="albedo">albedo</label>
+    <label><input type="radio" name="view" value="shading">shading</label></div>
   <div class="row">overlays:
     <label><input type="checkbox" id="seg">segmentation</label>
     <label><input type="checkbox" id="amodal">amodal</label>
@@ -701,6 +715,8 @@ _JS = r"""
     "width='48' height='48'> full colour = " + fmt(S.flow_max_radius, 2) + " px/frame; arrows scaled to the grid</div>";
   if (S.scene_flow_max !== null && S.scene_flow_max !== undefined) legend += "<div>scene flow: 0 m " +
     "<img src='depth_colorbar.png' width='160' height='12'> " + fmt(S.scene_flow_max, 3) + " m/frame</div>";
+  if (S.shading_white !== null && S.shading_white !== undefined) legend += "<div>shading: white = " +
+    fmt(S.shading_white, 3) + " (linear)</div>";
   document.getElementById("legend").innerHTML = legend;
   document.getElementById("info").innerHTML = table(Object.keys(S.info).map((key) => [key, esc(S.info[key])]));
   document.getElementById("conventions").innerHTML = table(S.conventions.map((c) => [c[0], esc(c[1])]));
