@@ -280,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     from kubric_gen.cli_view import add_commands as add_view_commands
 
     add_view_commands(sub, common)
+
+    from kubric_gen.export.cli import add_commands as add_export_commands
+
+    add_export_commands(sub, common)
     return parser
 
 
