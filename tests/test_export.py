@@ -167,14 +167,131 @@ def check_nerf(out: Path, src: Path, tolerance_px: float = 1e-3) -> int:
     return compared
 
 
-CHECKS = {"coco": check_coco, "flow": check_flow, "tapvid": check_tapvid, "nerf": check_nerf}
+def check_stereo(out: Path, src: Path) -> None:
+    """OpenCV reads each PFM to the scene's disparity (x_left - x_right), the right camera's too;
+    the occlusion PNGs are the cross-view masks; a disparity moves a left pixel onto the right
+    camera's pixel that sees the same point."""
+    for path in sorted(p for p in src.iterdir() if p.is_dir()):
+        sd = SceneDir(path)
+        left, right = sd.camera_names
+        occluded = sd.cross_view().correspondence_occluded
+        expected = {"left": sd.disparity(), "right": -_disparity(sd, right, left)}
+        for side, (a, b) in (("left", (0, 1)), ("right", (1, 0))):
+            for t in range(sd.num_frames):
+                pfm = cv2.imread(str(out / "disparity" / path.name / side / f"{t:04d}.pfm"), cv2.IMREAD_UNCHANGED)
+                assert pfm.dtype == np.float32
+                np.testing.assert_array_equal(pfm, expected[side][t])
+                occ = cv2.imread(str(out / "disparity_occlusions" / path.name / side / f"{t:04d}.png"),
+                                 cv2.IMREAD_UNCHANGED)
+                np.testing.assert_array_equal(occ > 0, occluded[a, b, t])
+                image = cv2.imread(str(out / "frames_cleanpass" / path.name / side / f"{t:04d}.png"))
+                np.testing.assert_array_equal(image[..., ::-1], sd.views[a].stored("rgba")[t, ..., :3])
+        # where both see a point, the left disparity at a pixel and the right one where it lands agree
+        d = expected["left"]
+        visible = ~occluded[0, 1] & np.isfinite(d)
+        t, rows, cols = np.nonzero(visible)
+        landing = np.floor(cols + 0.5 - d[t, rows, cols]).astype(int)
+        inside = (landing >= 0) & (landing < d.shape[2])
+        back = expected["right"][t[inside], rows[inside], landing[inside]]
+        assert np.nanmedian(np.abs(back - d[t[inside], rows[inside], cols[inside]])) < 0.1
+
+
+def check_bop(out: Path, src: Path) -> int:
+    """BOP's documented rules: mask/ is our amodal mask, mask_visib/ our visible one, visib_fract
+    = px_count_visib / px_count_all; each model (PLY, mm) posed by cam_R_m2c, cam_t_m2c and
+    projected with cam_K lands on its object's pixels; depth * depth_scale is the camera z in mm.
+    Returns how many objects were checked."""
+    import trimesh
+
+    units = _units(src)
+    info = json.loads((out / "models" / "models_info.json").read_text())
+    camera = json.loads((out / "camera.json").read_text())
+    assert {"fx", "fy", "cx", "cy", "width", "height", "depth_scale"} <= set(camera)
+    checked = 0
+    for index, (name, sd) in enumerate(sorted(units.items())):
+        folder = out / "train_pbr" / f"{index:06d}"
+        gt = json.loads((folder / "scene_gt.json").read_text())
+        gt_info = json.loads((folder / "scene_gt_info.json").read_text())
+        cams = json.loads((folder / "scene_camera.json").read_text())
+        seg, amodal, depth = sd.layer("segmentation"), sd.amodal(), sd.layer("depth")
+        for t in range(sd.num_frames):
+            k = np.asarray(cams[str(t)]["cam_K"]).reshape(3, 3)
+            stored = cv2.imread(str(folder / "depth" / f"{t:06d}.png"), cv2.IMREAD_UNCHANGED)
+            assert stored.dtype == np.uint16
+            z_mm = stored * cams[str(t)]["depth_scale"]
+            rows, cols = np.mgrid[:seg.shape[1], :seg.shape[2]]
+            ray = np.sqrt(1 + ((cols + 0.5 - k[0, 2]) / k[0, 0]) ** 2 + ((rows + 0.5 - k[1, 2]) / k[1, 1]) ** 2)
+            seen = np.isfinite(depth[t])
+            assert np.abs(z_mm * ray / 1000 - np.where(seen, depth[t], 0))[seen].max() <= \
+                cams[str(t)]["depth_scale"] * ray.max() / 1000
+            present = [i for i in range(amodal.shape[0]) if amodal[i, t].any()]
+            assert len(gt[str(t)]) == len(gt_info[str(t)]) == len(present)
+            for n, (i, obj, meta) in enumerate(zip(present, gt[str(t)], gt_info[str(t)], strict=True)):
+                full = cv2.imread(str(folder / "mask" / f"{t:06d}_{n:06d}.png"), cv2.IMREAD_UNCHANGED) > 0
+                visible = cv2.imread(str(folder / "mask_visib" / f"{t:06d}_{n:06d}.png"), cv2.IMREAD_UNCHANGED) > 0
+                np.testing.assert_array_equal(full, amodal[i, t])
+                np.testing.assert_array_equal(visible, seg[t] == i + 1)
+                assert meta["px_count_all"] == full.sum() and meta["px_count_visib"] == visible.sum()
+                assert meta["visib_fract"] == pytest.approx(meta["px_count_visib"] / meta["px_count_all"])
+                model = trimesh.load(out / "models" / f"obj_{obj['obj_id']:06d}.ply", process=False)
+                r, tr = np.asarray(obj["cam_R_m2c"]).reshape(3, 3), np.asarray(obj["cam_t_m2c"])
+                p = np.asarray(model.vertices) @ r.T + tr
+                # the model's corners posed by BOP are metadata.json's bboxes_3d seen by our camera, in mm
+                inst, cam = sd.metadata["instances"][i], sd.metadata["camera"]
+                corners = np.asarray(inst["bboxes_3d"][t])
+                lo = np.asarray(model.vertices).min(axis=0)
+                hi = np.asarray(model.vertices).max(axis=0)
+                box = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+                expected = geometry.world_to_camera(corners, cam["positions"][t], cam["quaternions"][t]) * 1000
+                np.testing.assert_allclose(np.sort(box @ r.T + tr, axis=0), np.sort(expected, axis=0), atol=1e-2)
+                front = p[:, 2] > 0
+                xy = (p[front] @ k.T)[:, :2] / p[front, 2:3]
+                near = cv2.dilate(full.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+                inside = (xy >= 0).all(axis=1) & (xy[:, 0] < full.shape[1]) & (xy[:, 1] < full.shape[0])
+                landed = near[xy[inside, 1].astype(int), xy[inside, 0].astype(int)]
+                assert landed.mean() >= 0.99, (name, t, i, landed.mean())
+                assert str(obj["obj_id"]) in info and info[str(obj["obj_id"])]["diameter"] > 0
+                checked += 1
+    return checked
+
+
+def _disparity(sd: SceneDir, a: str, b: str) -> np.ndarray:
+    from kubric_gen.truth.result import disparity_of
+
+    return disparity_of(sd.correspondences(a, b))
+
+
+CHECKS = {"coco": check_coco, "flow": check_flow, "tapvid": check_tapvid, "nerf": check_nerf,
+          "stereo": check_stereo, "bop": check_bop}
 
 
 def test_every_format_has_its_readers_check():
     assert set(CHECKS) == set(FORMATS)
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
+@pytest.fixture(scope="module")
+def stereo_scenes(tmp_path_factory):
+    """One scene of the stereo world (two cameras), 32x32, 2 frames."""
+    from conftest import TINY
+
+    from kubric_gen.generate import generate_scene
+
+    root = tmp_path_factory.mktemp("export_stereo")
+    generate_scene("stereo", 0, root / "scene_00000000", TINY, {"resolution": [32, 32], "num_frames": 2},
+                   num_tracks=16, preview=False)
+    return root
+
+
+def test_stereo_reads_back_with_opencv_and_refuses_one_camera(stereo_scenes, scenes, tmp_path, capsys):
+    assert main(["export", "stereo", str(stereo_scenes), str(tmp_path / "stereo"), "--workers", "1"]) == 0
+    check_stereo(tmp_path / "stereo", stereo_scenes)
+    capsys.readouterr()
+    assert main(["export", "stereo", str(scenes), str(tmp_path / "mono")]) == 2
+    assert "scene_a has 1 camera(s); the stereo export needs scenes with two" in capsys.readouterr().err
+    assert not (tmp_path / "mono").exists()
+
+
+@pytest.mark.parametrize("name", sorted(set(CHECKS) - {"stereo"}))
 def test_each_format_reads_back_as_its_community_reads_it(name, scenes, tmp_path, capsys):
     out = tmp_path / name
     assert main(["export", name, str(scenes), str(out), "--workers", "1"]) == 0
@@ -182,6 +299,11 @@ def test_each_format_reads_back_as_its_community_reads_it(name, scenes, tmp_path
     result = CHECKS[name](out, scenes)
     if name == "nerf":
         assert result >= 10  # background points compared over the frames
+    if name == "bop":
+        assert result >= 6  # objects over the frames
+        info = json.loads((out / "models" / "models_info.json").read_text())
+        cube = [v for v in info.values() if len(v.get("symmetries_discrete", [])) == 23]
+        assert all(np.isclose(v["size_x"], v["size_y"]) for v in cube)
 
 
 def test_parallel_workers_write_the_same_files(scenes, tmp_path):
@@ -227,7 +349,7 @@ def test_a_scene_that_cannot_be_exported_is_reported_and_the_others_are(scenes, 
 
 
 @pytest.mark.parametrize("argv,fragment", [
-    (["export", "bop2", "{src}", "{out}"], "FORMAT: 'bop2' is not one of coco"),
+    (["export", "bop2", "{src}", "{out}"], "FORMAT: 'bop2' is not one of bop, coco"),
     (["export", "coco", "{missing}", "{out}"], "SRC: "),
     (["export", "coco", "{src}", "{file}"], "is a file, not a folder"),
     (["export", "coco", "{src}", "{foreign}"], "is a folder of other files, not an export"),

@@ -12,8 +12,8 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     from kubric_gen.export.formats import FORMATS
 
     formats = "; ".join(f"{f.name}: {f.summary}" for f in FORMATS.values())
-    p = sub.add_parser("export", parents=[common], help="export scene directories to COCO, flow, TAP-Vid or NeRF "
-                                                        "files",
+    p = sub.add_parser("export", parents=[common], help="export scene directories to COCO, flow, stereo, TAP-Vid or "
+                                                        "NeRF files",
                        description=f"Write the scene directory or folder of scene directories SRC to OUT in FORMAT "
                                    f"({formats}). Resumable: run it again to finish a stopped export. Conventions: "
                                    f"docs/exports.md.")

@@ -54,9 +54,13 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("bop", "the BOP challenge's layout: per-image model-to-camera poses, masks, depth and models in mm",
+           "bop"),
     Format("coco", "COCO instance segmentation per frame (pycocotools RLE, visible and amodal masks) and the "
                    "YouTube-VIS video variant", "coco", options=("category",)),
     Format("flow", "optical flow: Sintel's layout with .flo files, KITTI's 16-bit flow PNGs with validity", "flow"),
+    Format("stereo", "disparity of a rectified camera pair as PFM, SceneFlow's layout, with occlusion masks",
+           "stereo", per_view=False),
     Format("tapvid", "point tracks as TAP-Vid's evaluation pickles", "tapvid"),
     Format("nerf", "transforms.json for nerfstudio and instant-ngp (OpenGL camera axes), every camera of a "
                    "scene", "nerf", per_view=False),

@@ -13,6 +13,7 @@ format needs, a damaged file) is reported and the others go on.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -138,6 +139,7 @@ def export(format_name: str, source: str | os.PathLike, output: str | os.PathLik
             units.extend(units_of(path, fmt.per_view))
         except KubricGenError as e:
             failed[Path(path).name] = _one_line(e)
+    units = [dataclasses.replace(u, index=i) for i, u in enumerate(sorted(units, key=lambda u: u.name))]
     if fmt.check is not None:
         fmt.check(units, options)
     state = output / STATE

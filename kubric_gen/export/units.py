@@ -17,6 +17,7 @@ class Unit:
     name: str  # the scene's folder name, or "<scene>_<camera>" for a view
     path: str  # the scene directory
     camera: str | None = None
+    index: int = 0  # its place among the export's units in name order (formats that number scenes)
 
     @property
     def scene(self) -> SceneDir:
