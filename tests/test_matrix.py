@@ -386,3 +386,24 @@ def test_world_view_of_its_scenes_and_dataset(world, matrix, tmp_path, capsys):
         _check_segmentation_overlay(pages[0].parent / view.name / "index.html", view, 2, tmp_path)
     else:
         _check_segmentation_overlay(pages[0], sd, 2, tmp_path)
+
+
+@pytest.mark.parametrize("world", WORLDS)
+def test_world_exports_read_back(world, matrix, tmp_path):
+    """Every export format over each world's scenes (per camera for multi-camera scenes; stereo for
+    the worlds with two cameras), read back by its community's reader (test_export's checks)."""
+    from test_export import CHECKS
+
+    from kubric_gen.export import export
+
+    scenes, _, _, status = matrix[(world, "default")]
+    assert status == 0, f"kubric-gen run {world} failed"
+    from kubric_gen.io.reader import list_scene_dirs
+
+    cameras = len(SceneDir(list_scene_dirs(scenes)[0]).camera_names)
+    for name, check in CHECKS.items():
+        if name == "stereo" and cameras != 2:
+            continue
+        result = export(name, scenes, tmp_path / name, workers=1)
+        assert not result.failed, (name, result.failed)
+        check(tmp_path / name, scenes)
