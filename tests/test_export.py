@@ -204,8 +204,9 @@ def check_stereo(out: Path, src: Path) -> None:
 
 def check_bop(out: Path, src: Path) -> int:
     """BOP's documented rules: mask/ is our amodal mask, mask_visib/ our visible one, visib_fract
-    = px_count_visib / px_count_all; each model (PLY, mm) posed by cam_R_m2c, cam_t_m2c and
-    projected with cam_K lands on its object's pixels; depth * depth_scale is the camera z in mm.
+    = px_count_visib / px_count_all; each model (PLY, mm) posed by cam_R_m2c, cam_t_m2c and seen
+    through cam_K covers exactly its object's pixels, and its box corners are metadata.json's
+    bboxes_3d; depth * depth_scale is the camera z in mm.
     Returns how many objects were checked."""
     import trimesh
 
@@ -226,6 +227,8 @@ def check_bop(out: Path, src: Path) -> int:
             assert stored.dtype == np.uint16
             z_mm = stored * cams[str(t)]["depth_scale"]
             rows, cols = np.mgrid[:seg.shape[1], :seg.shape[2]]
+            rays = np.stack([(cols + 0.5 - k[0, 2]) / k[0, 0], (rows + 0.5 - k[1, 2]) / k[1, 1],
+                             np.ones(cols.shape)], -1).reshape(-1, 3)
             ray = np.sqrt(1 + ((cols + 0.5 - k[0, 2]) / k[0, 0]) ** 2 + ((rows + 0.5 - k[1, 2]) / k[1, 1]) ** 2)
             seen = np.isfinite(depth[t])
             assert np.abs(z_mm * ray / 1000 - np.where(seen, depth[t], 0))[seen].max() <= \
@@ -250,12 +253,12 @@ def check_bop(out: Path, src: Path) -> int:
                 box = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
                 expected = geometry.world_to_camera(corners, cam["positions"][t], cam["quaternions"][t]) * 1000
                 np.testing.assert_allclose(np.sort(box @ r.T + tr, axis=0), np.sort(expected, axis=0), atol=1e-2)
-                front = p[:, 2] > 0
-                xy = (p[front] @ k.T)[:, :2] / p[front, 2:3]
-                near = cv2.dilate(full.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-                inside = (xy >= 0).all(axis=1) & (xy[:, 0] < full.shape[1]) & (xy[:, 1] < full.shape[0])
-                landed = near[xy[inside, 1].astype(int), xy[inside, 0].astype(int)]
-                assert landed.mean() >= 0.99, (name, t, i, landed.mean())
+                # the posed model ray cast at the pixel centres (trimesh's own ray caster, camera axes,
+                # mm) is the object's whole silhouette, mask/: at most a pixel whose ray grazes an edge may
+                # differ (measured: none, on every built-in world)
+                posed = trimesh.Trimesh(vertices=p, faces=np.asarray(model.faces), process=False)
+                hit = posed.ray.intersects_any(np.zeros_like(rays), rays).reshape(full.shape)
+                assert (hit != full).sum() <= 1, (name, t, i, int((hit != full).sum()), int(full.sum()))
                 assert str(obj["obj_id"]) in info and info[str(obj["obj_id"])]["diameter"] > 0
                 checked += 1
     return checked
