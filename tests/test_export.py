@@ -315,16 +315,28 @@ def test_each_format_reads_back_as_its_community_reads_it(name, scenes, tmp_path
         assert all(np.isclose(v["size_x"], v["size_y"]) for v in cube)
 
 
-def test_parallel_workers_write_the_same_files(scenes, tmp_path):
+def test_parallel_workers_write_the_same_files(scenes, tmp_path, monkeypatch):
+    """One worker, two forked workers (the command in a fresh process) and two spawned ones (as
+    where TensorFlow or PyTorch is loaded) write the same bytes."""
+    import subprocess
+    import sys
+
     one = export("coco", scenes, tmp_path / "one", workers=1)
-    two = export("coco", scenes, tmp_path / "two", workers=2)
-    assert sorted(one.exported) == sorted(two.exported) == ["scene_a", "scene_b"]
-    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*")
-                   if p.is_file() and "_export" not in p.parts)
-    assert files and files == sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*")
-                                     if p.is_file() and "_export" not in p.parts)
-    for f in files:
-        assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes(), f
+    forked = subprocess.run([sys.executable, "-m", "kubric_gen.cli", "export", "coco", str(scenes),
+                             str(tmp_path / "forked"), "--workers", "2"], capture_output=True, text=True)
+    assert forked.returncode == 0 and "exported 2 of 2 units" in forked.stdout, forked.stderr
+    monkeypatch.setitem(sys.modules, "torch", sys.modules.get("torch", object()))
+    spawned = export("coco", scenes, tmp_path / "spawned", workers=2)
+    assert sorted(one.exported) == sorted(spawned.exported) == ["scene_a", "scene_b"]
+
+    def files(root):
+        return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and "_export" not in p.parts)
+
+    assert files(tmp_path / "one") and files(tmp_path / "one") == files(tmp_path / "forked") == \
+        files(tmp_path / "spawned")
+    for f in files(tmp_path / "one"):
+        data = (tmp_path / "one" / f).read_bytes()
+        assert data == (tmp_path / "forked" / f).read_bytes() == (tmp_path / "spawned" / f).read_bytes(), f
 
 
 def test_a_stopped_export_resumes_with_the_units_left(scenes, tmp_path):

@@ -6,7 +6,8 @@ source), `done/<unit>.json` per finished unit (the files it wrote and its part f
 over all units) and `staging/<unit>/` while a unit is written. A unit's files appear in the
 output only once all of them are written; a killed export leaves at most a staging folder,
 removed when it runs again, and the units already done are not redone. Units run in parallel
-in worker processes (`workers`, 0: one per core); a unit that fails (a scene without the layer a
+in worker processes (`workers`, 0: one per core; forked, or spawned when the caller has loaded
+TensorFlow or PyTorch); a unit that fails (a scene without the layer a
 format needs, a damaged file) is reported and the others go on.
 """
 
@@ -179,7 +180,10 @@ def export(format_name: str, source: str | os.PathLike, output: str | os.PathLik
             finished(unit, lambda unit=unit: _export_unit(format_name, unit, str(state / "staging" / unit.name),
                                                           options))
     else:
-        context = multiprocessing.get_context("spawn")  # no state of the caller's threads (TF, torch) copied
+        # fork starts a worker in milliseconds; spawn (a fresh interpreter, ~1 s) where the caller has
+        # loaded libraries whose threads a fork would copy in a broken state (TensorFlow, PyTorch)
+        heavy = any(name in sys.modules for name in ("tensorflow", "torch"))
+        context = multiprocessing.get_context("spawn" if heavy else "fork")
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
             jobs = {pool.submit(_export_unit, format_name, unit, str(state / "staging" / unit.name), options): unit
                     for unit in pending}
