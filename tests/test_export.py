@@ -2,7 +2,7 @@
 COCOeval, OpenCV's .flo and PNG readers, pickle as TAP-Vid's evaluation loads it, transforms.json
 as nerfstudio reads its poses) against the scene directory; resume, parallel workers, failures
 and bad input. `tests/test_matrix.py` exports every built-in world's scenes the same way
-(`check_export`)."""
+(`CHECKS`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REFERENCE
 
 from kubric_gen import geometry
 from kubric_gen.cli import main
@@ -70,8 +71,9 @@ def check_coco(out: Path, src: Path) -> None:
             k = ann["instance"]
             np.testing.assert_array_equal(coco.annToMask(ann).astype(bool), seg == k + 1)
             assert ann["area"] == (seg == k + 1).sum()
-            amodal_mask = mask_api.decode(ann["amodal_segmentation"]).astype(bool)
-            np.testing.assert_array_equal(amodal_mask, amodal[k, image["frame"]])
+            if amodal is not None:  # (Kubric's scene directories have none)
+                amodal_mask = mask_api.decode(ann["amodal_segmentation"]).astype(bool)
+                np.testing.assert_array_equal(amodal_mask, amodal[k, image["frame"]])
             category = coco.loadCats(ann["category_id"])[0]["name"]
             assert category in sd.metadata["instances"][k].values() or category == "object"
     # the ground truth scored against itself: every AP is 1
@@ -99,14 +101,20 @@ def check_coco(out: Path, src: Path) -> None:
 def check_flow(out: Path, src: Path) -> None:
     for name, sd in _units(src).items():
         flow = sd.layer("forward_flow")
-        occluded = sd.layer("forward_flow_occlusion").astype(bool)
+        has_occlusion = sd.has("forward_flow_occlusion")  # (Kubric's scene directories have none)
+        occluded = sd.layer("forward_flow_occlusion").astype(bool) if has_occlusion else None
         seen = np.isfinite(sd.layer("depth"))
         for t in range(sd.num_frames - 1):
             flo = cv2.readOpticalFlow(str(out / "sintel" / "flow" / name / f"frame_{t + 1:04d}.flo"))
             np.testing.assert_array_equal(flo, flow[t][..., ::-1])  # (u, v) = (d_col, d_row), float32
-            occ = cv2.imread(str(out / "sintel" / "occlusions" / name / f"frame_{t + 1:04d}.png"), cv2.IMREAD_UNCHANGED)
-            np.testing.assert_array_equal(occ > 0, occluded[t])
-            for kind, valid in (("flow_occ", seen[t]), ("flow_noc", seen[t] & ~occluded[t])):
+            occ_file = out / "sintel" / "occlusions" / name / f"frame_{t + 1:04d}.png"
+            kinds = [("flow_occ", seen[t])]
+            if has_occlusion:
+                np.testing.assert_array_equal(cv2.imread(str(occ_file), cv2.IMREAD_UNCHANGED) > 0, occluded[t])
+                kinds.append(("flow_noc", seen[t] & ~occluded[t]))
+            else:
+                assert not occ_file.exists() and not (out / "kitti" / "flow_noc").exists()
+            for kind, valid in kinds:
                 png = cv2.imread(str(out / "kitti" / kind / f"{name}-{t:04d}_10.png"), cv2.IMREAD_UNCHANGED)
                 assert png.dtype == np.uint16
                 b, g, r = (png[..., i].astype(np.float64) for i in range(3))  # OpenCV reads BGR
@@ -313,6 +321,18 @@ def test_each_format_reads_back_as_its_community_reads_it(name, scenes, tmp_path
         info = json.loads((out / "models" / "models_info.json").read_text())
         cube = [v for v in info.values() if len(v.get("symmetries_discrete", [])) == 23]
         assert all(np.isclose(v["size_x"], v["size_y"]) for v in cube)
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="needs ../shared/reference")
+@pytest.mark.parametrize("name", ["coco", "flow"])
+def test_kubrics_own_scene_directory_exports(name, tmp_path):
+    """A MOVi scene directory written by Kubric (no amodal masks, no occlusion masks) exports to
+    COCO and flow files that read back to its own layers."""
+    src = tmp_path / "src"
+    shutil.copytree(REFERENCE, src / REFERENCE.name)
+    result = export(name, src, tmp_path / name, workers=1)
+    assert result.exported == [REFERENCE.name] and not result.failed
+    CHECKS[name](tmp_path / name, src)
 
 
 def test_parallel_workers_write_the_same_files(scenes, tmp_path, monkeypatch):
