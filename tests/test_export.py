@@ -359,6 +359,15 @@ def test_parallel_workers_write_the_same_files(scenes, tmp_path, monkeypatch):
         assert data == (tmp_path / "forked" / f).read_bytes() == (tmp_path / "spawned" / f).read_bytes(), f
 
 
+def test_progress_lines_in_a_log(scenes, tmp_path, capsys, monkeypatch):
+    """Where stderr is not a terminal (a job's log), the export says how far it is in lines."""
+    from kubric_gen.export import cli
+
+    monkeypatch.setattr(cli._Progress, "LOG_INTERVAL", 0.0)
+    assert main(["export", "tapvid", str(scenes), str(tmp_path / "out"), "--workers", "1"]) == 0
+    assert "kubric-gen export tapvid: 1/2 units" in capsys.readouterr().err
+
+
 def test_a_stopped_export_resumes_with_the_units_left(scenes, tmp_path):
     """A unit whose files were not all moved and recorded (the export killed meanwhile) is
     exported again, and its staging leftovers are removed; finished units are kept."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from kubric_gen.cli_options import non_negative_int
 
@@ -30,17 +31,25 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
 
 
 class _Progress:
-    """A unit progress bar on stderr (only on a terminal)."""
+    """A unit progress bar on stderr on a terminal; elsewhere (a job's log) a line at most every
+    LOG_INTERVAL seconds."""
+
+    LOG_INTERVAL = 30.0
 
     def __init__(self, name: str) -> None:
         self.name, self.bar = name, None
+        self.logged = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            if time.monotonic() - self.logged >= self.LOG_INTERVAL and done < total:
+                self.logged = time.monotonic()
+                print(f"kubric-gen export {self.name}: {done}/{total} units", file=sys.stderr, flush=True)
+            return
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=f"export {self.name}", unit="scene", disable=None, file=sys.stderr,
-                            leave=False)
+            self.bar = tqdm(total=total, desc=f"export {self.name}", unit="scene", file=sys.stderr, leave=False)
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
