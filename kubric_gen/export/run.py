@@ -195,8 +195,6 @@ def export(format_name: str, source: str | os.PathLike, output: str | os.PathLik
             parts.append((name, json.loads((done_dir / f"{name}.json").read_text())["part"]))
         result.combined = fmt.finish(output, parts, options)
     result.seconds = time.perf_counter() - start
-    print_summary = log.info if result.failed == {} else log.warning
-    print_summary("export %s: %d units (%d exported now, %d already done, %d failed) in %.1f s", format_name,
-                  len(units), len(result.exported), len(result.resumed), len(result.failed), result.seconds)
-    sys.stderr.flush()
+    log.info("export %s: %d units (%d exported now, %d already done, %d failed) in %.1f s", format_name,
+             len(units), len(result.exported), len(result.resumed), len(result.failed), result.seconds)
     return result
