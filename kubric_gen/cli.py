@@ -49,7 +49,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     preflight.check_scene(config, settings.device, intrinsics=settings.intrinsics)
     resolution = config.get("resolution")
     if isinstance(resolution, (list, tuple)) and len(resolution) == 2:
-        preflight.check_free_space(args.output, tuple(resolution), int(config.get("num_frames") or 24))
+        preflight.check_free_space(args.output, tuple(resolution), int(config.get("num_frames") or 24),
+                                   intrinsics=settings.intrinsics)
     answer = _render_in_child(args, world, settings, overrides)
     t = answer["timings"]
     path = Path(answer["path"])

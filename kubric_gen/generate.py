@@ -99,7 +99,8 @@ def generate_scene(world_name: str, seed: int, output: str | os.PathLike, settin
     if scene.is_multiview:  # the command's checks assumed one camera: check again for all of them
         preflight.check_memory(scene.resolution, scene.num_frames, cameras=len(scene.views),
                                intrinsics=settings.intrinsics)
-        preflight.check_free_space(output.parent, scene.resolution, scene.num_frames, cameras=len(scene.views))
+        preflight.check_free_space(output.parent, scene.resolution, scene.num_frames, cameras=len(scene.views),
+                                   intrinsics=settings.intrinsics)
 
     t0 = time.perf_counter()
     trajectory = physics.simulate(scene)

@@ -21,8 +21,10 @@ TRUTH_BYTES_PER_PIXEL_FRAME = 60
 RENDER_BYTES_PER_PIXEL = 200
 INTRINSICS_BYTES_PER_PIXEL_FRAME = 60  # --intrinsics: five float32 RGB images per frame until written
 BASE_PROCESS_BYTES = 700 * 2 ** 20  # bpy, pybullet, embree and Python in a render process
-# a scene directory on disk: measured 14-16 B per pixel and frame on MOVi-A (PNG, TIFF, JSON)
-DISK_BYTES_PER_PIXEL_FRAME = 16
+# a scene directory on disk: measured 23 B per pixel and frame on the demo's MOVi-A scenes (PNG, TIFF,
+# JSON, scene flow, amodal masks); intrinsic_images.npz adds 8-10 (benchmarks/README.md)
+DISK_BYTES_PER_PIXEL_FRAME = 24
+INTRINSICS_DISK_BYTES_PER_PIXEL_FRAME = 10
 GIB = 2 ** 30
 
 
@@ -68,11 +70,13 @@ def check_memory(resolution: tuple[int, int], num_frames: int, processes: int = 
 
 
 def check_free_space(directory: str | os.PathLike, resolution: tuple[int, int], num_frames: int,
-                     num_scenes: int = 1, option: str = "--output", cameras: int = 1) -> None:
+                     num_scenes: int = 1, option: str = "--output", cameras: int = 1, intrinsics: bool = False) -> None:
     """ConfigError when the file system of `directory` (or its nearest existing parent) has
-    less free space than the scenes (with `cameras` views each) are expected to take."""
+    less free space than the scenes (with `cameras` views each, and intrinsic images when asked
+    for) are expected to take."""
     width, height = resolution
-    need = num_scenes * cameras * width * height * num_frames * DISK_BYTES_PER_PIXEL_FRAME
+    per = DISK_BYTES_PER_PIXEL_FRAME + (INTRINSICS_DISK_BYTES_PER_PIXEL_FRAME if intrinsics else 0)
+    need = num_scenes * cameras * width * height * num_frames * per
     path = Path(directory).expanduser().absolute()
     while not path.exists() and path != path.parent:
         path = path.parent

@@ -150,3 +150,23 @@ def test_render_intrinsics_writes_the_file_validate_checks_it_and_resume_knows_o
     assert resume.difference(provenance, scene_name(4), want) is None
     want["render_settings"]["intrinsics"] = True
     assert "intrinsics" in resume.difference(provenance, scene_name(4), want)
+
+
+def test_preflight_counts_the_intrinsic_images(tmp_path, monkeypatch):
+    """The disk and memory estimates grow by the intrinsic images' share when they are asked for:
+    a folder with room for the scene alone refuses it with them, in one line naming --output."""
+    import collections
+    import shutil as shutil_module
+
+    from kubric_gen import preflight
+    from kubric_gen.errors import ConfigError
+
+    pixels_frames = 100 * 100 * 10
+    free = pixels_frames * (preflight.DISK_BYTES_PER_PIXEL_FRAME + 5)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda path: usage(free, 0, free))
+    preflight.check_free_space(tmp_path, (100, 100), 10)
+    with pytest.raises(ConfigError, match=r"^--output: 1 scene\(s\) of 100x100x10 need about"):
+        preflight.check_free_space(tmp_path, (100, 100), 10, intrinsics=True)
+    extra = preflight.scene_memory((100, 100), 10, intrinsics=True) - preflight.scene_memory((100, 100), 10)
+    assert extra == pixels_frames * preflight.INTRINSICS_BYTES_PER_PIXEL_FRAME

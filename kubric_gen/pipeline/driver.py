@@ -269,7 +269,8 @@ def drive(options: RunOptions) -> int:
     pending = [s for s, n in zip(seeds, names, strict=True) if n not in complete]
     resolution = config.get("resolution")
     if pending and not output.remote and isinstance(resolution, (list, tuple)) and len(resolution) == 2:
-        preflight.check_free_space(output.root, tuple(resolution), int(config.get("num_frames") or 24), len(pending))
+        preflight.check_free_space(output.root, tuple(resolution), int(config.get("num_frames") or 24), len(pending),
+                                   intrinsics=settings.intrinsics)
     trial_error = None
     if pending and runner == "direct":  # the workers share this machine's cache
         trial_error = prepare_assets(world, opts.overrides, pending[0], opts.scene_timeout)
