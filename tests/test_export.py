@@ -405,10 +405,13 @@ def test_a_scene_that_cannot_be_exported_is_reported_and_the_others_are(scenes, 
     (["export", "coco", "{src}", "{foreign}"], "is a folder of other files, not an export"),
     (["export", "coco", "{src}", "{out}", "--category", "flavour"], "--category: 'flavour' is not a class label"),
     (["export", "flow", "{src}", "{out}", "--category", "shape"], "--category: not an option of the flow export"),
+    (["export", "coco", "{dataset}", "{out}"], "is a prepared TFDS dataset; exports read scene directories"),
 ])
 def test_bad_input_is_one_line_before_anything_is_written(argv, fragment, scenes, tmp_path, capsys):
     paths = {"src": scenes, "out": tmp_path / "out", "missing": tmp_path / "nowhere", "file": tmp_path / "file",
-             "foreign": tmp_path / "foreign"}
+             "foreign": tmp_path / "foreign", "dataset": tmp_path / "tfds" / "kg_name" / "1.0.0"}
+    paths["dataset"].mkdir(parents=True)
+    (paths["dataset"] / "dataset_info.json").write_text("{}")  # what marks a prepared TFDS version
     paths["file"].write_text("x")
     paths["foreign"].mkdir()
     (paths["foreign"] / "notes.txt").write_text("mine")

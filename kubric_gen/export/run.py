@@ -105,6 +105,13 @@ def _write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
+def _is_dataset(source: str) -> bool:
+    """Whether `source` is (or holds, up to three levels down) a prepared TFDS dataset version."""
+    root = Path(source)
+    patterns = ("", "*/", "*/*/", "*/*/*/")
+    return root.is_dir() and any(any(root.glob(f"{pattern}dataset_info.json")) for pattern in patterns)
+
+
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text and not isinstance(error, KubricGenError) else \
@@ -129,6 +136,10 @@ def export(format_name: str, source: str | os.PathLike, output: str | os.PathLik
         scenes = list_scene_dirs(source)
     except (SceneDirError, OSError) as e:
         raise ConfigError(f"SRC: {e}") from None
+    scenes = [s for s in scenes if not _is_dataset(s)]  # a dataset's folders are not scenes
+    if not scenes and _is_dataset(source):
+        raise ConfigError(f"SRC: {source} is a prepared TFDS dataset; exports read scene directories (export the "
+                          f"folder of scene directories it was built from)")
     if not scenes:
         raise ConfigError(f"SRC: {source} holds no scene directories")
     record = _record(format_name, source, options)
