@@ -21,6 +21,7 @@ from kubric_gen.export import FORMATS, export
 from kubric_gen.io import SceneDir
 from kubric_gen.io.reader import list_scene_dirs
 
+pytestmark = pytest.mark.filterwarnings("ignore:label\\(\\) is deprecated:DeprecationWarning")  # TFDS's own
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("pycocotools")
 
@@ -323,6 +324,51 @@ def test_each_format_reads_back_as_its_community_reads_it(name, scenes, tmp_path
         assert all(np.isclose(v["size_x"], v["size_y"]) for v in cube)
 
 
+@pytest.fixture(scope="module")
+def dataset(scenes, tmp_path_factory):
+    """The two scenes as a prepared TFDS dataset (ArrayRecord) with the amodal masks."""
+    pytest.importorskip("tensorflow_datasets")
+    from kubric_gen.datasets import build_dataset
+
+    data_dir = tmp_path_factory.mktemp("export_tfds")
+    build_dataset(scenes, "kg_export", data_dir, splits="train=1.0", extras="amodal", file_format="array_record")
+    return data_dir / "kg_export"
+
+
+def test_a_prepared_dataset_exports_as_its_scene_directories_do(dataset, scenes, tmp_path):
+    """coco, flow, tapvid and nerf from the dataset's examples: the same masks, flow, tracks and
+    poses as from the scene directories it was built from (units named <split>_<video name>)."""
+    from pycocotools.coco import COCO
+
+    export("nerf", scenes, tmp_path / "nerf_dirs", workers=1)
+    for name in ("coco", "flow", "tapvid", "nerf"):
+        result = export(name, dataset, tmp_path / name)
+        assert sorted(result.exported) == ["train_scene_a", "train_scene_b"] and not result.failed, name
+    coco = COCO(str(tmp_path / "coco" / "annotations" / "instances.json"))
+    for image in coco.loadImgs(coco.getImgIds()):
+        sd = SceneDir(scenes / image["video"].removeprefix("train_"))
+        seg = sd.layer("segmentation")[image["frame"]]
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))
+        assert len(anns) == len(np.unique(seg[seg > 0]))
+        for ann in anns:
+            np.testing.assert_array_equal(coco.annToMask(ann).astype(bool), seg == ann["instance"] + 1)
+            np.testing.assert_array_equal(coco.annToMask({**ann, "segmentation": ann["amodal_segmentation"]}),
+                                          sd.amodal()[ann["instance"], image["frame"]])
+    for unit in ("scene_a", "scene_b"):
+        sd = SceneDir(scenes / unit)
+        flo = cv2.readOpticalFlow(str(tmp_path / "flow" / "sintel" / "flow" / f"train_{unit}" / "frame_0001.flo"))
+        np.testing.assert_allclose(flo, sd.layer("forward_flow")[0][..., ::-1], atol=1e-5)
+        with open(tmp_path / "tapvid" / "videos" / f"train_{unit}.pkl", "rb") as f:
+            entry = pickle.load(f)[f"train_{unit}"]
+        np.testing.assert_allclose(entry["points"] * np.array(sd.resolution), sd.tracks().target_points, atol=1e-4)
+        transforms = json.loads((tmp_path / "nerf" / f"train_{unit}" / "transforms.json").read_text())
+        from_dirs = json.loads((tmp_path / "nerf_dirs" / unit / "transforms.json").read_text())
+        for key in ("fl_x", "fl_y", "cx", "cy", "w", "h"):
+            assert transforms[key] == pytest.approx(from_dirs[key], rel=1e-6), key
+        for frame, other in zip(transforms["frames"], from_dirs["frames"], strict=True):
+            np.testing.assert_allclose(frame["transform_matrix"], other["transform_matrix"], atol=1e-6)
+
+
 @pytest.mark.skipif(not REFERENCE.exists(), reason="needs ../shared/reference")
 @pytest.mark.parametrize("name", ["coco", "flow"])
 def test_kubrics_own_scene_directory_exports(name, tmp_path):
@@ -405,7 +451,7 @@ def test_a_scene_that_cannot_be_exported_is_reported_and_the_others_are(scenes, 
     (["export", "coco", "{src}", "{foreign}"], "is a folder of other files, not an export"),
     (["export", "coco", "{src}", "{out}", "--category", "flavour"], "--category: 'flavour' is not a class label"),
     (["export", "flow", "{src}", "{out}", "--category", "shape"], "--category: not an option of the flow export"),
-    (["export", "coco", "{dataset}", "{out}"], "is a prepared TFDS dataset; exports read scene directories"),
+    (["export", "bop", "{dataset}", "{out}"], "the bop export needs the meshes and scene.json, which a prepared"),
 ])
 def test_bad_input_is_one_line_before_anything_is_written(argv, fragment, scenes, tmp_path, capsys):
     paths = {"src": scenes, "out": tmp_path / "out", "missing": tmp_path / "nowhere", "file": tmp_path / "file",

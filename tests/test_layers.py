@@ -22,7 +22,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("world",),  # loading worlds (built-in or files), configs, label schemas
     ("io",),
     ("generate",),  # one scene: world -> scene -> simulate -> render + truth -> io
-    ("datasets", "pipeline", "export"),  # export: scene directories to other tools' formats
+    ("datasets", "pipeline"),
+    ("export",),  # scene directories and prepared datasets to other tools' formats
     ("cli_options",),  # the options several commands share
     ("cli_validate", "cli_view", "subcommands"),  # subcommands: pipeline/cli.py, datasets/cli.py, assets/cli.py
     ("cli",),  # the `kubric-gen` entry point

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from kubric_gen.errors import ConfigError
-from kubric_gen.export.units import Unit, write_bytes
+from kubric_gen.export.units import Unit, frame_png, write_bytes
 from kubric_gen.io import SceneDir
 
 IMAGES, ANNOTATIONS = "images", "annotations"
@@ -87,9 +87,9 @@ def write_unit(unit: Unit, staging: Path, options: dict) -> dict:
     width, height = sd.resolution
     images, annotations = [], []
     for t in range(sd.num_frames):
-        name = sd.frame_files["rgba"][t]
+        name, png = frame_png(sd, t)
         file_name = f"{unit.name}/{name}"
-        write_bytes(staging / IMAGES / file_name, sd.read_bytes(name))
+        write_bytes(staging / IMAGES / file_name, png)
         images.append({"file_name": file_name, "width": width, "height": height, "frame": t, "video": unit.name})
     tracks = []
     for k, inst in enumerate(sd.metadata["instances"]):

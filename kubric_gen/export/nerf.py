@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from kubric_gen import geometry
-from kubric_gen.export.units import Unit, write_bytes
+from kubric_gen.export.units import Unit, frame_png, write_bytes
 from kubric_gen.io import SceneDir
 
 
@@ -58,7 +58,7 @@ def write_unit(unit: Unit, staging: Path, options: dict) -> dict:
         t_len = view.num_frames
         for t in range(t_len):
             path = f"images/{camera}_{t:05d}.png"
-            write_bytes(staging / unit.name / path, view.read_bytes(view.frame_files["rgba"][t]))
+            write_bytes(staging / unit.name / path, frame_png(view, t)[1])
             frame = {"file_path": path, "transform_matrix": camera_to_world(positions[t], quaternions[t]).tolist(),
                      "time": t / max(1, t_len - 1), "camera": camera}
             if not shared:

@@ -1,5 +1,6 @@
 """Running an export: which units are left, each one staged and moved into place, resume, the
-files over all units, progress.
+files over all units, progress. The source is a scene directory, a folder of them, or a prepared
+TFDS dataset (its examples read in this process: `export.examples`).
 
 The output folder holds the format's files and `_export/`: `export.json` (format, options, the
 source), `done/<unit>.json` per finished unit (the files it wrote and its part for the files
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from kubric_gen.errors import ConfigError, KubricGenError
+from kubric_gen.export.examples import ExampleUnit, dataset_units, dataset_versions
 from kubric_gen.export.formats import FORMATS, Format
 from kubric_gen.export.units import Unit, units_of
 from kubric_gen.io.reader import SceneDirError, list_scene_dirs
@@ -77,7 +79,7 @@ def _check_output(output: Path, record: dict, overwrite: bool) -> None:
         shutil.rmtree(output)
 
 
-def _export_unit(format_name: str, unit: Unit, staging: str, options: dict) -> dict:
+def _export_unit(format_name: str, unit: Unit | ExampleUnit, staging: str, options: dict) -> dict:
     """In a worker: write one unit's files under `staging`; its part for the combined files."""
     staging_path = Path(staging)
     shutil.rmtree(staging_path, ignore_errors=True)
@@ -105,13 +107,6 @@ def _write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def _is_dataset(source: str) -> bool:
-    """Whether `source` is (or holds, up to three levels down) a prepared TFDS dataset version."""
-    root = Path(source)
-    patterns = ("", "*/", "*/*/", "*/*/*/")
-    return root.is_dir() and any(any(root.glob(f"{pattern}dataset_info.json")) for pattern in patterns)
-
-
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text and not isinstance(error, KubricGenError) else \
@@ -136,23 +131,24 @@ def export(format_name: str, source: str | os.PathLike, output: str | os.PathLik
         scenes = list_scene_dirs(source)
     except (SceneDirError, OSError) as e:
         raise ConfigError(f"SRC: {e}") from None
-    scenes = [s for s in scenes if not _is_dataset(s)]  # a dataset's folders are not scenes
-    if not scenes and _is_dataset(source):
-        raise ConfigError(f"SRC: {source} is a prepared TFDS dataset; exports read scene directories (export the "
-                          f"folder of scene directories it was built from)")
-    if not scenes:
+    scenes = [s for s in scenes if not dataset_versions(s)]  # a dataset's folders are not scenes
+    from_dataset = not scenes and bool(dataset_versions(source))
+    if not scenes and not from_dataset:
         raise ConfigError(f"SRC: {source} holds no scene directories")
     record = _record(format_name, source, options)
     _check_output(output, record, overwrite)
-    units: list[Unit] = []
+    units: list = []
     failed: dict[str, str] = {}
+    if from_dataset:  # examples are read in this process, one after the other, as TFDS gives them
+        units = list(dataset_units(source, format_name, fmt.per_view))
+        workers = 1
     for path in scenes:
         try:
             units.extend(units_of(path, fmt.per_view))
         except KubricGenError as e:
             failed[Path(path).name] = _one_line(e)
     units = [dataclasses.replace(u, index=i) for i, u in enumerate(sorted(units, key=lambda u: u.name))]
-    if fmt.check is not None:
+    if fmt.check is not None and not from_dataset:  # (a dataset's examples share its label schema)
         fmt.check(units, options)
     state = output / STATE
     _write_json(state / "export.json", record)
@@ -167,7 +163,7 @@ def export(format_name: str, source: str | os.PathLike, output: str | os.PathLik
             pending.append(unit)
     handled = [len(result.resumed)]
 
-    def finished(unit: Unit, job: Callable[[], dict]) -> None:
+    def finished(unit: Unit | ExampleUnit, job: Callable[[], dict]) -> None:
         """Move a unit's staged files into place and record it done; record why it failed
         (any error of the format's code on that scene: the other units go on)."""
         try:

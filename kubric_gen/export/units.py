@@ -36,6 +36,15 @@ def units_of(path: str, per_view: bool) -> list[Unit]:
     return [Unit(name, path)]
 
 
+def frame_png(scene, t: int) -> tuple[str, bytes]:
+    """(file name, PNG bytes) of frame t's RGBA image: a scene directory's own file, or for an
+    example of a prepared dataset (`export.examples`) its frame encoded."""
+    if isinstance(scene, SceneDir):
+        name = scene.frame_files["rgba"][t]
+        return name, scene.read_bytes(name)
+    return f"rgba_{t:05d}.png", scene.frame_png(t)
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Write a file, making its folder first."""
     path.parent.mkdir(parents=True, exist_ok=True)
