@@ -407,3 +407,8 @@ def test_world_exports_read_back(world, matrix, tmp_path):
         result = export(name, scenes, tmp_path / name, workers=1)
         assert not result.failed, (name, result.failed)
         check(tmp_path / name, scenes)
+    # the world's dataset (run --tfds): its examples, a camera's view each, export to COCO as its scenes do
+    _, dataset, data_dir, _ = matrix[(world, "default")]
+    result = export("coco", data_dir / dataset, tmp_path / "coco_from_dataset")
+    assert not result.failed and len(result.exported) == 2 * cameras, result
+    CHECKS["coco"](tmp_path / "coco_from_dataset", scenes, ours=lambda name: name.split("_", 1)[1])
