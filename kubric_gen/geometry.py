@@ -155,6 +155,16 @@ def intrinsics(focal_length: float, sensor_width: float, resolution: tuple[int, 
     return np.array([[f_px, 0.0, width / 2.0], [0.0, f_px, height / 2.0], [0.0, 0.0, 1.0]])
 
 
+def ray_length_per_z(focal_length: float, sensor_width: float, resolution: tuple[int, int]) -> np.ndarray:
+    """(H, W) length of the ray through each pixel centre per unit of camera-space depth (1 / cos
+    of its angle to the optical axis): a ray-length depth divided by it is the camera z."""
+    k = intrinsics(focal_length, sensor_width, resolution)
+    width, height = resolution
+    x = (np.arange(width) + 0.5 - k[0, 2]) / k[0, 0]
+    y = (np.arange(height) + 0.5 - k[1, 2]) / k[1, 1]
+    return np.sqrt(1.0 + x[None, :] ** 2 + y[:, None] ** 2)
+
+
 def normalized_intrinsics(focal_length: float, sensor_width: float,
                           resolution: tuple[int, int]) -> np.ndarray:
     """Kubric's normalised K: maps a point in Blender's camera frame (x right, y up,

@@ -224,6 +224,20 @@ def numpy_examples(builder: Any, split: str, limit: int | None = None) -> Iterat
     yield from tfds.as_numpy(ds if limit is None else ds.take(limit))
 
 
+def version_examples(version_dir: str | os.PathLike) -> tuple[dict, Iterator[tuple[str, dict]]]:
+    """(the dataset's kubric_gen metadata: label_schema, world, ...; every example of every split
+    as (split, numpy example), read lazily in stored order) of a prepared dataset version
+    directory, either file format. DatasetError if TFDS cannot read its description."""
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder_from_directory(os.fspath(version_dir))
+    except Exception as e:  # a broken dataset_info.json / features.json: any TFDS error
+        raise DatasetError(f"TFDS cannot read {os.fspath(version_dir)} ({type(e).__name__}: {e})") from None
+    info = dict((builder.info.metadata or {}).get("kubric_gen", {}))
+    return info, ((split, ex) for split in builder.info.splits for ex in numpy_examples(builder, split))
+
+
 def first_examples(version_dir: str | os.PathLike, per_split: int) -> tuple[Any, dict[str, list[dict]]]:
     """(read-only builder, {split: the first `per_split` examples as numpy}) of a prepared dataset
     version directory, either file format. Raises DatasetError if TFDS cannot read it (a broken

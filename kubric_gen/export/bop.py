@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from kubric_gen import geometry
-from kubric_gen.export.units import Unit, write_bytes
-from kubric_gen.io import SceneDir
+from kubric_gen.export.units import Unit, mask_box, write_bytes
+from kubric_gen.io import SceneDir, SceneDirError
 from kubric_gen.io.layers import encode_png
 
 SPLIT = "train_pbr"
@@ -55,21 +55,9 @@ def model_key(obj, scale) -> str:
     return f"{meshes.mesh_key(obj)}|{','.join(f'{s:.6g}' for s in scale)}"
 
 
-def _planar_z(sd: SceneDir, depth: np.ndarray) -> np.ndarray:
-    """Camera-space z of the ray-length depth (T, H, W)."""
-    cam = sd.metadata["camera"]
-    k = geometry.intrinsics(float(cam["focal_length"]), float(cam["sensor_width"]), sd.resolution)
-    width, height = sd.resolution
-    x = (np.arange(width) + 0.5 - k[0, 2]) / k[0, 0]
-    y = (np.arange(height) + 0.5 - k[1, 2]) / k[1, 1]
-    return depth / np.sqrt(1.0 + x[None, None, :] ** 2 + y[None, :, None] ** 2)
-
-
 def _box(mask: np.ndarray) -> list[int]:
-    if not mask.any():
-        return [-1, -1, -1, -1]
-    rows, cols = np.nonzero(mask)
-    return [int(cols.min()), int(rows.min()), int(cols.max() + 1 - cols.min()), int(rows.max() + 1 - rows.min())]
+    """BOP's box: COCO's, [-1, -1, -1, -1] when the mask is empty."""
+    return mask_box(mask) or [-1, -1, -1, -1]
 
 
 def _rotation_w2c(quaternion: np.ndarray) -> np.ndarray:
@@ -85,13 +73,12 @@ def write_unit(unit: Unit, staging: Path, options: dict) -> dict:
     k = geometry.intrinsics(float(cam["focal_length"]), float(cam["sensor_width"]), sd.resolution)
     depth = sd.layer("depth")
     seen = np.isfinite(depth)
-    z_mm = np.where(seen, _planar_z(sd, np.where(seen, depth, 0.0)) * MM, 0.0)
+    ray_per_z = geometry.ray_length_per_z(float(cam["focal_length"]), float(cam["sensor_width"]), sd.resolution)
+    z_mm = np.where(seen, depth, 0.0) / ray_per_z * MM  # 0 where nothing is seen
     depth_scale = next((s for s in DEPTH_SCALES if z_mm.max() / s <= 65535), DEPTH_SCALES[-1])
     seg = sd.layer("segmentation")
     amodal = sd.amodal()
     if amodal is None:
-        from kubric_gen.io import SceneDirError
-
         raise SceneDirError("amodal_masks.npz is missing (BOP's mask/ is the whole silhouette)")
     rgb = sd.stored("rgba")[..., :3]
     positions, quaternions = np.asarray(cam["positions"]), np.asarray(cam["quaternions"])

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from kubric_gen.errors import ConfigError
-from kubric_gen.export.units import Unit, frame_png, write_bytes
+from kubric_gen.export.units import Unit, frame_png, mask_box, write_bytes
 from kubric_gen.io import SceneDir
 
 IMAGES, ANNOTATIONS = "images", "annotations"
@@ -47,10 +47,8 @@ def rle(mask: np.ndarray) -> dict:
 
 
 def box(mask: np.ndarray) -> list[float]:
-    """[x, y, width, height] in pixel edges of a non-empty (H, W) mask."""
-    rows, cols = np.nonzero(mask)
-    return [float(cols.min()), float(rows.min()), float(cols.max() + 1 - cols.min()),
-            float(rows.max() + 1 - rows.min())]
+    """COCO's bbox of a non-empty mask: [x, y, width, height] in pixel edges, as floats."""
+    return [float(v) for v in mask_box(mask) or ()]
 
 
 def categories(sd: SceneDir, label: str | None) -> tuple[str | None, list[str]]:

@@ -10,10 +10,9 @@ and has no "nothing seen" value, so the flow export marks every pixel valid in `
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cached_property
 
 import numpy as np
 
@@ -90,7 +89,7 @@ class ExampleScene:
 
         return encode_png(np.ascontiguousarray(self.stored("rgba")[t]))
 
-    @property
+    @cached_property
     def metadata(self) -> dict:
         """metadata.json's camera and instances as the formats read them: class labels by
         their names under the label's metadata key, amodal fields where the dataset has them."""
@@ -129,47 +128,37 @@ class ExampleUnit:
     index: int = 0
 
 
-_LEVELS = ("", "*/", "*/*/", "*/*/*/")  # a version, config, dataset or data directory
-
-
-def dataset_versions(source: str) -> list[str]:
-    """The prepared TFDS dataset versions (folders with dataset_info.json) at or below `source`."""
-    root = Path(source)
-    if not root.is_dir():
-        return []
-    return sorted({str(p.parent) for level in _LEVELS for p in root.glob(f"{level}dataset_info.json")})
-
-
-def dataset_units(source: str, format_name: str, per_view: bool) -> Iterator[ExampleUnit]:
-    """Every example of every split of the dataset versions at `source`, as units named
-    `<split>_<video_name>` (`_<camera>` for a view). ConfigError for a format a dataset cannot
-    give, or a dataset TFDS cannot read."""
+def check_format(format_name: str) -> None:
+    """ConfigError for a format a prepared dataset cannot give."""
     if format_name in UNSUPPORTED:
         raise ConfigError(f"SRC: the {format_name} export needs {UNSUPPORTED[format_name]}, which a prepared dataset "
                           f"does not hold: export the scene directories it was built from")
-    import tensorflow_datasets as tfds
 
-    from kubric_gen.datasets.loading import camera_names, is_multiview, numpy_examples, view_examples
 
-    for version in dataset_versions(source):
+def dataset_units(source: str, per_view: bool) -> Iterator[ExampleUnit]:
+    """Every example of every split of the dataset versions at `source`, read as they are used,
+    as units named `<split>_<video_name>` (`_<camera>` for a view). ConfigError for a dataset
+    TFDS cannot read."""
+    from kubric_gen.datasets.config import DatasetError
+    from kubric_gen.datasets.loading import camera_names, is_multiview, version_examples, view_examples
+    from kubric_gen.datasets.validate import find_dataset_versions
+
+    for version in find_dataset_versions(source):
         try:
-            builder = tfds.builder_from_directory(os.fspath(version))
-        except Exception as e:  # noqa: BLE001 - any TFDS error on a broken dataset_info.json
-            raise ConfigError(f"SRC: TFDS cannot read {version} ({type(e).__name__}: {e})") from None
-        info = builder.info.metadata.get("kubric_gen", {}) if builder.info.metadata else {}
+            info, examples = version_examples(version)
+        except DatasetError as e:
+            raise ConfigError(f"SRC: {e}") from None
         schema = LabelSchema.from_dict(info["label_schema"]) if "label_schema" in info else LabelSchema("dataset")
         world = str(info.get("world", "dataset"))
-        for split in builder.info.splits:
-            for i, example in enumerate(numpy_examples(builder, split)):
-                video_name = example["metadata"].get("video_name", f"{i}")
-                base = f"{split}_{video_name.decode() if isinstance(video_name, bytes) else video_name}"
-                if is_multiview(example):
-                    names = camera_names(example)
-                    views = [ExampleScene(v, schema, world) for v in view_examples(example).values()]
-                    if per_view:
-                        yield from (ExampleUnit(f"{base}_{c}", v) for c, v in zip(names, views, strict=True))
-                    else:
-                        yield ExampleUnit(base, ExampleScene(view_examples(example)[names[0]], schema, world, views,
-                                                             names))
-                else:
-                    yield ExampleUnit(base, ExampleScene(example, schema, world))
+        for i, (split, example) in enumerate(examples):
+            video_name = example["metadata"].get("video_name", f"{i}")
+            base = f"{split}_{video_name.decode() if isinstance(video_name, bytes) else video_name}"
+            if not is_multiview(example):
+                yield ExampleUnit(base, ExampleScene(example, schema, world))
+                continue
+            names = camera_names(example)
+            views = [ExampleScene(v, schema, world) for v in view_examples(example).values()]
+            if per_view:
+                yield from (ExampleUnit(f"{base}_{c}", v) for c, v in zip(names, views, strict=True))
+            else:  # the scene: its first camera's example, with every view
+                yield ExampleUnit(base, ExampleScene(views[0].example, schema, world, views, names))

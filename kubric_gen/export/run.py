@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubric_gen.datasets.validate import find_dataset_versions
 from kubric_gen.errors import ConfigError, KubricGenError
-from kubric_gen.export.examples import ExampleUnit, dataset_units, dataset_versions
+from kubric_gen.export.examples import ExampleUnit, check_format, dataset_units
 from kubric_gen.export.formats import FORMATS, Format
 from kubric_gen.export.units import Unit, units_of
 from kubric_gen.io.reader import SceneDirError, list_scene_dirs
@@ -108,9 +109,42 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text and not isinstance(error, KubricGenError) else \
-        (text[0] if text else type(error).__name__)
+    """An error as one line: our errors' own message, others' with their type."""
+    text = (str(error).strip().splitlines() or [""])[0]
+    if isinstance(error, KubricGenError) and text:
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _scene_units(scenes: list[str], fmt: Format, failed: dict[str, str]) -> list[Unit]:
+    """The units of the scene directories, in name order and numbered; a scene whose views cannot
+    be listed goes to `failed`."""
+    units: list[Unit] = []
+    for path in scenes:
+        try:
+            units.extend(units_of(path, fmt.per_view))
+        except KubricGenError as e:
+            failed[Path(path).name] = _one_line(e)
+    return [dataclasses.replace(u, index=i) for i, u in enumerate(sorted(units, key=lambda u: u.name))]
+
+
+def _export_all(pending: list[Unit], workers: int, finished: Callable, export_here: Callable, format_name: str,
+                state: Path, options: dict) -> None:
+    """The pending units, here one after another or in `workers` processes (0: one per core)."""
+    workers = min(workers or os.cpu_count() or 1, max(1, len(pending)))
+    if workers <= 1:
+        for unit in pending:
+            finished(unit, lambda unit=unit: export_here(unit))
+        return
+    # fork starts a worker in milliseconds; spawn (a fresh interpreter, ~1 s) where the caller has
+    # loaded libraries whose threads a fork would copy in a broken state (TensorFlow, PyTorch)
+    heavy = any(name in sys.modules for name in ("tensorflow", "torch"))
+    context = multiprocessing.get_context("spawn" if heavy else "fork")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        jobs = {pool.submit(_export_unit, format_name, unit, str(state / "staging" / unit.name), options): unit
+                for unit in pending}
+        for job in concurrent.futures.as_completed(jobs):
+            finished(jobs[job], job.result)
 
 
 def export(format_name: str, source: str | os.PathLike, output: str | os.PathLike, workers: int = 0,
@@ -131,23 +165,16 @@ def export(format_name: str, source: str | os.PathLike, output: str | os.PathLik
         scenes = list_scene_dirs(source)
     except (SceneDirError, OSError) as e:
         raise ConfigError(f"SRC: {e}") from None
-    scenes = [s for s in scenes if not dataset_versions(s)]  # a dataset's folders are not scenes
-    from_dataset = not scenes and bool(dataset_versions(source))
+    scenes = [s for s in scenes if not find_dataset_versions(s)]  # a dataset's folders are not scenes
+    from_dataset = not scenes and bool(find_dataset_versions(source))
     if not scenes and not from_dataset:
         raise ConfigError(f"SRC: {source} holds no scene directories")
+    if from_dataset:
+        check_format(format_name)
     record = _record(format_name, source, options)
     _check_output(output, record, overwrite)
-    units: list = []
     failed: dict[str, str] = {}
-    if from_dataset:  # examples are read in this process, one after the other, as TFDS gives them
-        units = list(dataset_units(source, format_name, fmt.per_view))
-        workers = 1
-    for path in scenes:
-        try:
-            units.extend(units_of(path, fmt.per_view))
-        except KubricGenError as e:
-            failed[Path(path).name] = _one_line(e)
-    units = [dataclasses.replace(u, index=i) for i, u in enumerate(sorted(units, key=lambda u: u.name))]
+    units = [] if from_dataset else _scene_units(scenes, fmt, failed)
     if fmt.check is not None and not from_dataset:  # (a dataset's examples share its label schema)
         fmt.check(units, options)
     state = output / STATE
@@ -155,13 +182,6 @@ def export(format_name: str, source: str | os.PathLike, output: str | os.PathLik
     shutil.rmtree(state / "staging", ignore_errors=True)  # what a killed export was writing
     done_dir = state / "done"
     result = ExportResult(output=output, units=[u.name for u in units], failed=failed)
-    pending = []
-    for unit in units:
-        if (done_dir / f"{unit.name}.json").is_file():
-            result.resumed.append(unit.name)
-        else:
-            pending.append(unit)
-    handled = [len(result.resumed)]
 
     def finished(unit: Unit | ExampleUnit, job: Callable[[], dict]) -> None:
         """Move a unit's staged files into place and record it done; record why it failed
@@ -174,34 +194,34 @@ def export(format_name: str, source: str | os.PathLike, output: str | os.PathLik
         except Exception as e:  # noqa: BLE001 - one scene's failure is reported, not fatal
             shutil.rmtree(state / "staging" / unit.name, ignore_errors=True)
             result.failed[unit.name] = _one_line(e)
-        handled[0] += 1
+        report()
+
+    def report() -> None:
         if progress:
-            progress(handled[0], len(units))
+            progress(len(result.resumed) + len(result.exported) + len(result.failed) - len(failed), len(result.units))
 
-    if progress:
-        progress(handled[0], len(units))
+    def export_here(unit: Unit | ExampleUnit) -> dict:
+        return _export_unit(format_name, unit, str(state / "staging" / unit.name), options)
 
-    workers = min(workers or os.cpu_count() or 1, max(1, len(pending)))
-    if workers <= 1:
-        for unit in pending:
-            finished(unit, lambda unit=unit: _export_unit(format_name, unit, str(state / "staging" / unit.name),
-                                                          options))
+    if from_dataset:  # examples streamed as TFDS reads them, each exported here before the next is read
+        for unit in dataset_units(source, fmt.per_view):
+            result.units.append(unit.name)
+            if (done_dir / f"{unit.name}.json").is_file():
+                result.resumed.append(unit.name)
+                report()
+            else:
+                finished(unit, lambda unit=unit: export_here(unit))
     else:
-        # fork starts a worker in milliseconds; spawn (a fresh interpreter, ~1 s) where the caller has
-        # loaded libraries whose threads a fork would copy in a broken state (TensorFlow, PyTorch)
-        heavy = any(name in sys.modules for name in ("tensorflow", "torch"))
-        context = multiprocessing.get_context("spawn" if heavy else "fork")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            jobs = {pool.submit(_export_unit, format_name, unit, str(state / "staging" / unit.name), options): unit
-                    for unit in pending}
-            for job in concurrent.futures.as_completed(jobs):
-                finished(jobs[job], job.result)
+        result.resumed = [u.name for u in units if (done_dir / f"{u.name}.json").is_file()]
+        pending = [u for u in units if u.name not in result.resumed]
+        report()
+        _export_all(pending, workers, finished, export_here, format_name, state, options)
     if fmt.finish is not None and not result.failed:
         parts = []
-        for name in sorted(u.name for u in units):
+        for name in sorted(result.units):
             parts.append((name, json.loads((done_dir / f"{name}.json").read_text())["part"]))
         result.combined = fmt.finish(output, parts, options)
     result.seconds = time.perf_counter() - start
     log.info("export %s: %d units (%d exported now, %d already done, %d failed) in %.1f s", format_name,
-             len(units), len(result.exported), len(result.resumed), len(result.failed), result.seconds)
+             len(result.units), len(result.exported), len(result.resumed), len(result.failed), result.seconds)
     return result

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from kubric_gen.io import SceneDir
 
 
@@ -34,6 +36,14 @@ def units_of(path: str, per_view: bool) -> list[Unit]:
     if per_view and sd.is_multiview:
         return [Unit(f"{name}_{camera}", path, camera) for camera in sd.camera_names]
     return [Unit(name, path)]
+
+
+def mask_box(mask: np.ndarray) -> list[int] | None:
+    """[x, y, width, height] of an (H, W) mask in pixel edges (COCO's and BOP's boxes); None when empty."""
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        return None
+    return [int(cols.min()), int(rows.min()), int(cols.max() + 1 - cols.min()), int(rows.max() + 1 - rows.min())]
 
 
 def frame_png(scene, t: int) -> tuple[str, bytes]:

@@ -67,17 +67,6 @@ def _configure_passes(bscene: bpy.types.Scene, scene: Scene) -> None:
     layer.use_pass_object_index = True
 
 
-def _ray_length_per_z(scene: Scene) -> np.ndarray:
-    """(H, W) length of the ray through each pixel centre per unit of camera-space depth: 1 / cos of
-    the angle between that ray and the optical axis."""
-    cam = scene.camera
-    k = geometry.intrinsics(cam.focal_length, cam.sensor_width, scene.resolution)
-    width, height = scene.resolution
-    x = (np.arange(width) + 0.5 - k[0, 2]) / k[0, 0]
-    y = (np.arange(height) + 0.5 - k[1, 2]) / k[1, 1]
-    return np.sqrt(1.0 + x[None, :] ** 2 + y[:, None] ** 2)
-
-
 def render_passes(scene: Scene, trajectory: Trajectory, frames: Sequence[int] | None = None,
                   device: str = "cpu") -> dict[str, np.ndarray]:
     """See `kubric_gen.render.render_passes`."""
@@ -92,7 +81,9 @@ def render_passes(scene: Scene, trajectory: Trajectory, frames: Sequence[int] | 
     width, height = scene.resolution
     index = np.empty((len(frame_list), height, width), dtype=np.int32)
     depth = np.empty((len(frame_list), height, width), dtype=np.float32)
-    ray_per_z = _ray_length_per_z(scene) if Z_PASS_IS_PLANAR else 1.0
+    cam = scene.camera
+    ray_per_z = geometry.ray_length_per_z(cam.focal_length, cam.sensor_width, scene.resolution) \
+        if Z_PASS_IS_PLANAR else 1.0
     with blender.session() as bscene:
         with blender.blender_log():
             described = configure_device(bscene, device)

@@ -144,11 +144,15 @@ def flow_wheel(size: int = 65) -> np.ndarray:
     return out
 
 
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """The sRGB curve (Blender's Standard view transform) of linear values clipped to [0, 1], as float64."""
+    x = np.clip(np.asarray(linear, dtype=np.float64), 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
 def linear_to_srgb8(linear: np.ndarray, white: float = 1.0) -> np.ndarray:
     """Linear RGB (..., 3) divided by `white`, clipped to [0, 1], sRGB-encoded to uint8."""
-    x = np.clip(np.asarray(linear, dtype=np.float64) / white, 0.0, 1.0)
-    encoded = np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
-    return np.rint(encoded * 255).astype(np.uint8)
+    return np.rint(srgb_encode(np.asarray(linear, dtype=np.float64) / white) * 255).astype(np.uint8)
 
 
 def shading_white(shading: np.ndarray) -> float:

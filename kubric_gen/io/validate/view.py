@@ -54,6 +54,7 @@ from kubric_gen.io import format as fmt
 from kubric_gen.io.layers import boxes_from_segmentation
 from kubric_gen.io.reader import SceneDir
 from kubric_gen.truth.result import mask_bboxes
+from kubric_gen.visual.colors import srgb_encode
 
 FLOW_SAMPLES_PER_FRAME = 1024
 FLOW_TOLERANCE_PX = 0.01
@@ -526,8 +527,7 @@ def _intrinsics(sd: SceneDir, problems: list[Problem]) -> None:
             bad(f"{fmt.INTRINSIC_MASK} is set on part of instance {k} only (it is one material)")
     settings = sd.provenance.get("render_settings") if fmt.PROVENANCE in sd.files else None
     if isinstance(settings, dict) and settings.get("view_transform") == "Standard" and not settings.get("denoise"):
-        linear = np.clip(images["albedo"] * images["shading"] + images["residual"], 0.0, 1.0)
-        srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+        srgb = srgb_encode(images["albedo"] * images["shading"] + images["residual"])
         rgb = _layer(sd, "rgba", problems)[..., :3]
         error = np.abs(srgb - rgb / 255.0)
         if error.max() > INTRINSICS_RGB_TOLERANCE:
