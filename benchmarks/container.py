@@ -49,6 +49,7 @@ DOCKERFILE = ROOT / "docker" / "Dockerfile"
 INSTALL_SH = ROOT / "docker" / "install.sh"
 TEST_WORLDS = ROOT / "tests" / "worlds"
 BASE_TAG = "docker.io/library/debian:bookworm-slim"  # the Dockerfile's default BASE_IMAGE
+TEST_IMAGE = "localhost/kubric-gen-test:cpu"  # the image tests/test_container.py builds and runs
 SUITE = "bookworm"
 BASE_RECIPE = 1  # bump when ensure_base() builds the base differently
 BASE_LABEL = "kubric_gen.container-base"
@@ -370,16 +371,38 @@ def benchmark(cold: bool, log: Log, compressed: bool = False) -> dict:
     return result
 
 
+def build_image(tag: str, nice: int = 0, log: Log = print) -> dict:
+    """The base, the wheelhouse and docker/Dockerfile's default target as `tag`, each step timed;
+    what tests/conftest.py starts in the background when a test session begins."""
+    pm = podman()
+    result: dict = {}
+    t0 = time.perf_counter()
+    result["base"] = ensure_base(pm, log=log)
+    result["base_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result["wheelhouse"] = fill_wheelhouse()
+    result["wheelhouse_s"] = time.perf_counter() - t0
+    result["build_s"] = build(pm, tag, wheelhouse=result["wheelhouse"]["path"], nice=nice)
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cold", action="store_true", help="rebuild the cached base image (debootstrap) first")
+    parser.add_argument("--build-only", metavar="TAG", nargs="?", const=TEST_IMAGE,
+                        help=f"only build the image as TAG (default {TEST_IMAGE}, the tests' image): base, "
+                             f"wheelhouse, build; print the steps' timings")
+    parser.add_argument("--nice", type=int, default=0, help="with --build-only: the build's priority")
     parser.add_argument("--compressed", action="store_true",
                         help="also measure the gzip-compressed image (podman save | gzip; ~2 minutes)")
     parser.add_argument("--output", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731
     try:
-        result = benchmark(args.cold, log=lambda message: print(message, file=sys.stderr),
-                           compressed=args.compressed)
+        if args.build_only:
+            result = build_image(args.build_only, args.nice, log)
+        else:
+            result = benchmark(args.cold, log=log, compressed=args.compressed)
     except Unavailable as e:
         print(f"container benchmark: {e}", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,6 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = os.environ.get("KUBRIC_GEN_REQUIRE_CONTAINER_TESTS") == "1"
-IMAGE = "localhost/kubric-gen-test:cpu"
 BEAM_IMAGE = "localhost/kubric-gen-test:beam"
 FAKE_BEAM_SDK = "localhost/kubric-gen-test/fake-beam-sdk:latest"
 
@@ -46,6 +46,7 @@ def _load_harness():
 
 
 harness = _load_harness()
+IMAGE = harness.TEST_IMAGE
 
 
 def _unavailable(reason: str):
@@ -197,12 +198,30 @@ def wheelhouse():
     return harness.fill_wheelhouse()["path"]
 
 
+def _wait_for_the_sessions_build(timeout: float = 1800) -> None:
+    """The build tests/conftest.py started when the session began (if it did): wait for it and
+    fail with its log if it failed (the build below then takes every layer from the cache)."""
+    folder = os.environ.get("KUBRIC_GEN_TEST_IMAGE_BUILD")
+    if not folder:
+        return
+    rc, deadline = Path(folder) / "rc", time.monotonic() + timeout
+    while not rc.exists() or not rc.read_text().strip():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the session's image build did not finish in {timeout:.0f} s (log: {folder}/log)")
+        time.sleep(1)
+    log = (Path(folder) / "log").read_text()
+    if rc.read_text().strip() == "2":
+        _unavailable(log.strip().splitlines()[-1])
+    assert rc.read_text().strip() == "0", f"the session's image build failed:\n{log[-3000:]}"
+
+
 @pytest.fixture(scope="module")
 def image(pm, wheelhouse):
     """docker/Dockerfile's default target, built in this run; layers whose copied files are
     unchanged since an earlier run come from podman's layer cache. The build runs at a lower
     priority (nice 10): `make test` starts this file first, and the other worker's tests, many
     of them timed, keep their speed while the build takes what they leave."""
+    _wait_for_the_sessions_build()
     try:
         harness.ensure_base(pm, log=lambda message: None)
     except harness.Unavailable as e:

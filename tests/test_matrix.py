@@ -44,8 +44,12 @@ MULTI_CAMERA = {"multiview", "stereo"}
 # camera): the same objects as movi_d's for a seed (test_worlds_sharing_movi_d_assets_build_its_objects),
 # so movi_d's asset variants cover their assets and they run with their defaults only (suite time).
 SAME_ASSETS_AS_MOVI_D = {"movi_e", "movi_f", "point_tracking", *MULTI_CAMERA}
+# Worlds whose asset code movi_d runs itself: movi_d makes its objects with movi_c's add_object and
+# its background with the same call, first, from the same seed (test_movi_d_runs_movi_cs_asset_code),
+# so movi_d's asset variants run movi_c's asset code too.
+ASSET_CODE_IN_MOVI_D = {"movi_c"}
 _ASSET_WORLDS = [w for w in WORLDS if (_takes(w, "library") or _takes(w, "hdri_dir"))
-                 and w not in SAME_ASSETS_AS_MOVI_D]
+                 and w not in SAME_ASSETS_AS_MOVI_D | ASSET_CODE_IN_MOVI_D]
 RUNS = [(w, "default") for w in WORLDS]
 RUNS += [(w, "hdri+converted") for w in _ASSET_WORLDS]
 RUNS += [(w, "kubric_mirror") for w in _ASSET_WORLDS]
@@ -66,6 +70,25 @@ def test_worlds_sharing_movi_d_assets_build_its_objects(matrix):
     reference = parts("movi_d")
     for world in sorted(SAME_ASSETS_AS_MOVI_D):
         assert parts(world) == reference, world
+
+
+def test_movi_d_runs_movi_cs_asset_code(matrix):
+    """What lets movi_c skip the asset variants: movi_d places its objects with movi_c's own
+    function, and with a converted library and HDRIs seed 0 gives both the same background (an
+    HDRI dome) and objects of the same library."""
+    from kubric_gen.world import build_scene, resolve_config
+    from kubric_gen.worlds import movi_c, movi_d
+
+    assert movi_d.add_object is movi_c.add_object
+    assets = matrix.assets()
+    overrides = {"library": str(assets["converted"]), "hdri_dir": str(assets["hdri"])}
+    scenes = {w: build_scene(load_world(w), 0, resolve_config(load_world(w), overrides)) for w in ASSET_CODE_IN_MOVI_D
+              | {"movi_d"}}
+    assert scenes["movi_d"].background.kind == "hdri", scenes["movi_d"].background
+    library = {p.name for p in assets["converted"].iterdir()}
+    for world, scene in scenes.items():
+        assert scene.background == scenes["movi_d"].background, world
+        assert {o.asset_id for o in scene.objects if not o.is_background} <= library, world
 
 
 def _make_assets(root: Path) -> dict:
