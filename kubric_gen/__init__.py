@@ -20,6 +20,7 @@ from kubric_gen.randomness import (
 )
 from kubric_gen.scene import (
     AreaLight,
+    ArticulatedObject,
     ColorBackground,
     Cube,
     Cylinder,
@@ -53,7 +54,8 @@ __getattr__ = lazy_exports(__name__, {name: "kubric_gen.simulation.physics"
 __version__ = "0.3.0"
 
 __all__ = [
-    "AreaLight", "AssetError", "Collision", "ColorBackground", "ConfigError", "Cube", "Cylinder", "Flat",
+    "AreaLight", "ArticulatedObject", "AssetError", "Collision", "ColorBackground", "ConfigError", "Cube",
+    "Cylinder", "Flat",
     "HdriBackground", "KubricGenError", "MeshObject", "PerspectiveCamera", "PlacementError", "PointLight", "Pose",
     "Principled",
     "Scene", "SceneError", "SceneObject", "SkyBackground", "Sphere", "SpotLight", "SunLight", "Trajectory",

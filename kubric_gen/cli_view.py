@@ -81,8 +81,9 @@ def scene_from_dir(path: str | os.PathLike, max_frames: int | None = None):
             "frames": f"{t} of {sd.num_frames}" if t < sd.num_frames else t, "frame rate": m.get("frame_rate"),
             "instances": len(meta["instances"]), "preview": sd.preview or "none",
             "complete": "yes (_COMPLETE)" if sd.marker else "no _COMPLETE marker (e.g. Kubric's)"}
-    amodal, scene_flow, intrinsics = None, None, None
+    amodal, scene_flow, intrinsics, part_index = None, None, None, None
     try:
+        part_index = sd.part_index()
         amodal = sd.amodal()
         flows = sd.scene_flow()
         scene_flow = None if flows is None else flows["forward_scene_flow"][:t]
@@ -94,6 +95,7 @@ def scene_from_dir(path: str | os.PathLike, max_frames: int | None = None):
         forward_flow=optional("forward_flow"), amodal=None if amodal is None else amodal[:, :t], scene_flow=scene_flow,
         albedo=None if intrinsics is None else intrinsics["albedo"][:t],
         shading=None if intrinsics is None else intrinsics["shading"][:t],
+        part_index=None if part_index is None else part_index[:t],
         target_points=None if tracks is None else tracks.target_points[:, :t],
         occluded=None if tracks is None else tracks.occluded[:, :t],
         camera=_camera(meta["camera"], width, height), instances=list(meta["instances"]), info=info,

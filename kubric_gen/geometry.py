@@ -176,6 +176,11 @@ def normalized_intrinsics(focal_length: float, sensor_width: float,
                      [0.0, 0.0, -1.0]])
 
 
+def world_to_local(points: ArrayLike, position: ArrayLike, quaternion: ArrayLike) -> np.ndarray:
+    """World points into the frame at `position`, `quaternion` (the inverse of `transform_points`, unscaled)."""
+    return (np.asarray(points, dtype=np.float64) - np.asarray(position, dtype=np.float64)) @ quat_to_matrix(quaternion)
+
+
 def world_to_camera(points: ArrayLike, cam_position: ArrayLike, cam_quaternion: ArrayLike) -> np.ndarray:
     """World points to the OpenCV camera frame (x right, y down, z forward)."""
     r = quat_to_matrix(cam_quaternion)  # Blender camera-to-world rotation

@@ -20,8 +20,10 @@ import os
 import numpy as np
 import trimesh
 
+from kubric_gen import geometry
 from kubric_gen.errors import AssetError
-from kubric_gen.scene import Cube, Cylinder, MeshObject, SceneObject, Sphere
+from kubric_gen.scene import ArticulatedObject, Cube, Cylinder, MeshObject, SceneObject, Sphere
+from kubric_gen.scene.urdf import Visual, read_urdf
 
 SPHERE_SUBDIVISIONS = 4  # 5120 triangles: silhouette within 1.2e-4 of the radius
 CYLINDER_SECTIONS = 64
@@ -116,7 +118,11 @@ def _solid_properties(path: str, mtime_ns: int, size: int) -> tuple[float, tuple
 
 def mass_properties(obj: SceneObject) -> tuple[float, np.ndarray]:
     """Unscaled volume and centre of mass of a mesh object's solid: the mesh itself when
-    it is closed (seams joined), else its convex hull. Primitives: analytic, at the origin."""
+    it is closed (seams joined), else its convex hull. Primitives: analytic, at the origin.
+    Articulated objects: the sum of their links' volumes, at the base's origin."""
+    if isinstance(obj, ArticulatedObject):
+        links = link_meshes(obj)
+        return sum(float(abs(m.volume)) for m in links.values()) / obj.scale[0] ** 3, np.zeros(3)
     if not isinstance(obj, MeshObject):
         return {"cube": 8.0, "sphere": 4.0 / 3.0 * np.pi, "cylinder": 2.0 * np.pi}[obj.kind], np.zeros(3)
     stat = os.stat(obj.path)
@@ -131,9 +137,80 @@ def scaled_volume(obj: SceneObject) -> float:
 
 
 def object_mass(obj: SceneObject) -> float:
-    """Mass in kg: `obj.mass` if given, else density times scaled volume; 0 if static."""
+    """Mass in kg: `obj.mass` if given, else density times scaled volume; 0 if static. An
+    articulated object's: its URDF links' masses."""
     if obj.motion != "dynamic":
         return 0.0
+    if isinstance(obj, ArticulatedObject):
+        return float(sum(obj.robot.masses.values()))
     if obj.mass is not None:
         return float(obj.mass)
     return float(obj.density * scaled_volume(obj))
+
+
+def _visual_mesh(visual: Visual) -> trimesh.Trimesh:
+    """One URDF visual's triangles in its link's frame."""
+    if visual.geometry == "mesh":
+        assert visual.filename is not None  # urdf.py: a mesh visual names its file
+        stat = os.stat(visual.filename)
+        mesh = _load(visual.filename, stat.st_mtime_ns, stat.st_size).copy()
+        mesh.apply_scale(visual.scale)
+    elif visual.geometry == "box":
+        mesh = trimesh.creation.box(extents=visual.size)
+    elif visual.geometry == "sphere":
+        mesh = _primitive("sphere").copy()
+        mesh.apply_scale(visual.radius)
+    elif visual.geometry == "cylinder":
+        mesh = trimesh.creation.cylinder(radius=visual.radius, height=visual.length, sections=CYLINDER_SECTIONS)
+    else:  # capsule: `length` between the centres of its end spheres
+        mesh = trimesh.creation.capsule(height=visual.length, radius=visual.radius, count=[32, 32])
+    matrix = np.eye(4)
+    matrix[:3, :3] = geometry.quat_to_matrix(geometry.quat_from_euler(visual.rpy))  # URDF's rpy: Rz Ry Rx
+    matrix[:3, 3] = visual.xyz
+    mesh.apply_transform(matrix)
+    return mesh
+
+
+@functools.lru_cache(maxsize=16)
+def _link_meshes(path: str, mtime_ns: int, size: int, scale: float) -> dict[str, trimesh.Trimesh]:
+    robot = read_urdf(path)
+    out = {}
+    for link in robot.links:
+        visuals = robot.visuals[link]
+        if not visuals:
+            continue
+        mesh = trimesh.util.concatenate([_visual_mesh(v) for v in visuals])
+        mesh = trimesh.Trimesh(mesh.vertices * scale, mesh.faces, process=False)
+        mesh.vertices.flags.writeable = False
+        mesh.faces.flags.writeable = False
+        out[link] = mesh
+    return out
+
+
+def link_meshes(obj: ArticulatedObject) -> dict[str, trimesh.Trimesh]:
+    """Every link's triangles (its visuals, or collision shapes when it has none: as PyBullet
+    shows it) in the link's URDF frame, with the object's scale applied; links without any are
+    left out (cached; do not modify)."""
+    stat = os.stat(obj.path)
+    return _link_meshes(os.path.abspath(obj.path), stat.st_mtime_ns, stat.st_size, float(obj.scale[0]))
+
+
+def link_colors(obj: ArticulatedObject) -> dict[str, tuple[float, float, float]]:
+    """Each link's colour: its URDF material's (the first visual that has one), else the
+    mesh file's own diffuse colour, else a light grey."""
+    robot = obj.robot
+    out = {}
+    for link in link_meshes(obj):
+        rgba = next((v.rgba for v in robot.visuals[link] if v.rgba is not None), None)
+        if rgba is None:
+            files = [v.filename for v in robot.visuals[link] if v.filename]
+            rgba = _file_color(files[0]) if files else None
+        out[link] = tuple(float(min(max(c, 0.0), 1.0)) for c in (rgba or (0.7, 0.7, 0.7, 1.0))[:3])
+    return out
+
+
+def _file_color(path: str) -> tuple[float, ...] | None:
+    stat = os.stat(path)
+    material = getattr(_load(path, stat.st_mtime_ns, stat.st_size).visual, "material", None)
+    diffuse = getattr(material, "diffuse", None)
+    return tuple(float(c) / 255.0 for c in diffuse[:3]) if diffuse is not None else None

@@ -350,12 +350,15 @@ def test_blender_meshes_keep_the_triangles_and_shade_by_angle():
 
     from kubric_gen import meshes
     from kubric_gen.render import blender
+    from kubric_gen.scene import Scene
+    from kubric_gen.simulation.parts import scene_parts
 
     try:
         blender._reset()
         for obj, sharp in ((Cube(name="c"), 12), (Sphere(name="s"), 0), (Cylinder(name="y"), 128)):
             tm = meshes.object_mesh(obj)
-            me = blender._new_mesh(meshes.mesh_key(obj), obj)
+            [part] = scene_parts(Scene(objects=[obj]))
+            me = blender._new_mesh(part.key, part)
             co = np.empty(len(me.vertices) * 3, dtype=np.float32)
             me.vertices.foreach_get("co", co)
             tri = np.empty(len(me.loops), dtype=np.int32)

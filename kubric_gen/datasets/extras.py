@@ -11,6 +11,12 @@ it had before they existed; each extra adds keys no MOVi feature has.
   at the scenes' own resolution.
 - intrinsics (scenes rendered with --intrinsics): albedo, shading, glossy_color, residual
   (T, H, W, 3) float16 linear RGB, mirror_or_transparent (T, H, W) bool, deflated.
+- parts: part_index (T, H, W, 1) uint8, the link seen at each pixel (1 + its index in the
+  instance's URDF links; 0: a rigid object or nothing; all 0 in scenes without articulated
+  objects); with a leading instance axis K (instances differ in their numbers of links and joints,
+  so these are padded with zeros to the example's most): link_positions (K, L, T, 3),
+  link_quaternions (K, L, T, 4), joint_positions and joint_velocities (K, J, T) float32, and
+  num_links, num_joints (K,) int32 (0 for a rigid object).
 
 Scenes with several cameras: each of these with a leading camera axis C (boxes dense (C, T, 4),
 zeros where there is none, as their `bboxes`; no *_frames lists).
@@ -29,7 +35,10 @@ from kubric_gen.datasets.config import DatasetError
 from kubric_gen.io import SceneDir, SceneDirError
 from kubric_gen.io import format as fmt
 
-EXTRAS = ("amodal", "scene_flow", "occlusion_boundaries", "intrinsics")
+EXTRAS = ("amodal", "scene_flow", "occlusion_boundaries", "intrinsics", "parts")
+PART_ARRAYS = {"link_positions": 3, "link_quaternions": 4, "joint_positions": 0, "joint_velocities": 0}
+"""The instances' arrays of the extra "parts": name -> trailing size (0: none); (K, L or J, T, ...)."""
+_PER_SCENE = (*PART_ARRAYS, "num_links", "num_joints")  # the same in every view of a scene: no camera axis
 
 
 def check_extras(extras: Sequence[str] | str | None, factor: int) -> tuple[str, ...]:
@@ -79,7 +88,35 @@ def features(extras: Sequence[str], t: int, h: int, w: int) -> tuple[dict, dict]
                                  doc="linear RGB; see kubric_gen docs/ground_truth.md")
         top[fmt.INTRINSIC_MASK] = f.Tensor(shape=(t, h, w), dtype=np.bool_, encoding=f.Encoding.ZLIB,
                                            doc="the first surface seen is metallic or transmissive")
+    if "parts" in extras:
+        top["part_index"] = f.Video(shape=(t, h, w, 1), doc="link id: 1 + the link's index in its URDF; 0 none")
+        top.update(_part_features(f, t))
     return top, instance
+
+
+def _part_features(f, t: int) -> dict:
+    arrays = {name: f.Tensor(shape=(None, None, t) + ((size,) if size else ()), dtype=np.float32,
+                             encoding=f.Encoding.ZLIB, doc="instance, link (URDF order) or movable joint: zero-padded")
+              for name, size in PART_ARRAYS.items()}
+    counts = {name: f.Tensor(shape=(None,), dtype=np.int32, doc="per instance; 0 for a rigid object")
+              for name in ("num_links", "num_joints")}
+    return {**arrays, **counts}
+
+
+def _part_values(sd: SceneDir) -> dict:
+    """The instances' link and joint arrays, zero-padded to the most links and joints."""
+    t, instances = sd.num_frames, sd.metadata["instances"]
+    links = [len(inst.get("links", [])) for inst in instances]
+    joints = [len(inst.get("joint_names", [])) for inst in instances]
+    out: dict = {"num_links": np.asarray(links, np.int32), "num_joints": np.asarray(joints, np.int32)}
+    for name, size in PART_ARRAYS.items():
+        count = joints if name.startswith("joint") else links
+        padded = np.zeros((len(instances), max(count, default=0), t) + ((size,) if size else ()), np.float32)
+        for k, inst in enumerate(instances):
+            if count[k]:
+                padded[k, :count[k]] = np.asarray(inst[name], dtype=np.float32)
+        out[name] = padded
+    return out
 
 
 def multiview_features(extras: Sequence[str], c: int, t: int, h: int, w: int, frames: Callable) -> tuple[dict, dict]:
@@ -109,6 +146,9 @@ def multiview_features(extras: Sequence[str], c: int, t: int, h: int, w: int, fr
         for name in fmt.INTRINSIC_IMAGES:
             top[name] = f.Tensor(shape=(c, t, h, w, 3), dtype=np.float16, encoding=f.Encoding.ZLIB)
         top[fmt.INTRINSIC_MASK] = f.Tensor(shape=(c, t, h, w), dtype=np.bool_, encoding=f.Encoding.ZLIB)
+    if "parts" in extras:
+        top["part_index"] = frames(f.Video(shape=(t, h, w, 1)), "(C, T, H, W, 1) link ids")
+        top.update(_part_features(f, t))  # world poses: the same in every view, no camera axis
     return top, instance
 
 
@@ -116,7 +156,7 @@ def multiview_values(extras: Sequence[str], views: Sequence[SceneDir], t: int,
                      nearest: Callable[[np.ndarray], np.ndarray]) -> tuple[dict, list[dict]]:
     """The values of `multiview_features` from the views' scene directories."""
     per_view = [values(extras, v, nearest) for v in views]
-    top = {key: np.stack([p[0][key] for p in per_view]) for key in per_view[0][0]}
+    top = {key: np.stack([p[0][key] for p in per_view]) for key in per_view[0][0] if key not in _PER_SCENE}
     instances: list[dict] = []
     for k in range(len(per_view[0][1])):
         out: dict = {}
@@ -131,6 +171,8 @@ def multiview_values(extras: Sequence[str], views: Sequence[SceneDir], t: int,
                     dense[c, v[frames_key]] = v[key]
                 out[key] = dense
         instances.append(out)
+    if "parts" in extras:
+        top.update(_part_values(views[0]))  # world poses: the same in every view
     return top, instances
 
 
@@ -172,4 +214,9 @@ def values(extras: Sequence[str], sd: SceneDir, nearest: Callable[[np.ndarray], 
         for name in fmt.INTRINSIC_IMAGES:
             top[name] = nearest(images[name]).astype(np.float16)
         top[fmt.INTRINSIC_MASK] = nearest(images[fmt.INTRINSIC_MASK])
+    if "parts" in extras:
+        part_index = sd.part_index()
+        shape = (sd.num_frames, sd.resolution[1], sd.resolution[0])
+        top["part_index"] = nearest(part_index if part_index is not None else np.zeros(shape, np.uint8))[..., None]
+        top.update(_part_values(sd))
     return top, instances

@@ -38,6 +38,7 @@ instances/amodal_masks (N, T, H, W) bool, instances/amodal_pixels, visible_fract
 in_image_fraction (N, T) (full-resolution counts, as visibility), amodal_boxes and
 amodal_boxes_unclipped (N, T, 4) pixel edges with amodal_box_valid and amodal_box_unclipped_valid;
 the intrinsic images albedo, shading, glossy_color, residual (float32 (T, 3, H, W) linear RGB) and
+part_index (uint8 (T, H, W) link ids, the extra "parts": crops cut it, `Resize` picks pixels),
 mirror_or_transparent (bool (T, H, W)) (scenes rendered with --intrinsics; `Resize` picks pixels,
 so that albedo * shading + residual stays the linear image).
 
@@ -81,13 +82,14 @@ from kubric_gen.labels import Label, LabelSchema
 SCENE_FLOW_LAYERS = SCENE_FLOW_ARRAYS  # (T, 3, H, W) metres: the extra "scene_flow"
 INTRINSIC_LAYERS = INTRINSIC_IMAGES  # (T, 3, H, W) linear RGB: the extra "intrinsics", with INTRINSIC_MASK
 # present where the scene or build has them
-EXTRA_LAYERS = (*SCENE_FLOW_LAYERS, "occlusion_boundaries", "amodal_masks", *INTRINSIC_LAYERS, INTRINSIC_MASK)
+EXTRA_LAYERS = (*SCENE_FLOW_LAYERS, "occlusion_boundaries", "amodal_masks", *INTRINSIC_LAYERS, INTRINSIC_MASK,
+                "part_index")
 LAYERS = ("video", "segmentation", "depth", "forward_flow", "backward_flow", "forward_flow_occlusion",
           "backward_flow_occlusion", "normal", "object_coordinates", *EXTRA_LAYERS)
 """The per-frame layers a PyTorch example may hold (`layers=` picks among them; the extras only
 where the example has them: `SceneDirDataset(extras=...)`, or a build made with `--extras`)."""
 IMAGE_LAYERS = ("video", "depth", "forward_flow", "backward_flow", "normal", "object_coordinates")  # (T, C, H, W)
-MASK_LAYERS = ("segmentation", "forward_flow_occlusion", "backward_flow_occlusion")  # (T, H, W)
+MASK_LAYERS = ("segmentation", "forward_flow_occlusion", "backward_flow_occlusion", "part_index")  # (T, H, W)
 _INSTANCE_ARRAYS = ("positions", "quaternions", "velocities", "angular_velocities", "bboxes_3d", "visibility",
                     "mass", "friction", "restitution")
 Sample = dict[str, Any]
@@ -181,6 +183,8 @@ def example_to_sample(example: dict, schema: LabelSchema, layers: Sequence[str] 
             sample[name] = _chw(np.asarray(example[name], dtype=np.float32))
     if INTRINSIC_MASK in layers and INTRINSIC_MASK in example:
         sample[INTRINSIC_MASK] = torch.from_numpy(np.asarray(example[INTRINSIC_MASK], dtype=bool))
+    if "part_index" in layers and "part_index" in example:
+        sample["part_index"] = torch.from_numpy(_frames(example["part_index"])[..., 0].astype(np.uint8))
 
     by_key = _instances_by_key(example["instances"])
     n = int(meta["num_instances"])

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from kubric_gen import geometry
+from kubric_gen.errors import ConfigError
 from kubric_gen.export.units import Unit, mask_box, write_bytes
 from kubric_gen.io import SceneDir, SceneDirError
 from kubric_gen.io.layers import encode_png
@@ -68,6 +69,10 @@ def _rotation_w2c(quaternion: np.ndarray) -> np.ndarray:
 def write_unit(unit: Unit, staging: Path, options: dict) -> dict:
     sd = unit.scene
     objects = _scene_objects(unit)
+    articulated = [name for name, o in objects.items() if o.kind == "articulated"]
+    if articulated:
+        raise ConfigError(f"{unit.name}: BOP's models are rigid, and {articulated[0]!r} is an articulated object "
+                          f"(its links: export coco, flow, tapvid or nerf)")
     folder = staging / SPLIT / f"{unit.index:06d}"
     cam = sd.metadata["camera"]
     k = geometry.intrinsics(float(cam["focal_length"]), float(cam["sensor_width"]), sd.resolution)

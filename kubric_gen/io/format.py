@@ -29,6 +29,10 @@ derive the camera-frame arrays (``*_camera``, see `truth.GroundTruth`) from thes
 float32 depth (`SceneDir.scene_flow`): half the bytes of storing them, within 1e-6 m.
 ``occlusion_boundaries.npz``: ``boundaries`` (T, H, W) uint8, per pixel which of its four edges
 are occlusion boundaries and on which side it lies (`truth.boundaries`), deflated.
+``parts.npz`` (scenes with articulated objects only): ``part_index`` (T, H, W) uint8, the link seen
+at each pixel (1 + its index in the instance's ``links``; 0: a rigid object or nothing), deflated;
+(segmentation, part_index) names the instance and its link. Each articulated instance's links,
+joints and their states per frame are fields of its entry in ``metadata.json``.
 
 Scene directories written before the occlusion files were renamed
 (``forward_flow_occlusion_%05d.png``) are still read.
@@ -67,6 +71,7 @@ SCENE_FLOW = "scene_flow.npz"  # ours: the 3D motion of the point seen at each p
 SCENE_FLOW_STORED = ("forward_scene_flow", "backward_scene_flow")  # world axes; with the cameras of frames -1..T
 SCENE_FLOW_ARRAYS = (*SCENE_FLOW_STORED, "forward_scene_flow_camera", "backward_scene_flow_camera")  # as read
 BOUNDARIES = "occlusion_boundaries.npz"  # ours: `boundaries` (T, H, W) uint8, bits as in truth.boundaries
+PARTS = "parts.npz"  # ours, scenes with articulated objects: `part_index` (T, H, W) uint8 link ids (parts.py)
 INTRINSICS = "intrinsic_images.npz"  # ours, with --intrinsics: Cycles' albedo/shading (`layers.write_intrinsics`)
 INTRINSIC_IMAGES = ("albedo", "shading", "glossy_color", "residual")  # (T, H, W, 3) float16 linear RGB each
 INTRINSIC_MASK = "mirror_or_transparent"  # (T, H, W) bool: the first surface seen is metallic or transmissive
@@ -81,8 +86,8 @@ COMPLETE = "_COMPLETE"  # written last: every other file with its SHA-256, and t
 BLEND = "scene.blend"  # ours, with `render --save-blend`: the Blender scene of frame 0 (not byte-deterministic)
 UNHASHED = (PROVENANCE, BLEND)  # listed in the marker without a hash: timings, Blender's pointers vary by run
 MOVI_FILES = (DATA_RANGES, METADATA, EVENTS)  # what MOVi's builder requires besides the frames
-OUR_FILES = (METADATA, EVENTS, DATA_RANGES, PROVENANCE, SCENE, TRACKS, AMODAL, SCENE_FLOW, BOUNDARIES, INTRINSICS,
-             CROSS_VIEW, FLOAT_LAYERS_FILE, *PREVIEWS, CONTACT_SHEET, COMPLETE, BLEND)
+OUR_FILES = (METADATA, EVENTS, DATA_RANGES, PROVENANCE, SCENE, TRACKS, AMODAL, SCENE_FLOW, BOUNDARIES, PARTS,
+             INTRINSICS, CROSS_VIEW, FLOAT_LAYERS_FILE, *PREVIEWS, CONTACT_SHEET, COMPLETE, BLEND)
 """Every file besides the frame files that our writer may put in a scene directory or a view folder
 (the pipeline moves a folder holding any other file aside rather than deleting it)."""
 

@@ -434,6 +434,8 @@ def write_layers(directory: PathLike, gt: GroundTruth, float_layers: bool = Fals
         write_tracks(directory / TRACKS, gt.tracks)
     if gt.amodal is not None:
         write_amodal(directory / fmt.AMODAL, gt.amodal.masks)
+    if gt.part_index is not None:
+        save_npz(directory / fmt.PARTS, {"part_index": np.asarray(gt.part_index, dtype=np.uint8)})
     if gt.occlusion_boundaries is not None:
         save_npz(directory / fmt.BOUNDARIES, {"boundaries": np.asarray(gt.occlusion_boundaries, dtype=np.uint8)})
     scene_flow = {name: getattr(gt, name) for name in fmt.SCENE_FLOW_STORED}

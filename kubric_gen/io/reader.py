@@ -515,6 +515,19 @@ class SceneDir:
             out[name] = found.astype(np.float32) if dtype is np.float16 else found
         return out
 
+    def part_index(self) -> np.ndarray | None:
+        """(T, H, W) uint8: the link seen at each pixel (parts.npz: 1 + its index in its instance's
+        ``links`` in metadata.json; 0 for a rigid object or nothing), or None in a scene without
+        articulated objects."""
+        if fmt.PARTS not in self.files:
+            return None
+        found = self._npz(fmt.PARTS).get("part_index")
+        expected = (self.num_frames, self.resolution[1], self.resolution[0])
+        if found is None or found.shape != expected or found.dtype != np.uint8:
+            raise SceneDirError(f"{fmt.PARTS}: part_index must be {expected} uint8 "
+                                f"(got {'nothing' if found is None else f'{found.shape} {found.dtype}'})")
+        return found
+
     def occlusion_boundaries(self) -> np.ndarray | None:
         """(T, H, W) uint8 occlusion-boundary bits (occlusion_boundaries.npz; `truth.boundaries`),
         or None when the scene has none."""

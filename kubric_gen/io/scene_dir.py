@@ -29,7 +29,7 @@ from kubric_gen.io import format as fmt
 from kubric_gen.io import layers
 from kubric_gen.labels import GENERIC, LabelSchema
 from kubric_gen.parallel import parallel_map
-from kubric_gen.scene import Scene, SceneObject
+from kubric_gen.scene import ArticulatedObject, Scene, SceneObject
 from kubric_gen.scene.materials import mirror_or_transparent
 from kubric_gen.simulation.trajectory import Trajectory
 from kubric_gen.truth.result import CrossViewTruth, GroundTruth
@@ -106,12 +106,16 @@ def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, tr
     from kubric_gen import meshes  # trimesh: only writers need it, not every reader of this module
 
     i = trajectory.index(obj.name)
-    mesh = meshes.object_mesh(obj)
-    bounds = meshes.local_bounds(obj)
-    corners = geometry.box_corners(*bounds)
-    bboxes_3d = np.stack([geometry.transform_points(corners, trajectory.positions[i, f],
-                                                    trajectory.quaternions[i, f], obj.scale)
-                          for f in range(trajectory.num_frames)])
+    if isinstance(obj, ArticulatedObject):
+        shape = articulated_metadata(obj, trajectory)
+        bounds, faces, vertices, bboxes_3d = (shape.pop(k) for k in ("bounds", "nr_faces", "nr_vertices", "bboxes_3d"))
+    else:
+        mesh = meshes.object_mesh(obj)
+        bounds, faces, vertices, shape = meshes.local_bounds(obj), len(mesh.faces), len(mesh.vertices), {}
+        corners = geometry.box_corners(*bounds)
+        bboxes_3d = np.stack([geometry.transform_points(corners, trajectory.positions[i, f],
+                                                        trajectory.quaternions[i, f], obj.scale)
+                              for f in range(trajectory.num_frames)])
     return {
         "name": obj.name,
         "asset_id": obj.asset_id,
@@ -122,8 +126,8 @@ def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, tr
         "scale": obj.scale,  # a world's label "scale" (MOVi-B..F: one number) takes its place
         "scale_xyz": obj.scale,  # the rendered scale, whatever the labels say
         "bounds": bounds,
-        "nr_faces": len(mesh.faces),
-        "nr_vertices": len(mesh.vertices),
+        "nr_faces": faces,
+        "nr_vertices": vertices,
         **obj.labels,
         "positions": trajectory.positions[i],
         "quaternions": trajectory.quaternions[i],
@@ -134,6 +138,43 @@ def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, tr
         **({"bboxes": truth.bboxes[k], "bbox_frames": truth.bbox_frames[k], "visibility": truth.visibility[k]}
            if truth is not None else {}),
         **(amodal_metadata(truth, k) if truth is not None and truth.amodal is not None else {}),
+        **shape,
+    }
+
+
+def articulated_metadata(obj: ArticulatedObject, trajectory: Trajectory) -> dict:
+    """An articulated instance's shape and links: ``bounds`` of all its links in its base frame at
+    frame 0, ``bboxes_3d`` the corners of each frame's such bounds (so the box follows the pose),
+    the mesh sizes summed over the links; ``links`` (URDF order: part id k is links[k - 1]) with
+    ``link_positions`` (L, T, 3) and ``link_quaternions`` (L, T, 4) of their URDF frames, the kinematic
+    tree ``joints`` (every joint: name, type, parent, child, origin, axis, limits) and the movable
+    joints' ``joint_names``, ``joint_positions`` and ``joint_velocities`` (J, T; rad or m, per second)."""
+    from kubric_gen import meshes
+
+    states = trajectory.links[obj.name]
+    i = trajectory.index(obj.name)
+    link_meshes = meshes.link_meshes(obj)
+    order = [states.links.index(name) for name in link_meshes]
+    per_frame = []
+    for f in range(trajectory.num_frames):
+        world = np.concatenate([geometry.transform_points(m.vertices, states.positions[k, f], states.quaternions[k, f])
+                                for k, m in zip(order, link_meshes.values(), strict=True)])
+        base = geometry.world_to_local(world, trajectory.positions[i, f], trajectory.quaternions[i, f])
+        per_frame.append(np.stack([base.min(axis=0), base.max(axis=0)]))
+    bboxes_3d = np.stack([geometry.transform_points(geometry.box_corners(*b), trajectory.positions[i, f],
+                                                    trajectory.quaternions[i, f]) for f, b in enumerate(per_frame)])
+    robot = obj.robot
+    return {
+        "bounds": per_frame[0], "bboxes_3d": bboxes_3d,
+        "nr_faces": sum(len(m.faces) for m in link_meshes.values()),
+        "nr_vertices": sum(len(m.vertices) for m in link_meshes.values()),
+        "urdf": os.path.basename(obj.path),
+        "links": states.links, "link_positions": states.positions, "link_quaternions": states.quaternions,
+        "joints": [{"name": j.name, "type": j.type, "parent": j.parent, "child": j.child, "xyz": j.xyz, "rpy": j.rpy,
+                    "axis": j.axis, "lower": j.lower if np.isfinite(j.lower) else None,
+                    "upper": j.upper if np.isfinite(j.upper) else None} for j in robot.joints],
+        "joint_names": states.joints, "joint_positions": states.joint_positions,
+        "joint_velocities": states.joint_velocities,
     }
 
 

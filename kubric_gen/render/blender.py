@@ -45,6 +45,7 @@ from kubric_gen.render.device import configure_device
 from kubric_gen.render.settings import RenderResult, RenderSettings
 from kubric_gen.scene import (
     AreaLight,
+    ArticulatedObject,
     ColorBackground,
     Flat,
     HdriBackground,
@@ -57,6 +58,7 @@ from kubric_gen.scene import (
     SpotLight,
     SunLight,
 )
+from kubric_gen.simulation.parts import Part, part_poses, scene_parts
 from kubric_gen.simulation.trajectory import Trajectory, camera_pose
 
 logger = logging.getLogger("kubric_gen.render")
@@ -116,7 +118,9 @@ def check_frames(scene: Scene, frames: Sequence[int] | None) -> list[int]:
     return out
 
 
-def check_trajectory(scene: Scene, trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
+def check_trajectory(scene: Scene, trajectory: Trajectory) -> tuple[list[Part], np.ndarray, np.ndarray]:
+    """The scene's parts and their positions (P, T+2, 3) and quaternions (P, T+2, 4) at frames
+    -1..T, after checking the trajectory against the scene."""
     names = [o.name for o in scene.objects]
     if list(trajectory.names) != names:
         raise ConfigError(f"trajectory.names: must list the scene's objects in order {names} "
@@ -133,16 +137,22 @@ def check_trajectory(scene: Scene, trajectory: Trajectory) -> tuple[np.ndarray, 
     norms = np.linalg.norm(quat, axis=-1)
     if (norms < 1e-9).any():
         raise ConfigError("trajectory.quaternions: must not be zero (got a zero quaternion)")
-    before, after = trajectory.poses_at(-1), trajectory.poses_at(t)  # frames -1 and T, for motion blur
-    pos = np.concatenate([before[0][:, None], pos, after[0][:, None]], axis=1)
-    quat = np.concatenate([before[1][:, None], quat / norms[..., None], after[1][:, None]], axis=1)
-    return pos, geometry.quat_normalize(quat)
+    parts = scene_parts(scene)
+    poses = [part_poses(scene, trajectory, parts, f) for f in range(-1, t + 1)]  # -1 and T: for motion blur
+    pos = np.stack([p for p, _ in poses], axis=1)
+    quat = np.stack([q for _, q in poses], axis=1)
+    if not (np.isfinite(pos).all() and np.isfinite(quat).all()):
+        raise ConfigError("trajectory.links: poses must be finite (got NaN or inf)")
+    return parts, pos, geometry.quat_normalize(quat)
 
 
 def check_textures(scene: Scene) -> None:
     """A textured material needs a mesh with UV coordinates."""
     for i, obj in enumerate(scene.objects):
         texture = getattr(obj.material, "texture", None)
+        if texture is not None and isinstance(obj, ArticulatedObject):
+            raise ConfigError(f"Scene.objects[{i}] ({obj.name!r}).material.texture: an articulated object's "
+                              f"links have no UV coordinates (got texture {texture!r})")
         if texture is not None and meshes.object_uv(obj) is None:
             what = f"mesh {obj.path}" if hasattr(obj, "path") else f"the {obj.kind} primitive"
             raise ConfigError(f"Scene.objects[{i}] ({obj.name!r}).material.texture: needs UV coordinates, "
@@ -217,8 +227,8 @@ def _light_tree(scene: Scene, settings: RenderSettings) -> bool:
     return emitting + len(scene.lights) > 8
 
 
-def _new_mesh(key: str, obj) -> bpy.types.Mesh:
-    tm = meshes.object_mesh(obj)
+def _new_mesh(key: str, part: Part) -> bpy.types.Mesh:
+    tm = part.mesh
     verts = np.ascontiguousarray(tm.vertices, dtype=np.float32)
     faces = np.ascontiguousarray(tm.faces, dtype=np.int32)
     me = bpy.data.meshes.new(key)
@@ -228,7 +238,7 @@ def _new_mesh(key: str, obj) -> bpy.types.Mesh:
     me.vertices.foreach_set("co", verts.ravel())
     me.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
     me.loops.foreach_set("vertex_index", faces.ravel())
-    uv = meshes.object_uv(obj)
+    uv = part.uv
     if uv is not None:  # one UV per face corner, set before `validate` so dropped faces take theirs along
         layer = me.uv_layers.new(name="UVMap")
         layer.uv.foreach_set("vector", np.ascontiguousarray(uv[faces], dtype=np.float32).ravel())
@@ -414,30 +424,31 @@ def _pose(obj: bpy.types.Object, positions: np.ndarray, quats: np.ndarray) -> No
     anim.action_slot = slot
 
 
-def build(bscene: bpy.types.Scene, scene: Scene, positions: np.ndarray, quaternions: np.ndarray,
-           shading: bool = True) -> None:
-    """Objects (with `pass_index` = scene index + 1), camera and, if `shading`, lights and world."""
+def build(bscene: bpy.types.Scene, scene: Scene, parts: list[Part], positions: np.ndarray, quaternions: np.ndarray,
+          shading: bool = True) -> None:
+    """The objects' parts (each with `pass_index` = its object's scene index + 1) at their poses
+    (P, T+2, ...: frames -1..T), camera and, if `shading`, lights and world."""
     collection = bscene.collection
     bmeshes: dict[str, bpy.types.Mesh] = {}
     bmaterials: dict[Material, bpy.types.Material] = {}
     images: dict[str, bpy.types.Image] = {}
-    for i, obj in enumerate(scene.objects):
-        key = meshes.mesh_key(obj)
-        if key not in bmeshes:
-            bmeshes[key] = _new_mesh(key, obj)
-        if obj.material not in bmaterials:
-            bmaterials[obj.material] = _new_material(obj.material, f"material_{len(bmaterials)}", images)
-        bobj = bpy.data.objects.new(obj.name, bmeshes[key])
+    for k, part in enumerate(parts):
+        obj = scene.objects[part.object]
+        if part.key not in bmeshes:
+            bmeshes[part.key] = _new_mesh(part.key, part)
+        if part.material not in bmaterials:
+            bmaterials[part.material] = _new_material(part.material, f"material_{len(bmaterials)}", images)
+        bobj = bpy.data.objects.new(part.name, bmeshes[part.key])
         collection.objects.link(bobj)
         slot = bobj.material_slots[0]
         slot.link = "OBJECT"
-        slot.material = bmaterials[obj.material]
-        bobj.scale = obj.scale
-        bobj.pass_index = i + 1  # the Object Index pass: 0 is "no object"
+        slot.material = bmaterials[part.material]
+        bobj.scale = part.scale
+        bobj.pass_index = part.object + 1  # the Object Index pass: 0 is "no object"
         # By default background objects (floor, dome) cast no shadows, so that a dome around the
         # scene does not shut out the sun and the sky; `casts_shadows` decides when set.
         bobj.visible_shadow = obj.casts_shadows if obj.casts_shadows is not None else not obj.is_background
-        _pose(bobj, positions[i], quaternions[i])
+        _pose(bobj, positions[k], quaternions[k])
 
     for light in scene.lights if shading else ():
         collection.objects.link(_new_light(light))
@@ -506,7 +517,7 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings, frame
         raise ConfigError(f"settings: expected RenderSettings (got {type(settings).__name__})")
     scene.validate()
     frame_list = check_frames(scene, frames)
-    positions, quaternions = check_trajectory(scene, trajectory)
+    parts, positions, quaternions = check_trajectory(scene, trajectory)
     check_textures(scene)
 
     width, height = scene.resolution
@@ -516,7 +527,7 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings, frame
         with blender_log():
             device = configure_device(bscene, settings.device)
             _configure(bscene, scene, settings, gpu=device != "CPU")
-            build(bscene, scene, positions, quaternions)
+            build(bscene, scene, parts, positions, quaternions)
         logger.info("rendering %d frame(s) of %dx%d, %d samples on %s", len(frame_list), width, height,
                     settings.samples, device)
         t1 = time.perf_counter()

@@ -12,6 +12,7 @@ a camera moves along a `path` of poses (`orbit`, `through_waypoints`, `Pose(look
 Errors are `SceneError`s whose message names the field and the value.
 """
 
+from kubric_gen.scene.articulated import ArticulatedObject
 from kubric_gen.scene.backgrounds import Background, ColorBackground, HdriBackground, SkyBackground
 from kubric_gen.scene.camera import PerspectiveCamera
 from kubric_gen.scene.container import Scene
@@ -34,7 +35,8 @@ from kubric_gen.scene.poses import Pose
 from kubric_gen.scene.rigs import hemisphere, ring, stereo_rig
 
 __all__ = [
-    "COLLISION_SHAPES", "MAX_ANGULAR_SPEED", "MAX_SPEED", "MOTION_TYPES", "AreaLight", "Background", "Color",
+    "COLLISION_SHAPES", "MAX_ANGULAR_SPEED", "MAX_SPEED", "MOTION_TYPES", "AreaLight", "ArticulatedObject",
+    "Background", "Color",
     "ColorBackground", "Cube", "Cylinder", "Flat", "HdriBackground", "Light", "Material", "MeshObject",
     "PerspectiveCamera", "PointLight", "Pose", "Principled", "Quat", "Scene", "SceneObject", "SkyBackground",
     "Sphere", "SpotLight", "SunLight", "Vec3", "hemisphere", "orbit", "ring", "stereo_rig", "through_waypoints",

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from kubric_gen.errors import SceneError
+from kubric_gen.scene.articulated import ArticulatedObject
 from kubric_gen.scene.backgrounds import Background, ColorBackground
 from kubric_gen.scene.camera import PerspectiveCamera
 from kubric_gen.scene.fields import Vec3, boolean, integer, json_object, number, vector
@@ -187,6 +188,8 @@ class Scene:
                     raise SceneError(f"Scene.{group}[{i}].name", item.name, "duplicate name")
                 seen.add(item.name)
         paths = [(f"{o.name}.keyframes", o.keyframes) for o in self.objects]
+        paths += [(f"{o.name}.{name}", series) for o in self.objects if isinstance(o, ArticulatedObject)
+                  for name, series in o.series().items()]
         cameras = [(f"cameras[{i}].path", c.path) for i, c in enumerate(self.cameras)]
         paths += cameras or [("camera.path", self.camera.path)]
         for label, poses in paths:

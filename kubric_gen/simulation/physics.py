@@ -30,8 +30,9 @@ import numpy as np
 from kubric_gen import geometry, meshes
 from kubric_gen.cache import cache_dir
 from kubric_gen.errors import AssetError, PlacementError, SceneError
-from kubric_gen.scene import Cube, Cylinder, MeshObject, Scene, SceneObject, Sphere
-from kubric_gen.simulation.trajectory import Collision, Trajectory
+from kubric_gen.scene import ArticulatedObject, Cube, Cylinder, MeshObject, Scene, SceneObject, Sphere
+from kubric_gen.simulation import articulation
+from kubric_gen.simulation.trajectory import Collision, LinkStates, Trajectory
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ class _World:
         self.objects = list(scene.objects if objects is None else objects)
         self.bodies: list[int] = []
         self.offsets: list[np.ndarray] = []
+        self.articulated: dict[int, articulation.Body] = {}  # object index -> its links and joints
         for obj in self.objects:
             self.add(obj)
 
@@ -159,6 +161,12 @@ class _World:
 
     def add(self, obj: SceneObject) -> int:
         p, c = self.p, self.client
+        if isinstance(obj, ArticulatedObject):
+            body = articulation.load(p, c, obj)
+            self.articulated[len(self.bodies)] = body
+            self.bodies.append(body.id)
+            self.offsets.append(np.zeros(3))
+            return body.id
         offset = _com_offset(obj)
         shape = self._shape(obj, offset)
         pose = obj.pose_at(0)
@@ -179,6 +187,10 @@ class _World:
         return np.asarray(position) + geometry.rotate(quaternion, offset)
 
     def set_pose(self, i: int, position: Vector, quaternion: Vector) -> None:
+        if i in self.articulated:
+            articulation.set_base(self.p, self.client, self.articulated[i], np.asarray(position),
+                                  np.asarray(quaternion))
+            return
         self.p.resetBasePositionAndOrientation(
             self.bodies[i], list(self._body_position(position, quaternion, self.offsets[i])),
             _xyzw(quaternion), physicsClientId=self.client)
@@ -186,8 +198,11 @@ class _World:
     def state(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Object-origin position, quaternion (wxyz), centre-of-mass velocity, angular velocity."""
         p, c, body = self.p, self.client, self.bodies[i]
-        pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=c)
         vel, ang = p.getBaseVelocity(body, physicsClientId=c)
+        if i in self.articulated:  # the base link's frame; its centre of mass's velocity
+            position, quaternion = articulation.base_pose(p, c, self.articulated[i])
+            return position, quaternion, np.asarray(vel, dtype=np.float64), np.asarray(ang, dtype=np.float64)
+        pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=c)
         q = _wxyz(orn)
         arm = geometry.rotate(q, self.offsets[i])
         return np.asarray(pos) - arm, q, np.asarray(vel, dtype=np.float64), np.asarray(ang, dtype=np.float64)
@@ -198,7 +213,7 @@ class _World:
         index = {b: i for i, b in enumerate(self.bodies)}
         pairs: dict[tuple[int, int], list] = {}
         for point in self.p.getContactPoints(physicsClientId=self.client):
-            if point[8] > CONTACT_DISTANCE:
+            if point[8] > CONTACT_DISTANCE or point[1] == point[2]:  # apart, or two links of one body
                 continue
             pairs.setdefault((index[point[1]], index[point[2]]), []).append(point)
         return pairs
@@ -295,7 +310,7 @@ def _pose_before(obj: SceneObject, frame_time: float) -> tuple[np.ndarray, np.nd
     speed = float(np.linalg.norm(omega))
     back = geometry.quat_from_axis_angle(omega, -speed * frame_time) if speed > 0 else np.array([1.0, 0, 0, 0])
     quaternion = geometry.quat_normalize(geometry.quat_multiply(back, obj.quaternion))
-    offset = _com_offset(obj)
+    offset = np.zeros(3) if isinstance(obj, ArticulatedObject) else _com_offset(obj)
     com = np.asarray(obj.position) + geometry.rotate(obj.quaternion, offset) - np.asarray(obj.velocity) * frame_time
     return com - geometry.rotate(quaternion, offset), quaternion
 
@@ -324,16 +339,27 @@ def simulate(scene: Scene, num_frames: int | None = None) -> Trajectory:
     names = [o.name for o in scene.objects]
     collisions: list[Collision] = []
     with _world(scene) as world:
+        links = {i: _LinkRecord(world, body, frames) for i, body in world.articulated.items()}
+
         def record(frame: int) -> None:
             for i in range(n):
                 pos[i, frame], quat[i, frame], vel[i, frame], ang[i, frame] = world.state(i)
+            for record_links in links.values():
+                record_links.record(frame)
 
+        for i, record_links in links.items():
+            record_links.before(_pose_before(scene.objects[i], 1.0 / scene.frame_rate))
+            articulation.place_scripted(world.p, world.client, world.articulated[i], 0.0, scene.frame_rate)
         record(0)
         in_contact = set(world.touching())
         for step in range(1, frames * spf + 1):
             for i, keys in kinematic.items():
                 world.set_pose(i, *_interpolate(keys, step / spf))
+            for body in world.articulated.values():
+                articulation.drive(world.p, world.client, body, (step - 1) / spf, 1.0 / spf, scene.frame_rate)
             world.p.stepSimulation(physicsClientId=world.client)
+            for body in world.articulated.values():
+                articulation.place_scripted(world.p, world.client, body, step / spf, scene.frame_rate)
             touching = world.touching()
             if step <= (frames - 1) * spf:  # the extra frame only provides boundary poses
                 for pair in sorted(set(touching) - in_contact):
@@ -351,7 +377,45 @@ def simulate(scene: Scene, num_frames: int | None = None) -> Trajectory:
         boundary_pos[i] = before_pos, pos[i, frames]
         boundary_quat[i] = before_quat, quat[i, frames]
     return Trajectory(names, pos[:, :frames], quat[:, :frames], vel[:, :frames], ang[:, :frames], collisions,
-                      boundary_positions=boundary_pos, boundary_quaternions=boundary_quat)
+                      boundary_positions=boundary_pos, boundary_quaternions=boundary_quat,
+                      links={scene.objects[i].name: r.states() for i, r in links.items()})
+
+
+class _LinkRecord:
+    """An articulated object's links and joints at frames 0..T (T: the extra frame after the
+    last) and the frame before the first."""
+
+    def __init__(self, world: _World, body: articulation.Body, frames: int) -> None:
+        self.world, self.body, self.frames = world, body, frames
+        count, joints = len(body.obj.robot.links), len(body.joints)
+        self.positions, self.quaternions = np.zeros((count, frames + 1, 3)), np.zeros((count, frames + 1, 4))
+        self.joint_positions, self.joint_velocities = np.zeros((joints, frames + 1)), np.zeros((joints, frames + 1))
+        self.before_positions, self.before_quaternions = np.zeros((count, 3)), np.zeros((count, 4))
+
+    def before(self, base: tuple[np.ndarray, np.ndarray]) -> None:
+        """The links one frame before the first: the base there, scripted joints where their series
+        continues backwards, the others where they start (at rest); then back to frame 0."""
+        p, c, body = self.world.p, self.world.client, self.body
+        start, _ = articulation.joint_states(p, c, body)  # at rest: nothing has moved yet
+        start_base = articulation.base_pose(p, c, body)
+        articulation.set_base(p, c, body, *base)
+        articulation.set_joints(p, c, body, [articulation.initial_position(body.obj, name, -1.0)
+                                             for name in body.joints])
+        self.before_positions, self.before_quaternions = articulation.link_poses(p, c, body)
+        articulation.set_base(p, c, body, *start_base)
+        articulation.set_joints(p, c, body, start)
+
+    def record(self, frame: int) -> None:
+        p, c = self.world.p, self.world.client
+        self.positions[:, frame], self.quaternions[:, frame] = articulation.link_poses(p, c, self.body)
+        self.joint_positions[:, frame], self.joint_velocities[:, frame] = articulation.joint_states(p, c, self.body)
+
+    def states(self) -> LinkStates:
+        t = self.frames
+        return LinkStates(list(self.body.obj.robot.links), self.positions[:, :t], self.quaternions[:, :t],
+                          np.stack([self.before_positions, self.positions[:, t]], axis=1),
+                          np.stack([self.before_quaternions, self.quaternions[:, t]], axis=1),
+                          list(self.body.joints), self.joint_positions[:, :t], self.joint_velocities[:, :t])
 
 
 def _check_no_interpenetration(scene: Scene) -> None:

@@ -39,6 +39,43 @@ class Collision:
     normal: tuple[float, float, float]  # contact normal, pointing from objects[1] to objects[0]
 
 
+def _poses_at(positions: np.ndarray, quaternions: np.ndarray, boundary_positions: np.ndarray | None,
+              boundary_quaternions: np.ndarray | None, frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """Poses (N, 3), (N, 4) at frame -1..T of per-frame poses (N, T, ...): frames -1 and T from
+    the boundary poses (N, 2, ...), else extrapolated at constant velocity from the nearest two."""
+    t = positions.shape[1]
+    if 0 <= frame < t:
+        return positions[:, frame], quaternions[:, frame]
+    if frame not in (-1, t):
+        raise IndexError(f"frame {frame} outside -1..{t}")
+    side = 0 if frame < 0 else 1
+    if boundary_positions is not None and boundary_quaternions is not None:
+        return boundary_positions[:, side], boundary_quaternions[:, side]
+    near, far = (0, min(1, t - 1)) if side == 0 else (t - 1, max(t - 2, 0))
+    return geometry.extrapolate_poses(positions[:, far], quaternions[:, far], positions[:, near],
+                                      quaternions[:, near])
+
+
+@dataclass
+class LinkStates:
+    """An articulated object over the frames: its URDF links' frames (L, T, 3) / (L, T, 4) in the
+    URDF's link order, with the frames before the first and after the last (L, 2, ...), and its
+    movable joints' positions and velocities (J, T; radians or metres, per second)."""
+
+    links: list[str]
+    positions: np.ndarray
+    quaternions: np.ndarray
+    boundary_positions: np.ndarray
+    boundary_quaternions: np.ndarray
+    joints: list[str]
+    joint_positions: np.ndarray
+    joint_velocities: np.ndarray
+
+    def poses_at(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every link's position (L, 3) and quaternion (L, 4) at frame -1..T."""
+        return _poses_at(self.positions, self.quaternions, self.boundary_positions, self.boundary_quaternions, frame)
+
+
 @dataclass
 class Trajectory:
     """Per object (in scene order) and frame: position (N,T,3), quaternion (N,T,4;
@@ -54,6 +91,8 @@ class Trajectory:
     # flow of the first and last frames; None means "extrapolate from the frames".
     boundary_positions: np.ndarray | None = None
     boundary_quaternions: np.ndarray | None = None
+    # Articulated objects (by name): their links and joints; the object's own pose is its base link's.
+    links: dict[str, LinkStates] = field(default_factory=dict)
 
     @property
     def num_frames(self) -> int:
@@ -68,17 +107,7 @@ class Trajectory:
         Frames -1 and num_frames come from the boundary poses, else by extrapolating
         the motion between the two nearest frames at constant velocity.
         """
-        t = self.num_frames
-        if 0 <= frame < t:
-            return self.positions[:, frame], self.quaternions[:, frame]
-        if frame not in (-1, t):
-            raise IndexError(f"frame {frame} outside -1..{t}")
-        side = 0 if frame < 0 else 1
-        if self.boundary_positions is not None and self.boundary_quaternions is not None:
-            return self.boundary_positions[:, side], self.boundary_quaternions[:, side]
-        near, far = (0, min(1, t - 1)) if side == 0 else (t - 1, max(t - 2, 0))
-        return geometry.extrapolate_poses(self.positions[:, far], self.quaternions[:, far],
-                                          self.positions[:, near], self.quaternions[:, near])
+        return _poses_at(self.positions, self.quaternions, self.boundary_positions, self.boundary_quaternions, frame)
 
     def pose(self, name: str, frame: int) -> Pose:
         i = self.index(name)

@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from kubric_gen import geometry, meshes
+from kubric_gen import geometry
 from kubric_gen.parallel import parallel_map
 from kubric_gen.scene import Scene
+from kubric_gen.simulation.parts import RIGID, has_links, part_links, part_objects, part_poses, scene_parts
 from kubric_gen.simulation.trajectory import Trajectory, camera_pose
 from kubric_gen.truth.boundaries import occlusion_boundaries
 from kubric_gen.truth.raycast import Poses, SceneBVH
@@ -52,9 +53,13 @@ class _Frames:
     def __init__(self, scene: Scene, trajectory: Trajectory, bvh: SceneBVH | None = None) -> None:
         self.scene = scene
         self.trajectory = trajectory
-        self.bvh = bvh or SceneBVH([meshes.object_mesh(o) for o in scene.objects])
-        self.scales = np.array([o.scale for o in scene.objects], dtype=np.float64).reshape(-1, 3)
-        self.bounds = np.array([meshes.local_bounds(o) for o in scene.objects]).reshape(-1, 2, 3)
+        # the ray caster's "objects" are the parts (parts.py); part_object maps them to the scene's
+        self.parts = scene_parts(scene)
+        self.part_object = np.append(part_objects(self.parts), -1)  # [-1]: no part -> no object
+        self.part_link = np.append(part_links(self.parts), RIGID)
+        self.bvh = bvh or SceneBVH([part.mesh for part in self.parts])
+        self.scales = np.array([part.scale for part in self.parts], dtype=np.float64).reshape(-1, 3)
+        self.bounds = np.array([part.mesh.bounds for part in self.parts], dtype=np.float64).reshape(-1, 2, 3)
         self.cam = scene.camera
         self.k = geometry.intrinsics(self.cam.focal_length, self.cam.sensor_width, scene.resolution)
         # unit directions through the pixel centres in the camera's own frame (Blender's axes)
@@ -62,13 +67,27 @@ class _Frames:
         _, self.pixel_directions = geometry.image_rays(self.centres, np.zeros(3), np.array([1.0, 0, 0, 0]),
                                                        self.cam.focal_length, self.cam.sensor_width,
                                                        scene.resolution)
-        self._poses = {f: Poses.of(*trajectory.poses_at(f), self.scales) for f in range(-1, scene.num_frames + 1)}
+        self._poses = {f: self._part_poses(f) for f in range(-1, scene.num_frames + 1)}
+
+    def _part_poses(self, frame: int) -> Poses:
+        return Poses.of(*part_poses(self.scene, self.trajectory, self.parts, frame), self.scales)
 
     def camera(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
         return camera_pose(self.scene, frame)
 
     def poses(self, frame: int) -> Poses:
-        return self._poses[frame] if frame in self._poses else Poses.of(*self.trajectory.poses_at(frame), self.scales)
+        return self._poses[frame] if frame in self._poses else self._part_poses(frame)
+
+    def objects_of(self, parts: np.ndarray) -> np.ndarray:
+        """The scene object index of each part index (-1 stays -1)."""
+        return self.part_object[parts]
+
+    def objects_each(self, each: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        """Rays hitting each part -> rays hitting each object (its parts' together)."""
+        out: dict[int, list[np.ndarray]] = {}
+        for part, rays in each.items():
+            out.setdefault(int(self.part_object[part]), []).append(rays)
+        return {i: rays[0] if len(rays) == 1 else np.unique(np.concatenate(rays)) for i, rays in out.items()}
 
     def project(self, frame: int, points: np.ndarray, at_infinity: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Image (x, y) of world points (or directions) in `frame`, and whether in front."""
@@ -91,8 +110,9 @@ class _Frames:
 
 
 def _layers_at(frames: _Frames, t: int, image_points: np.ndarray | None = None) -> dict[str, Any]:
-    """Every layer at image points (n, 2) of frame t (default: every pixel centre), and under
-    "each" every object's own hits (ray indices: its amodal mask)."""
+    """Every layer at image points (n, 2) of frame t (default: every pixel centre); under "part"
+    the part each ray hits (-1: none), under "part_index" its link id, and under "each" every
+    part's own hits (ray indices: its amodal mask)."""
     scene = frames.scene
     position, quaternion = frames.camera(t)
     if image_points is None:  # every pixel centre: rotate the cached directions
@@ -114,8 +134,9 @@ def _layers_at(frames: _Frames, t: int, image_points: np.ndarray | None = None) 
     lo, hi = frames.bounds[objects, 0], frames.bounds[objects, 1]
     coords[hit] = np.clip((local[hit] - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
 
-    out = {"object_index": hits.object, "depth": hits.distance, "normal": normal, "object_coordinates": coords,
-           "local": local, "each": hits.each}
+    out = {"object_index": frames.objects_of(hits.object), "depth": hits.distance, "normal": normal,
+           "object_coordinates": coords, "local": local, "part": hits.object,
+           "part_index": frames.part_link[hits.object], "each": hits.each}
     miss = np.flatnonzero(hits.object < 0)
     here = poses.to_world(objects, local[hit])  # the surface points seen, in the world at t
     for name, other in (("forward", t + 1), ("backward", t - 1)):
@@ -166,19 +187,21 @@ def _amodal_extent(frames: _Frames, t: int, each: dict[int, np.ndarray]) -> tupl
     """Per object in frame t: its amodal pixels on the image plane extended by `BEYOND` image
     sizes past every border (the image's own included), and its unclipped amodal box there,
     [ymin, xmin, ymax, xmax] normalised by the image's size as MOVi's boxes are (NaN: none).
-    Only the pixels outside the image are cast here (the image's own are `each`)."""
+    Only the pixels outside the image are cast here (the image's own are `each`, per part);
+    an object's pixels are those of its parts together."""
     scene = frames.scene
     width, height = scene.resolution
     n = len(scene.objects)
     total = np.zeros(n, dtype=np.int64)
     box = np.full((n, 4), np.nan)
     position, quaternion = frames.camera(t)
-    for i, obj in enumerate(scene.objects):
-        if obj.is_background or frames.bvh.scenes[i] is None:
+    pixels: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for k, part in enumerate(frames.parts):
+        if scene.objects[part.object].is_background or frames.bvh.scenes[k] is None:
             continue
-        inside = each.get(i, np.zeros(0, dtype=np.int64))
+        inside = each.get(k, np.zeros(0, dtype=np.int64))
         rows, cols = inside // width, inside % width
-        c0, c1, r0, r1 = _sphere_region(frames, t, i)
+        c0, c1, r0, r1 = _sphere_region(frames, t, k)
         if c0 < 0 or r0 < 0 or c1 > width or r1 > height:
             grid_c, grid_r = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
             outside = (grid_c < 0) | (grid_c >= width) | (grid_r < 0) | (grid_r >= height)
@@ -187,12 +210,23 @@ def _amodal_extent(frames: _Frames, t: int, each: dict[int, np.ndarray]) -> tupl
                 _, directions = geometry.image_rays(np.stack([grid_c + 0.5, grid_r + 0.5], -1), position, quaternion,
                                                     scene.camera.focal_length, scene.camera.sensor_width,
                                                     scene.resolution)
-                hit = frames.bvh.hits_object(i, frames.poses(t), np.asarray(position, dtype=np.float64), directions)
+                hit = frames.bvh.hits_object(k, frames.poses(t), np.asarray(position, dtype=np.float64), directions)
                 rows, cols = np.concatenate([rows, grid_r[hit]]), np.concatenate([cols, grid_c[hit]])
+        pixels.setdefault(part.object, []).append((rows, cols))
+    for i, found in pixels.items():
+        rows, cols = (found[0] if len(found) == 1 else _distinct(found, width, height))
         total[i] = len(rows)
         if len(rows):
             box[i] = [rows.min() / height, cols.min() / width, (rows.max() + 1) / height, (cols.max() + 1) / width]
     return total, box
+
+
+def _distinct(found: list[tuple[np.ndarray, np.ndarray]], width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (row, col) pixels of several parts (on the extended image plane)."""
+    rows, cols = np.concatenate([r for r, _ in found]), np.concatenate([c for _, c in found])
+    span_c = int(2 * (1 + BEYOND) * width + 2)
+    key = np.unique((rows + int(BEYOND * height) + 1) * span_c + cols + int(BEYOND * width) + 1)
+    return key // span_c - int(BEYOND * height) - 1, key % span_c - int(BEYOND * width) - 1
 
 
 JUMP_BISECTIONS = 6  # a discontinuity's jump survives halving the interval this often; a surface's shrinks 64x
@@ -222,7 +256,7 @@ def _depth_jumps(frames: _Frames, t: int, pixels: np.ndarray, step: tuple[int, i
                                             scene.camera.focal_length, scene.camera.sensor_width, scene.resolution)
         hits = frames.bvh.cast(poses, np.asarray(position, dtype=np.float64), directions)
         d_mid = hits.distance
-        elsewhere |= hits.object != own
+        elsewhere |= frames.objects_of(hits.object) != own
         left = np.abs(d_mid - d_a) >= np.abs(d_b - d_mid)  # the larger change lies in [lo, mid]
         hi, d_b = np.where(left, mid, hi), np.where(left, d_mid, d_b)
         lo, d_a = np.where(left, lo, mid), np.where(left, d_a, d_mid)
@@ -321,6 +355,8 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
     masks = np.zeros((n, t, height * width), dtype=bool)  # each object's own hits, others ignored
     amodal_total = np.zeros((n, t), dtype=np.int64)
     amodal_unclipped = np.full((n, t, 4), np.nan)
+    links = has_links(scene)
+    part_index = np.zeros((t, height * width), dtype=np.uint8) if links else None
 
     def layers_of(f: int) -> None:
         frame = _layers_at(frames, f)
@@ -333,13 +369,15 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
             lambda pixels, d_row, d_col: _depth_jumps(frames, f, pixels[:, 1:], (d_row, d_col), depth, seen),
         ).reshape(-1)
         if amodal:
-            for i, rays in frame["each"].items():
+            for i, rays in frames.objects_each(frame["each"]).items():
                 if not scene.objects[i].is_background:
                     masks[i, f, rays] = True
             amodal_total[:, f], amodal_unclipped[:, f] = _amodal_extent(frames, f, frame["each"])
         pixels = _sample_queries(scene, f, frame["object_index"], num_tracks // t + (f < num_tracks % t))
-        queries[f] = (np.stack([np.full(len(pixels), f), pixels], -1), frame["object_index"][pixels],
+        queries[f] = (np.stack([np.full(len(pixels), f), pixels], -1), frame["part"][pixels],
                       frame["local"][pixels])
+        if links:
+            part_index[f] = frame["part_index"]
         for name in LAYER_TYPES:
             out[name][f] = frame[name]
 
@@ -366,6 +404,7 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
                  "annotations": time.perf_counter() - tracks_done},
         amodal_objects=amodal_objects,
         camera_poses=cameras,
+        part_index=None if part_index is None else part_index.reshape(t, height, width),
         **_annotations(scene, layers["object_index"], order, visibility, amodal_objects),
         **layers,
     )

@@ -19,9 +19,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kubric_gen import geometry, meshes
+from kubric_gen import geometry
 from kubric_gen.parallel import parallel_map
 from kubric_gen.scene import Scene
+from kubric_gen.simulation.parts import scene_parts
 from kubric_gen.simulation.trajectory import Trajectory
 from kubric_gen.truth.compute import _Frames, _sample_queries, _track_frame, with_instances
 from kubric_gen.truth.raycast import SceneBVH
@@ -48,7 +49,7 @@ def compute_cross_view(scene: Scene, trajectory: Trajectory, truths: Sequence[Gr
     views = [scene.view(cam.name) for cam in scene.views]
     if len(truths) != len(views):
         raise ValueError(f"{len(truths)} ground truths for {len(views)} cameras")
-    bvh = SceneBVH([meshes.object_mesh(o) for o in scene.objects])
+    bvh = SceneBVH([part.mesh for part in scene_parts(scene)])  # the parts' triangles, shared by the views
     frames = [_Frames(view, trajectory, bvh) for view in views]
     c_len, t_len = len(views), scene.num_frames
     depths = [truth.depth for truth in truths]
@@ -110,5 +111,6 @@ def _tracks(scene: Scene, frames: list[_Frames], truths: Sequence[GroundTruth], 
     rows, cols = ids[:, 2] // width + 0.5, ids[:, 2] % width + 0.5
     return {"query_points": np.stack([ids[:, 1], rows, cols], -1).astype(np.float32),
             "query_camera": ids[:, 0].astype(np.int32), "query_world": world.astype(np.float64),
-            "query_object": np.asarray([scene.objects[i].name for i in objects], dtype=str).reshape(-1),
+            "query_object": np.asarray([scene.objects[i].name for i in frames[0].objects_of(objects)],
+                                       dtype=str).reshape(-1),
             "target_points": target, "occluded": occluded}

@@ -149,6 +149,7 @@ class GroundTruth:
     camera_poses: np.ndarray | None = None  # (T+2, 7): position, quaternion (w, x, y, z) of frames -1..T
     amodal: AmodalInstances | None = None  # the instances' (None: not computed, e.g. read from elsewhere)
     amodal_objects: Amodal | None = None  # every object's, for re-ordering the instances (`with_instances`)
+    part_index: np.ndarray | None = None  # (T,H,W) uint8 link id (parts.py): None in a scene without links
 
 
 @dataclass

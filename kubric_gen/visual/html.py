@@ -3,7 +3,7 @@
 No server and no network: the page's JS and CSS are inline, the scene's numbers are in
 ``data.js`` (``window.SCENE = {...}``, loaded by a ``<script>`` tag, since browsers refuse
 fetch() of local files), and the coloured layers are pre-rendered PNGs per frame
-(``frames/{rgb,seg,depth,flow,sceneflow,amodal,albedo,shading}_%05d.png``) made with `kubric_gen.visual.colors`.
+(``frames/{rgb,seg,depth,flow,sceneflow,amodal,albedo,shading,parts}_%05d.png``) made with `kubric_gen.visual.colors`.
 
 Works on plain data (`ViewScene`): `kubric_gen.cli_view` fills it from a scene directory
 (ours or Kubric's) or from a prepared TFDS dataset's examples.
@@ -78,6 +78,7 @@ class ViewScene:
     scene_flow: np.ndarray | None = None  # (T, H, W, 3) metres: forward scene flow, world axes
     albedo: np.ndarray | None = None  # (T, H, W, 3) linear RGB (intrinsic images)
     shading: np.ndarray | None = None  # (T, H, W, 3) linear RGB
+    part_index: np.ndarray | None = None  # (T, H, W) uint8 link ids (articulated objects' parts)
 
     @property
     def num_frames(self) -> int:
@@ -216,7 +217,8 @@ def _instance_rows(instances: list[dict]) -> list[dict]:
         for key in keep_scalar:
             if key in inst and np.ndim(inst[key]) == 0:
                 row[key] = inst[key]
-        for key in ("bboxes", "bbox_frames", "positions", "quaternions", "visibility", "visible_fraction", "color"):
+        for key in ("bboxes", "bbox_frames", "positions", "quaternions", "visibility", "visible_fraction", "color",
+                    "joint_names", "joint_positions", "links"):
             if key in inst:
                 row[key] = inst[key]
         out.append(row)
@@ -299,6 +301,10 @@ def write_scene_page(out_dir: str | os.PathLike, scene: ViewScene, back: str | N
             _save_png(frames / f"albedo_{f:05d}.png", colors.linear_to_srgb8(scene.albedo[f]))
             _save_png(frames / f"shading_{f:05d}.png", colors.linear_to_srgb8(scene.shading[f], shading_white))
         layers += ["albedo", "shading"]
+    if scene.part_index is not None:
+        for f in range(t):
+            _save_png(frames / f"parts_{f:05d}.png", colors.segmentation_colors(np.asarray(scene.part_index[f])))
+        layers.append("parts")
     tracks = None
     if scene.target_points is not None and scene.occluded is not None and len(scene.target_points):
         tracks = {"xy": np.asarray(scene.target_points, dtype=np.float64),
@@ -451,7 +457,8 @@ _PAGE = """<!DOCTYPE html>
     <label><input type="radio" name="view" value="flow">flow</label>
     <label><input type="radio" name="view" value="sceneflow">scene flow</label>
     <label><input type="radio" name="view" value="albedo">albedo</label>
-    <label><input type="radio" name="view" value="shading">shading</label></div>
+    <label><input type="radio" name="view" value="shading">shading</label>
+    <label><input type="radio" name="view" value="parts">parts</label></div>
   <div class="row">overlays:
     <label><input type="checkbox" id="seg">segmentation</label>
     <label><input type="checkbox" id="amodal">amodal</label>
@@ -460,6 +467,7 @@ _PAGE = """<!DOCTYPE html>
     <label><input type="checkbox" id="arrows">flow arrows</label></div>
   <div class="row legend" id="legend"></div>
   <h2>instances</h2><div id="instances"></div>
+  <h2>joints</h2><div id="joints"></div>
   <h2>camera</h2><div id="camera"></div>
   <h2>scene</h2><div id="info"></div>
   <h2>conventions</h2><div id="conventions"></div>
@@ -705,6 +713,13 @@ _JS = r"""
       "<table><tr><th>#</th><th>seg id</th><th>asset</th><th>labels</th><th>mass (kg)</th><th>visible px @" + f +
       "</th><th>visible % @" + f + "</th><th>position @" + f + " (m)</th></tr>" + rows.join("") + "</table>" :
       "no instances";
+    const joints = [];
+    for (const inst of S.instances) {
+      (inst.joint_names || []).forEach((name, j) => joints.push("<tr><td class='num'>" + inst.index + "</td><td>" +
+        esc(name) + "</td><td class='num'>" + fmt(inst.joint_positions[j][f], 4) + "</td></tr>"));
+    }
+    document.getElementById("joints").innerHTML = joints.length ? "<table><tr><th>#</th><th>joint</th><th>position @" +
+      f + " (rad or m)</th></tr>" + joints.join("") + "</table>" : "no articulated objects";
   }
 
   // legends and static panels

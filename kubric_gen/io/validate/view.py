@@ -20,6 +20,7 @@ scene with errors. The checks, by `Problem.check`:
 | flow | forward/backward flow equals the reprojection, with depth and the poses, of sampled pixels |
 | normals | decoded normals are unit vectors where a surface is seen |
 | amodal | amodal_masks.npz comes with the amodal fields; visible pixels lie in the amodal mask |
+| parts | part ids only on articulated instances, at most their links; link/joint arrays shaped; joints in limits |
 | boundaries | both sides of a marked edge agree, the nearer in front; segmentation changes are marked |
 | scene_flow | its cameras are metadata.json's; depth plus the scene flow projects to the optical flow |
 | intrinsics | albedo, glossy colour in [0, 1], shading, residual >= 0; the mask (see below) is sound |
@@ -58,6 +59,7 @@ from kubric_gen.visual.colors import srgb_encode
 
 FLOW_SAMPLES_PER_FRAME = 1024
 FLOW_TOLERANCE_PX = 0.01
+JOINT_LIMIT_TOLERANCE = 0.01  # rad or m: the physics engine holds limits as soft constraints (scripted joints: exact)
 FLOW_RELATIVE_TOLERANCE = 1e-3
 NORMAL_TOLERANCE = 2e-3
 QUATERNION_TOLERANCE = 1e-3
@@ -101,8 +103,8 @@ def check_view(sd: SceneDir, problems: list[Problem] | None = None) -> list[Prob
     if fmt.METADATA not in sd.files or any(p.file == fmt.METADATA for p in problems):
         return problems
     checks: list[Callable[[SceneDir, list[Problem]], None]] = [
-        _integrity, _finite, _metadata_shapes, _decodable, _segmentation, _amodal, _boundaries, _labels, _ranges,
-        _flow, _scene_flow, _intrinsics, _normals, _tracks, _events]
+        _integrity, _finite, _metadata_shapes, _decodable, _segmentation, _amodal, _parts, _boundaries, _labels,
+        _ranges, _flow, _scene_flow, _intrinsics, _normals, _tracks, _events]
     for check in checks:
         try:
             check(sd, problems)
@@ -371,6 +373,46 @@ def _amodal(sd: SceneDir, problems: list[Problem]) -> None:
                 break
 
 
+def _parts(sd: SceneDir, problems: list[Problem]) -> None:
+    """The part layer names links only on articulated instances and only links they have; every
+    articulated instance's link and joint arrays have their shapes and its joints stay in limits."""
+    part_index = sd.part_index()
+    instances = sd.metadata["instances"]
+    articulated = [k for k, inst in enumerate(instances) if "links" in inst]
+    if part_index is None:
+        if articulated:
+            problems.append(_problem(f"instance {articulated[0]} has links but there is no {fmt.PARTS}", "parts"))
+        return
+    t = sd.num_frames
+    segmentation = sd.layer("segmentation")
+    count = np.zeros(len(instances) + 1, dtype=np.int64)  # links per segmentation id (0: none)
+    for k in articulated:
+        count[k + 1] = len(instances[k]["links"])
+    too_high = part_index > count[np.minimum(segmentation, len(instances))]
+    if too_high.any():
+        f, r, c = (int(v[0]) for v in np.nonzero(too_high))
+        k = segmentation[f, r, c]
+        problems.append(_problem(f"{fmt.PARTS}: frame {f} pixel (row {r}, col {c}) names link {part_index[f, r, c]} "
+                                 f"of segmentation id {k}, which has {count[min(k, len(instances))]}", "parts"))
+    for k in articulated:
+        inst = instances[k]
+        links, joints = len(inst["links"]), len(inst.get("joint_names", []))
+        positions = _array(inst.get("link_positions"), (links, t, 3), f"instance {k} link_positions", problems)
+        _array(inst.get("link_quaternions"), (links, t, 4), f"instance {k} link_quaternions", problems)
+        values = _array(inst.get("joint_positions"), (joints, t), f"instance {k} joint_positions", problems)
+        if positions is None or values is None:
+            continue
+        limits = {j["name"]: (j.get("lower"), j.get("upper")) for j in inst.get("joints", [])}
+        for name, series in zip(inst["joint_names"], values, strict=True):
+            lower, upper = limits.get(name, (None, None))
+            lower, upper = -np.inf if lower is None else lower, np.inf if upper is None else upper
+            outside = (series < lower - JOINT_LIMIT_TOLERANCE) | (series > upper + JOINT_LIMIT_TOLERANCE)
+            if outside.any():
+                f = int(np.flatnonzero(outside)[0])
+                problems.append(_problem(f"instance {k} joint {name!r} is at {series[f]:.6g} in frame {f}, outside "
+                                         f"its limits [{lower:g}, {upper:g}]", "parts"))
+
+
 def _ranges(sd: SceneDir, problems: list[Problem]) -> None:
     for name in fmt.FLOW_LAYERS:
         lo, hi = sd.range(name)
@@ -405,7 +447,8 @@ def _poses(items: Any, t: int) -> tuple[np.ndarray, np.ndarray] | None:
 def expected_motion(sd: SceneDir, t: int, other: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
     """(d_row, d_col) (N, 2) of pixels (rows, cols) of frame t to frame `other`, from depth,
     segmentation and the camera and instance poses of metadata.json (None if the poses are
-    unusable). Background pixels (id 0) are taken as static."""
+    unusable); an articulated instance's pixels move with the link the part layer names (its
+    ``link_positions``, ``link_quaternions``). Background pixels (id 0) are taken as static."""
     meta = sd.metadata
     n_frames = sd.num_frames
     cam = _poses(meta["camera"], n_frames)
@@ -420,10 +463,17 @@ def expected_motion(sd: SceneDir, t: int, other: int, rows: np.ndarray, cols: np
     depth = sd.layer("depth")[t, rows, cols].astype(np.float64)
     points = origins + directions * depth[:, None]
     ids = sd.layer("segmentation")[t, rows, cols]
+    part_index = sd.part_index()
+    links = part_index[t, rows, cols] if part_index is not None else np.zeros(len(rows), dtype=np.uint8)
     moved = points.copy()
-    for k, pose in enumerate(objects):
-        sel = ids == k + 1
-        if sel.any():
+    for k, inst in enumerate(meta["instances"]):
+        for link in np.unique(links[ids == k + 1]):
+            pose = objects[k] if link == 0 else _poses({"positions": np.asarray(inst["link_positions"])[link - 1],
+                                                        "quaternions": np.asarray(inst["link_quaternions"])[link - 1]},
+                                                       n_frames)
+            sel = (ids == k + 1) & (links == link)
+            if pose is None:
+                return None
             local = (points[sel] - pose[0][t]) @ geometry.quat_to_matrix(pose[1][t])
             moved[sel] = local @ geometry.quat_to_matrix(pose[1][other]).T + pose[0][other]
     xy = geometry.project(moved, cam[0][other], cam[1][other], f, sw, resolution)
