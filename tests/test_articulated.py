@@ -307,3 +307,42 @@ def test_viewer_shows_the_parts_and_the_joint_table(robot_scene, tmp_path, capsy
     text = browser.js("document.getElementById('joints').innerText")
     robot = next(inst for inst in SceneDir(robot_scene).metadata["instances"] if inst["name"] == "robot")
     assert "panda_joint1" in text and f"{robot['joint_positions'][0][2]:.4f}" in text, text
+
+
+def test_humanoid_links_follow_the_clip():
+    """The humanoid world's scene (a motion-capture clip): the base follows the clip's root pose,
+    the ball joints hold the clip's rotations (1e-9 in 1 - |q.q'|) and the knees and elbows its
+    angles (1e-9) at every frame, and every link's frame is the forward kinematics of those values
+    through the URDF's joint origins (computed here, not by PyBullet) to 1e-5 m and 1e-9."""
+    from kubric_gen.world import build_scene, load_world, resolve_config
+
+    world = load_world("humanoid")
+    scene = build_scene(world, 1, resolve_config(world, {"clip": "walk", "num_frames": 6, "resolution": [16, 16]}))
+    body = scene.object("humanoid")
+    trajectory = physics.simulate(scene)
+    states = trajectory.links["humanoid"]
+    robot = body.robot
+    scale = body.scale[0]
+    i = trajectory.index("humanoid")
+    for f in range(scene.num_frames):
+        assert np.abs(trajectory.positions[i, f] - body.keyframes[f].position).max() < 1e-6
+        assert _same_rotation(trajectory.quaternions[i, f], np.array(body.keyframes[f].quaternion)) < 1e-12
+        for b, name in enumerate(states.balls):
+            assert _same_rotation(states.joint_rotations[b, f], np.array(body.joint_rotations[name][f])) < 1e-9
+        for j, name in enumerate(states.joints):
+            assert abs(states.joint_positions[j, f] - body.joint_keyframes[name][f]) < 1e-9
+        frames = {robot.base: (trajectory.positions[i, f], trajectory.quaternions[i, f])}
+        for joint in robot.joints:  # URDF order: parents before children
+            p, q = frames[joint.parent]
+            q_origin = geometry.quat_from_euler(joint.rpy)
+            if joint.type == "spherical":
+                q_joint = np.array(body.joint_rotations[joint.name][f])
+            elif joint.type == "revolute":
+                q_joint = geometry.quat_from_axis_angle(joint.axis, body.joint_keyframes[joint.name][f])
+            else:
+                q_joint = np.array([1.0, 0.0, 0.0, 0.0])
+            frames[joint.child] = (p + geometry.rotate(q, np.array(joint.xyz) * scale),
+                                   geometry.quat_multiply(q, geometry.quat_multiply(q_origin, q_joint)))
+        for k, link in enumerate(states.links):
+            assert np.abs(states.positions[k, f] - frames[link][0]).max() < 1e-5, (f, link)
+            assert _same_rotation(states.quaternions[k, f], frames[link][1]) < 1e-9, (f, link)

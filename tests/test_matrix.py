@@ -41,7 +41,7 @@ def _takes(world: str, key: str) -> bool:
 # The built-in worlds whose scenes have several cameras (checked against the scenes they write).
 MULTI_CAMERA = {"multiview", "stereo"}
 # The built-in worlds with articulated objects (their links are parts: parts.npz, link metadata).
-ARTICULATED = {"robot_arm"}
+ARTICULATED = {"robot_arm", "legged_robot", "humanoid"}
 # Worlds that build their objects, floor and background with movi_d's code (movi_d.build, given a
 # camera): the same objects as movi_d's for a seed (test_worlds_sharing_movi_d_assets_build_its_objects),
 # so movi_d's asset variants cover their assets and they run with their defaults only (suite time).

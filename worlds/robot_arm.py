@@ -56,6 +56,7 @@ LABELS = LabelSchema("robot_arm", (Label("category", "class", names=CATEGORIES, 
 OBJECT_REGION = ((-0.8, -0.8, 0.1), (0.8, 0.8, 0.1))  # around the robot, resting on the floor
 CLEARANCE = 0.35  # m: no shape starts closer to the robot's base axis
 SHAPE_SCALE = 0.07  # half-extent of the shapes, m
+BASE_LIFT = 0.003  # m: the robot's base mesh reaches 2 mm below its frame; it stands on the floor
 
 
 def smooth_trajectory(rng, ready, robot, num_frames, frame_rate, amplitude):
@@ -87,7 +88,8 @@ def build(rng, config):
     urdf, ready = ROBOTS[config["robot"]]
     path = str(data_path() / urdf)
     keyframes = smooth_trajectory(rng, ready, read_urdf(path), scene.num_frames, scene.frame_rate, config["amplitude"])
-    scene += kg.ArticulatedObject(name="robot", path=path, joint_positions={k: v[0] for k, v in keyframes.items()},
+    scene += kg.ArticulatedObject(name="robot", path=path, position=(0.0, 0.0, BASE_LIFT),
+                                  joint_positions={k: v[0] for k, v in keyframes.items()},
                                   joint_keyframes=keyframes, asset_id=config["robot"], labels={"category": "robot"})
     for i in range(int(rng.integers(lo, hi + 1))):
         shape, color, material = (kg.choice(rng, list(clevr.SHAPES)), kg.choice(rng, list(clevr.COLORS)),

@@ -148,7 +148,8 @@ def articulated_metadata(obj: ArticulatedObject, trajectory: Trajectory) -> dict
     the mesh sizes summed over the links; ``links`` (URDF order: part id k is links[k - 1]) with
     ``link_positions`` (L, T, 3) and ``link_quaternions`` (L, T, 4) of their URDF frames, the kinematic
     tree ``joints`` (every joint: name, type, parent, child, origin, axis, limits) and the movable
-    joints' ``joint_names``, ``joint_positions`` and ``joint_velocities`` (J, T; rad or m, per second)."""
+    joints' ``joint_names``, ``joint_positions`` and ``joint_velocities`` (J, T; rad or m, per second);
+    with ball joints, ``ball_joint_names`` and ``joint_rotations`` (B, T, 4; w, x, y, z)."""
     from kubric_gen import meshes
 
     states = trajectory.links[obj.name]
@@ -175,6 +176,7 @@ def articulated_metadata(obj: ArticulatedObject, trajectory: Trajectory) -> dict
                     "upper": j.upper if np.isfinite(j.upper) else None} for j in robot.joints],
         "joint_names": states.joints, "joint_positions": states.joint_positions,
         "joint_velocities": states.joint_velocities,
+        **({"ball_joint_names": states.balls, "joint_rotations": states.joint_rotations} if states.balls else {}),
     }
 
 

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from kubric_gen import checks
 from kubric_gen.errors import SceneError
-from kubric_gen.scene.fields import Vec3, assign, boolean, number
+from kubric_gen.scene.fields import Vec3, assign, boolean, number, unit_quaternion
 from kubric_gen.scene.objects import SceneObject
 from kubric_gen.scene.serialize import register
 from kubric_gen.scene.urdf import Robot, read_urdf
@@ -24,6 +24,9 @@ class ArticulatedObject(SceneObject):
     `position`/`quaternion` place the base link's frame; `scale` must be uniform (it scales the
     whole body). `motion`: "static" fixes the base in place (a robot bolted down; the default),
     "dynamic" lets the whole body fall and collide, "kinematic" moves the base along `keyframes`.
+    Ball joints (PyBullet's "spherical") follow `joint_rotations` when given: one (w, x, y, z)
+    rotation of the child in the joint's frame per frame, slerped in between (e.g. a motion-capture
+    clip's), else they stay at the identity.
     Each movable joint (revolute, continuous, prismatic; by its URDF name) starts at
     `joint_positions` (default 0, or the nearest limit) and then either
     - follows `joint_keyframes` exactly (one position per frame, linear in between: a scripted
@@ -41,6 +44,7 @@ class ArticulatedObject(SceneObject):
     joint_positions: dict = field(default_factory=dict)
     joint_keyframes: dict = field(default_factory=dict)
     joint_targets: dict = field(default_factory=dict)
+    joint_rotations: dict = field(default_factory=dict)
     max_force: float = 200.0
     urdf_colors: bool = True
     self_collision: bool = False
@@ -70,6 +74,19 @@ class ArticulatedObject(SceneObject):
                 checked[name] = tuple(_position(o, f"{group}[{name!r}]", robot, name, v, index=i)
                                       for i, v in enumerate(series))
             assign(self, group, checked)
+        if not isinstance(self.joint_rotations, dict):
+            raise SceneError(f"{o}.joint_rotations", self.joint_rotations, "expected a dict {ball joint: rotations}")
+        rotations = {}
+        for name, series in self.joint_rotations.items():
+            if name not in robot.spherical:
+                known = ", ".join(sorted(robot.spherical)) or "none"
+                raise SceneError(f"{o}.joint_rotations", name, f"no ball (spherical) joint of that name (the URDF's: "
+                                                                f"{known})")
+            if not isinstance(series, (list, tuple)) or not series:
+                raise SceneError(f"{o}.joint_rotations[{name!r}]", series, "expected one rotation per frame")
+            rotations[name] = tuple(unit_quaternion(f"{o}.joint_rotations[{name!r}]", str(i), q)
+                                    for i, q in enumerate(series))
+        assign(self, "joint_rotations", rotations)
         both = sorted(set(self.joint_keyframes) & set(self.joint_targets))
         if both:
             raise SceneError(f"{o}.joint_targets", both[0],
@@ -82,7 +99,7 @@ class ArticulatedObject(SceneObject):
 
     def series(self) -> dict[str, tuple[float, ...]]:
         """Every per-frame joint series (keyframes and targets), for the scene's frame-count check."""
-        return {**self.joint_keyframes, **self.joint_targets}
+        return {**self.joint_keyframes, **self.joint_targets, **self.joint_rotations}
 
 
 def _joint_dict(o: str, group: str, value: object, movable: dict) -> dict:

@@ -80,6 +80,11 @@ class Robot:
         """The joints that take a position, by name."""
         return {j.name: j for j in self.joints if j.type in MOVABLE_JOINTS}
 
+    @property
+    def spherical(self) -> dict[str, Joint]:
+        """The ball joints (a rotation each, as PyBullet's URDF extension gives them), by name."""
+        return {j.name: j for j in self.joints if j.type == "spherical"}
+
 
 def _floats(text: str | None, count: int, where: str, path: str, default: float = 0.0) -> tuple[float, ...]:
     if text is None:

@@ -21,6 +21,7 @@ from kubric_gen import geometry
 from kubric_gen.scene import ArticulatedObject
 
 MOVABLE = (0, 1)  # PyBullet's JOINT_REVOLUTE, JOINT_PRISMATIC (URDF's continuous joints are revolute)
+SPHERICAL = 2  # PyBullet's JOINT_SPHERICAL: a ball joint, posed by a quaternion
 
 
 def _xyzw(q: np.ndarray | tuple) -> list[float]:
@@ -29,6 +30,24 @@ def _xyzw(q: np.ndarray | tuple) -> list[float]:
 
 def _wxyz(q: tuple) -> np.ndarray:
     return geometry.quat_normalize([q[3], q[0], q[1], q[2]])
+
+
+def rotation_value(series: tuple, frame: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation (w, x, y, z) and angular velocity (rad per frame, in the joint's frame) of a
+    per-frame series of rotations at a fractional frame: slerp between frames, continued past
+    either end along its first or last segment."""
+    values = np.asarray(series, dtype=np.float64)
+    if len(values) == 1:
+        return values[0], np.zeros(3)
+    lo = int(np.clip(math.floor(frame), 0, len(values) - 2))
+    a, b = values[lo], values[lo + 1]
+    delta = geometry.quat_multiply(geometry.quat_conjugate(a), b)  # a -> b in a's frame
+    if delta[0] < 0:
+        delta = -delta
+    angle = 2.0 * math.atan2(float(np.linalg.norm(delta[1:])), float(delta[0]))
+    axis = delta[1:] / np.linalg.norm(delta[1:]) if angle > 1e-12 else np.array([1.0, 0.0, 0.0])
+    step = geometry.quat_from_axis_angle(axis, angle * (frame - lo))
+    return geometry.quat_normalize(geometry.quat_multiply(a, step)), axis * angle
 
 
 def series_value(series: tuple[float, ...], frame: float) -> tuple[float, float]:
@@ -51,6 +70,8 @@ class Body:
     links: list[str]  # PyBullet's link order: the base (index -1) first, then link j = joint j's child
     joints: list[str]  # the movable joints, by PyBullet index in `joint_index`
     joint_index: list[int]
+    balls: list[str]  # the ball joints, by PyBullet index in `ball_index`
+    ball_index: list[int]
     inertial: tuple[np.ndarray, np.ndarray]  # the base's centre-of-mass frame in its link frame
 
     def link_order(self) -> list[int]:
@@ -70,9 +91,10 @@ def load(p: ModuleType, client: int, obj: ArticulatedObject) -> Body:
     base = p.getBodyInfo(body, physicsClientId=client)[0].decode()
     links = [base] + [row[12].decode() for row in info]
     movable = [j for j, row in enumerate(info) if row[2] in MOVABLE]
+    balls = [j for j, row in enumerate(info) if row[2] == SPHERICAL]
     dynamics = p.getDynamicsInfo(body, -1, physicsClientId=client)
-    out = Body(obj, body, links, [info[j][1].decode() for j in movable], movable,
-               (np.asarray(dynamics[3], dtype=np.float64), _wxyz(dynamics[4])))
+    out = Body(obj, body, links, [info[j][1].decode() for j in movable], movable, [info[j][1].decode() for j in balls],
+               balls, (np.asarray(dynamics[3], dtype=np.float64), _wxyz(dynamics[4])))
     for link in range(-1, len(info)):
         p.changeDynamics(body, link, lateralFriction=obj.friction, restitution=obj.restitution,
                          linearDamping=0.0, angularDamping=0.0, physicsClientId=client)
@@ -83,6 +105,12 @@ def load(p: ModuleType, client: int, obj: ArticulatedObject) -> Body:
         elif name not in obj.joint_targets:  # held at rest, as PyBullet does by default, with our force
             p.setJointMotorControl2(body, j, p.VELOCITY_CONTROL, targetVelocity=0.0, force=obj.max_force,
                                     physicsClientId=client)
+    for name, j in zip(out.balls, balls, strict=True):
+        rotation = rotation_value(obj.joint_rotations[name], 0.0)[0] if name in obj.joint_rotations else (1, 0, 0, 0)
+        p.resetJointStateMultiDof(body, j, _xyzw(rotation), physicsClientId=client)
+        if name in obj.joint_rotations:  # set exactly each step: no motor
+            p.setJointMotorControlMultiDof(body, j, p.POSITION_CONTROL, targetPosition=[0, 0, 0, 1],
+                                           force=[0.0, 0.0, 0.0], physicsClientId=client)
     return out
 
 
@@ -109,6 +137,15 @@ def drive(p: ModuleType, client: int, body: Body, frame: float, step: float, fra
             target, _ = series_value(obj.joint_targets[name], frame + step)
             p.setJointMotorControl2(body.id, j, p.POSITION_CONTROL, targetPosition=target, force=obj.max_force,
                                     physicsClientId=client)
+    _place_balls(p, client, body, frame, frame_rate)
+
+
+def _place_balls(p: ModuleType, client: int, body: Body, frame: float, frame_rate: float) -> None:
+    for name, j in zip(body.balls, body.ball_index, strict=True):
+        if name in body.obj.joint_rotations:
+            rotation, omega = rotation_value(body.obj.joint_rotations[name], frame)
+            p.resetJointStateMultiDof(body.id, j, _xyzw(rotation), targetVelocity=list(omega * frame_rate),
+                                      physicsClientId=client)
 
 
 def place_scripted(p: ModuleType, client: int, body: Body, frame: float, frame_rate: float) -> None:
@@ -117,6 +154,7 @@ def place_scripted(p: ModuleType, client: int, body: Body, frame: float, frame_r
         if name in body.obj.joint_keyframes:
             value, slope = series_value(body.obj.joint_keyframes[name], frame)
             p.resetJointState(body.id, j, value, targetVelocity=slope * frame_rate, physicsClientId=client)
+    _place_balls(p, client, body, frame, frame_rate)
 
 
 def base_pose(p: ModuleType, client: int, body: Body) -> tuple[np.ndarray, np.ndarray]:
@@ -153,6 +191,15 @@ def joint_states(p: ModuleType, client: int, body: Body) -> tuple[np.ndarray, np
     return (np.array([s[0] for s in states], dtype=np.float64), np.array([s[1] for s in states], dtype=np.float64))
 
 
-def set_joints(p: ModuleType, client: int, body: Body, positions: np.ndarray) -> None:
+def ball_states(p: ModuleType, client: int, body: Body) -> np.ndarray:
+    """Rotations (B, 4) (w, x, y, z) of the ball joints, in `body.balls` order."""
+    states = p.getJointStatesMultiDof(body.id, body.ball_index, physicsClientId=client) if body.ball_index else []
+    return np.array([_wxyz(s[0]) for s in states], dtype=np.float64).reshape(-1, 4)
+
+
+def set_joints(p: ModuleType, client: int, body: Body, positions: np.ndarray,
+               rotations: np.ndarray | None = None) -> None:
     for j, value in zip(body.joint_index, positions, strict=True):
         p.resetJointState(body.id, j, float(value), physicsClientId=client)
+    for j, rotation in zip(body.ball_index, rotations if rotations is not None else [], strict=False):
+        p.resetJointStateMultiDof(body.id, j, _xyzw(rotation), physicsClientId=client)

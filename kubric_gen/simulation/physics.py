@@ -162,7 +162,8 @@ class _World:
     def add(self, obj: SceneObject) -> int:
         p, c = self.p, self.client
         if isinstance(obj, ArticulatedObject):
-            body = articulation.load(p, c, obj)
+            with _silenced_fds():  # PyBullet's URDF importer prints warnings (e.g. a joint without an axis)
+                body = articulation.load(p, c, obj)
             self.articulated[len(self.bodies)] = body
             self.bodies.append(body.id)
             self.offsets.append(np.zeros(3))
@@ -390,6 +391,7 @@ class _LinkRecord:
         count, joints = len(body.obj.robot.links), len(body.joints)
         self.positions, self.quaternions = np.zeros((count, frames + 1, 3)), np.zeros((count, frames + 1, 4))
         self.joint_positions, self.joint_velocities = np.zeros((joints, frames + 1)), np.zeros((joints, frames + 1))
+        self.rotations = np.zeros((len(body.balls), frames + 1, 4))
         self.before_positions, self.before_quaternions = np.zeros((count, 3)), np.zeros((count, 4))
 
     def before(self, base: tuple[np.ndarray, np.ndarray]) -> None:
@@ -397,25 +399,31 @@ class _LinkRecord:
         continues backwards, the others where they start (at rest); then back to frame 0."""
         p, c, body = self.world.p, self.world.client, self.body
         start, _ = articulation.joint_states(p, c, body)  # at rest: nothing has moved yet
+        start_rotations = articulation.ball_states(p, c, body)
         start_base = articulation.base_pose(p, c, body)
         articulation.set_base(p, c, body, *base)
+        before_rotations = [articulation.rotation_value(body.obj.joint_rotations[name], -1.0)[0]
+                            if name in body.obj.joint_rotations else start_rotations[b]
+                            for b, name in enumerate(body.balls)]
         articulation.set_joints(p, c, body, [articulation.initial_position(body.obj, name, -1.0)
-                                             for name in body.joints])
+                                             for name in body.joints], before_rotations)
         self.before_positions, self.before_quaternions = articulation.link_poses(p, c, body)
         articulation.set_base(p, c, body, *start_base)
-        articulation.set_joints(p, c, body, start)
+        articulation.set_joints(p, c, body, start, start_rotations)
 
     def record(self, frame: int) -> None:
         p, c = self.world.p, self.world.client
         self.positions[:, frame], self.quaternions[:, frame] = articulation.link_poses(p, c, self.body)
         self.joint_positions[:, frame], self.joint_velocities[:, frame] = articulation.joint_states(p, c, self.body)
+        self.rotations[:, frame] = articulation.ball_states(p, c, self.body)
 
     def states(self) -> LinkStates:
         t = self.frames
         return LinkStates(list(self.body.obj.robot.links), self.positions[:, :t], self.quaternions[:, :t],
                           np.stack([self.before_positions, self.positions[:, t]], axis=1),
                           np.stack([self.before_quaternions, self.quaternions[:, t]], axis=1),
-                          list(self.body.joints), self.joint_positions[:, :t], self.joint_velocities[:, :t])
+                          list(self.body.joints), self.joint_positions[:, :t], self.joint_velocities[:, :t],
+                          list(self.body.balls), self.rotations[:, :t])
 
 
 def _check_no_interpenetration(scene: Scene) -> None:

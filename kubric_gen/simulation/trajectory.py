@@ -60,7 +60,8 @@ def _poses_at(positions: np.ndarray, quaternions: np.ndarray, boundary_positions
 class LinkStates:
     """An articulated object over the frames: its URDF links' frames (L, T, 3) / (L, T, 4) in the
     URDF's link order, with the frames before the first and after the last (L, 2, ...), and its
-    movable joints' positions and velocities (J, T; radians or metres, per second)."""
+    movable joints' positions and velocities (J, T; radians or metres, per second), and its ball
+    joints' rotations (B, T, 4; w, x, y, z)."""
 
     links: list[str]
     positions: np.ndarray
@@ -70,6 +71,8 @@ class LinkStates:
     joints: list[str]
     joint_positions: np.ndarray
     joint_velocities: np.ndarray
+    balls: list[str] = field(default_factory=list)
+    joint_rotations: np.ndarray | None = None
 
     def poses_at(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
         """Every link's position (L, 3) and quaternion (L, 4) at frame -1..T."""
