@@ -277,6 +277,15 @@ def test_scene_directory_holds_the_links_and_validate_checks_them(robot_scene, t
     seen = part_index > 0
     assert seen.any() and (sd.layer("segmentation")[seen] == k + 1).all()
     assert part_index.max() <= len(robot["links"])
+    height, width = part_index.shape[1:]
+    for link in range(len(robot["links"])):  # each link's 2D boxes are its part-layer pixels'
+        mask = (part_index == link + 1) & (sd.layer("segmentation") == k + 1)
+        frames = [f for f in range(sd.num_frames) if mask[f].any()]
+        assert robot["link_bbox_frames"][link] == frames
+        for f, box in zip(frames, robot["link_bboxes"][link], strict=True):
+            rows, cols = np.nonzero(mask[f])
+            np.testing.assert_allclose(box, [rows.min() / height, cols.min() / width, (rows.max() + 1) / height,
+                                             (cols.max() + 1) / width], atol=1e-7)
     assert not [p for p in check_scene(SceneDir(robot_scene)) if p.severity == "error"]
 
     broken = tmp_path / "broken"

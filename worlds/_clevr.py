@@ -32,6 +32,14 @@ def rgb(color_name):
     return tuple(c / 255 for c in COLORS[color_name])
 
 
+def random_shape(rng, name, scale):
+    """A CLEVR shape of random kind, colour and material with half-extent `scale` (m), labelled
+    with its kind as `category` (the worlds that put shapes beside an articulated body)."""
+    shape, color, material = kg.choice(rng, list(SHAPES)), kg.choice(rng, list(COLORS)), kg.choice(rng, list(MATERIALS))
+    return SHAPES[shape](name=name, scale=(scale,) * 3, asset_id=shape, **made_of(material, rgb(color)),
+                         labels={"category": shape})
+
+
 def made_of(material, color):
     """Keyword arguments of a scene object in `material` ("metal", "rubber") of `color`:
     its Principled look, density, friction and restitution."""

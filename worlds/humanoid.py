@@ -129,10 +129,7 @@ def build(rng, config):
                                   asset_id="humanoid", labels={"category": "humanoid"})
     centre = np.array(path[len(path) // 2].position)
     for i in range(int(rng.integers(lo, hi + 1))):
-        shape, color, material = (kg.choice(rng, list(clevr.SHAPES)), kg.choice(rng, list(clevr.COLORS)),
-                                  kg.choice(rng, list(clevr.MATERIALS)))
-        obj = clevr.SHAPES[shape](name=f"object_{i}", scale=(SHAPE_SCALE,) * 3, asset_id=shape,
-                                  **clevr.made_of(material, clevr.rgb(color)), labels={"category": shape})
+        obj = clevr.random_shape(rng, f"object_{i}", SHAPE_SCALE)
         region = (tuple(centre + [-0.8, -0.8, 1.8]), tuple(centre + [0.8, 0.8, 2.6]))
         kg.place_without_overlap(scene, obj, region=region, rng=rng, random_rotation=True)
     scene.camera = kg.PerspectiveCamera(

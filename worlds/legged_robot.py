@@ -82,10 +82,7 @@ def build(rng, config):
     half = max(length / 2 + 0.4, 0.6)
     region = ((-half, -0.4, SHAPE_SCALE + 0.005), (half, 0.4, SHAPE_SCALE + 0.005))  # dropped 5 mm
     for i in range(int(rng.integers(lo, hi + 1))):
-        shape, color, material = (kg.choice(rng, list(clevr.SHAPES)), kg.choice(rng, list(clevr.COLORS)),
-                                  kg.choice(rng, list(clevr.MATERIALS)))
-        obj = clevr.SHAPES[shape](name=f"object_{i}", scale=(SHAPE_SCALE,) * 3, asset_id=shape,
-                                  **clevr.made_of(material, clevr.rgb(color)), labels={"category": shape})
+        obj = clevr.random_shape(rng, f"object_{i}", SHAPE_SCALE)
         kg.place_without_overlap(scene, obj, region=region, rng=rng, random_rotation=False)
     scene.camera = kg.PerspectiveCamera(focal_length=35.0, sensor_width=32.0,
                                         position=(float(rng.uniform(-0.3, 0.3)), -2.2, 1.0), look_at=(0.0, 0.0, 0.2))

@@ -92,10 +92,7 @@ def build(rng, config):
                                   joint_positions={k: v[0] for k, v in keyframes.items()},
                                   joint_keyframes=keyframes, asset_id=config["robot"], labels={"category": "robot"})
     for i in range(int(rng.integers(lo, hi + 1))):
-        shape, color, material = (kg.choice(rng, list(clevr.SHAPES)), kg.choice(rng, list(clevr.COLORS)),
-                                  kg.choice(rng, list(clevr.MATERIALS)))
-        obj = clevr.SHAPES[shape](name=f"object_{i}", scale=(SHAPE_SCALE,) * 3, asset_id=shape,
-                                  **clevr.made_of(material, clevr.rgb(color)), labels={"category": shape})
+        obj = clevr.random_shape(rng, f"object_{i}", SHAPE_SCALE)
         while True:  # outside the robot's base, which the arm's sweep passes over
             placed = kg.place_without_overlap(scene, obj, region=OBJECT_REGION, rng=rng, random_rotation=False)
             if np.hypot(*placed.position[:2]) >= CLEARANCE:

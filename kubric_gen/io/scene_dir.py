@@ -107,7 +107,7 @@ def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, tr
 
     i = trajectory.index(obj.name)
     if isinstance(obj, ArticulatedObject):
-        shape = articulated_metadata(obj, trajectory)
+        shape = articulated_metadata(obj, trajectory, truth)
         bounds, faces, vertices, bboxes_3d = (shape.pop(k) for k in ("bounds", "nr_faces", "nr_vertices", "bboxes_3d"))
     else:
         mesh = meshes.object_mesh(obj)
@@ -142,13 +142,16 @@ def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, tr
     }
 
 
-def articulated_metadata(obj: ArticulatedObject, trajectory: Trajectory) -> dict:
+def articulated_metadata(obj: ArticulatedObject, trajectory: Trajectory, truth: GroundTruth | None = None) -> dict:
     """An articulated instance's shape and links: ``bounds`` of all its links in its base frame at
     frame 0, ``bboxes_3d`` the corners of each frame's such bounds (so the box follows the pose),
     the mesh sizes summed over the links; ``links`` (URDF order: part id k is links[k - 1]) with
     ``link_positions`` (L, T, 3) and ``link_quaternions`` (L, T, 4) of their URDF frames, the kinematic
     tree ``joints`` (every joint: name, type, parent, child, origin, axis, limits) and the movable
     joints' ``joint_names``, ``joint_positions`` and ``joint_velocities`` (J, T; rad or m, per second);
+    each link's ``link_bounds`` (L, 2, 3: its mesh's in its frame, 0 without geometry: the corners
+    moved by the link's pose are its 3D box) and ``link_bboxes``/``link_bbox_frames`` (per link, MOVi's
+    2D boxes of its visible pixels, from the part layer);
     with ball joints, ``ball_joint_names`` and ``joint_rotations`` (B, T, 4; w, x, y, z)."""
     from kubric_gen import meshes
 
@@ -176,6 +179,11 @@ def articulated_metadata(obj: ArticulatedObject, trajectory: Trajectory) -> dict
                     "upper": j.upper if np.isfinite(j.upper) else None} for j in robot.joints],
         "joint_names": states.joints, "joint_positions": states.joint_positions,
         "joint_velocities": states.joint_velocities,
+        "link_bounds": np.array([link_meshes[name].bounds if name in link_meshes else np.zeros((2, 3))
+                                 for name in states.links]),
+        **({"link_bboxes": [b for b, _ in truth.link_bboxes[obj.name]],
+            "link_bbox_frames": [f for _, f in truth.link_bboxes[obj.name]]}
+           if truth is not None and truth.link_bboxes and obj.name in truth.link_bboxes else {}),
         **({"ball_joint_names": states.balls, "joint_rotations": states.joint_rotations} if states.balls else {}),
     }
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from kubric_gen import geometry
 from kubric_gen.parallel import parallel_map
-from kubric_gen.scene import Scene
+from kubric_gen.scene import ArticulatedObject, Scene
 from kubric_gen.simulation.parts import RIGID, has_links, part_links, part_objects, part_poses, scene_parts
 from kubric_gen.simulation.trajectory import Trajectory, camera_pose
 from kubric_gen.truth.boundaries import occlusion_boundaries
@@ -292,10 +292,15 @@ def _instances(scene: Scene, object_index: np.ndarray) -> tuple[list[int], np.nd
 
 def _bboxes(segmentation: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Normalised [ymin, xmin, ymax, xmax] of instance k in each frame where visible."""
-    t, height, width = segmentation.shape
+    return _mask_bboxes(segmentation == k)
+
+
+def _mask_bboxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised [ymin, xmin, ymax, xmax] of a (T, H, W) mask in each frame where it has pixels."""
+    t, height, width = mask.shape
     boxes, frames = [], []
     for f in range(t):
-        rows, cols = np.nonzero(segmentation[f] == k)
+        rows, cols = np.nonzero(mask[f])
         if len(rows):
             boxes.append([rows.min() / height, cols.min() / width, (rows.max() + 1) / height,
                           (cols.max() + 1) / width])
@@ -405,9 +410,21 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
         amodal_objects=amodal_objects,
         camera_poses=cameras,
         part_index=None if part_index is None else part_index.reshape(t, height, width),
+        link_bboxes=None if part_index is None else _link_bboxes(scene, layers["object_index"],
+                                                                 part_index.reshape(t, height, width)),
         **_annotations(scene, layers["object_index"], order, visibility, amodal_objects),
         **layers,
     )
+
+
+def _link_bboxes(scene: Scene, object_index: np.ndarray, part_index: np.ndarray) -> dict[str, list]:
+    """Per articulated object (by name), per URDF link: its visible boxes and their frames."""
+    out = {}
+    for i, obj in enumerate(scene.objects):
+        if isinstance(obj, ArticulatedObject):
+            mine = object_index == i
+            out[obj.name] = [_mask_bboxes(mine & (part_index == link + 1)) for link in range(len(obj.robot.links))]
+    return out
 
 
 def _annotations(scene: Scene, object_index: np.ndarray, order: list[int], visibility: np.ndarray,

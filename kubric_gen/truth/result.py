@@ -150,6 +150,7 @@ class GroundTruth:
     amodal: AmodalInstances | None = None  # the instances' (None: not computed, e.g. read from elsewhere)
     amodal_objects: Amodal | None = None  # every object's, for re-ordering the instances (`with_instances`)
     part_index: np.ndarray | None = None  # (T,H,W) uint8 link id (parts.py): None in a scene without links
+    link_bboxes: dict[str, list] | None = None  # articulated object -> per link (boxes (n, 4), frames (n,))
 
 
 @dataclass
