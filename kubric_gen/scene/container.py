@@ -187,7 +187,7 @@ class Scene:
                 if item.name in seen:
                     raise SceneError(f"Scene.{group}[{i}].name", item.name, "duplicate name")
                 seen.add(item.name)
-        paths = [(f"{o.name}.keyframes", o.keyframes) for o in self.objects]
+        paths: list[tuple[str, Any]] = [(f"{o.name}.keyframes", o.keyframes) for o in self.objects]
         paths += [(f"{o.name}.{name}", series) for o in self.objects if isinstance(o, ArticulatedObject)
                   for name, series in o.series().items()]
         cameras = [(f"cameras[{i}].path", c.path) for i, c in enumerate(self.cameras)]

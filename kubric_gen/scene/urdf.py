@@ -31,14 +31,14 @@ class Visual:
     the URDF gives none)."""
 
     geometry: str
-    xyz: tuple[float, float, float]
-    rpy: tuple[float, float, float]
+    xyz: tuple[float, ...]
+    rpy: tuple[float, ...]
     filename: str | None = None
-    scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    size: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    scale: tuple[float, ...] = (1.0, 1.0, 1.0)
+    size: tuple[float, ...] = (0.0, 0.0, 0.0)
     radius: float = 0.0
     length: float = 0.0
-    rgba: tuple[float, float, float, float] | None = None
+    rgba: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,9 @@ class Joint:
     type: str
     parent: str
     child: str
-    xyz: tuple[float, float, float]
-    rpy: tuple[float, float, float]
-    axis: tuple[float, float, float]
+    xyz: tuple[float, ...]
+    rpy: tuple[float, ...]
+    axis: tuple[float, ...]
     lower: float
     upper: float
 
@@ -164,7 +164,7 @@ def _joint(element: ET.Element, links: set[str], path: str) -> Joint:
         upper = _floats(limit.get("upper"), 1, f"joint {name!r} limit upper", path)[0]
         if lower > upper:
             raise SceneError(f"{path}: joint {name!r} limit", (lower, upper), "lower is above upper")
-    return Joint(name, kind, ends["parent"], ends["child"], xyz, rpy, axis, lower, upper)
+    return Joint(name, kind, str(ends["parent"]), str(ends["child"]), xyz, rpy, axis, lower, upper)
 
 
 @functools.lru_cache(maxsize=64)

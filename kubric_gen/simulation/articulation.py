@@ -12,6 +12,7 @@ the position of its end, which is what the frame records.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -197,8 +198,8 @@ def ball_states(p: ModuleType, client: int, body: Body) -> np.ndarray:
     return np.array([_wxyz(s[0]) for s in states], dtype=np.float64).reshape(-1, 4)
 
 
-def set_joints(p: ModuleType, client: int, body: Body, positions: np.ndarray,
-               rotations: np.ndarray | None = None) -> None:
+def set_joints(p: ModuleType, client: int, body: Body, positions: Sequence[float] | np.ndarray,
+               rotations: Sequence[np.ndarray] | np.ndarray | None = None) -> None:
     for j, value in zip(body.joint_index, positions, strict=True):
         p.resetJointState(body.id, j, float(value), physicsClientId=client)
     for j, rotation in zip(body.ball_index, rotations if rotations is not None else [], strict=False):

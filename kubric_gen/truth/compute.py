@@ -360,8 +360,7 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
     masks = np.zeros((n, t, height * width), dtype=bool)  # each object's own hits, others ignored
     amodal_total = np.zeros((n, t), dtype=np.int64)
     amodal_unclipped = np.full((n, t, 4), np.nan)
-    links = has_links(scene)
-    part_index = np.zeros((t, height * width), dtype=np.uint8) if links else None
+    part_index = np.zeros((t, height * width), dtype=np.uint8) if has_links(scene) else None
 
     def layers_of(f: int) -> None:
         frame = _layers_at(frames, f)
@@ -381,7 +380,7 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
         pixels = _sample_queries(scene, f, frame["object_index"], num_tracks // t + (f < num_tracks % t))
         queries[f] = (np.stack([np.full(len(pixels), f), pixels], -1), frame["part"][pixels],
                       frame["local"][pixels])
-        if links:
+        if part_index is not None:
             part_index[f] = frame["part_index"]
         for name in LAYER_TYPES:
             out[name][f] = frame[name]
