@@ -415,11 +415,14 @@ def test_world_extras_package_and_load(world, matrix, tmp_path):
             parts = view.part_index()
             assert (parts is not None) == (world in ARTICULATED)
             np.testing.assert_array_equal(of_view(ex["part_index"])[..., 0], parts if parts is not None else 0)
+            counts = {"link_positions": "num_links", "link_quaternions": "num_links", "joint_positions": "num_joints",
+                      "joint_velocities": "num_joints", "joint_rotations": "num_ball_joints"}
             for k, inst in enumerate(view.metadata["instances"]):
                 assert ex["num_links"][k] == len(inst.get("links", []))
                 assert ex["num_joints"][k] == len(inst.get("joint_names", []))
-                for key in ("link_positions", "link_quaternions", "joint_positions", "joint_velocities"):
-                    count = ex["num_joints" if key.startswith("joint") else "num_links"][k]
+                assert ex["num_ball_joints"][k] == len(inst.get("ball_joint_names", []))
+                for key, count_key in counts.items():
+                    count = ex[count_key][k]
                     stored = np.asarray(inst.get(key, []), dtype=np.float32).reshape(ex[key][k, :count].shape)
                     np.testing.assert_array_equal(ex[key][k, :count], stored)
                     assert not ex[key][k, count:].any()  # the padding

@@ -15,8 +15,9 @@ it had before they existed; each extra adds keys no MOVi feature has.
   instance's URDF links; 0: a rigid object or nothing; all 0 in scenes without articulated
   objects); with a leading instance axis K (instances differ in their numbers of links and joints,
   so these are padded with zeros to the example's most): link_positions (K, L, T, 3),
-  link_quaternions (K, L, T, 4), joint_positions and joint_velocities (K, J, T) float32, and
-  num_links, num_joints (K,) int32 (0 for a rigid object).
+  link_quaternions (K, L, T, 4), joint_positions and joint_velocities (K, J, T), the ball joints'
+  joint_rotations (K, B, T, 4) float32, and num_links, num_joints, num_ball_joints (K,) int32 (0
+  for a rigid object).
 
 Scenes with several cameras: each of these with a leading camera axis C (boxes dense (C, T, 4),
 zeros where there is none, as their `bboxes`; no *_frames lists).
@@ -36,9 +37,13 @@ from kubric_gen.io import SceneDir, SceneDirError
 from kubric_gen.io import format as fmt
 
 EXTRAS = ("amodal", "scene_flow", "occlusion_boundaries", "intrinsics", "parts")
-PART_ARRAYS = {"link_positions": 3, "link_quaternions": 4, "joint_positions": 0, "joint_velocities": 0}
+PART_ARRAYS = {"link_positions": 3, "link_quaternions": 4, "joint_positions": 0, "joint_velocities": 0,
+               "joint_rotations": 4}
 """The instances' arrays of the extra "parts": name -> trailing size (0: none); (K, L or J, T, ...)."""
-_PER_SCENE = (*PART_ARRAYS, "num_links", "num_joints")  # the same in every view of a scene: no camera axis
+_COUNTS = {"link_positions": ("num_links", "links"), "link_quaternions": ("num_links", "links"),
+           "joint_positions": ("num_joints", "joint_names"), "joint_velocities": ("num_joints", "joint_names"),
+           "joint_rotations": ("num_ball_joints", "ball_joint_names")}  # array -> its count and its names' key
+_PER_SCENE = (*PART_ARRAYS, "num_links", "num_joints", "num_ball_joints")  # the same in every view: no camera axis
 
 
 def check_extras(extras: Sequence[str] | str | None, factor: int) -> tuple[str, ...]:
@@ -99,18 +104,18 @@ def _part_features(f, t: int) -> dict:
                              encoding=f.Encoding.ZLIB, doc="instance, link (URDF order) or movable joint: zero-padded")
               for name, size in PART_ARRAYS.items()}
     counts = {name: f.Tensor(shape=(None,), dtype=np.int32, doc="per instance; 0 for a rigid object")
-              for name in ("num_links", "num_joints")}
+              for name in ("num_links", "num_joints", "num_ball_joints")}
     return {**arrays, **counts}
 
 
 def _part_values(sd: SceneDir) -> dict:
     """The instances' link and joint arrays, zero-padded to the most links and joints."""
     t, instances = sd.num_frames, sd.metadata["instances"]
-    links = [len(inst.get("links", [])) for inst in instances]
-    joints = [len(inst.get("joint_names", [])) for inst in instances]
-    out: dict = {"num_links": np.asarray(links, np.int32), "num_joints": np.asarray(joints, np.int32)}
+    out: dict = {}
     for name, size in PART_ARRAYS.items():
-        count = joints if name.startswith("joint") else links
+        count_key, names_key = _COUNTS[name]
+        count = [len(inst.get(names_key, [])) for inst in instances]
+        out[count_key] = np.asarray(count, np.int32)
         padded = np.zeros((len(instances), max(count, default=0), t) + ((size,) if size else ()), np.float32)
         for k, inst in enumerate(instances):
             if count[k]:
