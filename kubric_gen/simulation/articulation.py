@@ -25,11 +25,13 @@ MOVABLE = (0, 1)  # PyBullet's JOINT_REVOLUTE, JOINT_PRISMATIC (URDF's continuou
 SPHERICAL = 2  # PyBullet's JOINT_SPHERICAL: a ball joint, posed by a quaternion
 
 
-def _xyzw(q: np.ndarray | tuple) -> list[float]:
+def xyzw(q: Sequence[float] | np.ndarray) -> list[float]:
+    """Our (w, x, y, z) quaternion as PyBullet's (x, y, z, w)."""
     return [float(q[1]), float(q[2]), float(q[3]), float(q[0])]
 
 
-def _wxyz(q: tuple) -> np.ndarray:
+def wxyz(q: Sequence[float]) -> np.ndarray:
+    """PyBullet's (x, y, z, w) quaternion as ours (w, x, y, z), normalised."""
     return geometry.quat_normalize([q[3], q[0], q[1], q[2]])
 
 
@@ -84,7 +86,7 @@ class Body:
 def load(p: ModuleType, client: int, obj: ArticulatedObject) -> Body:
     """Load `obj`'s URDF at its pose, set its initial joint positions and the motors' modes."""
     flags = p.URDF_USE_SELF_COLLISION if obj.self_collision else 0
-    body = p.loadURDF(obj.path, basePosition=list(obj.position), baseOrientation=_xyzw(obj.quaternion),
+    body = p.loadURDF(obj.path, basePosition=list(obj.position), baseOrientation=xyzw(obj.quaternion),
                       useFixedBase=obj.motion != "dynamic", globalScaling=float(obj.scale[0]), flags=flags,
                       physicsClientId=client)
     count = p.getNumJoints(body, physicsClientId=client)
@@ -95,7 +97,7 @@ def load(p: ModuleType, client: int, obj: ArticulatedObject) -> Body:
     balls = [j for j, row in enumerate(info) if row[2] == SPHERICAL]
     dynamics = p.getDynamicsInfo(body, -1, physicsClientId=client)
     out = Body(obj, body, links, [info[j][1].decode() for j in movable], movable, [info[j][1].decode() for j in balls],
-               balls, (np.asarray(dynamics[3], dtype=np.float64), _wxyz(dynamics[4])))
+               balls, (np.asarray(dynamics[3], dtype=np.float64), wxyz(dynamics[4])))
     for link in range(-1, len(info)):
         p.changeDynamics(body, link, lateralFriction=obj.friction, restitution=obj.restitution,
                          linearDamping=0.0, angularDamping=0.0, physicsClientId=client)
@@ -108,7 +110,7 @@ def load(p: ModuleType, client: int, obj: ArticulatedObject) -> Body:
                                     physicsClientId=client)
     for name, j in zip(out.balls, balls, strict=True):
         rotation = rotation_value(obj.joint_rotations[name], 0.0)[0] if name in obj.joint_rotations else (1, 0, 0, 0)
-        p.resetJointStateMultiDof(body, j, _xyzw(rotation), physicsClientId=client)
+        p.resetJointStateMultiDof(body, j, xyzw(rotation), physicsClientId=client)
         if name in obj.joint_rotations:  # set exactly each step: no motor
             p.setJointMotorControlMultiDof(body, j, p.POSITION_CONTROL, targetPosition=[0, 0, 0, 1],
                                            force=[0.0, 0.0, 0.0], physicsClientId=client)
@@ -145,7 +147,7 @@ def _place_balls(p: ModuleType, client: int, body: Body, frame: float, frame_rat
     for name, j in zip(body.balls, body.ball_index, strict=True):
         if name in body.obj.joint_rotations:
             rotation, omega = rotation_value(body.obj.joint_rotations[name], frame)
-            p.resetJointStateMultiDof(body.id, j, _xyzw(rotation), targetVelocity=list(omega * frame_rate),
+            p.resetJointStateMultiDof(body.id, j, xyzw(rotation), targetVelocity=list(omega * frame_rate),
                                       physicsClientId=client)
 
 
@@ -161,7 +163,7 @@ def place_scripted(p: ModuleType, client: int, body: Body, frame: float, frame_r
 def base_pose(p: ModuleType, client: int, body: Body) -> tuple[np.ndarray, np.ndarray]:
     """The base link's frame (PyBullet reports its centre of mass)."""
     com, orn = p.getBasePositionAndOrientation(body.id, physicsClientId=client)
-    q = geometry.quat_multiply(_wxyz(orn), geometry.quat_conjugate(body.inertial[1]))
+    q = geometry.quat_multiply(wxyz(orn), geometry.quat_conjugate(body.inertial[1]))
     position = np.asarray(com, dtype=np.float64) - geometry.rotate(q, body.inertial[0] * body.obj.scale[0])
     return position, geometry.quat_normalize(q)
 
@@ -170,7 +172,7 @@ def set_base(p: ModuleType, client: int, body: Body, position: np.ndarray, quate
     """Put the base link's frame at a pose (a kinematic base)."""
     com_q = geometry.quat_multiply(quaternion, body.inertial[1])
     com = np.asarray(position) + geometry.rotate(quaternion, body.inertial[0] * body.obj.scale[0])
-    p.resetBasePositionAndOrientation(body.id, list(com), _xyzw(com_q), physicsClientId=client)
+    p.resetBasePositionAndOrientation(body.id, list(com), xyzw(com_q), physicsClientId=client)
 
 
 def link_poses(p: ModuleType, client: int, body: Body) -> tuple[np.ndarray, np.ndarray]:
@@ -179,7 +181,7 @@ def link_poses(p: ModuleType, client: int, body: Body) -> tuple[np.ndarray, np.n
     positions, quaternions = np.zeros((len(order), 3)), np.zeros((len(order), 4))
     others = [i for i in order if i >= 0]
     states = p.getLinkStates(body.id, others, computeForwardKinematics=True, physicsClientId=client) if others else []
-    by_index = {i: (np.asarray(s[4], dtype=np.float64), _wxyz(s[5])) for i, s in zip(others, states, strict=True)}
+    by_index = {i: (np.asarray(s[4], dtype=np.float64), wxyz(s[5])) for i, s in zip(others, states, strict=True)}
     by_index[-1] = base_pose(p, client, body)
     for k, i in enumerate(order):
         positions[k], quaternions[k] = by_index[i]
@@ -195,7 +197,7 @@ def joint_states(p: ModuleType, client: int, body: Body) -> tuple[np.ndarray, np
 def ball_states(p: ModuleType, client: int, body: Body) -> np.ndarray:
     """Rotations (B, 4) (w, x, y, z) of the ball joints, in `body.balls` order."""
     states = p.getJointStatesMultiDof(body.id, body.ball_index, physicsClientId=client) if body.ball_index else []
-    return np.array([_wxyz(s[0]) for s in states], dtype=np.float64).reshape(-1, 4)
+    return np.array([wxyz(s[0]) for s in states], dtype=np.float64).reshape(-1, 4)
 
 
 def set_joints(p: ModuleType, client: int, body: Body, positions: Sequence[float] | np.ndarray,
@@ -203,4 +205,4 @@ def set_joints(p: ModuleType, client: int, body: Body, positions: Sequence[float
     for j, value in zip(body.joint_index, positions, strict=True):
         p.resetJointState(body.id, j, float(value), physicsClientId=client)
     for j, rotation in zip(body.ball_index, rotations if rotations is not None else [], strict=False):
-        p.resetJointStateMultiDof(body.id, j, _xyzw(rotation), physicsClientId=client)
+        p.resetJointStateMultiDof(body.id, j, xyzw(rotation), physicsClientId=client)

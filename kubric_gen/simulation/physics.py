@@ -1,8 +1,8 @@
 """Rigid-body physics with PyBullet: simulate a scene, settle objects, place without overlap.
 
 Every simulation owns its own PyBullet client in DIRECT mode, so simulations in one
-process never interfere. PyBullet's (x, y, z, w) quaternions are converted here
-and nowhere else.
+process never interfere. PyBullet's (x, y, z, w) quaternions are converted in
+simulation/ only (`articulation.xyzw`, `articulation.wxyz`).
 
 Integration: Bullet uses symplectic Euler (v += a dt, then x += v dt). Dynamic
 objects start with their velocity shifted back by half a step of gravity
@@ -77,14 +77,6 @@ def _pybullet() -> ModuleType:
 
 # A pose component as PyBullet and numpy both give it: a sequence of floats or an array.
 Vector = Sequence[float] | np.ndarray
-
-
-def _xyzw(q: Vector) -> list[float]:
-    return [q[1], q[2], q[3], q[0]]
-
-
-def _wxyz(q: Sequence[float]) -> np.ndarray:
-    return geometry.quat_normalize([q[3], q[0], q[1], q[2]])
 
 
 def _com_offset(obj: SceneObject) -> np.ndarray:
@@ -173,7 +165,7 @@ class _World:
         pose = obj.pose_at(0)
         body = p.createMultiBody(baseMass=meshes.object_mass(obj), baseCollisionShapeIndex=shape,
                                  basePosition=list(self._body_position(pose.position, pose.quaternion, offset)),
-                                 baseOrientation=_xyzw(pose.quaternion), physicsClientId=c)
+                                 baseOrientation=articulation.xyzw(pose.quaternion), physicsClientId=c)
         p.changeDynamics(body, -1, lateralFriction=obj.friction, restitution=obj.restitution,
                          linearDamping=0.0, angularDamping=0.0, physicsClientId=c)
         if obj.motion == "dynamic":
@@ -194,7 +186,7 @@ class _World:
             return
         self.p.resetBasePositionAndOrientation(
             self.bodies[i], list(self._body_position(position, quaternion, self.offsets[i])),
-            _xyzw(quaternion), physicsClientId=self.client)
+            articulation.xyzw(quaternion), physicsClientId=self.client)
 
     def state(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Object-origin position, quaternion (wxyz), centre-of-mass velocity, angular velocity."""
@@ -204,7 +196,7 @@ class _World:
             position, quaternion = articulation.base_pose(p, c, self.articulated[i])
             return position, quaternion, np.asarray(vel, dtype=np.float64), np.asarray(ang, dtype=np.float64)
         pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=c)
-        q = _wxyz(orn)
+        q = articulation.wxyz(orn)
         arm = geometry.rotate(q, self.offsets[i])
         return np.asarray(pos) - arm, q, np.asarray(vel, dtype=np.float64), np.asarray(ang, dtype=np.float64)
 
