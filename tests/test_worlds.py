@@ -1,6 +1,6 @@
 """Every built-in world: valid scenes for 12 seeds (6 for settled crowds, 3 for the
-multi-camera worlds, whose cameras are checked too), no interpenetration at frame 0 (the
-dome floor included: settled crowds are lifted out of it). That every world renders,
+multi-camera worlds, whose cameras are checked too, 4 for the worlds of an articulated body),
+no interpenetration at frame 0 (the dome floor included: settled crowds are lifted out of it). That every world renders,
 validates, packages and loads is tests/test_matrix.py's part."""
 
 import json
@@ -19,6 +19,8 @@ MULTI_CAMERA = {"multiview", "stereo"}
 SEEDS = 12
 SETTLED_SEEDS = 6  # settling a crowd costs about 1.5 s a scene on 2 cores
 MULTI_CAMERA_SEEDS = 3  # their crowd is movi_d's (test_matrix checks it is the same): their cameras are what is new
+ARTICULATED = {"robot_arm", "legged_robot", "humanoid"}
+ARTICULATED_SEEDS = 4  # their shapes are CLEVR's placed beside one body (each placement loads the body's URDF)
 
 
 def test_all_worlds_are_listed():
@@ -31,7 +33,8 @@ def test_world_builds_valid_scenes_without_overlap(name):
     config = resolve_config(world, {})
     state = np.random.get_state()[1].copy()
     scenes = set()
-    seeds = MULTI_CAMERA_SEEDS if name in MULTI_CAMERA else SETTLED_SEEDS if name in SETTLED else SEEDS
+    seeds = (MULTI_CAMERA_SEEDS if name in MULTI_CAMERA else SETTLED_SEEDS if name in SETTLED
+             else ARTICULATED_SEEDS if name in ARTICULATED else SEEDS)
     for seed in range(seeds):
         scene = build_scene(world, seed, config)
         assert scene.seed == seed
