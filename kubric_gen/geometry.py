@@ -110,6 +110,17 @@ def quat_conjugate(q: ArrayLike) -> np.ndarray:
     return np.asarray(q, dtype=np.float64) * np.array([1.0, -1.0, -1.0, -1.0])
 
 
+def quat_slerp(a: ArrayLike, b: ArrayLike, t: float) -> np.ndarray:
+    """The rotation a fraction t of the way from a to b along the shorter arc (unit quaternions)."""
+    qa, qb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if np.dot(qa, qb) < 0:
+        qb = -qb
+    angle = math.acos(min(1.0, abs(float(np.dot(qa, qb)))))
+    if angle < 1e-9:
+        return qa
+    return quat_normalize((math.sin((1 - t) * angle) * qa + math.sin(t * angle) * qb) / math.sin(angle))
+
+
 def extrapolate_poses(p0: ArrayLike, q0: ArrayLike, p1: ArrayLike, q1: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """The pose one step past (p1, q1) continuing the motion from (p0, q0) to (p1, q1)
     at constant velocity: p = 2 p1 - p0, q = (q1 q0^-1) q1. Works on (..., 3/4) arrays."""

@@ -118,11 +118,7 @@ def _solid_properties(path: str, mtime_ns: int, size: int) -> tuple[float, tuple
 
 def mass_properties(obj: SceneObject) -> tuple[float, np.ndarray]:
     """Unscaled volume and centre of mass of a mesh object's solid: the mesh itself when
-    it is closed (seams joined), else its convex hull. Primitives: analytic, at the origin.
-    Articulated objects: the sum of their links' volumes, at the base's origin."""
-    if isinstance(obj, ArticulatedObject):
-        links = link_meshes(obj)
-        return sum(float(abs(m.volume)) for m in links.values()) / obj.scale[0] ** 3, np.zeros(3)
+    it is closed (seams joined), else its convex hull. Primitives: analytic, at the origin."""
     if not isinstance(obj, MeshObject):
         return {"cube": 8.0, "sphere": 4.0 / 3.0 * np.pi, "cylinder": 2.0 * np.pi}[obj.kind], np.zeros(3)
     stat = os.stat(obj.path)

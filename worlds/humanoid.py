@@ -66,15 +66,6 @@ def read_clip(name):
     return times, frames[:, 1:], data.get("Loop") == "wrap"
 
 
-def _slerp(a, b, u):
-    if np.dot(a, b) < 0:
-        b = -b
-    angle = np.arccos(min(1.0, abs(float(np.dot(a, b)))))
-    if angle < 1e-9:
-        return a
-    return (np.sin((1 - u) * angle) * a + np.sin(u * angle) * b) / np.sin(angle)
-
-
 def sample_clip(times, frames, loops, t):
     """One clip frame (43 values) at time t: positions and angles linear, rotations slerped; a
     looping clip carries the root's horizontal travel over from cycle to cycle."""
@@ -87,7 +78,7 @@ def sample_clip(times, frames, loops, t):
     i = 3
     for size in (4, *(s for _, s in CHANNELS)):
         if size == 4:
-            out[i:i + 4] = geometry.quat_normalize(_slerp(a[i:i + 4], b[i:i + 4], u))
+            out[i:i + 4] = geometry.quat_slerp(a[i:i + 4], b[i:i + 4], u)
         i += size
     travel = frames[-1, :3] - frames[0, :3]
     out[[0, 2]] += cycle * travel[[0, 2]]  # Y-up: x and z are horizontal

@@ -521,12 +521,14 @@ class SceneDir:
         articulated objects."""
         if fmt.PARTS not in self.files:
             return None
-        found = self._npz(fmt.PARTS).get("part_index")
-        expected = (self.num_frames, self.resolution[1], self.resolution[0])
-        if found is None or found.shape != expected or found.dtype != np.uint8:
-            raise SceneDirError(f"{fmt.PARTS}: part_index must be {expected} uint8 "
-                                f"(got {'nothing' if found is None else f'{found.shape} {found.dtype}'})")
-        return found
+        if fmt.PARTS not in self._cache:  # validate's flow check asks per frame
+            found = self._npz(fmt.PARTS).get("part_index")
+            expected = (self.num_frames, self.resolution[1], self.resolution[0])
+            if found is None or found.shape != expected or found.dtype != np.uint8:
+                raise SceneDirError(f"{fmt.PARTS}: part_index must be {expected} uint8 "
+                                    f"(got {'nothing' if found is None else f'{found.shape} {found.dtype}'})")
+            self._cache[fmt.PARTS] = found
+        return self._cache[fmt.PARTS]
 
     def occlusion_boundaries(self) -> np.ndarray | None:
         """(T, H, W) uint8 occlusion-boundary bits (occlusion_boundaries.npz; `truth.boundaries`),

@@ -278,14 +278,7 @@ def _interpolate(keys: tuple[np.ndarray, np.ndarray], frame: float) -> tuple[np.
     hi = min(lo + 1, len(positions) - 1)
     t = frame - lo
     position = (1 - t) * positions[lo] + t * positions[hi]
-    qa, qb = quaternions[lo], quaternions[hi]
-    if np.dot(qa, qb) < 0:
-        qb = -qb
-    angle = math.acos(min(1.0, abs(float(np.dot(qa, qb)))))
-    if angle < 1e-9:
-        return position, qa
-    q = (math.sin((1 - t) * angle) * qa + math.sin(t * angle) * qb) / math.sin(angle)
-    return position, geometry.quat_normalize(q)
+    return position, geometry.quat_slerp(quaternions[lo], quaternions[hi], t)
 
 
 def _pose_before(obj: SceneObject, frame_time: float) -> tuple[np.ndarray, np.ndarray]:
