@@ -24,6 +24,7 @@ from kubric_gen.scene import (
     ColorBackground,
     Cube,
     Cylinder,
+    DeformableObject,
     Flat,
     HdriBackground,
     MeshObject,
@@ -55,7 +56,7 @@ __version__ = "0.3.0"
 
 __all__ = [
     "AreaLight", "ArticulatedObject", "AssetError", "Collision", "ColorBackground", "ConfigError", "Cube",
-    "Cylinder", "Flat",
+    "Cylinder", "DeformableObject", "Flat",
     "HdriBackground", "KubricGenError", "MeshObject", "PerspectiveCamera", "PlacementError", "PointLight", "Pose",
     "Principled",
     "Scene", "SceneError", "SceneObject", "SkyBackground", "Sphere", "SpotLight", "SunLight", "Trajectory",

@@ -45,8 +45,11 @@ RESERVED_INSTANCE_FEATURES = frozenset({
 AMODAL_INSTANCE_KEYS = ("amodal_pixels", "visible_fraction", "in_image_fraction", "amodal_bboxes", "amodal_bbox_frames",
                         "amodal_bboxes_unclipped", "amodal_bbox_unclipped_frames")
 """An instance's amodal fields in metadata.json (per camera, like MOVi's bboxes; io.scene_dir.amodal_metadata)."""
+DEFORMABLE_INSTANCE_KEYS = ("body", "deformation_index", "stiffness", "bending_stiffness", "damping", "pinned",
+                            "attached")
+"""A deformable instance's own fields in metadata.json (io.scene_dir.instance_metadata)."""
 RESERVED_INSTANCE_KEYS = RESERVED_INSTANCE_FEATURES | {"name", "asset_id", "motion", "bounds", "scale_xyz", "nr_faces",
-                                                       "nr_vertices", *AMODAL_INSTANCE_KEYS}
+                                                       "nr_vertices", *AMODAL_INSTANCE_KEYS, *DEFORMABLE_INSTANCE_KEYS}
 """Keys of an instance in metadata.json that kubric_gen writes itself: an object's labels may not replace them."""
 
 

@@ -22,7 +22,7 @@ import trimesh
 
 from kubric_gen import geometry
 from kubric_gen.errors import AssetError
-from kubric_gen.scene import ArticulatedObject, Cube, Cylinder, MeshObject, SceneObject, Sphere
+from kubric_gen.scene import ArticulatedObject, Cube, Cylinder, DeformableObject, MeshObject, SceneObject, Sphere
 from kubric_gen.scene.urdf import Visual, read_urdf
 
 SPHERE_SUBDIVISIONS = 4  # 5120 triangles: silhouette within 1.2e-4 of the radius
@@ -82,6 +82,8 @@ def object_mesh(obj: SceneObject) -> trimesh.Trimesh:
     if isinstance(obj, MeshObject):
         stat = os.stat(obj.path)
         return _load(os.path.abspath(obj.path), stat.st_mtime_ns, stat.st_size)
+    if isinstance(obj, DeformableObject):
+        return obj.rest_mesh()
     raise TypeError(f"no mesh for {type(obj).__name__}")
 
 
@@ -93,6 +95,8 @@ def object_uv(obj: SceneObject) -> np.ndarray | None:
         return _load_uv(os.path.abspath(obj.path), stat.st_mtime_ns, stat.st_size)
     if isinstance(obj, (Cube, Sphere, Cylinder)):
         return None
+    if isinstance(obj, DeformableObject):
+        return obj.rest_uv()
     raise TypeError(f"no mesh for {type(obj).__name__}")
 
 
@@ -100,6 +104,8 @@ def mesh_key(obj: SceneObject) -> str:
     """A short key that is equal for objects sharing one local mesh."""
     if isinstance(obj, MeshObject):
         return "mesh:" + hashlib.sha1(os.path.abspath(obj.path).encode()).hexdigest()[:12]
+    if isinstance(obj, DeformableObject):  # its mesh data changes per frame: never shared
+        return f"deformable:{obj.name}"
     return obj.kind
 
 
@@ -135,6 +141,8 @@ def scaled_volume(obj: SceneObject) -> float:
 def object_mass(obj: SceneObject) -> float:
     """Mass in kg: `obj.mass` if given, else density times scaled volume; 0 if static. An
     articulated object's: its URDF links' masses."""
+    if isinstance(obj, DeformableObject):
+        return float(obj.mass or 0.0)
     if obj.motion != "dynamic":
         return 0.0
     if isinstance(obj, ArticulatedObject):

@@ -42,6 +42,8 @@ def _takes(world: str, key: str) -> bool:
 MULTI_CAMERA = {"multiview", "stereo"}
 # The built-in worlds with articulated objects (their links are parts: parts.npz, link metadata).
 ARTICULATED = {"robot_arm", "legged_robot", "humanoid"}
+# The built-in worlds with deformable objects (their meshes per frame: deformations.npz).
+DEFORMABLE = {"cloth", "soft_toys"}
 # Worlds that build their objects, floor and background with movi_d's code (movi_d.build, given a
 # camera): the same objects as movi_d's for a seed (test_worlds_sharing_movi_d_assets_build_its_objects),
 # so movi_d's asset variants cover their assets and they run with their defaults only (suite time).
@@ -241,6 +243,10 @@ def test_world_instances_have_movi_builder_fields(world, variant, matrix):
                 _check_articulated_boxes(inst, obj)
                 checked += 1
                 continue
+            if obj["type"] == "deformable":
+                _check_deformable_boxes(inst, obj, SceneDir(scene))
+                checked += 1
+                continue
             if "path" in obj:
                 mesh = trimesh.load(obj["path"], force="mesh")
                 assert (inst["nr_faces"], inst["nr_vertices"]) == (len(mesh.faces), len(mesh.vertices)), obj["path"]
@@ -280,6 +286,25 @@ def _check_articulated_boxes(inst: dict, obj: dict) -> None:
         box = geometry.world_to_local(np.asarray(inst["bboxes_3d"][f]), p, q)
         np.testing.assert_allclose([box.min(axis=0), box.max(axis=0)], [local.min(axis=0), local.max(axis=0)],
                                    atol=1e-4)
+
+
+def _check_deformable_boxes(inst: dict, obj: dict, sd: SceneDir) -> None:
+    """A deformable instance: its mesh sizes are its rest shape's, its bboxes_3d each frame's box of
+    its stored vertices, its position their mean."""
+    from kubric_gen.scene import DeformableObject
+    from kubric_gen.scene.serialize import from_data
+
+    rest = from_data(obj, "test", (DeformableObject,)).rest_mesh()
+    mesh = sd.deformations()[obj["name"]]
+    assert inst["deformation_index"] == list(sd.deformations()).index(obj["name"])
+    assert (inst["nr_faces"], inst["nr_vertices"]) == (len(rest.faces), len(rest.vertices))
+    np.testing.assert_array_equal(mesh["faces"], rest.faces)
+    np.testing.assert_allclose(mesh["rest_vertices"], rest.vertices, atol=1e-6)
+    for f, points in enumerate(mesh["vertices"]):
+        box = np.asarray(inst["bboxes_3d"][f])
+        np.testing.assert_allclose([box.min(axis=0), box.max(axis=0)], [points.min(axis=0), points.max(axis=0)],
+                                   atol=1e-5)
+        np.testing.assert_allclose(inst["positions"][f], points.mean(axis=0), atol=1e-5)
 
 
 def _check_example(ex: dict, scene_dir: Path, features) -> None:
@@ -391,7 +416,7 @@ def test_world_extras_package_and_load(world, matrix, tmp_path):
     scenes, _, _, status = matrix[(world, "default")]
     assert status == 0, f"kubric-gen run {world} failed"
     build_dataset(scenes, f"extras_{world}", tmp_path, splits="train=1.0",
-                  extras="amodal,scene_flow,occlusion_boundaries,intrinsics,parts")
+                  extras="amodal,scene_flow,occlusion_boundaries,intrinsics,parts,deformations")
     examples = list(tfds.as_numpy(tfds.builder(f"extras_{world}", data_dir=str(tmp_path)).as_dataset(split="train")))
     assert len(examples) == 2
     multi = world in MULTI_CAMERA
@@ -426,6 +451,42 @@ def test_world_extras_package_and_load(world, matrix, tmp_path):
                     stored = np.asarray(inst.get(key, []), dtype=np.float32).reshape(ex[key][k, :count].shape)
                     np.testing.assert_array_equal(ex[key][k, :count], stored)
                     assert not ex[key][k, count:].any()  # the padding
+        _check_deformations(ex, sd, world)
+
+
+def _check_deformations(ex: dict, sd: SceneDir, world: str) -> None:
+    """The extra "deformations": each deformable instance's meshes are deformations.npz's, zero-padded."""
+    stored = sd.deformations() or {}
+    assert bool(stored) == (world in DEFORMABLE)
+    for k, inst in enumerate(sd.metadata["instances"]):
+        mesh = stored.get(inst["name"]) if "deformation_index" in inst else None
+        nv, nf = (len(mesh["rest_vertices"]), len(mesh["faces"])) if mesh is not None else (0, 0)
+        assert (ex["num_vertices"][k], ex["num_faces"][k]) == (nv, nf)
+        if mesh is not None:
+            np.testing.assert_array_equal(ex["deformed_vertices"][k, :, :nv], mesh["vertices"])
+            np.testing.assert_array_equal(ex["rest_vertices"][k, :nv], mesh["rest_vertices"])
+            np.testing.assert_array_equal(ex["deformed_faces"][k, :nf], mesh["faces"])
+        assert not ex["deformed_vertices"][k, :, nv:].any() and not ex["deformed_faces"][k, nf:].any()
+
+
+def test_deformable_worlds_meshes_reach_pytorch(matrix):
+    """SceneDirDataset(extras=["deformations"]) gives each scene's meshes, and `collate` pads them."""
+    from kubric_gen.datasets.torch import SceneDirDataset, collate
+
+    for world in sorted(DEFORMABLE):
+        scenes, _, _, status = matrix[(world, "default")]
+        assert status == 0, f"kubric-gen run {world} failed"
+        data = SceneDirDataset(str(scenes), extras=["deformations"])
+        samples = [data[i] for i in range(len(data))]
+        for sample in samples:
+            sd = SceneDir(scenes / sample["video_name"])
+            _check_deformations({k: v.numpy() for k, v in sample["deformations"].items()}, sd, world)
+        batch = collate(samples)["deformations"]
+        n = max(s["deformations"]["num_vertices"].shape[0] for s in samples)
+        v = max(s["deformations"]["rest_vertices"].shape[1] for s in samples)
+        t = samples[0]["deformations"]["deformed_vertices"].shape[1]
+        assert tuple(batch["deformed_vertices"].shape) == (len(samples), n, t, v, 3)
+        assert tuple(batch["rest_vertices"].shape) == (len(samples), n, v, 3)
 
 
 @pytest.mark.parametrize("world", WORLDS)
@@ -468,7 +529,7 @@ def test_world_exports_read_back(world, matrix, tmp_path):
     for name, check in CHECKS.items():
         if name == "stereo" and cameras != 2:
             continue
-        if name == "bop" and world in ARTICULATED:  # refused in one line: BOP's models are rigid
+        if name == "bop" and world in ARTICULATED | DEFORMABLE:  # refused in one line: BOP's models are rigid
             result = export(name, scenes, tmp_path / name, workers=1)
             assert len(result.failed) == 2 and "BOP's models are rigid" in str(result.failed), result.failed
             continue

@@ -132,3 +132,12 @@ def toss(rng, position):
     """The velocity of an object thrown from `position`: horizontal, towards the scene centre, as in MOVi."""
     vx, vy, _ = rng.uniform(*VELOCITY_RANGE)
     return float(vx - position[0]), float(vy - position[1]), 0.0
+
+
+def flat_floor(color, friction, restitution, half_size=20.0, name="floor"):
+    """A flat floor (a static box whose top is z = 0) of one matte colour, for worlds with
+    deformable bodies: PyBullet's deformable world collides them with convex shapes only, so a
+    dome floor (triangles) would let them fall through."""
+    return kg.Cube(name=name, scale=(half_size, half_size, 0.1), position=(0.0, 0.0, -0.1), motion="static",
+                   is_background=True, casts_shadows=True, asset_id="floor", friction=friction,
+                   restitution=restitution, material=kg.Principled(color=tuple(color), roughness=1.0, specular=0.0))

@@ -18,6 +18,10 @@ it had before they existed; each extra adds keys no MOVi feature has.
   link_quaternions (K, L, T, 4), joint_positions and joint_velocities (K, J, T), the ball joints'
   joint_rotations (K, B, T, 4) float32, and num_links, num_joints, num_ball_joints (K,) int32 (0
   for a rigid object).
+- deformations: the deformable instances' meshes (deformations.npz), per instance K and padded with
+  zeros to the example's most vertices and faces: deformed_vertices (K, T, V, 3) float32 world
+  positions per frame, rest_vertices (K, V, 3) float32 (what the object coordinates name),
+  deformed_faces (K, F, 3) int32, and num_vertices, num_faces (K,) int32 (0 for a rigid object).
 
 Scenes with several cameras: each of these with a leading camera axis C (boxes dense (C, T, 4),
 zeros where there is none, as their `bboxes`; no *_frames lists).
@@ -36,14 +40,17 @@ from kubric_gen.datasets.config import DatasetError
 from kubric_gen.io import SceneDir, SceneDirError
 from kubric_gen.io import format as fmt
 
-EXTRAS = ("amodal", "scene_flow", "occlusion_boundaries", "intrinsics", "parts")
+EXTRAS = ("amodal", "scene_flow", "occlusion_boundaries", "intrinsics", "parts", "deformations")
 PART_ARRAYS = {"link_positions": 3, "link_quaternions": 4, "joint_positions": 0, "joint_velocities": 0,
                "joint_rotations": 4}
 """The instances' arrays of the extra "parts": name -> trailing size (0: none); (K, L or J, T, ...)."""
 _COUNTS = {"link_positions": ("num_links", "links"), "link_quaternions": ("num_links", "links"),
            "joint_positions": ("num_joints", "joint_names"), "joint_velocities": ("num_joints", "joint_names"),
            "joint_rotations": ("num_ball_joints", "ball_joint_names")}  # array -> its count and its names' key
-_PER_SCENE = (*PART_ARRAYS, "num_links", "num_joints", "num_ball_joints")  # the same in every view: no camera axis
+DEFORMATION_ARRAYS = ("deformed_vertices", "rest_vertices", "deformed_faces", "num_vertices", "num_faces")
+"""The top-level features of the extra "deformations" (world data: the same in every camera's view)."""
+_PER_SCENE = (*PART_ARRAYS, "num_links", "num_joints", "num_ball_joints",
+              *DEFORMATION_ARRAYS)  # the same in every view: no camera axis
 
 
 def check_extras(extras: Sequence[str] | str | None, factor: int) -> tuple[str, ...]:
@@ -96,6 +103,8 @@ def features(extras: Sequence[str], t: int, h: int, w: int) -> tuple[dict, dict]
     if "parts" in extras:
         top["part_index"] = f.Video(shape=(t, h, w, 1), doc="link id: 1 + the link's index in its URDF; 0 none")
         top.update(_part_features(f, t))
+    if "deformations" in extras:
+        top.update(_deformation_features(f, t))
     return top, instance
 
 
@@ -106,6 +115,41 @@ def _part_features(f, t: int) -> dict:
     counts = {name: f.Tensor(shape=(None,), dtype=np.int32, doc="per instance; 0 for a rigid object")
               for name in ("num_links", "num_joints", "num_ball_joints")}
     return {**arrays, **counts}
+
+
+def _deformation_features(f, t: int) -> dict:
+    doc = "per instance, zero-padded; see num_vertices, num_faces"
+    return {"deformed_vertices": f.Tensor(shape=(None, t, None, 3), dtype=np.float32, encoding=f.Encoding.ZLIB,
+                                          doc=f"world positions per frame; {doc}"),
+            "rest_vertices": f.Tensor(shape=(None, None, 3), dtype=np.float32, encoding=f.Encoding.ZLIB,
+                                      doc=f"the rest shape (object frame, unscaled); {doc}"),
+            "deformed_faces": f.Tensor(shape=(None, None, 3), dtype=np.int32, encoding=f.Encoding.ZLIB, doc=doc),
+            "num_vertices": f.Tensor(shape=(None,), dtype=np.int32, doc="per instance; 0 for a rigid object"),
+            "num_faces": f.Tensor(shape=(None,), dtype=np.int32, doc="per instance; 0 for a rigid object")}
+
+
+def _deformation_values(sd: SceneDir) -> dict:
+    """The instances' deformed meshes, zero-padded to the most vertices and faces."""
+    t, instances = sd.num_frames, sd.metadata["instances"]
+    stored = sd.deformations() or {}
+    meshes = [stored.get(inst["name"]) if "deformation_index" in inst else None for inst in instances]
+    if any("deformation_index" in inst for inst in instances) and not stored:
+        raise SceneDirError(f"{fmt.DEFORMATIONS} is missing (--extras deformations)")
+    v = max((len(m["rest_vertices"]) for m in meshes if m is not None), default=0)
+    f = max((len(m["faces"]) for m in meshes if m is not None), default=0)
+    k = len(instances)
+    out = {"deformed_vertices": np.zeros((k, t, v, 3), np.float32), "rest_vertices": np.zeros((k, v, 3), np.float32),
+           "deformed_faces": np.zeros((k, f, 3), np.int32), "num_vertices": np.zeros(k, np.int32),
+           "num_faces": np.zeros(k, np.int32)}
+    for i, mesh in enumerate(meshes):
+        if mesh is None:
+            continue
+        nv, nf = len(mesh["rest_vertices"]), len(mesh["faces"])
+        out["deformed_vertices"][i, :, :nv] = mesh["vertices"]
+        out["rest_vertices"][i, :nv] = mesh["rest_vertices"]
+        out["deformed_faces"][i, :nf] = mesh["faces"]
+        out["num_vertices"][i], out["num_faces"][i] = nv, nf
+    return out
 
 
 def _part_values(sd: SceneDir) -> dict:
@@ -154,6 +198,8 @@ def multiview_features(extras: Sequence[str], c: int, t: int, h: int, w: int, fr
     if "parts" in extras:
         top["part_index"] = frames(f.Video(shape=(t, h, w, 1)), "(C, T, H, W, 1) link ids")
         top.update(_part_features(f, t))  # world poses: the same in every view, no camera axis
+    if "deformations" in extras:
+        top.update(_deformation_features(f, t))  # world meshes: no camera axis
     return top, instance
 
 
@@ -178,6 +224,8 @@ def multiview_values(extras: Sequence[str], views: Sequence[SceneDir], t: int,
         instances.append(out)
     if "parts" in extras:
         top.update(_part_values(views[0]))  # world poses: the same in every view
+    if "deformations" in extras:
+        top.update(_deformation_values(views[0]))
     return top, instances
 
 
@@ -224,4 +272,6 @@ def values(extras: Sequence[str], sd: SceneDir, nearest: Callable[[np.ndarray], 
         shape = (sd.num_frames, sd.resolution[1], sd.resolution[0])
         top["part_index"] = nearest(part_index if part_index is not None else np.zeros(shape, np.uint8))[..., None]
         top.update(_part_values(sd))
+    if "deformations" in extras:
+        top.update(_deformation_values(sd))
     return top, instances

@@ -40,7 +40,9 @@ amodal_boxes_unclipped (N, T, 4) pixel edges with amodal_box_valid and amodal_bo
 the intrinsic images albedo, shading, glossy_color, residual (float32 (T, 3, H, W) linear RGB) and
 part_index (uint8 (T, H, W) link ids, the extra "parts": crops cut it, `Resize` picks pixels),
 mirror_or_transparent (bool (T, H, W)) (scenes rendered with --intrinsics; `Resize` picks pixels,
-so that albedo * shading + residual stays the linear image).
+so that albedo * shading + residual stays the linear image), and the extra "deformations":
+deformations/{deformed_vertices (N, T, V, 3), rest_vertices (N, V, 3), deformed_faces (N, F, 3),
+num_vertices, num_faces (N,)}, the deformable instances' meshes (world data: transforms leave them).
 
 `layers` picks the per-pixel layers to return (default: all). Transforms (`RandomCrop`,
 `CenterCrop`, `Resize`) change every layer and label together: flow values, tracks, boxes and
@@ -75,6 +77,7 @@ elif "triton" not in sys.modules:
         "some optimizers) the process may crash; import kubric_gen.datasets.torch (or triton) first")
 
 from kubric_gen.datasets.config import DatasetError
+from kubric_gen.datasets.extras import DEFORMATION_ARRAYS
 from kubric_gen.errors import KubricGenError
 from kubric_gen.io.format import INTRINSIC_IMAGES, INTRINSIC_MASK, MAX_16BIT, SCENE_FLOW_ARRAYS
 from kubric_gen.labels import Label, LabelSchema
@@ -185,6 +188,8 @@ def example_to_sample(example: dict, schema: LabelSchema, layers: Sequence[str] 
         sample[INTRINSIC_MASK] = torch.from_numpy(np.asarray(example[INTRINSIC_MASK], dtype=bool))
     if "part_index" in layers and "part_index" in example:
         sample["part_index"] = torch.from_numpy(_frames(example["part_index"])[..., 0].astype(np.uint8))
+    if "deformed_vertices" in example:
+        sample["deformations"] = {name: torch.from_numpy(np.asarray(example[name])) for name in DEFORMATION_ARRAYS}
 
     by_key = _instances_by_key(example["instances"])
     n = int(meta["num_instances"])
@@ -574,6 +579,15 @@ def _pad(tensors: list, length: int, dim: int = 0) -> torch.Tensor:
     return out
 
 
+def _pad_all(tensors: list) -> torch.Tensor:
+    """Stack tensors zero-padded to the largest size in every dimension."""
+    shape = [max(t.shape[d] for t in tensors) for d in range(tensors[0].dim())]
+    out = tensors[0].new_zeros((len(tensors), *shape))
+    for i, t in enumerate(tensors):
+        out[i][tuple(slice(0, n) for n in t.shape)] = t
+    return out
+
+
 # the track dimension of each multiview_tracks tensor
 _MULTIVIEW_TRACK_DIMS = {"query_points": 0, "query_camera": 0, "query_world": 0, "target_points": 1, "occluded": 1}
 
@@ -597,7 +611,7 @@ def collate(batch: list[Sample]) -> Sample:
     n = max(s["boxes"].shape[0] for s in batch)
     per_instance = ("boxes", "box_valid", "amodal_boxes", "amodal_box_valid", "amodal_boxes_unclipped",
                     "amodal_box_unclipped_valid")
-    padded = ("instances", *per_instance, "tracks", "multiview_tracks", "cameras")
+    padded = ("instances", *per_instance, "tracks", "multiview_tracks", "cameras", "deformations")
     out = default_collate([{k: v for k, v in s.items() if k not in padded} for s in batch])
     for key in per_instance:
         if key in batch[0]:
@@ -607,6 +621,9 @@ def collate(batch: list[Sample]) -> Sample:
     for key in batch[0]["instances"]:
         values = [s["instances"][key] for s in batch]
         out["instances"][key] = _pad(values, n) if isinstance(values[0], torch.Tensor) else values
+    if "deformations" in batch[0]:  # instances, vertices and faces: padded to the batch's most
+        out["deformations"] = {key: _pad_all([s["deformations"][key] for s in batch])
+                               for key in batch[0]["deformations"]}
     multiview = "cameras" in batch[0]
     dims = {k: 1 if multiview else 0 for k in batch[0]["tracks"]}  # per-camera tracks are (C, P, ...)
     out["tracks"], out["track_valid"] = _pad_tracks(batch, "tracks", dims)

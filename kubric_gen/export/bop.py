@@ -69,10 +69,11 @@ def _rotation_w2c(quaternion: np.ndarray) -> np.ndarray:
 def write_unit(unit: Unit, staging: Path, options: dict) -> dict:
     sd = unit.scene
     objects = _scene_objects(unit)
-    articulated = [name for name, o in objects.items() if o.kind == "articulated"]
-    if articulated:
-        raise ConfigError(f"{unit.name}: BOP's models are rigid, and {articulated[0]!r} is an articulated object "
-                          f"(its links: export coco, flow, tapvid or nerf)")
+    moving = [(name, o.kind) for name, o in objects.items() if o.kind in ("articulated", "deformable")]
+    if moving:
+        name, kind = moving[0]
+        raise ConfigError(f"{unit.name}: BOP's models are rigid, and {name!r} is an {kind} object "
+                          f"(export coco, flow, tapvid or nerf)")
     folder = staging / SPLIT / f"{unit.index:06d}"
     cam = sd.metadata["camera"]
     k = geometry.intrinsics(float(cam["focal_length"]), float(cam["sensor_width"]), sd.resolution)

@@ -33,6 +33,11 @@ are occlusion boundaries and on which side it lies (`truth.boundaries`), deflate
 at each pixel (1 + its index in the instance's ``links``; 0: a rigid object or nothing), deflated;
 (segmentation, part_index) names the instance and its link. Each articulated instance's links,
 joints and their states per frame are fields of its entry in ``metadata.json``.
+``deformations.npz`` (scenes with deformable objects only): for the deformable objects in scene
+order k = 0, 1, ...: ``vertices_<k>`` (T, V, 3) float32 world positions per frame, ``faces_<k>``
+(F, 3) int32 and ``rest_vertices_<k>`` (V, 3) float32 (the rest shape in the object's frame,
+unscaled: what its object coordinates name), and ``names`` (the objects' names), deflated. A
+deformable instance's entry in ``metadata.json`` names its ``deformation_index`` k.
 
 Scene directories written before the occlusion files were renamed
 (``forward_flow_occlusion_%05d.png``) are still read.
@@ -72,6 +77,7 @@ SCENE_FLOW_STORED = ("forward_scene_flow", "backward_scene_flow")  # world axes;
 SCENE_FLOW_ARRAYS = (*SCENE_FLOW_STORED, "forward_scene_flow_camera", "backward_scene_flow_camera")  # as read
 BOUNDARIES = "occlusion_boundaries.npz"  # ours: `boundaries` (T, H, W) uint8, bits as in truth.boundaries
 PARTS = "parts.npz"  # ours, scenes with articulated objects: `part_index` (T, H, W) uint8 link ids (parts.py)
+DEFORMATIONS = "deformations.npz"  # ours, scenes with deformable objects: their meshes per frame (see above)
 INTRINSICS = "intrinsic_images.npz"  # ours, with --intrinsics: Cycles' albedo/shading (`layers.write_intrinsics`)
 INTRINSIC_IMAGES = ("albedo", "shading", "glossy_color", "residual")  # (T, H, W, 3) float16 linear RGB each
 INTRINSIC_MASK = "mirror_or_transparent"  # (T, H, W) bool: the first surface seen is metallic or transmissive
@@ -87,7 +93,7 @@ BLEND = "scene.blend"  # ours, with `render --save-blend`: the Blender scene of 
 UNHASHED = (PROVENANCE, BLEND)  # listed in the marker without a hash: timings, Blender's pointers vary by run
 MOVI_FILES = (DATA_RANGES, METADATA, EVENTS)  # what MOVi's builder requires besides the frames
 OUR_FILES = (METADATA, EVENTS, DATA_RANGES, PROVENANCE, SCENE, TRACKS, AMODAL, SCENE_FLOW, BOUNDARIES, PARTS,
-             INTRINSICS, CROSS_VIEW, FLOAT_LAYERS_FILE, *PREVIEWS, CONTACT_SHEET, COMPLETE, BLEND)
+             DEFORMATIONS, INTRINSICS, CROSS_VIEW, FLOAT_LAYERS_FILE, *PREVIEWS, CONTACT_SHEET, COMPLETE, BLEND)
 """Every file besides the frame files that our writer may put in a scene directory or a view folder
 (the pipeline moves a folder holding any other file aside rather than deleting it)."""
 

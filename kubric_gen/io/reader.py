@@ -530,6 +530,23 @@ class SceneDir:
             self._cache[fmt.PARTS] = found
         return self._cache[fmt.PARTS]
 
+    def deformations(self) -> dict[str, dict[str, np.ndarray]] | None:
+        """Each deformable object's meshes (deformations.npz), by name: ``vertices`` (T, V, 3) float32
+        world positions per frame, ``faces`` (F, 3) int32, ``rest_vertices`` (V, 3) float32; None in a
+        scene without deformable objects."""
+        if fmt.DEFORMATIONS not in self.files:
+            return None
+        arrays = self._npz(fmt.DEFORMATIONS)
+        out = {}
+        for k, name in enumerate(arrays.get("names", np.zeros(0, dtype=str)).tolist()):
+            v, f, r = (arrays.get(f"{key}_{k}") for key in ("vertices", "faces", "rest_vertices"))
+            if v is None or f is None or r is None or v.ndim != 3 or v.shape[0] != self.num_frames \
+                    or v.shape[1:] != r.shape or f.ndim != 2 or f.shape[1] != 3 or (f.size and f.max() >= len(r)):
+                raise SceneDirError(f"{fmt.DEFORMATIONS}: object {k} ({name!r}) needs vertices (T, V, 3), faces "
+                                    f"(F, 3) into V and rest_vertices (V, 3)")
+            out[name] = {"vertices": v, "faces": f, "rest_vertices": r}
+        return out
+
     def occlusion_boundaries(self) -> np.ndarray | None:
         """(T, H, W) uint8 occlusion-boundary bits (occlusion_boundaries.npz; `truth.boundaries`),
         or None when the scene has none."""

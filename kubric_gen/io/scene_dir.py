@@ -27,9 +27,9 @@ import numpy as np
 from kubric_gen import geometry
 from kubric_gen.io import format as fmt
 from kubric_gen.io import layers
-from kubric_gen.labels import GENERIC, LabelSchema
+from kubric_gen.labels import DEFORMABLE_INSTANCE_KEYS, GENERIC, LabelSchema
 from kubric_gen.parallel import parallel_map
-from kubric_gen.scene import ArticulatedObject, Scene, SceneObject
+from kubric_gen.scene import ArticulatedObject, DeformableObject, Scene, SceneObject
 from kubric_gen.scene.materials import mirror_or_transparent
 from kubric_gen.simulation.trajectory import Trajectory
 from kubric_gen.truth.result import CrossViewTruth, GroundTruth
@@ -102,13 +102,23 @@ def instance_metadata(scene: Scene, trajectory: Trajectory, obj: SceneObject, tr
     the mesh's size as Kubric's asset metadata gives it (``nr_faces``, ``nr_vertices``: of the mesh
     the object renders with), and ours: name, motion, bounds and ``scale_xyz``, the (3,) scale the
     object is rendered with (a world's label ``scale``, MOVi-B..F's one number, replaces ``scale``),
-    so that ``bboxes_3d`` = the corners of ``bounds`` scaled by ``scale_xyz``, rotated and moved."""
+    so that ``bboxes_3d`` = the corners of ``bounds`` scaled by ``scale_xyz``, rotated and moved
+    (a deformable's: the world-axis box of its vertices in each frame; its ``bounds`` are its rest
+    shape's, and it names its meshes in deformations.npz by ``deformation_index``)."""
     from kubric_gen import meshes  # trimesh: only writers need it, not every reader of this module
 
     i = trajectory.index(obj.name)
     if isinstance(obj, ArticulatedObject):
         shape = articulated_metadata(obj, trajectory, truth)
         bounds, faces, vertices, bboxes_3d = (shape.pop(k) for k in ("bounds", "nr_faces", "nr_vertices", "bboxes_3d"))
+    elif isinstance(obj, DeformableObject):
+        mesh = obj.rest_mesh()
+        bounds, faces, vertices = np.array(mesh.bounds), len(mesh.faces), len(mesh.vertices)
+        points = trajectory.deformations[obj.name].vertices
+        bboxes_3d = np.stack([geometry.box_corners(p.min(axis=0), p.max(axis=0)) for p in points])
+        values = (obj.body, deformable_names(scene).index(obj.name), obj.stiffness, obj.bending_stiffness,
+                  obj.damping, list(obj.pinned), [list(a) for a in obj.attached])
+        shape = dict(zip(DEFORMABLE_INSTANCE_KEYS, values, strict=True))
     else:
         mesh = meshes.object_mesh(obj)
         bounds, faces, vertices, shape = meshes.local_bounds(obj), len(mesh.faces), len(mesh.vertices), {}
@@ -186,6 +196,25 @@ def articulated_metadata(obj: ArticulatedObject, trajectory: Trajectory, truth: 
            if truth is not None and truth.link_bboxes and obj.name in truth.link_bboxes else {}),
         **({"ball_joint_names": states.balls, "joint_rotations": states.joint_rotations} if states.balls else {}),
     }
+
+
+def deformable_names(scene: Scene) -> list[str]:
+    """The deformable objects' names in scene order: index k is their k in deformations.npz."""
+    return [o.name for o in scene.objects if isinstance(o, DeformableObject)]
+
+
+def write_deformations(path: Path, scene: Scene, trajectory: Trajectory) -> None:
+    """deformations.npz (`format.DEFORMATIONS`): every deformable object's vertices per frame,
+    faces and rest shape."""
+    arrays: dict[str, np.ndarray] = {"names": np.asarray(deformable_names(scene), dtype=str)}
+    for k, name in enumerate(deformable_names(scene)):
+        obj = scene.object(name)
+        assert isinstance(obj, DeformableObject)
+        mesh = obj.rest_mesh()
+        arrays[f"vertices_{k}"] = np.asarray(trajectory.deformations[name].vertices, dtype=np.float32)
+        arrays[f"faces_{k}"] = np.asarray(mesh.faces, dtype=np.int32)
+        arrays[f"rest_vertices_{k}"] = np.asarray(mesh.vertices, dtype=np.float32)
+    layers.save_npz(path, arrays)
 
 
 def amodal_metadata(truth: GroundTruth, k: int) -> dict:
@@ -339,6 +368,8 @@ class SceneWriter:
         write_json(tmp / "metadata.json", scene_metadata(scene, trajectory, flags, truth, label_schema))
         write_json(tmp / "events.json", events(scene, trajectory, truth))
         write_json(tmp / "scene.json", scene.to_dict())
+        if deformable_names(scene):
+            write_deformations(tmp / fmt.DEFORMATIONS, scene, trajectory)
         if preview:
             preview_start = time.perf_counter()
             write_preview(tmp, rgba, scene.frame_rate)

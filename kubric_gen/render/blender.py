@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import bpy
 import imageio.v3 as iio
@@ -58,7 +59,7 @@ from kubric_gen.scene import (
     SpotLight,
     SunLight,
 )
-from kubric_gen.simulation.parts import Part, part_poses, scene_parts
+from kubric_gen.simulation.parts import Part, part_poses, part_vertices, scene_parts
 from kubric_gen.simulation.trajectory import Trajectory, camera_pose
 
 logger = logging.getLogger("kubric_gen.render")
@@ -118,9 +119,19 @@ def check_frames(scene: Scene, frames: Sequence[int] | None) -> list[int]:
     return out
 
 
-def check_trajectory(scene: Scene, trajectory: Trajectory) -> tuple[list[Part], np.ndarray, np.ndarray]:
-    """The scene's parts and their positions (P, T+2, 3) and quaternions (P, T+2, 4) at frames
-    -1..T, after checking the trajectory against the scene."""
+@dataclass(frozen=True)
+class PartMotion:
+    """The scene's parts with their positions (P, T+2, 3) and quaternions (P, T+2, 4) at frames
+    -1..T, and the world vertices (T+2, V, 3) of those that deform (by part index)."""
+
+    parts: list[Part]
+    positions: np.ndarray
+    quaternions: np.ndarray
+    vertices: dict[int, np.ndarray]
+
+
+def check_trajectory(scene: Scene, trajectory: Trajectory) -> PartMotion:
+    """The parts' motion at frames -1..T, after checking the trajectory against the scene."""
     names = [o.name for o in scene.objects]
     if list(trajectory.names) != names:
         raise ConfigError(f"trajectory.names: must list the scene's objects in order {names} "
@@ -143,7 +154,13 @@ def check_trajectory(scene: Scene, trajectory: Trajectory) -> tuple[list[Part], 
     quat = np.stack([q for _, q in poses], axis=1)
     if not (np.isfinite(pos).all() and np.isfinite(quat).all()):
         raise ConfigError("trajectory.links: poses must be finite (got NaN or inf)")
-    return parts, pos, geometry.quat_normalize(quat)
+    frames = [part_vertices(scene, trajectory, parts, f) for f in range(-1, t + 1)]
+    vertices = {k: np.stack([v[k] for v in frames]) for k in frames[0]}
+    for k, v in vertices.items():
+        if v.shape[1:] != parts[k].mesh.vertices.shape or not np.isfinite(v).all():
+            raise ConfigError(f"trajectory.deformations[{parts[k].name!r}]: expected finite vertices of shape "
+                              f"{parts[k].mesh.vertices.shape} per frame (got {v.shape[1:]})")
+    return PartMotion(parts, pos, geometry.quat_normalize(quat), vertices)
 
 
 def check_textures(scene: Scene) -> None:
@@ -424,10 +441,37 @@ def _pose(obj: bpy.types.Object, positions: np.ndarray, quats: np.ndarray) -> No
     anim.action_slot = slot
 
 
-def build(bscene: bpy.types.Scene, scene: Scene, parts: list[Part], positions: np.ndarray, quaternions: np.ndarray,
-          shading: bool = True) -> None:
-    """The objects' parts (each with `pass_index` = its object's scene index + 1) at their poses
-    (P, T+2, ...: frames -1..T), camera and, if `shading`, lights and world."""
+def _deform(obj: bpy.types.Object, vertices: np.ndarray) -> None:
+    """Give a mesh object one shape key per frame -1..T (vertices (T+2, V, 3)), each fully on at its
+    frame and off at the neighbouring ones (linear in between, for motion blur): at frame f the
+    mesh is exactly that frame's vertices (to float32)."""
+    obj.shape_key_add(name="Basis", from_mix=False).data.foreach_set("co", vertices[1].astype(np.float32).ravel())
+    shape_keys = obj.data.shape_keys
+    shape_keys.use_relative = True
+    action = bpy.data.actions.new(f"{obj.name}_deformation")
+    slot = action.slots.new(id_type="KEY", name=shape_keys.name)
+    bag = action.layers.new("frames").strips.new(type="KEYFRAME").channelbag(slot, ensure=True)
+    for k, points in enumerate(vertices):
+        frame = k - 1
+        block = obj.shape_key_add(name=f"frame_{frame}", from_mix=False)
+        block.slider_min, block.slider_max = 0.0, 1.0
+        block.data.foreach_set("co", points.astype(np.float32).ravel())
+        block.value = 1.0 if frame == 0 else 0.0
+        keys = [(f, 1.0 if f == frame else 0.0) for f in (frame - 1, frame, frame + 1)]
+        fc = bag.fcurves.new(f'key_blocks["{block.name}"].value')
+        fc.keyframe_points.add(len(keys))
+        fc.keyframe_points.foreach_set("co", np.asarray(keys, dtype=np.float32).ravel())
+        fc.keyframe_points.foreach_set("interpolation", np.full(len(keys), _LINEAR, dtype=np.int32))
+        fc.update()
+    anim = shape_keys.animation_data_create()
+    anim.action = action
+    anim.action_slot = slot
+
+
+def build(bscene: bpy.types.Scene, scene: Scene, motion: PartMotion, shading: bool = True) -> None:
+    """The objects' parts (each with `pass_index` = its object's scene index + 1) posed and deformed
+    as `motion` says at frames -1..T, camera and, if `shading`, lights and world."""
+    parts, positions, quaternions = motion.parts, motion.positions, motion.quaternions
     collection = bscene.collection
     bmeshes: dict[str, bpy.types.Mesh] = {}
     bmaterials: dict[Material, bpy.types.Material] = {}
@@ -449,6 +493,8 @@ def build(bscene: bpy.types.Scene, scene: Scene, parts: list[Part], positions: n
         # scene does not shut out the sun and the sky; `casts_shadows` decides when set.
         bobj.visible_shadow = obj.casts_shadows if obj.casts_shadows is not None else not obj.is_background
         _pose(bobj, positions[k], quaternions[k])
+        if k in motion.vertices:
+            _deform(bobj, motion.vertices[k])
 
     for light in scene.lights if shading else ():
         collection.objects.link(_new_light(light))
@@ -517,7 +563,7 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings, frame
         raise ConfigError(f"settings: expected RenderSettings (got {type(settings).__name__})")
     scene.validate()
     frame_list = check_frames(scene, frames)
-    parts, positions, quaternions = check_trajectory(scene, trajectory)
+    motion = check_trajectory(scene, trajectory)
     check_textures(scene)
 
     width, height = scene.resolution
@@ -527,7 +573,7 @@ def render(scene: Scene, trajectory: Trajectory, settings: RenderSettings, frame
         with blender_log():
             device = configure_device(bscene, settings.device)
             _configure(bscene, scene, settings, gpu=device != "CPU")
-            build(bscene, scene, parts, positions, quaternions)
+            build(bscene, scene, motion)
         logger.info("rendering %d frame(s) of %dx%d, %d samples on %s", len(frame_list), width, height,
                     settings.samples, device)
         t1 = time.perf_counter()

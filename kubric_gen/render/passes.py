@@ -72,7 +72,7 @@ def render_passes(scene: Scene, trajectory: Trajectory, frames: Sequence[int] | 
     """See `kubric_gen.render.render_passes`."""
     scene.validate()
     frame_list = blender.check_frames(scene, frames)
-    parts, positions, quaternions = blender.check_trajectory(scene, trajectory)
+    motion = blender.check_trajectory(scene, trajectory)
     blender.check_textures(scene)
     device = device.lower() if isinstance(device, str) else device
     if device not in DEVICES:
@@ -88,7 +88,7 @@ def render_passes(scene: Scene, trajectory: Trajectory, frames: Sequence[int] | 
         with blender.blender_log():
             described = configure_device(bscene, device)
             _configure_passes(bscene, scene)
-            blender.build(bscene, scene, parts, positions, quaternions, shading=False)
+            blender.build(bscene, scene, motion, shading=False)
         layer = bscene.view_layers[0].name
         logger.info("rendering passes of %d frame(s) of %dx%d on %s", len(frame_list), width, height, described)
         with tempfile.TemporaryDirectory(prefix="kubric_gen_passes_") as tmp:

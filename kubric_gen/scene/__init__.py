@@ -16,6 +16,7 @@ from kubric_gen.scene.articulated import ArticulatedObject
 from kubric_gen.scene.backgrounds import Background, ColorBackground, HdriBackground, SkyBackground
 from kubric_gen.scene.camera import PerspectiveCamera
 from kubric_gen.scene.container import Scene
+from kubric_gen.scene.deformable import DeformableObject
 from kubric_gen.scene.fields import Color, Quat, Vec3
 from kubric_gen.scene.lights import AreaLight, Light, PointLight, SpotLight, SunLight
 from kubric_gen.scene.materials import Flat, Material, Principled
@@ -36,8 +37,8 @@ from kubric_gen.scene.rigs import hemisphere, ring, stereo_rig
 
 __all__ = [
     "COLLISION_SHAPES", "MAX_ANGULAR_SPEED", "MAX_SPEED", "MOTION_TYPES", "AreaLight", "ArticulatedObject",
-    "Background", "Color",
-    "ColorBackground", "Cube", "Cylinder", "Flat", "HdriBackground", "Light", "Material", "MeshObject",
+    "Background", "Color", "ColorBackground", "Cube", "Cylinder", "DeformableObject", "Flat", "HdriBackground",
+    "Light", "Material", "MeshObject",
     "PerspectiveCamera", "PointLight", "Pose", "Principled", "Quat", "Scene", "SceneObject", "SkyBackground",
     "Sphere", "SpotLight", "SunLight", "Vec3", "hemisphere", "orbit", "ring", "stereo_rig", "through_waypoints",
 ]

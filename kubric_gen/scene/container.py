@@ -16,6 +16,7 @@ from kubric_gen.errors import SceneError
 from kubric_gen.scene.articulated import ArticulatedObject
 from kubric_gen.scene.backgrounds import Background, ColorBackground
 from kubric_gen.scene.camera import PerspectiveCamera
+from kubric_gen.scene.deformable import DeformableObject, check_attachments
 from kubric_gen.scene.fields import Vec3, boolean, integer, json_object, number, vector
 from kubric_gen.scene.lights import Light
 from kubric_gen.scene.objects import SceneObject
@@ -188,8 +189,10 @@ class Scene:
                     raise SceneError(f"Scene.{group}[{i}].name", item.name, "duplicate name")
                 seen.add(item.name)
         paths: list[tuple[str, Any]] = [(f"{o.name}.keyframes", o.keyframes) for o in self.objects]
-        paths += [(f"{o.name}.{name}", series) for o in self.objects if isinstance(o, ArticulatedObject)
+        paths += [(f"{o.name}.{name}", series) for o in self.objects if isinstance(o, (ArticulatedObject,
+                                                                                          DeformableObject))
                   for name, series in o.series().items()]
+        check_attachments(self.objects)
         cameras = [(f"cameras[{i}].path", c.path) for i, c in enumerate(self.cameras)]
         paths += cameras or [("camera.path", self.camera.path)]
         for label, poses in paths:

@@ -17,7 +17,7 @@ import trimesh
 
 from kubric_gen import meshes
 from kubric_gen.errors import ConfigError
-from kubric_gen.scene import ArticulatedObject, Material, Principled, Scene
+from kubric_gen.scene import ArticulatedObject, DeformableObject, Material, Principled, Scene
 from kubric_gen.simulation.trajectory import Trajectory
 
 RIGID = 0
@@ -28,7 +28,8 @@ RIGID = 0
 class Part:
     """One posed mesh: of scene object `object` (index), link `link` (RIGID, or 1 + the link's
     index in its URDF), its triangles in its own frame (`mesh`, scaled by `scale` at render and
-    ray-cast time), its material, and a key equal for parts that share a mesh."""
+    ray-cast time), its material, and a key equal for parts that share a mesh. A part that
+    `deforms` has the same triangles with other vertex positions in every frame."""
 
     object: int
     link: int
@@ -38,6 +39,7 @@ class Part:
     material: Material
     key: str
     uv: np.ndarray | None = None
+    deforms: bool = False
 
 
 def scene_parts(scene: Scene) -> list[Part]:
@@ -45,8 +47,9 @@ def scene_parts(scene: Scene) -> list[Part]:
     parts = []
     for i, obj in enumerate(scene.objects):
         if not isinstance(obj, ArticulatedObject):
-            parts.append(Part(i, RIGID, obj.name, meshes.object_mesh(obj), obj.scale, obj.material,
-                              meshes.mesh_key(obj), meshes.object_uv(obj)))
+            deforms = isinstance(obj, DeformableObject)
+            parts.append(Part(i, RIGID, obj.name, meshes.object_mesh(obj), (1.0, 1.0, 1.0) if deforms else obj.scale,
+                              obj.material, meshes.mesh_key(obj), meshes.object_uv(obj), deforms))
             continue
         links = obj.robot.links
         colors = meshes.link_colors(obj) if obj.urdf_colors else {}
@@ -69,6 +72,9 @@ def part_poses(scene: Scene, trajectory: Trajectory, parts: list[Part], frame: i
     out_p, out_q = np.zeros((len(parts), 3)), np.zeros((len(parts), 4))
     links: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for k, part in enumerate(parts):
+        if part.deforms:  # its vertices are in the world already
+            out_q[k] = (1.0, 0.0, 0.0, 0.0)
+            continue
         if part.link == RIGID:
             out_p[k], out_q[k] = positions[part.object], quaternions[part.object]
             continue
@@ -80,6 +86,24 @@ def part_poses(scene: Scene, trajectory: Trajectory, parts: list[Part], frame: i
             links[part.object] = trajectory.links[name].poses_at(frame)
         out_p[k], out_q[k] = links[part.object][0][part.link - 1], links[part.object][1][part.link - 1]
     return out_p, out_q
+
+
+def has_deformables(scene: Scene) -> bool:
+    """Whether any object of the scene deforms."""
+    return any(isinstance(o, DeformableObject) for o in scene.objects)
+
+
+def part_vertices(scene: Scene, trajectory: Trajectory, parts: list[Part], frame: int) -> dict[int, np.ndarray]:
+    """The world vertices (V, 3) at frame -1..T of each part that deforms (by part index)."""
+    out = {}
+    for k, part in enumerate(parts):
+        if part.deforms:
+            name = scene.objects[part.object].name
+            if name not in trajectory.deformations:
+                raise ConfigError(f"trajectory.deformations: no vertices of deformable object {name!r} "
+                                  f"(simulate the scene: physics.simulate records them)")
+            out[k] = trajectory.deformations[name].vertices_at(frame)
+    return out
 
 
 def part_objects(parts: list[Part]) -> np.ndarray:

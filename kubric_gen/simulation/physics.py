@@ -1,4 +1,7 @@
-"""Rigid-body physics with PyBullet: simulate a scene, settle objects, place without overlap.
+"""Physics with PyBullet: simulate a scene, settle objects, place without overlap.
+
+A scene with a dynamic deformable object is simulated in PyBullet's deformable world
+(`deformation.py`), every other scene in the rigid-body world as before.
 
 Every simulation owns its own PyBullet client in DIRECT mode, so simulations in one
 process never interfere. PyBullet's (x, y, z, w) quaternions are converted in
@@ -30,9 +33,16 @@ import numpy as np
 from kubric_gen import geometry, meshes
 from kubric_gen.cache import cache_dir
 from kubric_gen.errors import AssetError, PlacementError, SceneError
-from kubric_gen.scene import ArticulatedObject, Cube, Cylinder, MeshObject, Scene, SceneObject, Sphere
-from kubric_gen.simulation import articulation
-from kubric_gen.simulation.trajectory import Collision, LinkStates, Trajectory
+from kubric_gen.scene import ArticulatedObject, Cube, Cylinder, DeformableObject, MeshObject, Scene, SceneObject, Sphere
+from kubric_gen.simulation import articulation, deformation
+from kubric_gen.simulation.trajectory import (
+    Collision,
+    DeformStates,
+    LinkStates,
+    Trajectory,
+    deformation_poses,
+    scripted_deformation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,27 +115,49 @@ def vhacd_file(obj: MeshObject) -> str:
     return target
 
 
+NO_BODY = -1  # the body "id" of a scripted deformable: it is not in the physics world
+
+
+def _simulated_deformable(obj: SceneObject) -> bool:
+    return isinstance(obj, DeformableObject) and obj.motion == "dynamic"
+
+
 class _World:
     """A PyBullet client holding one body per scene object."""
 
-    def __init__(self, scene: Scene, objects: Sequence[SceneObject] | None = None) -> None:
+    def __init__(self, scene: Scene, objects: Sequence[SceneObject] | None = None, stand_ins: bool = False) -> None:
         self.p = _pybullet()
         self.client = self.p.connect(self.p.DIRECT)
         self.scene = scene
         self.dt = 1.0 / scene.step_rate
+        self.objects = list(scene.objects if objects is None else objects)
+        self.soft: dict[int, int] = {}  # object index -> soft body of a simulated deformable
+        self.folder = tempfile.TemporaryDirectory(prefix="kubric_gen_soft_")  # their OBJ files
+        self.stand_ins = stand_ins  # deformables as rigid bodies of their rest shape's convex hull (placement)
+        if not stand_ins and any(_simulated_deformable(o) for o in self.objects):
+            deformation.start(self.p, self.client)
         self.p.setGravity(*scene.gravity, physicsClientId=self.client)
         self.p.setPhysicsEngineParameter(fixedTimeStep=self.dt, deterministicOverlappingPairs=1,
                                          physicsClientId=self.client)
-        self.objects = list(scene.objects if objects is None else objects)
         self.bodies: list[int] = []
         self.offsets: list[np.ndarray] = []
         self.articulated: dict[int, articulation.Body] = {}  # object index -> its links and joints
         for obj in self.objects:
             self.add(obj)
+        names = {o.name: body for o, body in zip(self.objects, self.bodies, strict=True)}
+        for i, body in self.soft.items():
+            obj = self.objects[i]
+            assert isinstance(obj, DeformableObject)
+            deformation.anchor(self.p, self.client, body, obj, names)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.p.disconnect(physicsClientId=self.client)
+        self.folder.cleanup()
+
+    def rigid(self, i: int) -> bool:
+        """Whether object i is a rigid or articulated body of this world (not a deformable)."""
+        return self.stand_ins or not isinstance(self.objects[i], DeformableObject)
 
     # -- bodies
     def _shape(self, obj: SceneObject, offset: np.ndarray) -> int:
@@ -153,6 +185,26 @@ class _World:
 
     def add(self, obj: SceneObject) -> int:
         p, c = self.p, self.client
+        if isinstance(obj, DeformableObject) and self.stand_ins:
+            hull = obj.rest_mesh().convex_hull.vertices
+            shape = p.createCollisionShape(p.GEOM_MESH, vertices=hull.tolist(), meshScale=list(obj.scale),
+                                           physicsClientId=c)
+            body = p.createMultiBody(baseMass=0.0, baseCollisionShapeIndex=shape, basePosition=list(obj.position),
+                                     baseOrientation=articulation.xyzw(obj.quaternion), physicsClientId=c)
+            self.bodies.append(body)
+            self.offsets.append(np.zeros(3))
+            return body
+        if isinstance(obj, DeformableObject):  # a scripted one is no body: NO_BODY
+            body = NO_BODY
+            if _simulated_deformable(obj):  # leapfrog start, but anchored nodes keep their start velocity: none
+                anchored = bool(obj.pinned or obj.attached)
+                v0 = np.zeros(3) if anchored else \
+                    np.asarray(obj.velocity) - 0.5 * self.dt * np.asarray(self.scene.gravity)
+                body = deformation.load(p, c, obj, os.path.join(self.folder.name, f"{len(self.bodies)}.obj"), v0)
+                self.soft[len(self.bodies)] = body
+            self.bodies.append(body)
+            self.offsets.append(np.zeros(3))
+            return body
         if isinstance(obj, ArticulatedObject):
             with _silenced_fds():  # PyBullet's URDF importer prints warnings (e.g. a joint without an axis)
                 body = articulation.load(p, c, obj)
@@ -206,8 +258,8 @@ class _World:
         index = {b: i for i, b in enumerate(self.bodies)}
         pairs: dict[tuple[int, int], list] = {}
         for point in self.p.getContactPoints(physicsClientId=self.client):
-            if point[8] > CONTACT_DISTANCE or point[1] == point[2]:  # apart, or two links of one body
-                continue
+            if point[8] > CONTACT_DISTANCE or point[1] == point[2] or point[1] not in index or point[2] not in index:
+                continue  # apart, two links of one body, or a soft body's own contact
             pairs.setdefault((index[point[1]], index[point[2]]), []).append(point)
         return pairs
 
@@ -251,8 +303,8 @@ class _World:
 
 
 @contextlib.contextmanager
-def _world(scene: Scene, objects: Sequence[SceneObject] | None = None) -> Iterator[_World]:
-    world = _World(scene, objects)
+def _world(scene: Scene, objects: Sequence[SceneObject] | None = None, stand_ins: bool = False) -> Iterator[_World]:
+    world = _World(scene, objects, stand_ins)
     try:
         yield world
     finally:
@@ -321,15 +373,22 @@ def simulate(scene: Scene, num_frames: int | None = None) -> Trajectory:
     n = len(scene.objects)
     pos, quat = np.zeros((n, frames + 1, 3)), np.zeros((n, frames + 1, 4))
     vel, ang = np.zeros((n, frames + 1, 3)), np.zeros((n, frames + 1, 3))
-    kinematic = {i: _keyframes(o, frames) for i, o in enumerate(scene.objects) if o.motion == "kinematic"}
+    kinematic = {i: _keyframes(o, frames) for i, o in enumerate(scene.objects)
+                 if o.motion == "kinematic" and not isinstance(o, DeformableObject)}
+    soft_vertices: dict[int, np.ndarray] = {}
     names = [o.name for o in scene.objects]
     collisions: list[Collision] = []
     with _world(scene) as world:
         links = {i: _LinkRecord(world, body, frames) for i, body in world.articulated.items()}
+        rest_shape = {i: np.shape(scene.objects[i].rest_mesh().vertices) for i in world.soft}  # type: ignore[attr-defined]
 
         def record(frame: int) -> None:
             for i in range(n):
-                pos[i, frame], quat[i, frame], vel[i, frame], ang[i, frame] = world.state(i)
+                if world.rigid(i):
+                    pos[i, frame], quat[i, frame], vel[i, frame], ang[i, frame] = world.state(i)
+            for i, body in world.soft.items():
+                soft_vertices.setdefault(i, np.zeros((frames + 1, *rest_shape[i])))[frame] = \
+                    deformation.vertices(world.p, world.client, body)
             for record_links in links.values():
                 record_links.record(frame)
 
@@ -358,13 +417,32 @@ def simulate(scene: Scene, num_frames: int | None = None) -> Trajectory:
             vel[i, :frames] = np.gradient(pos[i, :frames], 1.0 / scene.frame_rate, axis=0)
     boundary_pos = np.zeros((n, 2, 3))
     boundary_quat = np.zeros((n, 2, 4))
+    deformations: dict[str, DeformStates] = {}
     for i, obj in enumerate(scene.objects):
+        if isinstance(obj, DeformableObject):
+            if i in soft_vertices:
+                v = soft_vertices[i]
+                worst = deformation.stretch(obj, v)
+                if worst > deformation.UNSTABLE_STRETCH:
+                    log.warning("deformable %r: an edge stretched to %.1fx its rest length (PyBullet's mass-spring "
+                                "solver is unstable for stiff springs on light vertices: lower its stiffness or "
+                                "raise its mass)", obj.name, worst)
+                states = DeformStates(v[:frames], np.stack([deformation.before(obj, v[0], 1.0 / scene.frame_rate),
+                                                            v[frames]]))
+            else:
+                states = scripted_deformation(obj, frames)
+            deformations[obj.name] = states
+            pos[i, :frames], quat[i, :frames], vel[i, :frames], ang[i, :frames] = \
+                deformation_poses(obj, states, scene.frame_rate)
+            means = states.boundary_vertices.mean(axis=1)
+            boundary_pos[i], boundary_quat[i] = means, (quat[i, 0], quat[i, frames - 1])
+            continue
         before_pos, before_quat = _pose_before(obj, 1.0 / scene.frame_rate)
         boundary_pos[i] = before_pos, pos[i, frames]
         boundary_quat[i] = before_quat, quat[i, frames]
     return Trajectory(names, pos[:, :frames], quat[:, :frames], vel[:, :frames], ang[:, :frames], collisions,
                       boundary_positions=boundary_pos, boundary_quaternions=boundary_quat,
-                      links={scene.objects[i].name: r.states() for i, r in links.items()})
+                      links={scene.objects[i].name: r.states() for i, r in links.items()}, deformations=deformations)
 
 
 class _LinkRecord:
@@ -452,9 +530,9 @@ def settle(scene: Scene, seconds: float = 2.0) -> Scene:
     with _world(scene) as world:
         for _ in range(steps):
             world.p.stepSimulation(physicsClientId=world.client)
-        world.separate([i for i, o in enumerate(scene.objects) if o.motion == "dynamic"])
+        world.separate([i for i, o in enumerate(scene.objects) if o.motion == "dynamic" and world.rigid(i)])
         for i, obj in enumerate(scene.objects):
-            if obj.motion != "dynamic":
+            if obj.motion != "dynamic" or not world.rigid(i):
                 new_objects.append(obj)
                 continue
             position, quaternion, _, _ = world.state(i)
@@ -475,19 +553,20 @@ def _moved(obj: SceneObject, position: Vector, quaternion: Vector,
     return dataclasses.replace(obj, **changes)
 
 
-def overlapping_pairs(scene: Scene, tolerance: float = 1e-3,
-                      include_background: bool = False) -> list[tuple[str, str, float]]:
+def overlapping_pairs(scene: Scene, tolerance: float = 1e-3, include_background: bool = False,
+                      stand_ins: bool = False) -> list[tuple[str, str, float]]:
     """Pairs of objects that interpenetrate by more than `tolerance` metres at frame 0,
-    with the depth (worst first). Background objects are left out unless asked for."""
-    with _world(scene) as world:
+    with the depth (worst first). Background objects are left out unless asked for; deformable
+    objects too, unless `stand_ins` (then their rest shape's convex hull takes part)."""
+    with _world(scene, stand_ins=stand_ins) as world:
         p, c = world.p, world.client
         p.performCollisionDetection(physicsClientId=c)
         worst: dict[tuple[int, int], float] = {}
         for i, obj in enumerate(world.objects):
-            if obj.is_background and not include_background:
+            if (obj.is_background and not include_background) or not world.rigid(i):
                 continue
             for j in range(i + 1, len(world.objects)):
-                if world.objects[j].is_background and not include_background:
+                if (world.objects[j].is_background and not include_background) or not world.rigid(j):
                     continue
                 for point in p.getClosestPoints(world.bodies[i], world.bodies[j], distance=0.0,
                                                 physicsClientId=c):
@@ -505,7 +584,8 @@ def place_without_overlap(scene: Scene, obj: SceneObject, region: tuple[Sequence
 
     Resamples until a free spot is found; raises PlacementError (saying how full
     the region is) only after `max_trials` attempts all overlap. With
-    `random_rotation` a uniform rotation is drawn with each position.
+    `random_rotation` a uniform rotation is drawn with each position. Deformable objects take
+    part as rigid bodies of their rest shape's convex hull.
     """
     from kubric_gen.randomness import random_rotation as draw_rotation
 
@@ -515,7 +595,7 @@ def place_without_overlap(scene: Scene, obj: SceneObject, region: tuple[Sequence
                          "expected ((x0, y0, z0), (x1, y1, z1)) with low <= high")
     if any(o.name == obj.name for o in scene.objects):
         raise SceneError("place_without_overlap.obj.name", obj.name, "duplicate name")
-    with _world(scene, [*scene.objects, obj]) as world:
+    with _world(scene, [*scene.objects, obj], stand_ins=True) as world:
         i = len(world.objects) - 1
         for _trial in range(max_trials):
             position = tuple(float(v) for v in rng.uniform(low, high))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kubric_gen import geometry
-from kubric_gen.scene import Pose, Scene
+from kubric_gen.scene import DeformableObject, Pose, Scene
 
 
 def camera_pose(scene: Scene, frame: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +80,53 @@ class LinkStates:
 
 
 @dataclass
+class DeformStates:
+    """A deformable object's world vertices per frame (T, V, 3), in its rest mesh's vertex order,
+    with those one frame before the first and one after the last (2, V, 3)."""
+
+    vertices: np.ndarray
+    boundary_vertices: np.ndarray
+
+    def vertices_at(self, frame: int) -> np.ndarray:
+        """Every vertex (V, 3) at frame -1..T."""
+        t = self.vertices.shape[0]
+        if 0 <= frame < t:
+            return self.vertices[frame]
+        if frame not in (-1, t):
+            raise IndexError(f"frame {frame} outside -1..{t}")
+        return self.boundary_vertices[0 if frame < 0 else 1]
+
+
+def scripted_deformation(obj: DeformableObject, num_frames: int) -> DeformStates:
+    """The vertices of a static or kinematic deformable at frames -1..T: its rest shape or
+    `vertex_keyframes` (extrapolated linearly past the ends), moved by its pose (keyframes
+    extrapolated at constant velocity, as a rigid kinematic object's)."""
+    t = num_frames
+    vertices = np.stack([obj.scripted_vertices(f) for f in range(t)])
+    ends = []
+    for near, far in ((0, min(1, t - 1)), (t - 1, max(t - 2, 0))):
+        if obj.vertex_keyframes is not None:
+            local = 2 * np.asarray(obj.vertex_keyframes[near]) - np.asarray(obj.vertex_keyframes[far])
+        else:
+            local = np.asarray(obj.rest_mesh().vertices)
+        a, b = obj.pose_at(far), obj.pose_at(near)
+        position, quaternion = geometry.extrapolate_poses(a.position, a.quaternion, b.position, b.quaternion)
+        ends.append(geometry.transform_points(local, position, quaternion, obj.scale))
+    return DeformStates(vertices, np.stack(ends))
+
+
+def deformation_poses(obj: DeformableObject, states: DeformStates, frame_rate: float) -> tuple[np.ndarray, ...]:
+    """A deformable's per-frame position (its vertices' mean), quaternion (the initial or keyframed
+    one) and velocity (of the mean; central differences, the boundary frames included) and zero
+    angular velocity, (T, 3) / (T, 4) / (T, 3) / (T, 3)."""
+    t = states.vertices.shape[0]
+    means = np.concatenate([states.boundary_vertices[:1], states.vertices, states.boundary_vertices[1:]]).mean(axis=1)
+    quaternions = np.array([obj.pose_at(f).quaternion for f in range(t)], dtype=np.float64)
+    velocities = (means[2:] - means[:-2]) * frame_rate / 2
+    return means[1:-1], quaternions, velocities, np.zeros((t, 3))
+
+
+@dataclass
 class Trajectory:
     """Per object (in scene order) and frame: position (N,T,3), quaternion (N,T,4;
     w,x,y,z) of the object's origin, centre-of-mass velocity (N,T,3, m/s) and angular velocity (N,T,3, rad/s, world)."""
@@ -96,6 +143,8 @@ class Trajectory:
     boundary_quaternions: np.ndarray | None = None
     # Articulated objects (by name): their links and joints; the object's own pose is its base link's.
     links: dict[str, LinkStates] = field(default_factory=dict)
+    # Deformable objects (by name): their vertices per frame; the object's position is their mean.
+    deformations: dict[str, DeformStates] = field(default_factory=dict)
 
     @property
     def num_frames(self) -> int:
@@ -123,8 +172,14 @@ class Trajectory:
         n, t = len(scene.objects), scene.num_frames
         pos = np.zeros((n, t, 3))
         quat = np.zeros((n, t, 4))
+        vel = np.zeros((n, t, 3))
+        deformations = {}
         for i, obj in enumerate(scene.objects):
+            if isinstance(obj, DeformableObject):
+                deformations[obj.name] = scripted_deformation(obj, t)
+                pos[i], quat[i], vel[i], _ = deformation_poses(obj, deformations[obj.name], scene.frame_rate)
+                continue
             for f in range(t):
                 pose = obj.pose_at(f)
                 pos[i, f], quat[i, f] = pose.position, pose.quaternion
-        return cls([o.name for o in scene.objects], pos, quat, np.zeros((n, t, 3)), np.zeros((n, t, 3)))
+        return cls([o.name for o in scene.objects], pos, quat, vel, np.zeros((n, t, 3)), deformations=deformations)

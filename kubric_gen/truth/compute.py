@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,15 @@ import numpy as np
 from kubric_gen import geometry
 from kubric_gen.parallel import parallel_map
 from kubric_gen.scene import ArticulatedObject, Scene
-from kubric_gen.simulation.parts import RIGID, has_links, part_links, part_objects, part_poses, scene_parts
+from kubric_gen.simulation.parts import (
+    RIGID,
+    has_links,
+    part_links,
+    part_objects,
+    part_poses,
+    part_vertices,
+    scene_parts,
+)
 from kubric_gen.simulation.trajectory import Trajectory, camera_pose
 from kubric_gen.truth.boundaries import occlusion_boundaries
 from kubric_gen.truth.raycast import Poses, SceneBVH
@@ -68,6 +77,40 @@ class _Frames:
                                                        self.cam.focal_length, self.cam.sensor_width,
                                                        scene.resolution)
         self._poses = {f: self._part_poses(f) for f in range(-1, scene.num_frames + 1)}
+        # deforming parts: their vertices and a BVH of the scene per frame (the rigid parts' shared)
+        self.rest = {k: part.mesh for k, part in enumerate(self.parts) if part.deforms}
+        self.deforms = np.array([part.deforms for part in self.parts] + [False])
+        self._vertices = {f: part_vertices(scene, trajectory, self.parts, f) for f in range(-1, scene.num_frames + 1)}
+        self._bvhs = {f: self.bvh.deformed(self.rest, v) if v else self.bvh for f, v in self._vertices.items()}
+
+    def bvh_at(self, frame: int) -> SceneBVH:
+        """The scene's triangles at `frame` (the rigid parts' in their own frames)."""
+        return self._bvhs[frame]
+
+    def rest_points(self, parts: np.ndarray, faces: np.ndarray, bary: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """Surface points (n, 3) in their part's own frame: `local` for posed parts, the same
+        barycentrics on the rest mesh for deforming ones (a material point of the rest shape)."""
+        return self._on_mesh(parts, faces, bary, local, lambda k: self.rest[k].vertices)
+
+    def to_world(self, frame: int, parts: np.ndarray, faces: np.ndarray, bary: np.ndarray,
+                 local: np.ndarray) -> np.ndarray:
+        """World positions at `frame` of surface points: `local` (n, 3) moved by their part's pose,
+        or, on a deforming part, the point with the same barycentrics on its triangle `faces`."""
+        world = self.poses(frame).to_world(parts, local)
+        return self._on_mesh(parts, faces, bary, world, lambda k: self._vertices[frame][k])
+
+    def _on_mesh(self, parts: np.ndarray, faces: np.ndarray, bary: np.ndarray, points: np.ndarray,
+                 vertices_of: Callable[[int], np.ndarray]) -> np.ndarray:
+        deforming = np.flatnonzero(self.deforms[parts])
+        if len(deforming) == 0:
+            return points
+        points = points.copy()
+        for k in np.unique(parts[deforming]):
+            rows = deforming[parts[deforming] == k]
+            corners = np.asarray(vertices_of(k))[self.rest[k].faces[faces[rows] - self.bvh.first_face[k]]]
+            u, v = bary[rows, 0:1], bary[rows, 1:2]
+            points[rows] = (1 - u - v) * corners[:, 0] + u * corners[:, 1] + v * corners[:, 2]
+        return points
 
     def _part_poses(self, frame: int) -> Poses:
         return Poses.of(*part_poses(self.scene, self.trajectory, self.parts, frame), self.scales)
@@ -105,14 +148,15 @@ class _Frames:
         ok = front & (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)
         if ok.any():
             position, _ = self.camera(frame)
-            ok[ok] = self.bvh.visible(self.poses(frame), position, points[ok], OCCLUSION_TOLERANCE)
+            ok[ok] = self.bvh_at(frame).visible(self.poses(frame), position, points[ok], OCCLUSION_TOLERANCE)
         return ok
 
 
 def _layers_at(frames: _Frames, t: int, image_points: np.ndarray | None = None) -> dict[str, Any]:
     """Every layer at image points (n, 2) of frame t (default: every pixel centre); under "part"
-    the part each ray hits (-1: none), under "part_index" its link id, and under "each" every
-    part's own hits (ray indices: its amodal mask)."""
+    the part each ray hits (-1: none), "face" and "bary" the surface point on it, "local" that point
+    in its part's frame (the rest shape's, for a deforming part), under "part_index" its link id, and
+    under "each" every part's own hits (ray indices: its amodal mask)."""
     scene = frames.scene
     position, quaternion = frames.camera(t)
     if image_points is None:  # every pixel centre: rotate the cached directions
@@ -121,11 +165,12 @@ def _layers_at(frames: _Frames, t: int, image_points: np.ndarray | None = None) 
     else:
         _, directions = geometry.image_rays(image_points, position, quaternion, scene.camera.focal_length,
                                             scene.camera.sensor_width, scene.resolution)
-    poses = frames.poses(t)
-    hits = frames.bvh.cast(poses, position, directions)
+    poses, bvh = frames.poses(t), frames.bvh_at(t)
+    hits = bvh.cast(poses, position, directions)
     hit = np.flatnonzero(hits.object >= 0)
     objects = hits.object[hit]
-    local, local_normals = hits.local, frames.bvh.shading_normals(hits)
+    local, local_normals = hits.local, bvh.shading_normals(hits)
+    local[hit] = frames.rest_points(objects, hits.face[hit], hits.bary[hit], local[hit])
 
     normal = np.zeros_like(local)
     n = _rotate(poses.rotation[objects], local_normals[hit] / frames.scales[objects])
@@ -135,14 +180,14 @@ def _layers_at(frames: _Frames, t: int, image_points: np.ndarray | None = None) 
     coords[hit] = np.clip((local[hit] - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0, 1.0)
 
     out = {"object_index": frames.objects_of(hits.object), "depth": hits.distance, "normal": normal,
-           "object_coordinates": coords, "local": local, "part": hits.object,
+           "object_coordinates": coords, "local": local, "part": hits.object, "face": hits.face, "bary": hits.bary,
            "part_index": frames.part_link[hits.object], "each": hits.each}
     miss = np.flatnonzero(hits.object < 0)
-    here = poses.to_world(objects, local[hit])  # the surface points seen, in the world at t
+    here = frames.to_world(t, objects, hits.face[hit], hits.bary[hit], local[hit])  # the points seen, at t
     for name, other in (("forward", t + 1), ("backward", t - 1)):
         xy = np.empty((len(hits.object), 2))
         front = np.empty(len(hits.object), dtype=bool)
-        moved = frames.poses(other).to_world(objects, local[hit])
+        moved = frames.to_world(other, objects, hits.face[hit], hits.bary[hit], local[hit])
         scene_flow = np.zeros_like(local)  # backward: the motion t-1 -> t, as the backward flow's
         scene_flow[hit] = moved - here if name == "forward" else here - moved
         out[f"{name}_scene_flow"] = scene_flow
@@ -169,7 +214,7 @@ def _sphere_region(frames: _Frames, t: int, i: int) -> tuple[int, int, int, int]
     c_min, c_max, r_min, r_max = -int(BEYOND * width), int((1 + BEYOND) * width), -int(BEYOND * height), \
         int((1 + BEYOND) * height)
     poses = frames.poses(t)
-    bvh = frames.bvh
+    bvh = frames.bvh_at(t)
     centre = poses.rotation[i] @ (poses.scale[i] * bvh.centre[i]) + poses.position[i]
     radius = bvh.radius[i] * np.abs(poses.scale[i]).max() * (1 + 1e-6) + 1e-9
     position, quaternion = frames.camera(t)
@@ -210,7 +255,8 @@ def _amodal_extent(frames: _Frames, t: int, each: dict[int, np.ndarray]) -> tupl
                 _, directions = geometry.image_rays(np.stack([grid_c + 0.5, grid_r + 0.5], -1), position, quaternion,
                                                     scene.camera.focal_length, scene.camera.sensor_width,
                                                     scene.resolution)
-                hit = frames.bvh.hits_object(k, frames.poses(t), np.asarray(position, dtype=np.float64), directions)
+                hit = frames.bvh_at(t).hits_object(k, frames.poses(t), np.asarray(position, dtype=np.float64),
+                                                   directions)
                 rows, cols = np.concatenate([rows, grid_r[hit]]), np.concatenate([cols, grid_c[hit]])
         pixels.setdefault(part.object, []).append((rows, cols))
     for i, found in pixels.items():
@@ -254,7 +300,7 @@ def _depth_jumps(frames: _Frames, t: int, pixels: np.ndarray, step: tuple[int, i
         mid = (lo + hi) / 2
         _, directions = geometry.image_rays(start + mid[:, None] * delta, position, quaternion,
                                             scene.camera.focal_length, scene.camera.sensor_width, scene.resolution)
-        hits = frames.bvh.cast(poses, np.asarray(position, dtype=np.float64), directions)
+        hits = frames.bvh_at(t).cast(poses, np.asarray(position, dtype=np.float64), directions)
         d_mid = hits.distance
         elsewhere |= frames.objects_of(hits.object) != own
         left = np.abs(d_mid - d_a) >= np.abs(d_b - d_mid)  # the larger change lies in [lo, mid]
@@ -273,8 +319,8 @@ def flow_at(scene: Scene, trajectory: Trajectory, frame: int, image_points: np.n
     centres are at +0.5): the same computation as the layers, off the pixel grid."""
     frames = _Frames(scene, trajectory)
     out = _layers_at(frames, frame, np.asarray(image_points, dtype=np.float64).reshape(-1, 2))
-    out.pop("local")
-    out.pop("each")
+    for internal in ("local", "each", "face", "bary"):
+        out.pop(internal)
     return out
 
 
@@ -323,9 +369,9 @@ def _sample_queries(scene: Scene, frame: int, object_index: np.ndarray, count: i
     return order[starts[which] + rng.integers(counts[which])]
 
 
-def _track_frame(frames: _Frames, f: int, objects: np.ndarray, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (N, 2) and occlusion (N,) in frame f of local surface points on `objects`."""
-    world = frames.poses(f).to_world(objects, local)
+def _track_frame(frames: _Frames, f: int, points: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (N, 2) and occlusion (N,) in frame f of surface points (parts, faces, bary, local)."""
+    world = frames.to_world(f, *points)
     xy, front = frames.project(f, world)
     return xy, ~frames.visible_from(f, world, xy, front)
 
@@ -355,7 +401,7 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
     t = scene.num_frames
     out = {name: np.zeros((t, height * width) + ((c,) if c else ()), dtype=dtype)
            for name, (c, dtype) in LAYER_TYPES.items()}  # filled frame by frame: no float64 copies kept
-    queries: list = [None] * t  # per frame: (frame, pixel) ids, objects, local points
+    queries: list = [None] * t  # per frame: (frame, pixel) ids, parts, faces, barycentrics, local points
     n = len(scene.objects) if amodal else 0
     masks = np.zeros((n, t, height * width), dtype=bool)  # each object's own hits, others ignored
     amodal_total = np.zeros((n, t), dtype=np.int64)
@@ -378,8 +424,8 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
                     masks[i, f, rays] = True
             amodal_total[:, f], amodal_unclipped[:, f] = _amodal_extent(frames, f, frame["each"])
         pixels = _sample_queries(scene, f, frame["object_index"], num_tracks // t + (f < num_tracks % t))
-        queries[f] = (np.stack([np.full(len(pixels), f), pixels], -1), frame["part"][pixels],
-                      frame["local"][pixels])
+        queries[f] = (np.stack([np.full(len(pixels), f), pixels], -1), frame["part"][pixels], frame["face"][pixels],
+                      frame["bary"][pixels], frame["local"][pixels])
         if part_index is not None:
             part_index[f] = frame["part_index"]
         for name in LAYER_TYPES:
@@ -390,9 +436,8 @@ def compute_ground_truth(scene: Scene, trajectory: Trajectory, num_tracks: int =
     tracks = None
     if num_tracks > 0:
         ids = np.concatenate([q[0] for q in queries]).astype(np.int64)
-        objects = np.concatenate([q[1] for q in queries])
-        local = np.concatenate([q[2] for q in queries])
-        per_frame = parallel_map(lambda f: _track_frame(frames, f, objects, local), range(t), threads)
+        points = tuple(np.concatenate([q[k] for q in queries]) for k in range(1, 5))
+        per_frame = parallel_map(lambda f: _track_frame(frames, f, points), range(t), threads)
         target = np.stack([xy for xy, _ in per_frame], axis=1)
         occluded = np.stack([o for _, o in per_frame], axis=1)
         query_points = np.stack([ids[:, 0], ids[:, 1] // width + 0.5, ids[:, 1] % width + 0.5], -1)

@@ -85,24 +85,28 @@ def _tracks(scene: Scene, frames: list[_Frames], truths: Sequence[GroundTruth], 
     width = scene.resolution[0]
     pairs = [(c, t) for c in range(c_len) for t in range(t_len)]
 
-    def queries_of(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def queries_of(k: int) -> tuple[np.ndarray, ...]:
         c, t = pairs[k]
         count = num_tracks // len(pairs) + (k < num_tracks % len(pairs))
         pixels = _sample_queries(scene, t, truths[c].object_index[t].reshape(-1), count, stream=(c + 1,))
         position, quaternion = frames[c].camera(t)
         directions = frames[c].pixel_directions[pixels] @ geometry.quat_to_matrix(quaternion).T
-        hits = frames[c].bvh.cast(frames[c].poses(t), np.broadcast_to(position, directions.shape), directions)
+        hits = frames[c].bvh_at(t).cast(frames[c].poses(t), np.broadcast_to(position, directions.shape), directions)
         ids = np.stack([np.full(len(pixels), c), np.full(len(pixels), t), pixels], -1)
         world = position + directions * hits.distance[:, None]
-        return ids, hits.object, hits.local, world
+        hit = hits.object >= 0
+        hits.local[hit] = frames[c].rest_points(hits.object[hit], hits.face[hit], hits.bary[hit], hits.local[hit])
+        return ids, world, hits.object, hits.face, hits.bary, hits.local
 
     found = [queries_of(k) for k in range(len(pairs))]
     ids = np.concatenate([q[0] for q in found]).astype(np.int64).reshape(-1, 3)
-    objects = np.concatenate([q[1] for q in found])
-    local = np.concatenate([q[2] for q in found]).reshape(-1, 3)
-    world = np.concatenate([q[3] for q in found]).reshape(-1, 3)
+    world = np.concatenate([q[1] for q in found]).reshape(-1, 3)
+    points = (np.concatenate([q[2] for q in found]), np.concatenate([q[3] for q in found]),
+              np.concatenate([q[4] for q in found]).reshape(-1, 2),
+              np.concatenate([q[5] for q in found]).reshape(-1, 3))
+    objects = points[0]
     jobs = [(c, f) for c in range(c_len) for f in range(t_len)]
-    per_job = parallel_map(lambda job: _track_frame(frames[job[0]], job[1], objects, local), jobs, threads)
+    per_job = parallel_map(lambda job: _track_frame(frames[job[0]], job[1], points), jobs, threads)
     target = np.zeros((c_len, len(objects), t_len, 2), dtype=np.float32)
     occluded = np.ones((c_len, len(objects), t_len), dtype=bool)
     for (c, f), (xy, hidden) in zip(jobs, per_job, strict=True):

@@ -3,7 +3,8 @@
 Each object's triangles get one Embree BVH (through embreex), built once per scene in the
 object's own frame; a frame's poses move the rays into each object's frame instead of moving
 the triangles into the world (an affine map keeps the ray parameter, so distances stay world
-distances). Only rays that pass an object's bounding sphere are cast against it. Embree finds
+distances). A deforming mesh gets one BVH per frame instead, of its triangles at that frame in
+the world (`SceneBVH.deformed`). Only rays that pass an object's bounding sphere are cast against it. Embree finds
 the first triangle in float32; the hit is then recomputed in float64 against that triangle
 (Moller-Trumbore, in the object's frame), so distances and surface points are exact to
 rounding. The triangles are those of `kubric_gen.meshes`, i.e. the ones Blender renders.
@@ -14,6 +15,7 @@ several threads may cast against one `SceneBVH` at once (one frame per thread).
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field
 
@@ -90,19 +92,34 @@ class SceneBVH:
             if len(faces) == 0:
                 self.scenes.append(None)
                 continue
-            lo, hi = vertices.min(axis=0), vertices.max(axis=0)
-            self.centre[i] = (lo + hi) / 2
-            self.radius[i] = np.sqrt(((vertices - self.centre[i]) ** 2).sum(axis=1).max())
-            bvh = rtcore_scene.EmbreeScene(_device())
-            TriangleMesh(scene=bvh, vertices=(vertices - self.centre[i]).astype(np.float32),
-                         indices=faces.astype(np.int32))
-            bvh.run(np.zeros((1, 3), np.float32), np.ones((1, 3), np.float32))  # build now, before threads share it
+            bvh, self.centre[i], self.radius[i] = _embree_scene(vertices, faces)
             self.scenes.append(bvh)
             tris.append(vertices[faces])
             corners.append(corner_normals(mesh))
         tri = np.concatenate(tris) if tris else np.zeros((0, 3, 3))
         self.a, self.e1, self.e2 = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
         self.corner_normals = np.concatenate(corners) if corners else np.zeros((0, 3, 3))
+
+    def deformed(self, rest: dict[int, trimesh.Trimesh], vertices: dict[int, np.ndarray]) -> SceneBVH:
+        """A copy whose objects `i` have their rest mesh's triangles at `vertices[i]` (V, 3) instead
+        (a deforming mesh at one frame); the others' BVHs are shared. Shading normals are smoothed
+        across the edges the rest shape smooths across, as the renderer's sharp edges are the rest's."""
+        out = copy.copy(self)
+        out.scenes, out.centre, out.radius = list(self.scenes), self.centre.copy(), self.radius.copy()
+        out.a, out.e1, out.e2, out.corner_normals = self.a.copy(), self.e1.copy(), self.e2.copy(), \
+            self.corner_normals.copy()
+        for i, points in vertices.items():
+            points = np.ascontiguousarray(points, dtype=np.float64)
+            faces = np.ascontiguousarray(rest[i].faces, dtype=np.int64)
+            if len(faces) == 0:
+                continue
+            out.scenes[i], out.centre[i], out.radius[i] = _embree_scene(points, faces)
+            tri = points[faces]
+            span = slice(self.first_face[i], self.first_face[i] + len(faces))
+            out.a[span], out.e1[span], out.e2[span] = tri[:, 0], tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+            rest_vertices = np.ascontiguousarray(rest[i].vertices, dtype=np.float64)
+            out.corner_normals[span] = _corner_normals(points, faces, fans_of=rest_vertices)
+        return out
 
     def _candidates(self, poses: Poses, origins: np.ndarray, directions: np.ndarray,
                     far: np.ndarray | None = None) -> np.ndarray:
@@ -240,6 +257,18 @@ class SceneBVH:
         return normals
 
 
+def _embree_scene(vertices: np.ndarray, faces: np.ndarray) -> tuple[rtcore_scene.EmbreeScene, np.ndarray, float]:
+    """One mesh's Embree BVH (float32, relative to its bounding sphere's centre), built now (before
+    threads share it), with that centre and radius."""
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+    centre = (lo + hi) / 2
+    radius = float(np.sqrt(((vertices - centre) ** 2).sum(axis=1).max()))
+    bvh = rtcore_scene.EmbreeScene(_device())
+    TriangleMesh(scene=bvh, vertices=(vertices - centre).astype(np.float32), indices=faces.astype(np.int32))
+    bvh.run(np.zeros((1, 3), np.float32), np.ones((1, 3), np.float32))
+    return bvh, centre, radius
+
+
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.stack([a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1], a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2],
                      a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]], -1)
@@ -279,11 +308,18 @@ def corner_normals(mesh: trimesh.Trimesh) -> np.ndarray:
     return _corner_normals_cached(v.tobytes(), f.tobytes(), len(v))
 
 
-def _corner_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    tri = vertices[faces]
+def _face_normals(tri: np.ndarray) -> np.ndarray:
     face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     norm = np.linalg.norm(face_n, axis=1, keepdims=True)
-    face_n = np.divide(face_n, norm, out=np.zeros_like(face_n), where=norm > 0)
+    return np.divide(face_n, norm, out=np.zeros_like(face_n), where=norm > 0)
+
+
+def _corner_normals(vertices: np.ndarray, faces: np.ndarray, fans_of: np.ndarray | None = None) -> np.ndarray:
+    """Corner normals; which faces around a vertex are smoothed together is decided on the
+    vertices `fans_of` when given (a deformed mesh keeps its rest shape's sharp edges)."""
+    tri = vertices[faces]
+    face_n = _face_normals(tri)
+    fan_n = face_n if fans_of is None else _face_normals(fans_of[faces])
     angles = np.zeros((len(faces), 3))
     for k in range(3):
         e1 = tri[:, (k + 1) % 3] - tri[:, k]
@@ -303,7 +339,7 @@ def _corner_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     within = np.arange(len(pair_a)) - np.repeat(np.cumsum(counts[group]) - counts[group], counts[group])
     pair_b = order[np.repeat(starts[group], counts[group]) + within]
     fa, fb = corner_face[pair_a], corner_face[pair_b]
-    same_fan = np.einsum("ij,ij->i", face_n[fa], face_n[fb]) >= np.cos(SMOOTH_ANGLE) - 1e-12
+    same_fan = np.einsum("ij,ij->i", fan_n[fa], fan_n[fb]) >= np.cos(SMOOTH_ANGLE) - 1e-12
     weights = angles.reshape(-1)[pair_b] * same_fan
     out = np.zeros((len(corner_vertex), 3))
     np.add.at(out, pair_a, weights[:, None] * face_n[fb])

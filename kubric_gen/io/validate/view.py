@@ -21,6 +21,7 @@ scene with errors. The checks, by `Problem.check`:
 | normals | decoded normals are unit vectors where a surface is seen |
 | amodal | amodal_masks.npz comes with the amodal fields; visible pixels lie in the amodal mask |
 | parts | part ids only on articulated instances, at most their links; link/joint arrays shaped; joints in limits |
+| deformations | deformable instances' meshes are in deformations.npz; visible tracks keep their material point |
 | boundaries | both sides of a marked edge agree, the nearer in front; segmentation changes are marked |
 | scene_flow | its cameras are metadata.json's; depth plus the scene flow projects to the optical flow |
 | intrinsics | albedo, glossy colour in [0, 1], shading, residual >= 0; the mask (see below) is sound |
@@ -54,11 +55,13 @@ from kubric_gen.errors import KubricGenError
 from kubric_gen.io import format as fmt
 from kubric_gen.io.layers import boxes_from_segmentation
 from kubric_gen.io.reader import SceneDir
+from kubric_gen.io.validate.deform import Meshes
 from kubric_gen.truth.result import mask_bboxes
 from kubric_gen.visual.colors import srgb_encode
 
 FLOW_SAMPLES_PER_FRAME = 1024
 FLOW_TOLERANCE_PX = 0.01
+MATERIAL_POINT_TOLERANCE = 1e-3  # of the rest shape's size: a track on a deformable stays on its material point
 JOINT_LIMIT_TOLERANCE = 0.01  # rad or m: the physics engine holds limits as soft constraints (scripted joints: exact)
 FLOW_RELATIVE_TOLERANCE = 1e-3
 NORMAL_TOLERANCE = 2e-3
@@ -103,8 +106,8 @@ def check_view(sd: SceneDir, problems: list[Problem] | None = None) -> list[Prob
     if fmt.METADATA not in sd.files or any(p.file == fmt.METADATA for p in problems):
         return problems
     checks: list[Callable[[SceneDir, list[Problem]], None]] = [
-        _integrity, _finite, _metadata_shapes, _decodable, _segmentation, _amodal, _parts, _boundaries, _labels,
-        _ranges, _flow, _scene_flow, _intrinsics, _normals, _tracks, _events]
+        _integrity, _finite, _metadata_shapes, _decodable, _segmentation, _amodal, _parts, _deformations, _boundaries,
+        _labels, _ranges, _flow, _scene_flow, _intrinsics, _normals, _tracks, _events]
     for check in checks:
         try:
             check(sd, problems)
@@ -413,6 +416,63 @@ def _parts(sd: SceneDir, problems: list[Problem]) -> None:
                                          f"its limits [{lower:g}, {upper:g}]", "parts"))
 
 
+def _deformations(sd: SceneDir, problems: list[Problem]) -> None:
+    """Every deformable instance has its meshes (T frames) in deformations.npz, and each visible
+    point of a track that starts on one names the same material point as its query: its ray, cast
+    against the stored mesh of the frame, meets the rest shape where the query's does (to
+    MATERIAL_POINT_TOLERANCE of the rest shape's size)."""
+    instances = sd.metadata["instances"]
+    deformable = [k for k, inst in enumerate(instances) if "deformation_index" in inst]
+    if not deformable:
+        return
+    meshes = Meshes(sd)
+    for k in deformable:
+        if k not in meshes.of:
+            problems.append(_problem(f"instance {k} is deformable but {fmt.DEFORMATIONS} has no meshes for its "
+                                     f"deformation_index {instances[k]['deformation_index']}", "deformations"))
+            raise _Found
+    tracks = sd.tracks()
+    if tracks is None or not len(tracks.query_points):
+        return
+    meta = sd.metadata
+    cam = _poses(meta["camera"], sd.num_frames)
+    if cam is None:
+        return
+    f, sw = float(meta["camera"]["focal_length"]), float(meta["camera"]["sensor_width"])
+    segmentation = sd.layer("segmentation")
+    q = tracks.query_points
+    frames, rows, cols = q[:, 0].astype(int), q[:, 1].astype(int), q[:, 2].astype(int)
+    on = segmentation[frames, rows, cols].astype(int) - 1
+    for k in deformable:
+        mine = np.flatnonzero(on == k)
+        if not len(mine):
+            continue
+        size = float(np.linalg.norm(np.ptp(meshes.of[k]["rest_vertices"], axis=0)))
+        rest = np.full((len(mine), 3), np.nan)
+        for t in np.unique(frames[mine]):
+            at = mine[frames[mine] == t]
+            origins, directions = geometry.image_rays(q[at][:, [2, 1]], cam[0][t], cam[1][t], f, sw, sd.resolution)
+            hit, face, bary = meshes.hits(k, t, origins, directions)
+            rest[np.isin(mine, at[hit])] = meshes.point(k, None, face[hit], bary[hit])
+        for t in range(sd.num_frames):
+            seen = np.flatnonzero(~tracks.occluded[mine, t] & np.isfinite(rest[:, 0]))
+            if not len(seen):
+                continue
+            origins, directions = geometry.image_rays(tracks.target_points[mine[seen], t], cam[0][t], cam[1][t], f, sw,
+                                                      sd.resolution)
+            hit, face, bary = meshes.hits(k, t, origins, directions)
+            error = np.full(len(seen), np.inf)
+            error[hit] = np.linalg.norm(meshes.point(k, None, face[hit], bary[hit]) - rest[seen[hit]], axis=1)
+            worst = int(np.argmax(error))
+            if error[worst] > MATERIAL_POINT_TOLERANCE * size:
+                problems.append(_problem(
+                    f"track {int(mine[seen[worst]])} (on instance {k}) is visible in frame {t} at "
+                    f"{tracks.target_points[mine[seen[worst]], t].round(3).tolist()}, which is "
+                    + ("not on the instance's mesh" if not np.isfinite(error[worst]) else
+                       f"{error[worst]:.3g} m of its rest shape from its query's material point"), "deformations"))
+                return
+
+
 def _ranges(sd: SceneDir, problems: list[Problem]) -> None:
     for name in fmt.FLOW_LAYERS:
         lo, hi = sd.range(name)
@@ -448,7 +508,8 @@ def expected_motion(sd: SceneDir, t: int, other: int, rows: np.ndarray, cols: np
     """(d_row, d_col) (N, 2) of pixels (rows, cols) of frame t to frame `other`, from depth,
     segmentation and the camera and instance poses of metadata.json (None if the poses are
     unusable); an articulated instance's pixels move with the link the part layer names (its
-    ``link_positions``, ``link_quaternions``). Background pixels (id 0) are taken as static."""
+    ``link_positions``, ``link_quaternions``), a deformable's with the material point their ray
+    meets on its stored mesh (deformations.npz). Background pixels (id 0) are taken as static."""
     meta = sd.metadata
     n_frames = sd.num_frames
     cam = _poses(meta["camera"], n_frames)
@@ -466,7 +527,13 @@ def expected_motion(sd: SceneDir, t: int, other: int, rows: np.ndarray, cols: np
     part_index = sd.part_index()
     links = part_index[t, rows, cols] if part_index is not None else np.zeros(len(rows), dtype=np.uint8)
     moved = points.copy()
+    meshes = Meshes(sd) if any("deformation_index" in inst for inst in meta["instances"]) else None
     for k, inst in enumerate(meta["instances"]):
+        if meshes is not None and k in meshes.of:  # a deformable: its material points' motion
+            sel = np.flatnonzero(ids == k + 1)
+            hit, face, bary = meshes.hits(k, t, origins[sel], directions[sel])
+            moved[sel[hit]] = meshes.point(k, other, face[hit], bary[hit])
+            continue
         for link in np.unique(links[ids == k + 1]):
             pose = objects[k] if link == 0 else _poses({"positions": np.asarray(inst["link_positions"])[link - 1],
                                                         "quaternions": np.asarray(inst["link_quaternions"])[link - 1]},
