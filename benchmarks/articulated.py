@@ -37,13 +37,15 @@ def measure(world_name: str, resolution: int, frames: int, samples: int, seed: i
     return {"world": world_name, "objects": len(scene.objects), "parts": len(parts),
             "triangles": int(sum(len(p.mesh.faces) for p in parts)),
             "links": sum(len(meshes.link_meshes(o)) for o in scene.objects if o.kind == "articulated"),
+            "deforming_vertices": int(sum(len(p.mesh.vertices) for p in parts if p.deforms)),
             "physics_s_per_frame": (t1 - t0) / frames, "ground_truth_s_per_frame": (t2 - t1) / frames,
             "render_s_per_frame": out.timings["render"] / frames}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worlds", nargs="+", default=["movi_a", "robot_arm", "legged_robot", "humanoid"])
+def main(worlds: tuple[str, ...] = ("movi_a", "robot_arm", "legged_robot", "humanoid"), doc: str = __doc__) -> None:
+    """Time `worlds` (the command line may name others) and print the JSON report."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--worlds", nargs="+", default=list(worlds))
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--samples", type=int, default=32)

@@ -91,7 +91,8 @@ def add_commands(subparsers, common_parent: argparse.ArgumentParser) -> None:
     add_file_format_option(p)
     p.add_argument("--extras", metavar="LIST", default=None,
                    help="optional features beyond MOVi's, comma-separated: amodal, scene_flow, "
-                        "occlusion_boundaries (default: none; see docs/datasets.md)")
+                        "occlusion_boundaries, intrinsics, parts, deformations (default: none; see "
+                        "docs/datasets.md)")
     g = p.add_argument_group("Apache Beam")
     g.add_argument("--runner", metavar="RUNNER",
                    help="Beam runner (default: DirectRunner when apache_beam is installed, else no Beam)")
