@@ -20,7 +20,7 @@ import os
 import numpy as np
 import trimesh
 
-from kubric_gen import geometry
+from kubric_gen import geometry, mesh_files
 from kubric_gen.errors import AssetError
 from kubric_gen.scene import ArticulatedObject, Cube, Cylinder, DeformableObject, MeshObject, SceneObject, Sphere
 from kubric_gen.scene.urdf import Visual, read_urdf
@@ -44,17 +44,11 @@ def _primitive(kind: str) -> trimesh.Trimesh:
     return mesh
 
 
-@functools.lru_cache(maxsize=64)
 def _load(path: str, mtime_ns: int, size: int) -> trimesh.Trimesh:
     try:
-        loaded = trimesh.load(path, force="mesh", process=True)
-    except Exception as e:  # trimesh raises many types for bad files
-        raise AssetError(f"{path}: cannot read mesh ({e})") from None
-    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
-        raise AssetError(f"{path}: the file holds no triangles")
-    loaded.vertices.flags.writeable = False
-    loaded.faces.flags.writeable = False
-    return loaded
+        return mesh_files.read(path, mtime_ns, size)
+    except mesh_files.MeshFileError as e:
+        raise AssetError(f"{path}: {e}") from None
 
 
 @functools.lru_cache(maxsize=64)

@@ -136,14 +136,10 @@ def test_a_scripted_stretch_gives_the_analytic_flow_and_tracks(stretched):
 def test_scene_flow_on_the_stretched_sheet_is_the_material_points_motion(stretched):
     """Forward scene flow: the analytic rest point of each pixel moved from frame t to t + 1 (1e-6 m)."""
     scene, _, truth = stretched
-    cam = scene.camera
     for t in range(T):
-        rows, cols = np.nonzero(truth.object_index[t] >= 0)
-        origins, directions = geometry.image_rays(np.stack([cols + 0.5, rows + 0.5], -1), *_pose(cam, t),
-                                                  cam.focal_length, cam.sensor_width, scene.resolution)
-        local = _to_rest(np.array([_ray_plane(o, d, t) for o, d in zip(origins, directions, strict=True)]), t)
-        np.testing.assert_allclose(truth.forward_scene_flow[t, rows, cols], _analytic(local, t + 1) - _analytic(local, t),
-                                   atol=1e-6)
+        rows, cols, local = _pixels_rest_points(scene, truth, t)
+        moved = _analytic(local, t + 1) - _analytic(local, t)
+        np.testing.assert_allclose(truth.forward_scene_flow[t, rows, cols], moved, atol=1e-6)
 
 
 def test_multiview_tracks_on_the_stretched_sheet_follow_the_material_point(stretched):
@@ -179,6 +175,15 @@ def _to_rest(world: np.ndarray, t: float) -> np.ndarray:
     return local @ np.linalg.inv(_stretch(t)).T
 
 
+def _pixels_rest_points(scene: kg.Scene, truth, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels (rows, cols) that see the sheet in frame t and the analytic rest points of their rays."""
+    cam = scene.camera
+    rows, cols = np.nonzero(truth.object_index[t] >= 0)
+    origins, directions = geometry.image_rays(np.stack([cols + 0.5, rows + 0.5], -1), *_pose(cam, t),
+                                              cam.focal_length, cam.sensor_width, scene.resolution)
+    return rows, cols, _to_rest(np.array([_ray_plane(o, d, t) for o, d in zip(origins, directions, strict=True)]), t)
+
+
 def _ray_plane(origin: np.ndarray, direction: np.ndarray, t: float) -> np.ndarray:
     """Where a ray meets the sheet's plane (it stays in its plane under the stretch)."""
     normal = geometry.rotate(QUATERNION, (0.0, 0.0, 1.0))
@@ -190,12 +195,8 @@ def test_object_coordinates_name_the_rest_shape(stretched):
     """On the stretched sheet the object coordinates are the rest shape's, normalised by its bounds
     ([-1, 1] in x, y): for every pixel, the analytic rest point of its ray (1e-5)."""
     scene, _, truth = stretched
-    cam = scene.camera
     for t in range(T):
-        rows, cols = np.nonzero(truth.object_index[t] >= 0)
-        origins, directions = geometry.image_rays(np.stack([cols + 0.5, rows + 0.5], -1), *_pose(cam, t),
-                                                  cam.focal_length, cam.sensor_width, scene.resolution)
-        local = _to_rest(np.array([_ray_plane(o, d, t) for o, d in zip(origins, directions, strict=True)]), t)
+        rows, cols, local = _pixels_rest_points(scene, truth, t)
         np.testing.assert_allclose(truth.object_coordinates[t, rows, cols, :2], (local[:, :2] + 1) / 2, atol=1e-5)
 
 

@@ -76,6 +76,7 @@ class DeformableObject(SceneObject):
             pins = " (pinned or not)" if self.pinned or self.attached else ""
             raise SceneError(f"{o}.mass", self.mass, f"a deformable body needs a mass > 0{pins}: it is spread "
                                                      f"over its vertices")
+        assign(self, "mass", number(o, "mass", self.mass))
         for name in ("stiffness", "bending_stiffness", "damping"):
             assign(self, name, number(o, name, getattr(self, name), 0.0))
         assign(self, "collision_margin", number(o, "collision_margin", self.collision_margin, 0.0))
@@ -153,12 +154,12 @@ def _vertex(o: str, name: str, value: object, count: int) -> int:
 def _file_mesh(path: str, mtime_ns: int, size: int) -> trimesh.Trimesh:
     import trimesh
 
+    from kubric_gen import mesh_files
+
     try:
-        loaded = trimesh.load(path, force="mesh", process=True)
-    except Exception as e:  # trimesh raises many types for bad files
-        raise SceneError("DeformableObject.path", path, f"cannot read mesh ({e})") from None
-    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
-        raise SceneError("DeformableObject.path", path, "the file holds no triangles")
+        loaded = mesh_files.read(path, mtime_ns, size)
+    except mesh_files.MeshFileError as e:
+        raise SceneError("DeformableObject.path", path, str(e)) from None
     mesh = trimesh.Trimesh(loaded.vertices, loaded.faces, process=True)  # UV seams joined: one vertex per point
     return _frozen(mesh)
 

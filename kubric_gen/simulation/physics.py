@@ -380,7 +380,7 @@ def simulate(scene: Scene, num_frames: int | None = None) -> Trajectory:
     collisions: list[Collision] = []
     with _world(scene) as world:
         links = {i: _LinkRecord(world, body, frames) for i, body in world.articulated.items()}
-        rest_shape = {i: np.shape(scene.objects[i].rest_mesh().vertices) for i in world.soft}  # type: ignore[attr-defined]
+        rest_shape = {i: meshes.object_mesh(scene.objects[i]).vertices.shape for i in world.soft}
 
         def record(frame: int) -> None:
             for i in range(n):
