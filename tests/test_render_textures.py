@@ -243,10 +243,10 @@ def test_image_files_are_loaded_once(textured_plane):
     for i, material in enumerate((Flat(texture=texture), Principled(texture=texture), Flat(texture=texture,
                                                                                           strength=2.0))):
         scene.add(MeshObject(name=f"p{i}", path=path, motion="static", material=material))
-    parts, positions, quaternions = blender.check_trajectory(scene, Trajectory.static(scene))
+    motion = blender.check_trajectory(scene, Trajectory.static(scene))
     try:
         blender._reset()
-        blender.build(bpy.context.scene, scene, parts, positions, quaternions)
+        blender.build(bpy.context.scene, scene, motion)
         assert [os.path.basename(im.filepath) for im in bpy.data.images] == ["checker.png"]
         assert bpy.data.images[0].colorspace_settings.name == "sRGB"
         assert len(bpy.data.meshes) == 1 and len(bpy.data.meshes[0].uv_layers) == 1
