@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Bottom to top. Areas in one layer are siblings: they must not import each other.
 LAYERS: list[tuple[str, ...]] = [
     ("errors",),
-    ("checks", "cache", "lazy", "parallel", "gpus", "preflight", "geometry", "labels", "beam", "visual"),
+    ("checks", "cache", "lazy", "parallel", "gpus", "preflight", "geometry", "labels", "beam", "visual",
+     "mesh_files"),
     ("scene", "randomness"),
     ("meshes",),  # the triangles of every scene object: one source for physics, rendering and truth
     ("simulation",),
