@@ -132,7 +132,7 @@ class _World:
         self.dt = 1.0 / scene.step_rate
         self.objects = list(scene.objects if objects is None else objects)
         self.soft: dict[int, int] = {}  # object index -> soft body of a simulated deformable
-        self.folder = tempfile.TemporaryDirectory(prefix="kubric_gen_soft_")  # their OBJ files
+        self.folder: tempfile.TemporaryDirectory | None = None  # their OBJ files, made with the first
         self.stand_ins = stand_ins  # deformables as rigid bodies of their rest shape's convex hull (placement)
         if not stand_ins and any(_simulated_deformable(o) for o in self.objects):
             deformation.start(self.p, self.client)
@@ -153,7 +153,8 @@ class _World:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.p.disconnect(physicsClientId=self.client)
-        self.folder.cleanup()
+        if self.folder is not None:
+            self.folder.cleanup()
 
     def rigid(self, i: int) -> bool:
         """Whether object i is a rigid or articulated body of this world (not a deformable)."""
@@ -200,6 +201,7 @@ class _World:
                 anchored = bool(obj.pinned or obj.attached)
                 v0 = np.zeros(3) if anchored else \
                     np.asarray(obj.velocity) - 0.5 * self.dt * np.asarray(self.scene.gravity)
+                self.folder = self.folder or tempfile.TemporaryDirectory(prefix="kubric_gen_soft_")
                 body = deformation.load(p, c, obj, os.path.join(self.folder.name, f"{len(self.bodies)}.obj"), v0)
                 self.soft[len(self.bodies)] = body
             self.bodies.append(body)
