@@ -38,6 +38,7 @@ from kubric_gen.scene import (
     Sphere,
     SpotLight,
     SunLight,
+    handheld,
     hemisphere,
     orbit,
     ring,
@@ -62,6 +63,6 @@ __all__ = [
     "Scene", "SceneError", "SceneObject", "SkyBackground", "Sphere", "SpotLight", "SunLight", "Trajectory",
     "WorldError", "__version__", "choice", "make_rng", "place_without_overlap", "point_in_box",
     "point_in_half_sphere_shell", "random_hue_color", "random_rotation", "random_z_rotation", "ring", "settle",
-    "simulate", "hemisphere", "orbit", "stereo_rig", "through_waypoints",
+    "simulate", "handheld", "hemisphere", "orbit", "stereo_rig", "through_waypoints",
 ]
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import kubric_gen as kg
 from kubric_gen.errors import SceneError
+from kubric_gen.labels import RESERVED_INSTANCE_KEYS
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 unit = st.floats(min_value=0.0, max_value=1.0)
@@ -25,7 +26,8 @@ materials = st.one_of(
               transmission=unit, emission=color, emission_strength=positive),
     st.builds(kg.Flat, color=color, strength=positive))
 json_scalars = st.one_of(st.integers(-1000, 1000), finite, st.text(max_size=8), st.booleans(), st.none())
-labels = st.dictionaries(st.text(min_size=1, max_size=8), json_scalars, max_size=3)
+labels = st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: k not in RESERVED_INSTANCE_KEYS),
+                         json_scalars, max_size=3)  # the keys metadata.json fills itself are refused (tested apart)
 
 
 @st.composite
@@ -282,3 +284,40 @@ def test_a_camera_on_a_path_starts_at_its_first_pose_and_round_trips():
     scene = kg.Scene(resolution=(16, 16), num_frames=3)
     scene.camera = cam
     assert kg.Scene.from_json(scene.to_json()).camera == cam
+
+
+def test_handheld_shake_is_seeded_smooth_and_bounded():
+    """Each of the six offsets (camera axes) peaks at exactly its bound; the same rng state gives the
+    same path; the shake is smooth (a frame-to-frame step of at most 2*pi*1.5*f/fps of the bound, the
+    fastest sinusoid's slope, times the 3 summed); zero bounds give the path back; bad values are
+    one-line SceneErrors; a scene with the shaken path round-trips through JSON."""
+    from kubric_gen import geometry
+    from kubric_gen.errors import SceneError
+
+    base = kg.orbit(48, radius=8.0, height=3.0, degrees=90.0)
+    shaken = kg.handheld(base, np.random.default_rng(7), 24, shift=0.02, angle=1.0, frequency=2.0)
+    assert shaken == kg.handheld(base, np.random.default_rng(7), 24, shift=0.02, angle=1.0, frequency=2.0)
+    assert shaken != kg.handheld(base, np.random.default_rng(8), 24, shift=0.02, angle=1.0, frequency=2.0)
+    offsets, turns = [], []
+    for a, b in zip(base, shaken, strict=True):
+        offsets.append(geometry.world_to_local(np.asarray(b.position)[None], a.position, a.quaternion)[0])
+        r = geometry.quat_to_matrix(geometry.quat_multiply(np.asarray(a.quaternion) * [1, -1, -1, -1], b.quaternion))
+        turns.append([np.arctan2(r[2, 1], r[2, 2]), -np.arcsin(r[2, 0]), np.arctan2(r[1, 0], r[0, 0])])  # Rz Ry Rx
+    offsets, turns = np.array(offsets), np.degrees(np.array(turns))
+    np.testing.assert_allclose(np.abs(offsets).max(axis=0), 0.02, rtol=1e-9)
+    np.testing.assert_allclose(np.abs(turns).max(axis=0), 1.0, rtol=1e-9)
+    step = 3 * 2 * np.pi * 1.5 * 2.0 / 24
+    assert (np.abs(np.diff(offsets, axis=0)) <= step * 0.02 + 1e-12).all()
+    still = kg.handheld(base, np.random.default_rng(7), 24, shift=0.0, angle=0.0)
+    for a, b in zip(base, still, strict=True):
+        np.testing.assert_allclose(b.position, a.position, atol=1e-12)
+        np.testing.assert_allclose(b.quaternion, a.quaternion, atol=1e-12)
+    for bad, field in (({"shift": -1.0}, "shift"), ({"frequency": 0.0}, "frequency"),
+                       ({"frame_rate": 0}, "frame_rate")):
+        args = {"frame_rate": 24, **bad}
+        with pytest.raises(SceneError, match=f"handheld.{field}"):
+            kg.handheld(base, np.random.default_rng(0), **args)
+    with pytest.raises(SceneError, match="handheld.path"):
+        kg.handheld([], np.random.default_rng(0), 24)
+    scene = kg.Scene(num_frames=48, camera=kg.PerspectiveCamera(path=shaken))
+    assert kg.Scene.from_json(scene.to_json()).camera.path == scene.camera.path

@@ -31,7 +31,7 @@ from kubric_gen.scene.objects import (
     SceneObject,
     Sphere,
 )
-from kubric_gen.scene.paths import orbit, through_waypoints
+from kubric_gen.scene.paths import handheld, orbit, through_waypoints
 from kubric_gen.scene.poses import Pose
 from kubric_gen.scene.rigs import hemisphere, ring, stereo_rig
 
@@ -40,5 +40,6 @@ __all__ = [
     "Background", "Color", "ColorBackground", "Cube", "Cylinder", "DeformableObject", "Flat", "HdriBackground",
     "Light", "Material", "MeshObject",
     "PerspectiveCamera", "PointLight", "Pose", "Principled", "Quat", "Scene", "SceneObject", "SkyBackground",
-    "Sphere", "SpotLight", "SunLight", "Vec3", "hemisphere", "orbit", "ring", "stereo_rig", "through_waypoints",
+    "Sphere", "SpotLight", "SunLight", "Vec3", "handheld", "hemisphere", "orbit", "ring", "stereo_rig",
+    "through_waypoints",
 ]

@@ -1,8 +1,9 @@
 """Camera paths: one `Pose` per frame for `PerspectiveCamera(path=...)`.
 
 `orbit` circles a point; `through_waypoints` moves through given positions. Both face a
-target in every frame (or, without one, the direction of travel). Randomness comes only
-from the `rng` passed in, like every other helper of a world.
+target in every frame (or, without one, the direction of travel). `handheld` adds a seeded,
+smooth shake to any path. Randomness comes only from the `rng` passed in, like every other
+helper of a world.
 """
 
 from __future__ import annotations
@@ -73,6 +74,43 @@ def through_waypoints(waypoints: Sequence[Vec3], num_frames: int, look_at: Vec3 
         behind = curve(np.maximum(u - 1e-3 * knots[-1], 0.0))
         targets = positions + (ahead - behind)
     return _facing(owner, positions, targets)
+
+
+SHAKE_COMPONENTS = 3  # sinusoids summed per axis: smooth, and not periodic over a clip
+
+
+def handheld(path: Sequence[Pose], rng: np.random.Generator, frame_rate: float, shift: float = 0.01,
+             angle: float = 0.5, frequency: float = 1.0) -> tuple[Pose, ...]:
+    """`path` shaken as a hand-held camera: each pose moved by up to `shift` metres along each of
+    the camera's own axes and turned by up to `angle` degrees about each of them. Every one of the
+    six offsets is a sum of SHAKE_COMPONENTS sinusoids of random phase and of frequencies uniform in
+    [0.5, 1.5] x `frequency` Hz (frames at `frame_rate`), scaled so that its largest magnitude over
+    the path is exactly the bound: smooth from frame to frame, the same for the same `rng` state."""
+    owner = "handheld"
+    if not isinstance(path, (list, tuple)) or not path or not all(isinstance(p, Pose) for p in path):
+        raise SceneError(f"{owner}.path", path, "expected a non-empty sequence of Poses (e.g. orbit(...))")
+    rate = number(owner, "frame_rate", frame_rate, 0.0, lo_open=True)
+    shift = number(owner, "shift", shift, 0.0)
+    angle = np.radians(number(owner, "angle", angle, 0.0))
+    frequency = number(owner, "frequency", frequency, 0.0, lo_open=True)
+    t = np.arange(len(path)) / rate
+    freqs = rng.uniform(0.5, 1.5, (6, SHAKE_COMPONENTS)) * frequency
+    phases = rng.uniform(0.0, 2 * np.pi, (6, SHAKE_COMPONENTS))
+    waves = np.sin(2 * np.pi * freqs[:, :, None] * t + phases[:, :, None]).sum(axis=1)  # (6, T)
+    peak = np.abs(waves).max(axis=1, keepdims=True)
+    waves = np.divide(waves, peak, out=np.zeros_like(waves), where=peak > 0)
+    offsets, turns = waves[:3].T * shift, waves[3:].T * angle
+    poses = []
+    for pose, offset, turn in zip(path, offsets, turns, strict=True):
+        q = np.asarray(pose.quaternion, dtype=np.float64)
+        position = np.asarray(pose.position) + geometry.rotate(q, offset)  # along the camera's own axes
+        local = geometry.quat_from_euler(turn)  # about the camera's own axes
+        quaternion = geometry.quat_normalize(geometry.quat_multiply(q, local))
+        if quaternion[0] < 0:
+            quaternion = -quaternion
+        poses.append(Pose(position=tuple(float(v) for v in position),  # type: ignore[arg-type]
+                          quaternion=tuple(float(v) for v in quaternion)))  # type: ignore[arg-type]
+    return tuple(poses)
 
 
 def _facing(owner: str, positions: np.ndarray, targets: np.ndarray) -> tuple[Pose, ...]:
