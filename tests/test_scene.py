@@ -321,3 +321,9 @@ def test_handheld_shake_is_seeded_smooth_and_bounded():
         kg.handheld([], np.random.default_rng(0), 24)
     scene = kg.Scene(num_frames=48, camera=kg.PerspectiveCamera(path=shaken))
     assert kg.Scene.from_json(scene.to_json()).camera.path == scene.camera.path
+
+
+@pytest.mark.parametrize("key", sorted(RESERVED_INSTANCE_KEYS))
+def test_a_label_may_not_take_a_field_metadata_json_fills_itself(key):
+    with pytest.raises(SceneError, match=rf"Cube\('c'\)\.labels: is a per-instance field .* \(got '{key}'\)"):
+        kg.Cube(name="c", labels={key: 1})
