@@ -100,6 +100,15 @@ def ctrl_c_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def tiny_world_scene(folder: Path, world: str, num_tracks: int) -> Path:
+    """Scene 0 of a built-in world, tiny (32x32, 3 frames), written to folder/scene."""
+    from kubric_gen.generate import generate_scene
+
+    out = folder / "scene"
+    generate_scene(world, 0, out, TINY, {"resolution": [32, 32], "num_frames": 3}, num_tracks=num_tracks)
+    return out
+
+
 @pytest.fixture(scope="session")
 def movi_a_scene(tmp_path_factory):
     """One real MOVi-A scene directory (32x32, 3 frames, 40 tracks, float layers, intrinsic

@@ -250,13 +250,9 @@ def test_renders_the_links_where_the_ground_truth_puts_them(swept):
 @pytest.fixture(scope="module")
 def robot_scene(tmp_path_factory):
     """The robot_arm world's scene 0, tiny (32x32, 3 frames): a Panda among CLEVR shapes."""
-    from conftest import TINY
+    from conftest import tiny_world_scene
 
-    from kubric_gen.generate import generate_scene
-
-    out = tmp_path_factory.mktemp("robot") / "scene"
-    generate_scene("robot_arm", 0, out, TINY, {"resolution": [32, 32], "num_frames": 3}, num_tracks=16)
-    return out
+    return tiny_world_scene(tmp_path_factory.mktemp("robot"), "robot_arm", num_tracks=16)
 
 
 def test_scene_directory_holds_the_links_and_validate_checks_them(robot_scene, tmp_path):

@@ -344,13 +344,9 @@ def test_scene_json_round_trips_a_scripted_deformation(stretched):
 @pytest.fixture(scope="module")
 def cloth_scene(tmp_path_factory):
     """The cloth world's scene 0, tiny (32x32, 3 frames)."""
-    from conftest import TINY
+    from conftest import tiny_world_scene
 
-    from kubric_gen.generate import generate_scene
-
-    out = tmp_path_factory.mktemp("cloth") / "scene"
-    generate_scene("cloth", 0, out, TINY, {"resolution": [32, 32], "num_frames": 3}, num_tracks=64)
-    return out
+    return tiny_world_scene(tmp_path_factory.mktemp("cloth"), "cloth", num_tracks=64)
 
 
 def test_scene_directory_holds_the_meshes_and_validate_checks_them(cloth_scene, tmp_path):

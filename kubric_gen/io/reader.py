@@ -88,6 +88,7 @@ class SceneDir:
         self.path = os.fspath(path)
         self._fs, self._root = _filesystem(self.path)
         self._cache: dict[str, np.ndarray] = {}
+        self._deformations: dict[str, dict[str, np.ndarray]] | None = None  # deformations.npz, read once
         self._bytes: dict[str, bytes] = {}  # files read once: hashed by `validate`, then decoded
         self._types: dict[str, str | None] = {}  # the listing's type of each entry (set by `files`)
 
@@ -536,6 +537,8 @@ class SceneDir:
         scene without deformable objects."""
         if fmt.DEFORMATIONS not in self.files:
             return None
+        if self._deformations is not None:  # validate's flow check asks per frame
+            return self._deformations
         arrays = self._npz(fmt.DEFORMATIONS)
         out = {}
         for k, name in enumerate(arrays.get("names", np.zeros(0, dtype=str)).tolist()):
@@ -545,6 +548,7 @@ class SceneDir:
                 raise SceneDirError(f"{fmt.DEFORMATIONS}: object {k} ({name!r}) needs vertices (T, V, 3), faces "
                                     f"(F, 3) into V and rest_vertices (V, 3)")
             out[name] = {"vertices": v, "faces": f, "rest_vertices": r}
+        self._deformations = out
         return out
 
     def occlusion_boundaries(self) -> np.ndarray | None:

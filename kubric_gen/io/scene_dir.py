@@ -206,12 +206,11 @@ def deformable_names(scene: Scene) -> list[str]:
 def write_deformations(path: Path, scene: Scene, trajectory: Trajectory) -> None:
     """deformations.npz (`format.DEFORMATIONS`): every deformable object's vertices per frame,
     faces and rest shape."""
-    arrays: dict[str, np.ndarray] = {"names": np.asarray(deformable_names(scene), dtype=str)}
-    for k, name in enumerate(deformable_names(scene)):
-        obj = scene.object(name)
-        assert isinstance(obj, DeformableObject)
+    deformables = [o for o in scene.objects if isinstance(o, DeformableObject)]
+    arrays: dict[str, np.ndarray] = {"names": np.asarray([o.name for o in deformables], dtype=str)}
+    for k, obj in enumerate(deformables):
         mesh = obj.rest_mesh()
-        arrays[f"vertices_{k}"] = np.asarray(trajectory.deformations[name].vertices, dtype=np.float32)
+        arrays[f"vertices_{k}"] = np.asarray(trajectory.deformations[obj.name].vertices, dtype=np.float32)
         arrays[f"faces_{k}"] = np.asarray(mesh.faces, dtype=np.int32)
         arrays[f"rest_vertices_{k}"] = np.asarray(mesh.vertices, dtype=np.float32)
     layers.save_npz(path, arrays)

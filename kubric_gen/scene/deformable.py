@@ -72,11 +72,12 @@ class DeformableObject(SceneObject):
         assign(self, "subdivisions", integer(o, "subdivisions", self.subdivisions, 1))
         if self.subdivisions > top:
             raise SceneError(f"{o}.subdivisions", self.subdivisions, f"must be <= {top} for shape {self.shape!r}")
-        if self.mass is None or number(o, "mass", self.mass) <= 0:
+        mass = None if self.mass is None else number(o, "mass", self.mass)
+        if mass is None or mass <= 0:
             pins = " (pinned or not)" if self.pinned or self.attached else ""
             raise SceneError(f"{o}.mass", self.mass, f"a deformable body needs a mass > 0{pins}: it is spread "
                                                      f"over its vertices")
-        assign(self, "mass", number(o, "mass", self.mass))
+        assign(self, "mass", mass)
         for name in ("stiffness", "bending_stiffness", "damping"):
             assign(self, name, number(o, name, getattr(self, name), 0.0))
         assign(self, "collision_margin", number(o, "collision_margin", self.collision_margin, 0.0))
@@ -135,8 +136,9 @@ class DeformableObject(SceneObject):
         """Per-frame series, for the scene's frame-count check."""
         return {"vertex_keyframes": self.vertex_keyframes} if self.vertex_keyframes is not None else {}
 
-    def scripted_vertices(self, frame: int) -> np.ndarray:
-        """World vertices (V, 3) of a static or kinematic deformable at frame 0..T-1."""
+    def posed_vertices(self, frame: int) -> np.ndarray:
+        """World vertices (V, 3) at frame 0..T-1 of the rest shape (or that frame's vertex keyframe)
+        at the frame's pose: a scripted deformable's vertices, a simulated one's start (frame 0)."""
         local = self.rest_mesh().vertices if self.vertex_keyframes is None else \
             np.asarray(self.vertex_keyframes[min(frame, len(self.vertex_keyframes) - 1)], dtype=np.float64)
         pose = self.pose_at(frame)
@@ -196,10 +198,10 @@ def _frozen(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
 
 def check_attachments(objects: list[SceneObject]) -> None:
     """Each `attached` vertex names a rigid object of the scene."""
-    kinds = {o.name: o for o in objects}
+    by_name = {o.name: o for o in objects}
     for obj in objects:
         for k, (_, name) in enumerate(getattr(obj, "attached", ())):
-            other = kinds.get(name)
+            other = by_name.get(name)
             if other is None or isinstance(other, DeformableObject) or other.kind == "articulated":
                 raise SceneError(f"DeformableObject({obj.name!r}).attached[{k}]", name,
                                  "no rigid object of that name in the scene")

@@ -13,7 +13,6 @@ from types import ModuleType
 
 import numpy as np
 
-from kubric_gen import geometry
 from kubric_gen.scene import DeformableObject
 
 UNSTABLE_STRETCH = 3.0  # an edge this many times its rest length: the mass-spring solver went unstable
@@ -26,16 +25,11 @@ def start(p: ModuleType, client: int) -> None:
     p.setPhysicsEngineParameter(sparseSdfVoxelSize=SPARSE_SDF_VOXEL_SIZE, physicsClientId=client)
 
 
-def rest_vertices(obj: DeformableObject) -> np.ndarray:
-    """The object's vertices (V, 3) in the world at its initial pose."""
-    return geometry.transform_points(obj.rest_mesh().vertices, obj.position, obj.quaternion, obj.scale)
-
-
 def load(p: ModuleType, client: int, obj: DeformableObject, path: str, start_velocity: np.ndarray) -> int:
     """A soft body of `obj` at its initial pose, moving at `start_velocity`; its OBJ is written to `path`."""
     faces = np.asarray(obj.rest_mesh().faces) + 1
     with open(path, "w") as f:
-        f.writelines(f"v {x!r} {y!r} {z!r}\n" for x, y, z in rest_vertices(obj).tolist())
+        f.writelines(f"v {x!r} {y!r} {z!r}\n" for x, y, z in obj.posed_vertices(0).tolist())
         f.writelines(f"f {a} {b} {c}\n" for a, b, c in faces.tolist())
     body = p.loadSoftBody(path, mass=float(obj.mass or 0.0), useNeoHookean=0, useMassSpring=1, useBendingSprings=1,
                           springElasticStiffness=obj.stiffness, springDampingStiffness=obj.damping,

@@ -560,15 +560,16 @@ def overlapping_pairs(scene: Scene, tolerance: float = 1e-3, include_background:
     """Pairs of objects that interpenetrate by more than `tolerance` metres at frame 0,
     with the depth (worst first). Background objects are left out unless asked for; deformable
     objects too, unless `stand_ins` (then their rest shape's convex hull takes part)."""
-    with _world(scene, stand_ins=stand_ins) as world:
+    skipped = {i for i, o in enumerate(scene.objects) if isinstance(o, DeformableObject) and not stand_ins}
+    with _world(scene, stand_ins=True) as world:  # rigid stand-ins: no soft body is loaded only to be skipped
         p, c = world.p, world.client
         p.performCollisionDetection(physicsClientId=c)
         worst: dict[tuple[int, int], float] = {}
         for i, obj in enumerate(world.objects):
-            if (obj.is_background and not include_background) or not world.rigid(i):
+            if (obj.is_background and not include_background) or i in skipped:
                 continue
             for j in range(i + 1, len(world.objects)):
-                if (world.objects[j].is_background and not include_background) or not world.rigid(j):
+                if (world.objects[j].is_background and not include_background) or j in skipped:
                     continue
                 for point in p.getClosestPoints(world.bodies[i], world.bodies[j], distance=0.0,
                                                 physicsClientId=c):

@@ -102,7 +102,7 @@ def scripted_deformation(obj: DeformableObject, num_frames: int) -> DeformStates
     `vertex_keyframes` (extrapolated linearly past the ends), moved by its pose (keyframes
     extrapolated at constant velocity, as a rigid kinematic object's)."""
     t = num_frames
-    vertices = np.stack([obj.scripted_vertices(f) for f in range(t)])
+    vertices = np.stack([obj.posed_vertices(f) for f in range(t)])
     ends = []
     for near, far in ((0, min(1, t - 1)), (t - 1, max(t - 2, 0))):
         if obj.vertex_keyframes is not None:
